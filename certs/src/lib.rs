@@ -1,0 +1,1 @@
+//! Certificates for development and for WebTransport hash pinning.

@@ -1,0 +1,106 @@
+//! Length-prefixed framing for byte streams (QUIC and WebTransport streams): a big-endian
+//! `u32` length, then that many bytes of one encoded message. WebSocket carries the same
+//! message bytes, one per binary message, without the prefix.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use tokio_util::codec::{Decoder, Encoder};
+
+use crate::limits::MAX_FRAME_BYTES;
+
+const PREFIX_BYTES: usize = 4;
+
+/// Why a byte stream could not be split into frames.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    TooLarge { len: usize, max: usize },
+    #[error("stream ended in the middle of a frame")]
+    Truncated,
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Splits a stream into message payloads and prefixes outgoing ones.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameCodec {
+    max: usize,
+}
+
+impl Default for FrameCodec {
+    fn default() -> Self {
+        Self {
+            max: MAX_FRAME_BYTES,
+        }
+    }
+}
+
+impl FrameCodec {
+    /// A codec with a tighter limit than [`MAX_FRAME_BYTES`], e.g. for viewer input.
+    pub fn with_max(max: usize) -> Self {
+        Self {
+            max: max.min(MAX_FRAME_BYTES),
+        }
+    }
+}
+
+/// Prefixes one payload with its length, for writers that do not use the codec.
+pub fn prefixed(payload: &[u8]) -> Result<Bytes, FrameError> {
+    if payload.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len: payload.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    let mut out = BytesMut::with_capacity(PREFIX_BYTES + payload.len());
+    out.put_u32(payload.len() as u32);
+    out.put_slice(payload);
+    Ok(out.freeze())
+}
+
+impl Decoder for FrameCodec {
+    type Item = Bytes;
+    type Error = FrameError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        if src.len() < PREFIX_BYTES {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
+        if len > self.max {
+            return Err(FrameError::TooLarge { len, max: self.max });
+        }
+        if src.len() < PREFIX_BYTES + len {
+            // Reserve only what the (already bounded) frame still needs.
+            src.reserve(PREFIX_BYTES + len - src.len());
+            return Ok(None);
+        }
+        src.advance(PREFIX_BYTES);
+        Ok(Some(src.split_to(len).freeze()))
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None if src.is_empty() => Ok(None),
+            None => Err(FrameError::Truncated),
+        }
+    }
+}
+
+impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
+    type Error = FrameError;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+        let payload = item.as_ref();
+        if payload.len() > self.max {
+            return Err(FrameError::TooLarge {
+                len: payload.len(),
+                max: self.max,
+            });
+        }
+        dst.reserve(PREFIX_BYTES + payload.len());
+        dst.put_u32(payload.len() as u32);
+        dst.put_slice(payload);
+        Ok(())
+    }
+}

@@ -1,0 +1,28 @@
+//! The one definition of the wire shared by the `share` host, the relay, `share watch` and
+//! the browser viewer: framing, versioned messages, screen state, link tokens and limits.
+//!
+//! Everything here is pure: no sockets, no clocks beyond token timestamps. Every decode of
+//! untrusted bytes is bounded by [`limits`] before it allocates and fails with a typed error.
+
+pub mod frame;
+pub mod limits;
+pub mod messages;
+pub mod screen;
+pub mod token;
+pub mod wire;
+
+pub use frame::{FrameCodec, FrameError};
+pub use messages::*;
+pub use screen::{Color, Cursor, Line, Run, Screen, ScreenDiff, ScreenUpdate, Style};
+pub use token::{Claims, Mode, TokenError, TokenKey};
+pub use wire::{WireError, decode, encode};
+
+/// Version of the messages in [`messages`]. Bumped on any incompatible change; hosts and
+/// viewers compare it with the relay's and tell the user which side to upgrade.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// ALPN a `share` host offers on the relay's UDP port; browsers offer `h3`.
+pub const HOST_ALPN: &[u8] = b"share-host/1";
+
+/// ALPN of HTTP/3, the one WebTransport rides on.
+pub const WEBTRANSPORT_ALPN: &[u8] = b"h3";

@@ -1,0 +1,339 @@
+//! Terminal screen state as it travels: keyframes (the whole screen plus scrollback) and
+//! diffs (rows that changed, and how far the screen scrolled, so a scroll costs a count
+//! rather than a resend of every row). [`Screen::diff`] and [`Screen::apply`] are inverse:
+//! `old.apply(&old.diff(&new)?)` yields `new`, which the property tests check.
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::limits::{MAX_COLS, MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
+
+/// A colour: the terminal default, one of the 256 indexed colours (0-15 are the 16 named
+/// ones), or truecolor.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Color {
+    #[default]
+    Default,
+    Indexed(u8),
+    Rgb(u8, u8, u8),
+}
+
+/// Attribute bits of [`Style::attrs`].
+pub mod attrs {
+    pub const BOLD: u16 = 1;
+    pub const ITALIC: u16 = 1 << 1;
+    pub const UNDERLINE: u16 = 1 << 2;
+    pub const INVERSE: u16 = 1 << 3;
+    pub const DIM: u16 = 1 << 4;
+    pub const STRIKETHROUGH: u16 = 1 << 5;
+    pub const HIDDEN: u16 = 1 << 6;
+    /// Every character of the run occupies two cells (CJK, most emoji).
+    pub const WIDE: u16 = 1 << 7;
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Style {
+    pub fg: Color,
+    pub bg: Color,
+    pub attrs: u16,
+}
+
+/// Consecutive cells of one style. Wide characters appear once in `text` (their spacer
+/// cell is implied by [`attrs::WIDE`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Run {
+    pub text: String,
+    pub style: Style,
+}
+
+/// One row. Trailing blank cells in the default style are omitted; `wrapped` says the row
+/// continues on the next one (soft wrap), so copied text joins them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Line {
+    pub runs: Vec<Run>,
+    pub wrapped: bool,
+}
+
+impl Line {
+    /// A row of plain text in the default style.
+    pub fn plain(text: &str) -> Line {
+        Line {
+            runs: vec![Run {
+                text: text.to_owned(),
+                style: Style::default(),
+            }],
+            wrapped: false,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.runs.iter().map(|run| run.text.as_str()).collect()
+    }
+
+    /// Cells the row covers, counting wide characters twice.
+    pub fn cells(&self) -> usize {
+        self.runs
+            .iter()
+            .map(|run| {
+                let chars = run.text.chars().count();
+                if run.style.attrs & attrs::WIDE != 0 {
+                    chars * 2
+                } else {
+                    chars
+                }
+            })
+            .sum()
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub row: u16,
+    pub col: u16,
+    pub visible: bool,
+}
+
+/// The whole state a viewer renders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Screen {
+    pub cols: u16,
+    pub rows: u16,
+    /// Exactly `rows` rows, top first.
+    pub lines: Vec<Line>,
+    /// Rows that scrolled off the top, oldest first, at most [`SCROLLBACK_LINES`].
+    pub scrollback: VecDeque<Line>,
+    /// Rows that ever scrolled off the top, including those dropped from `scrollback`;
+    /// gives every row a stable absolute number.
+    pub scrolled_total: u64,
+    pub cursor: Cursor,
+    pub title: String,
+    pub alt_screen: bool,
+}
+
+/// What a frame's payload carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ScreenUpdate {
+    Keyframe(Screen),
+    Diff(ScreenDiff),
+}
+
+/// The change from one screen state to the next, at the same size.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScreenDiff {
+    /// Rows that scrolled off the top since the previous state. The receiver moves its top
+    /// rows into scrollback (blank rows for any beyond the screen height) and shifts the
+    /// rest up, before applying the patches below.
+    pub scroll: u64,
+    /// Corrections to the rows just pushed into scrollback, for rows that changed before
+    /// they scrolled away. Indexed from the oldest pushed row still kept.
+    pub history: Vec<(u32, Line)>,
+    /// Rows of the screen that differ after the shift.
+    pub lines: Vec<(u16, Line)>,
+    pub cursor: Cursor,
+    pub title: Option<String>,
+    pub alt_screen: bool,
+}
+
+/// Why a diff or keyframe cannot be applied (bad input from the network).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScreenError {
+    #[error("screen size {cols}x{rows} is out of bounds")]
+    BadSize { cols: u16, rows: u16 },
+    #[error("keyframe has {got} rows, expected {expected}")]
+    RowCount { got: usize, expected: usize },
+    #[error("row {0} is outside the screen")]
+    RowOutOfRange(u32),
+    #[error("scrollback holds {0} rows, more than the limit")]
+    ScrollbackTooLong(usize),
+    #[error("title is too long")]
+    TitleTooLong,
+}
+
+impl Screen {
+    /// A blank screen of the given size.
+    pub fn new(cols: u16, rows: u16) -> Screen {
+        Screen {
+            cols,
+            rows,
+            lines: vec![Line::default(); rows as usize],
+            scrollback: VecDeque::new(),
+            scrolled_total: 0,
+            cursor: Cursor {
+                row: 0,
+                col: 0,
+                visible: true,
+            },
+            title: String::new(),
+            alt_screen: false,
+        }
+    }
+
+    /// Checks a keyframe received from the network before it is used.
+    pub fn validate(&self) -> Result<(), ScreenError> {
+        if self.cols == 0 || self.rows == 0 || self.cols > MAX_COLS || self.rows > MAX_ROWS {
+            return Err(ScreenError::BadSize {
+                cols: self.cols,
+                rows: self.rows,
+            });
+        }
+        if self.lines.len() != self.rows as usize {
+            return Err(ScreenError::RowCount {
+                got: self.lines.len(),
+                expected: self.rows as usize,
+            });
+        }
+        if self.scrollback.len() > SCROLLBACK_LINES {
+            return Err(ScreenError::ScrollbackTooLong(self.scrollback.len()));
+        }
+        if self.title.len() > MAX_TEXT_BYTES {
+            return Err(ScreenError::TitleTooLong);
+        }
+        Ok(())
+    }
+
+    /// The visible rows as plain text, one per line, trailing blanks trimmed.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            out.push_str(line.text().trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Scrollback then the visible rows, as plain text.
+    pub fn text_with_scrollback(&self) -> String {
+        let mut out = String::new();
+        for line in self.scrollback.iter().chain(&self.lines) {
+            out.push_str(line.text().trim_end());
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Applies a frame's update: a keyframe replaces the state, a diff patches it.
+    pub fn apply_update(&mut self, update: ScreenUpdate) -> Result<(), ScreenError> {
+        match update {
+            ScreenUpdate::Keyframe(screen) => {
+                screen.validate()?;
+                *self = screen;
+                Ok(())
+            }
+            ScreenUpdate::Diff(diff) => self.apply(&diff),
+        }
+    }
+
+    /// Applies a diff. Validates everything first, so a bad diff leaves the state as it was.
+    pub fn apply(&mut self, diff: &ScreenDiff) -> Result<(), ScreenError> {
+        let rows = self.rows as usize;
+        let pushed = pushed_kept(diff.scroll);
+        if let Some((row, _)) = diff.lines.iter().find(|(row, _)| *row as usize >= rows) {
+            return Err(ScreenError::RowOutOfRange(u32::from(*row)));
+        }
+        if let Some((index, _)) = diff.history.iter().find(|(i, _)| *i as usize >= pushed) {
+            return Err(ScreenError::RowOutOfRange(*index));
+        }
+        if let Some(title) = &diff.title
+            && title.len() > MAX_TEXT_BYTES
+        {
+            return Err(ScreenError::TitleTooLong);
+        }
+
+        self.scroll_up(diff.scroll);
+        let first_pushed = self.scrollback.len() - pushed;
+        for (index, line) in &diff.history {
+            self.scrollback[first_pushed + *index as usize] = line.clone();
+        }
+        for (row, line) in &diff.lines {
+            self.lines[*row as usize] = line.clone();
+        }
+        self.cursor = diff.cursor;
+        if let Some(title) = &diff.title {
+            self.title.clone_from(title);
+        }
+        self.alt_screen = diff.alt_screen;
+        Ok(())
+    }
+
+    /// Moves `count` rows off the top into scrollback: the current top rows first, then
+    /// blank ones if `count` exceeds the height. Only the rows scrollback keeps are built.
+    fn scroll_up(&mut self, count: u64) {
+        if count == 0 {
+            return;
+        }
+        let rows = self.rows as usize;
+        let kept = pushed_kept(count) as u64;
+        for index in (count - kept)..count {
+            let line = if index < rows as u64 {
+                std::mem::take(&mut self.lines[index as usize])
+            } else {
+                Line::default()
+            };
+            self.scrollback.push_back(line);
+        }
+        while self.scrollback.len() > SCROLLBACK_LINES {
+            self.scrollback.pop_front();
+        }
+        let shift = count.min(rows as u64) as usize;
+        self.lines.drain(..shift);
+        self.lines.resize(rows, Line::default());
+        self.scrolled_total = self.scrolled_total.saturating_add(count);
+    }
+
+    /// The diff that turns `self` into `next`, or `None` when only a keyframe can (size
+    /// changed, or `next` is not a successor of `self`).
+    pub fn diff(&self, next: &Screen) -> Option<ScreenDiff> {
+        if self.cols != next.cols || self.rows != next.rows || next.lines.len() != self.lines.len()
+        {
+            return None;
+        }
+        let scroll = next.scrolled_total.checked_sub(self.scrolled_total)?;
+        let mut shifted = self.clone();
+        shifted.scroll_up(scroll);
+        if shifted.scrollback.len() != next.scrollback.len() {
+            return None;
+        }
+
+        let pushed = pushed_kept(scroll);
+        let first_pushed = next.scrollback.len().checked_sub(pushed)?;
+        // Rows already in the viewer's scrollback never change; a mismatch means `next` is
+        // not a successor of `self`.
+        if shifted.scrollback.range(..first_pushed).ne(next.scrollback.range(..first_pushed)) {
+            return None;
+        }
+        let history = (0..pushed)
+            .filter(|&i| shifted.scrollback[first_pushed + i] != next.scrollback[first_pushed + i])
+            .map(|i| (i as u32, next.scrollback[first_pushed + i].clone()))
+            .collect();
+        let lines = (0..self.rows as usize)
+            .filter(|&row| shifted.lines[row] != next.lines[row])
+            .map(|row| (row as u16, next.lines[row].clone()))
+            .collect();
+        Some(ScreenDiff {
+            scroll,
+            history,
+            lines,
+            cursor: next.cursor,
+            title: (self.title != next.title).then(|| next.title.clone()),
+            alt_screen: next.alt_screen,
+        })
+    }
+}
+
+/// How many of `scroll` pushed rows scrollback keeps.
+fn pushed_kept(scroll: u64) -> usize {
+    scroll.min(SCROLLBACK_LINES as u64) as usize
+}
+
+impl ScreenDiff {
+    /// Whether applying the diff would change nothing.
+    pub fn is_empty_for(&self, base: &Screen) -> bool {
+        self.scroll == 0
+            && self.history.is_empty()
+            && self.lines.is_empty()
+            && self.title.is_none()
+            && self.cursor == base.cursor
+            && self.alt_screen == base.alt_screen
+    }
+}
