@@ -46,9 +46,13 @@ pub enum HostToRelay {
     /// First message of a host connection: create a session, or resume one.
     Hello(HostHello),
     /// Asks for fresh links (the user typed `/share` again).
-    RequestLinks { collab: bool },
+    RequestLinks {
+        collab: bool,
+    },
     /// The host stops sharing; viewers are told the session ended.
-    Bye { reason: String },
+    Bye {
+        reason: String,
+    },
 }
 
 /// Opening message of a host. `version` must stay the first field (see [`peek_version`]).
@@ -162,7 +166,10 @@ pub enum RelayToViewer {
     HostBack,
     Viewers(ViewerCount),
     /// The session is over; the connection closes and the viewer must not retry.
-    Ended { reason: EndReason, message: String },
+    Ended {
+        reason: EndReason,
+        message: String,
+    },
     /// The relay is shutting down; the viewer may retry with the same link.
     GoingAway,
 }

@@ -299,7 +299,11 @@ impl Screen {
         let first_pushed = next.scrollback.len().checked_sub(pushed)?;
         // Rows already in the viewer's scrollback never change; a mismatch means `next` is
         // not a successor of `self`.
-        if shifted.scrollback.range(..first_pushed).ne(next.scrollback.range(..first_pushed)) {
+        if shifted
+            .scrollback
+            .range(..first_pushed)
+            .ne(next.scrollback.range(..first_pushed))
+        {
             return None;
         }
         let history = (0..pushed)
