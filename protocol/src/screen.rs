@@ -282,37 +282,44 @@ impl Screen {
     }
 
     /// The diff that turns `self` into `next`, or `None` when only a keyframe can (size
-    /// changed, or `next` is not a successor of `self`).
+    /// changed, or `next` is not a successor of `self`). Runs on every frame a host sends,
+    /// so it compares in place and clones only the rows that changed.
     pub fn diff(&self, next: &Screen) -> Option<ScreenDiff> {
-        if self.cols != next.cols || self.rows != next.rows || next.lines.len() != self.lines.len()
-        {
+        let rows = self.rows as usize;
+        if self.cols != next.cols || self.rows != next.rows || next.lines.len() != rows {
             return None;
         }
         let scroll = next.scrolled_total.checked_sub(self.scrolled_total)?;
-        let mut shifted = self.clone();
-        shifted.scroll_up(scroll);
-        if shifted.scrollback.len() != next.scrollback.len() {
-            return None;
-        }
-
         let pushed = pushed_kept(scroll);
-        let first_pushed = next.scrollback.len().checked_sub(pushed)?;
-        // Rows already in the viewer's scrollback never change; a mismatch means `next` is
-        // not a successor of `self`.
-        if shifted
-            .scrollback
-            .range(..first_pushed)
-            .ne(next.scrollback.range(..first_pushed))
-        {
+        let expected_len = (self.scrollback.len() + pushed).min(SCROLLBACK_LINES);
+        if next.scrollback.len() != expected_len {
             return None;
         }
+        let first_pushed = expected_len - pushed;
+        // Rows already in scrollback never change: checking the newest of them catches a
+        // `next` that is not a successor without comparing the whole scrollback each frame.
+        if first_pushed > 0 && self.scrollback.back() != next.scrollback.get(first_pushed - 1) {
+            return None;
+        }
+        let blank = Line::default();
+        let skipped = scroll - pushed as u64;
         let history = (0..pushed)
-            .filter(|&i| shifted.scrollback[first_pushed + i] != next.scrollback[first_pushed + i])
-            .map(|i| (i as u32, next.scrollback[first_pushed + i].clone()))
+            .filter_map(|i| {
+                let was = usize::try_from(skipped + i as u64)
+                    .ok()
+                    .and_then(|row| self.lines.get(row))
+                    .unwrap_or(&blank);
+                let now = &next.scrollback[first_pushed + i];
+                (was != now).then(|| (i as u32, now.clone()))
+            })
             .collect();
-        let lines = (0..self.rows as usize)
-            .filter(|&row| shifted.lines[row] != next.lines[row])
-            .map(|row| (row as u16, next.lines[row].clone()))
+        let shift = scroll.min(rows as u64) as usize;
+        let lines = (0..rows)
+            .filter_map(|row| {
+                let was = self.lines.get(row + shift).unwrap_or(&blank);
+                let now = &next.lines[row];
+                (was != now).then(|| (row as u16, now.clone()))
+            })
             .collect();
         Some(ScreenDiff {
             scroll,
