@@ -1,0 +1,366 @@
+// The viewer page: reads the session id from the path and the token from the fragment
+// (which never reaches a server log), connects over WebTransport or WebSocket, keeps the
+// screen model up to date and draws it once per animation frame, sends a collab viewer's
+// keystrokes, and keeps the user told what is going on: connected, host away, ended,
+// invalid link. It reconnects with backoff after a drop, never after the session ended.
+
+import { decode, encodeInput, peekWelcomeVersion, PROTOCOL_VERSION, types } from './decoder.js';
+import { keyBytes, pasteChunks } from './input.js';
+import { Renderer } from './render.js';
+import { Screen } from './screen.js';
+import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from './transport.js';
+
+const STORAGE_KEY = 'share.transport';
+const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
+const INVALID_LINK = 'This link is invalid or has expired.';
+/** Failed reconnections in a row, with the relay up, after which the session is presumed gone. */
+const MAX_RECONNECT_FAILURES = 6;
+
+const el = (id) => document.getElementById(id);
+const ui = {
+  state: el('state'),
+  viewers: el('viewers'),
+  transport: el('transport'),
+  mode: el('mode'),
+  banner: el('banner'),
+  term: el('term'),
+};
+
+const screen = new Screen();
+const renderer = new Renderer(ui.term);
+const session = {
+  link: null,
+  mode: null,
+  stopped: false,
+  connectedOnce: false,
+  needKeyframe: true,
+  renderPending: false,
+};
+
+function setState(text, level) {
+  ui.state.textContent = text;
+  ui.state.className = level;
+}
+
+function showBanner(text, level = 'error') {
+  ui.banner.textContent = text;
+  ui.banner.className = level;
+  ui.banner.hidden = false;
+}
+
+function hideBanner() {
+  ui.banner.hidden = true;
+}
+
+/** Stops for good: the session ended or cannot be joined. The screen stays as it was. */
+function stop(state, banner) {
+  session.stopped = true;
+  setState(state, 'bad');
+  showBanner(banner);
+  document.body.classList.add('ended');
+  ui.term.classList.remove('collab');
+  session.link?.close();
+}
+
+/** `relayVersion` is null when the relay only said "mismatch" (its close code). */
+function versionMismatch(relayVersion) {
+  const relay = relayVersion === null ? 'another version' : `version ${relayVersion}`;
+  stop(
+    'Version mismatch',
+    `Version mismatch: this page speaks protocol version ${PROTOCOL_VERSION} but the relay speaks ${relay}. ` +
+      'Reload the page; if this persists, the relay and the page are out of step.',
+  );
+}
+
+function showViewers(count) {
+  const total = count.read + count.collab;
+  ui.viewers.textContent = `${total} viewer${total === 1 ? '' : 's'}`;
+}
+
+function showMode(mode) {
+  session.mode = mode;
+  ui.mode.hidden = false;
+  ui.mode.textContent = mode === 'collab' ? 'collab: you can type' : 'read-only';
+  ui.mode.className = `badge ${mode === 'collab' ? 'collab' : 'read'}`;
+  ui.term.classList.toggle('collab', mode === 'collab');
+  ui.term.setAttribute(
+    'aria-label',
+    mode === 'collab' ? 'Shared terminal (collab: keystrokes go to the host)' : 'Shared terminal (read-only)',
+  );
+  if (mode === 'collab') ui.term.focus();
+}
+
+function scheduleRender() {
+  if (session.renderPending) return;
+  session.renderPending = true;
+  requestAnimationFrame(() => {
+    session.renderPending = false;
+    if (!screen.state) return;
+    renderer.render(screen.state);
+    document.title = screen.state.title || 'share';
+  });
+}
+
+function onFrame(frame, link) {
+  if (!frame.keyframe && session.needKeyframe) return;
+  try {
+    screen.applyUpdate(decode(types.ScreenUpdate, frame.payload));
+  } catch (error) {
+    // Out of step with the host: a fresh connection starts from the relay's keyframe.
+    console.warn('share: dropping the connection after a bad frame:', error.message);
+    session.needKeyframe = true;
+    link.close();
+    return;
+  }
+  if (frame.keyframe) session.needKeyframe = false;
+  scheduleRender();
+}
+
+function onMessage(bytes, link) {
+  let message;
+  try {
+    message = decode(types.RelayToViewer, bytes);
+  } catch (error) {
+    const version = peekWelcomeVersion(bytes);
+    if (version !== null && version !== PROTOCOL_VERSION) versionMismatch(version);
+    else console.warn('share: ignoring an undecodable message:', error.message);
+    return;
+  }
+  if (session.stopped) return;
+  switch (typeof message === 'string' ? message : Object.keys(message)[0]) {
+    case 'Frame':
+      onFrame(message.Frame, link);
+      break;
+    case 'Welcome': {
+      const welcome = message.Welcome;
+      if (welcome.version !== PROTOCOL_VERSION) {
+        versionMismatch(welcome.version);
+        return;
+      }
+      session.connectedOnce = true;
+      session.failures = 0;
+      hideBanner();
+      showMode(welcome.mode);
+      showViewers(welcome.viewers);
+      if (welcome.host_online) setState('Connected', 'ok');
+      else setState('Host reconnecting…', 'warn');
+      break;
+    }
+    case 'HostAway':
+      setState('Host reconnecting…', 'warn');
+      break;
+    case 'HostBack':
+      setState('Connected', 'ok');
+      break;
+    case 'Viewers':
+      showViewers(message.Viewers);
+      break;
+    case 'Ended': {
+      const { reason, message: text } = message.Ended;
+      const why = text || (reason === 'HostLost' ? 'the host did not come back' : 'the host stopped sharing');
+      stop('Session ended', `Session ended: ${why}`);
+      break;
+    }
+    case 'GoingAway':
+      setState('Relay restarting, reconnecting…', 'warn');
+      break;
+    default:
+      break;
+  }
+}
+
+function parseLink() {
+  const match = location.pathname.match(/\/s\/([A-Za-z0-9_-]+)\/?$/);
+  let token = '';
+  try {
+    token = decodeURIComponent(location.hash.slice(1));
+  } catch {
+    // a malformed escape: treated as no token
+  }
+  const forced = new URLSearchParams(location.search).get('transport');
+  return { id: match?.[1] ?? null, token: /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token) ? token : null, forced };
+}
+
+function rememberedTransport() {
+  try {
+    return localStorage.getItem(STORAGE_KEY);
+  } catch {
+    return null;
+  }
+}
+
+function remember(kind) {
+  try {
+    localStorage.setItem(STORAGE_KEY, kind);
+  } catch {
+    // storage disabled: the next visit races again from the default order
+  }
+}
+
+/** Transports to try, first one with the head start; null when the forced one is missing. */
+function transportOrder(forced) {
+  if (forced === 'ws' || forced === 'websocket') return [WEBSOCKET];
+  if (forced === 'webtransport' || forced === 'wt') return webTransportAvailable() ? [WEBTRANSPORT] : null;
+  if (!webTransportAvailable()) return [WEBSOCKET];
+  return rememberedTransport() === WEBSOCKET ? [WEBSOCKET, WEBTRANSPORT] : [WEBTRANSPORT, WEBSOCKET];
+}
+
+function hexBytes(hex) {
+  if (typeof hex !== 'string' || !/^([0-9a-f]{2})+$/i.test(hex)) return null;
+  return Uint8Array.from(hex.match(/../g), (pair) => parseInt(pair, 16));
+}
+
+async function fetchInfo() {
+  const response = await fetch('/api/info', { cache: 'no-store' });
+  if (!response.ok) throw new Error(`relay answered ${response.status}`);
+  return response.json();
+}
+
+function endpoints(info, id, token) {
+  const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
+  const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter(Boolean) : [];
+  return {
+    token,
+    wsUrl: `${wsScheme}//${location.host}/ws/sessions/${id}`,
+    wtUrl: `${wtBase}/wt/sessions/${id}?token=${encodeURIComponent(token)}`,
+    certificateHashes: hashes,
+  };
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function backoffMs(attempt) {
+  return Math.min(10_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
+}
+
+/** Runs one open link until it closes; resolves with its close information. */
+function runLink(link) {
+  session.link = link;
+  session.needKeyframe = true;
+  ui.transport.textContent = `via ${TRANSPORT_NAMES[link.kind]}`;
+  return new Promise((resolve) => {
+    link.attach({
+      onMessage: (bytes) => onMessage(bytes, link),
+      onClose: (info) => {
+        session.link = null;
+        resolve(info);
+      },
+    });
+  });
+}
+
+function send(bytes) {
+  if (session.mode === 'collab' && !session.stopped) session.link?.send(encodeInput(bytes));
+}
+
+function installInput() {
+  const term = ui.term;
+  term.addEventListener('keydown', (event) => {
+    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+    // Shift+PageUp/PageDown scroll the page's history, as in a local terminal.
+    if (event.shiftKey && (key === 'PageUp' || key === 'PageDown')) {
+      event.preventDefault();
+      term.scrollBy(0, (key === 'PageUp' ? -0.9 : 0.9) * term.clientHeight);
+      return;
+    }
+    if (session.mode !== 'collab' || session.stopped) return;
+    // Copy and paste shortcuts stay the browser's; a paste arrives as a paste event.
+    const copy = key === 'c' && (event.shiftKey || String(getSelection()).length > 0);
+    if ((event.ctrlKey && (copy || key === 'v')) || event.metaKey) return;
+    const bytes = keyBytes({
+      key: event.key,
+      ctrlKey: event.ctrlKey,
+      altKey: event.altKey,
+      shiftKey: event.shiftKey,
+      metaKey: event.metaKey,
+      isComposing: event.isComposing,
+      altGraph: event.getModifierState('AltGraph'),
+    });
+    if (!bytes) return;
+    event.preventDefault();
+    send(bytes);
+  });
+  term.addEventListener('paste', (event) => {
+    if (session.mode !== 'collab' || session.stopped) return;
+    event.preventDefault();
+    for (const chunk of pasteChunks(event.clipboardData?.getData('text/plain') ?? '')) send(chunk);
+  });
+  term.addEventListener('mousedown', () => term.focus());
+  addEventListener('resize', () => {
+    renderer.fit();
+    scheduleRender();
+  });
+}
+
+async function main() {
+  installInput();
+  const { id, token, forced } = parseLink();
+  if (!id || !token) {
+    stop('Invalid link', `${INVALID_LINK} (The link is incomplete: it needs the part after “#”.)`);
+    return;
+  }
+  const order = transportOrder(forced);
+  if (!order) {
+    stop('Not supported', 'This browser has no WebTransport; open the link without “?transport=webtransport”.');
+    return;
+  }
+
+  let attempt = 0;
+  session.failures = 0;
+  while (!session.stopped) {
+    if (attempt > 0) {
+      const delay = backoffMs(attempt - 1);
+      setState(`Connection lost, reconnecting in ${Math.ceil(delay / 1000)} s…`, 'warn');
+      await sleep(delay);
+      if (session.stopped) return;
+      setState('Reconnecting…', 'warn');
+    }
+    attempt += 1;
+
+    let info;
+    try {
+      info = await fetchInfo();
+    } catch {
+      showBanner('Cannot reach the relay; retrying…', 'info');
+      continue;
+    }
+    if (info.protocol !== PROTOCOL_VERSION) {
+      versionMismatch(info.protocol);
+      return;
+    }
+
+    let link;
+    try {
+      link = await connect(order, endpoints(info, id, token));
+    } catch {
+      // The relay is up (it answered /api/info) yet refused every transport: browsers do
+      // not expose the refused upgrade's status, but that is a bad token or a gone session.
+      if (!session.connectedOnce) {
+        stop('Invalid link', INVALID_LINK);
+        return;
+      }
+      session.failures += 1;
+      if (session.failures >= MAX_RECONNECT_FAILURES) {
+        stop('Disconnected', 'The session is no longer available: it ended, or the link expired.');
+        return;
+      }
+      continue;
+    }
+    if (order.length > 1) remember(link.kind);
+    const closed = await runLink(link);
+    if (session.stopped) return;
+    if (closed.code === CLOSE.ENDED) {
+      stop('Session ended', 'Session ended.');
+      return;
+    }
+    if (closed.code === CLOSE.VERSION_MISMATCH) {
+      versionMismatch(null);
+      return;
+    }
+    // A link that got as far as a welcome starts the backoff over.
+    if (session.failures === 0) attempt = 1;
+  }
+}
+
+main();

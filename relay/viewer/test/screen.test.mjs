@@ -1,0 +1,132 @@
+// screen.js applies keyframes and diffs exactly as protocol::Screen::apply does: scroll,
+// history patches, row patches, cursor, title, alternate screen, the scrollback cap, and
+// refusal of out-of-range diffs without touching the state.
+
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { decode, types } from '../decoder.js';
+import { applyDiff, BLANK, lineText, Screen, SCROLLBACK_LINES, ScreenError } from '../screen.js';
+
+const vectors = JSON.parse(
+  readFileSync(new URL('../../../protocol/tests/vectors/vectors.json', import.meta.url), 'utf8'),
+);
+const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (pair) => parseInt(pair, 16));
+const vectorUpdate = (name) => decode(types.ScreenUpdate, fromHex(vectors.find((v) => v.name === name).hex));
+
+const plain = (text) => ({ runs: [{ text, style: { fg: 'Default', bg: 'Default', attrs: 0 } }], wrapped: false });
+const cursor = { row: 0, col: 0, visible: true };
+
+function blankScreen(cols, rows) {
+  return {
+    cols,
+    rows,
+    lines: Array.from({ length: rows }, () => BLANK),
+    scrollback: [],
+    scrolled_total: 0,
+    cursor,
+    title: '',
+    alt_screen: false,
+  };
+}
+
+function diff(fields) {
+  return { scroll: 0, history: [], lines: [], cursor, title: null, alt_screen: false, ...fields };
+}
+
+const texts = (lines) => lines.map(lineText);
+
+test('the golden keyframe then the golden diff give the expected screen', () => {
+  const screen = new Screen();
+  screen.applyUpdate(vectorUpdate('keyframe'));
+  assert.deepEqual(texts(screen.state.lines), ['ok 中', '$ ']);
+  assert.deepEqual(texts(screen.state.scrollback), ['old line']);
+
+  screen.applyUpdate(vectorUpdate('diff'));
+  const s = screen.state;
+  // Scroll 1: "ok 中" went to scrollback, then the history patch replaced it with "$ ls".
+  assert.deepEqual(texts(s.scrollback), ['old line', '$ ls']);
+  assert.deepEqual(texts(s.lines), ['$ ', '$ ']);
+  assert.equal(s.scrolled_total, 301);
+  assert.deepEqual(s.cursor, { row: 1, col: 2, visible: false });
+  assert.equal(s.title, 't');
+  assert.equal(s.alt_screen, true);
+});
+
+test('a diff before any keyframe is refused', () => {
+  assert.throws(() => new Screen().applyUpdate(vectorUpdate('diff')), ScreenError);
+});
+
+test('scrolling shifts rows up and keeps unchanged rows as the same objects', () => {
+  const s = blankScreen(10, 3);
+  s.lines = [plain('a'), plain('b'), plain('c')];
+  const [, b, c] = s.lines;
+  applyDiff(s, diff({ scroll: 1, lines: [[2, plain('d')]] }));
+  assert.deepEqual(texts(s.lines), ['b', 'c', 'd']);
+  assert.deepEqual(texts(s.scrollback), ['a']);
+  assert.equal(s.lines[0], b);
+  assert.equal(s.lines[1], c);
+  assert.equal(s.title, '', 'a diff without a title keeps it');
+});
+
+test('scrolling more rows than the screen has pushes blank rows', () => {
+  const s = blankScreen(10, 2);
+  s.lines = [plain('a'), plain('b')];
+  applyDiff(s, diff({ scroll: 5, history: [[4, plain('e')]], lines: [[0, plain('x')]] }));
+  assert.deepEqual(texts(s.scrollback), ['a', 'b', '', '', 'e']);
+  assert.deepEqual(texts(s.lines), ['x', '']);
+  assert.equal(s.scrolled_total, 5);
+});
+
+test('scrollback keeps the newest rows up to its cap', () => {
+  const s = blankScreen(10, 2);
+  s.lines = [plain('top'), plain('next')];
+  applyDiff(s, diff({ scroll: SCROLLBACK_LINES - 1 }));
+  applyDiff(s, diff({ scroll: 3, history: [[2, plain('newest')]] }));
+  assert.equal(s.scrollback.length, SCROLLBACK_LINES);
+  assert.equal(lineText(s.scrollback.at(-1)), 'newest');
+  assert.equal(lineText(s.scrollback[0]), '', '"top" and "next" were dropped from the front');
+  assert.equal(s.scrolled_total, SCROLLBACK_LINES + 2);
+});
+
+test('a huge scroll count keeps only the rows scrollback can hold, quickly', () => {
+  const s = blankScreen(10, 2);
+  s.lines = [plain('a'), plain('b')];
+  applyDiff(s, diff({ scroll: 2 ** 64 - 1, history: [[SCROLLBACK_LINES - 1, plain('last')]] }));
+  assert.equal(s.scrollback.length, SCROLLBACK_LINES);
+  assert.equal(lineText(s.scrollback.at(-1)), 'last');
+  assert.ok(s.scrollback.slice(0, -1).every((line) => line === BLANK));
+});
+
+test('an invalid diff is refused and leaves the state untouched', () => {
+  const bad = {
+    'row past the screen': diff({ scroll: 1, lines: [[3, plain('x')]] }),
+    'history row not pushed': diff({ scroll: 1, history: [[1, plain('x')]] }),
+    'title too long': diff({ scroll: 1, title: 'x'.repeat(8 * 1024 + 1) }),
+  };
+  for (const [name, d] of Object.entries(bad)) {
+    const s = blankScreen(10, 3);
+    s.lines = [plain('a'), plain('b'), plain('c')];
+    const before = structuredClone(s);
+    assert.throws(() => applyDiff(s, d), ScreenError, name);
+    assert.deepEqual(s, before, name);
+  }
+});
+
+test('keyframes are validated', () => {
+  const screen = new Screen();
+  const bad = {
+    'zero columns': { ...blankScreen(1, 2), cols: 0 },
+    'too many rows': blankScreen(10, 501),
+    'wrong row count': { ...blankScreen(10, 2), lines: [BLANK] },
+    'scrollback too long': { ...blankScreen(10, 2), scrollback: new Array(SCROLLBACK_LINES + 1).fill(BLANK) },
+    'title too long': { ...blankScreen(10, 2), title: '✓'.repeat(3000) },
+  };
+  for (const [name, keyframe] of Object.entries(bad)) {
+    assert.throws(() => screen.applyUpdate({ Keyframe: keyframe }), ScreenError, name);
+    assert.equal(screen.state, null, name);
+  }
+  screen.applyUpdate({ Keyframe: blankScreen(1000, 500) });
+  assert.equal(screen.state.rows, 500);
+});

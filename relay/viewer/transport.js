@@ -1,0 +1,213 @@
+// The two ways a viewer reaches the relay, behind one small interface, and the race that
+// picks one: WebTransport (one bidirectional stream of u32 big-endian length-prefixed
+// messages) and WebSocket (one message per binary WebSocket message).
+//
+// A link is "open" once the relay accepted the token: the WebSocket upgrade or the
+// WebTransport CONNECT succeeded. Messages that arrive before the caller attaches its
+// handlers are queued, so the race loses nothing.
+
+import { MAX_FRAME_BYTES } from './decoder.js';
+
+export const WEBSOCKET = 'websocket';
+export const WEBTRANSPORT = 'webtransport';
+
+/** Close codes (protocol::close). */
+export const CLOSE = { ENDED: 4000, GOING_AWAY: 4001, PROTOCOL_ERROR: 4002, VERSION_MISMATCH: 4003 };
+
+class Link {
+  constructor(kind) {
+    this.kind = kind;
+    this.queue = [];
+    this.handlers = null;
+    this.closed = false;
+  }
+
+  /** Starts delivering messages (queued ones first) and the close. */
+  attach(handlers) {
+    this.handlers = handlers;
+    for (const message of this.queue.splice(0)) handlers.onMessage(message);
+    if (this.closed) handlers.onClose(this.closeInfo);
+  }
+
+  deliver(message) {
+    if (this.closed) return;
+    if (this.handlers) this.handlers.onMessage(message);
+    else this.queue.push(message);
+  }
+
+  /** Reports the end of the link once; `code` is a protocol close code or 0. */
+  ended(code, reason) {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeInfo = { code, reason };
+    if (this.handlers) this.handlers.onClose(this.closeInfo);
+  }
+}
+
+class WebSocketLink extends Link {
+  constructor(socket) {
+    super(WEBSOCKET);
+    this.socket = socket;
+    socket.onmessage = (event) => {
+      if (event.data instanceof ArrayBuffer) this.deliver(new Uint8Array(event.data));
+    };
+    socket.onclose = (event) => this.ended(event.code, event.reason);
+  }
+
+  send(bytes) {
+    if (this.socket.readyState === WebSocket.OPEN) this.socket.send(bytes);
+  }
+
+  close() {
+    this.socket.close(1000);
+    this.ended(0, 'closed by the page');
+  }
+}
+
+function openWebSocket({ wsUrl, token }) {
+  return new Promise((resolve, reject) => {
+    // The token rides in the subprotocol list rather than the URL, which servers log.
+    const socket = new WebSocket(wsUrl, ['share.v1', `token.${token}`]);
+    socket.binaryType = 'arraybuffer';
+    const link = new WebSocketLink(socket);
+    socket.onopen = () => resolve(link);
+    socket.onerror = () => reject(new Error('WebSocket connection failed'));
+  });
+}
+
+class WebTransportLink extends Link {
+  constructor(session, stream) {
+    super(WEBTRANSPORT);
+    this.session = session;
+    this.writer = stream.writable.getWriter();
+    this.pending = Promise.resolve();
+    session.closed.then(
+      (info) => this.ended(info?.closeCode ?? 0, info?.reason ?? ''),
+      (error) => this.ended(0, String(error?.message ?? error)),
+    );
+    this.read(stream.readable.getReader());
+  }
+
+  async read(reader) {
+    let buffer = new Uint8Array(0);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer = concat(buffer, value);
+        let offset = 0;
+        while (buffer.length - offset >= 4) {
+          const length = new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0);
+          if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is too large`);
+          if (buffer.length - offset - 4 < length) break;
+          this.deliver(buffer.slice(offset + 4, offset + 4 + length));
+          offset += 4 + length;
+        }
+        buffer = buffer.subarray(offset);
+      }
+      this.ended(0, 'stream finished');
+    } catch (error) {
+      this.ended(0, String(error?.message ?? error));
+    }
+    this.close();
+  }
+
+  send(bytes) {
+    const framed = new Uint8Array(4 + bytes.length);
+    new DataView(framed.buffer).setUint32(0, bytes.length);
+    framed.set(bytes, 4);
+    // Writes are chained so a failure after the session closed stays contained.
+    this.pending = this.pending.then(() => this.writer.write(framed)).catch(() => {});
+  }
+
+  close() {
+    try {
+      this.session.close();
+    } catch {
+      // already closed
+    }
+    this.ended(0, 'closed by the page');
+  }
+}
+
+function concat(a, b) {
+  if (a.length === 0) return b;
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+async function openWebTransport({ wtUrl, certificateHashes }) {
+  const options = {};
+  if (certificateHashes.length > 0) {
+    options.serverCertificateHashes = certificateHashes.map((value) => ({ algorithm: 'sha-256', value }));
+  }
+  const session = new WebTransport(wtUrl, options);
+  try {
+    await session.ready;
+    return new WebTransportLink(session, await session.createBidirectionalStream());
+  } catch (error) {
+    try {
+      session.close();
+    } catch {
+      // never opened
+    }
+    throw error;
+  }
+}
+
+export function webTransportAvailable() {
+  return typeof WebTransport === 'function' && globalThis.isSecureContext === true;
+}
+
+/**
+ * Opens one link to the relay. `order` lists the transports to try, the first getting a
+ * head start of `headStartMs`; the second also starts at once if the first fails. The
+ * first to open wins, the other is closed. Rejects when every transport failed.
+ */
+export function connect(order, endpoints, headStartMs = 500) {
+  const openers = { [WEBSOCKET]: openWebSocket, [WEBTRANSPORT]: openWebTransport };
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let failures = 0;
+    const started = [];
+    const errors = [];
+    let timer = null;
+
+    const start = (kind) => {
+      if (settled || started.includes(kind)) return;
+      started.push(kind);
+      let attempt;
+      try {
+        attempt = openers[kind](endpoints);
+      } catch (error) {
+        attempt = Promise.reject(error);
+      }
+      attempt.then(
+        (link) => {
+          if (settled) {
+            link.close();
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          resolve(link);
+        },
+        (error) => {
+          errors.push(`${kind}: ${error?.message ?? error}`);
+          failures += 1;
+          const next = order.find((k) => !started.includes(k));
+          if (next) start(next);
+          else if (failures === started.length && !settled) {
+            settled = true;
+            reject(new Error(errors.join('; ')));
+          }
+        },
+      );
+    };
+
+    start(order[0]);
+    if (order.length > 1) timer = setTimeout(() => start(order[1]), headStartMs);
+  });
+}
