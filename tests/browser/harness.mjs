@@ -1,0 +1,163 @@
+// What the browser tests run against: a real relay binary, a real `share` host running
+// `sh` in a PTY, and Debian's headless Chromium driven by playwright-core. Everything
+// binds to loopback on free ports; every wait is on a condition with a timeout.
+
+import { spawn } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const BIN = process.env.SHARE_BIN_DIR ?? join(process.env.CARGO_TARGET_DIR ?? join(ROOT, 'target'), 'debug');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+/** Generous: the machine is shared and loaded. */
+export const TIMEOUT = 30_000;
+
+/** Polls `check` until it returns a truthy value; the poll interval is not a sync point. */
+export async function waitFor(what, check, timeout = TIMEOUT) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for ${what}`);
+    await delay(50);
+  }
+}
+
+function freeTcpPort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function freeUdpPort() {
+  return new Promise((resolvePort, reject) => {
+    const socket = createSocket('udp4');
+    socket.once('error', reject);
+    socket.bind(0, '127.0.0.1', () => {
+      const { port } = socket.address();
+      socket.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** A child process whose output is kept (for failure messages) and searchable. */
+class Child {
+  constructor(name, command, args, options) {
+    this.name = name;
+    this.output = '';
+    this.exited = null;
+    this.process = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    for (const stream of [this.process.stdout, this.process.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (chunk) => {
+        this.output += chunk;
+      });
+    }
+    this.process.on('exit', (code, signal) => {
+      this.exited = { code, signal };
+    });
+    this.process.stdin.on('error', () => {});
+  }
+
+  /** The first capture of `pattern` in the output, waiting for it to appear. */
+  async match(pattern, what) {
+    return waitFor(`${this.name} to print ${what}`, () => {
+      if (this.exited) throw new Error(`${this.name} exited ${JSON.stringify(this.exited)}:\n${this.output}`);
+      return this.output.match(pattern)?.[1];
+    });
+  }
+
+  write(text) {
+    this.process.stdin.write(text);
+  }
+
+  async stop() {
+    if (this.exited) return;
+    this.process.kill('SIGTERM');
+    try {
+      await waitFor(`${this.name} to exit`, () => this.exited, 10_000);
+    } catch {
+      this.process.kill('SIGKILL');
+    }
+  }
+}
+
+/** Starts `target/debug/relay` on free loopback ports and waits until it answers. */
+export async function startRelay() {
+  const http = await freeTcpPort();
+  const quic = await freeUdpPort();
+  const relay = new Child('relay', join(BIN, 'relay'), ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`], {
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
+  });
+  relay.url = `http://127.0.0.1:${http}`;
+  await waitFor('the relay to answer /healthz', async () => {
+    if (relay.exited) throw new Error(`relay exited ${JSON.stringify(relay.exited)}:\n${relay.output}`);
+    try {
+      return (await fetch(`${relay.url}/healthz`)).ok;
+    } catch {
+      return false;
+    }
+  });
+  return relay;
+}
+
+/**
+ * Starts `share --now -- sh` against the relay, in a scratch directory, and returns it
+ * with its read-only and collab links.
+ */
+export async function startHost(relayUrl) {
+  const dir = mkdtempSync(join(tmpdir(), 'share-browser-'));
+  const host = new Child('share', join(BIN, 'share'), ['--relay', relayUrl, '--now', '--', 'sh'], {
+    cwd: dir,
+    env: { ...process.env, HOME: dir, ENV: '', PS1: '$ ', TERM: 'xterm-256color', RUST_LOG: 'info' },
+  });
+  host.dir = dir;
+  host.readLink = await host.match(/read-only link: (\S+)/, 'its read-only link');
+  host.collabLink = await host.match(/collab link: (\S+)/, 'its collab link');
+  const stop = host.stop.bind(host);
+  host.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return host;
+}
+
+/** The link's token with one character of its signature changed. */
+export function tamper(link) {
+  const at = link.length - 10;
+  return link.slice(0, at) + (link[at] === 'A' ? 'B' : 'A') + link.slice(at + 1);
+}
+
+/** `link` with `?transport=` set, the fragment (token) kept. */
+export function withTransport(link, transport) {
+  const [base, fragment] = link.split('#');
+  return `${base}?transport=${transport}#${fragment}`;
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+}
