@@ -59,6 +59,7 @@ function stop(state, banner) {
   showBanner(banner);
   document.body.classList.add('ended');
   ui.term.classList.remove('collab');
+  if (session.mode === 'collab') ui.mode.textContent = 'collab';
   session.link?.close();
 }
 
@@ -287,10 +288,11 @@ function installInput() {
     for (const chunk of pasteChunks(event.clipboardData?.getData('text/plain') ?? '')) send(chunk);
   });
   term.addEventListener('mousedown', () => term.focus());
-  addEventListener('resize', () => {
+  // The stage shrinks when a banner appears, not only when the window resizes.
+  new ResizeObserver(() => {
     renderer.fit();
     scheduleRender();
-  });
+  }).observe(document.getElementById('stage'));
 }
 
 async function main() {

@@ -110,6 +110,29 @@ describe('viewer page in Chromium against a real relay and share host', () => {
     });
   }
 
+  test('the viewer scrolls back through history while the host keeps printing', async () => {
+    const page = await open(host.readLink);
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'Connected', null, {
+      timeout: TIMEOUT,
+    });
+    host.write('seq 1001 1300\n');
+    await waitForText(page, '1300');
+    const rows = await page.locator('#term .row').allInnerTexts();
+    for (const n of [1001, 1150, 1300]) assert.ok(rows.includes(String(n)), `row ${n} is in the page`);
+
+    // Scrolled up, the view stays put while new output arrives below.
+    const term = page.locator('#term');
+    await term.evaluate((el) => {
+      el.scrollTop = 0;
+    });
+    host.write('echo after-$((1+1))-scroll\n');
+    await waitForText(page, 'after-2-scroll');
+    assert.equal(await term.evaluate((el) => el.scrollTop), 0);
+    await term.evaluate((el) => {
+      el.scrollTop = el.scrollHeight;
+    });
+  });
+
   test('without ?transport the page picks a transport by itself and says which', async () => {
     const page = await open(host.readLink);
     await page.waitForFunction(() => document.getElementById('state').textContent === 'Connected', null, {
