@@ -1,1 +1,241 @@
-//! The relay library.
+//! The relay: hosts connect over QUIC (or a WebSocket when UDP is blocked), viewers over
+//! WebTransport or WebSocket, and every frame a host sends is fanned out to its viewers
+//! without being decoded. [`Relay::start`] binds everything and returns a
+//! [`RunningRelay`] with the bound addresses, the certificate fingerprints and a graceful
+//! shutdown; the `relay` binary is a thin CLI around it.
+
+mod assets;
+mod auth;
+mod config;
+mod error;
+mod host;
+mod http;
+mod link;
+mod metrics;
+pub mod queue;
+mod quic;
+pub mod retention;
+mod session;
+mod shared;
+mod stop;
+mod tls;
+mod viewer;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::RngCore;
+use url::{Host, Url};
+
+pub use config::RelayConfig;
+pub use error::RelayError;
+pub use http::WS_PROTOCOL;
+pub use quic::{IDLE_TIMEOUT, KEEP_ALIVE};
+pub use shared::HOST_TOKEN_TTL;
+
+use crate::quic::Serves;
+use crate::shared::Shared;
+use crate::tls::CertSource;
+
+/// How long [`RunningRelay::shutdown`] waits for connections to say goodbye.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Starts relays.
+pub struct Relay;
+
+/// A started relay. Dropping it leaves the relay running until the runtime stops; call
+/// [`shutdown`](Self::shutdown) to tell every host and viewer and close them.
+pub struct RunningRelay {
+    shared: Arc<Shared>,
+    http_addr: SocketAddr,
+    quic_addr: SocketAddr,
+    webtransport_addr: SocketAddr,
+    endpoints: Vec<quinn::Endpoint>,
+}
+
+fn default_public_url(http: SocketAddr, https: bool) -> Result<Url, RelayError> {
+    let host = match http.ip() {
+        ip if ip.is_unspecified() => "localhost".to_owned(),
+        IpAddr::V6(ip) => format!("[{ip}]"),
+        IpAddr::V4(ip) => ip.to_string(),
+    };
+    let scheme = if https { "https" } else { "http" };
+    Url::parse(&format!("{scheme}://{host}:{}", http.port()))
+        .map_err(|e| RelayError::PublicUrl(e.to_string()))
+}
+
+/// `host` as clients write it in a URL authority.
+fn url_host(url: &Url) -> Result<String, RelayError> {
+    match url.host() {
+        Some(Host::Domain(domain)) => Ok(domain.to_owned()),
+        Some(Host::Ipv4(ip)) => Ok(ip.to_string()),
+        Some(Host::Ipv6(ip)) => Ok(format!("[{ip}]")),
+        None => Err(RelayError::PublicUrl("the public URL has no host".into())),
+    }
+}
+
+/// Names an ephemeral certificate covers: loopback plus the public host.
+fn ephemeral_sans(public_url: &Url) -> Vec<String> {
+    let mut sans: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
+    let public = match public_url.host() {
+        Some(Host::Domain(domain)) => Some(domain.to_owned()),
+        Some(Host::Ipv4(ip)) => Some(ip.to_string()),
+        Some(Host::Ipv6(ip)) => Some(ip.to_string()),
+        None => None,
+    };
+    if let Some(public) = public.filter(|p| !sans.contains(p)) {
+        sans.push(public);
+    }
+    sans
+}
+
+impl Relay {
+    /// Binds the HTTP listener and the QUIC endpoint(s) and starts serving.
+    pub async fn start(config: RelayConfig) -> Result<RunningRelay, RelayError> {
+        let listener = tokio::net::TcpListener::bind(config.http)
+            .await
+            .map_err(|source| RelayError::Bind {
+                what: "HTTP",
+                addr: config.http,
+                source,
+            })?;
+        let http_addr = listener.local_addr().map_err(|source| RelayError::Bind {
+            what: "HTTP",
+            addr: config.http,
+            source,
+        })?;
+        let public_url = match &config.public_url {
+            Some(url) => url.clone(),
+            None => default_public_url(http_addr, config.cert.is_some())?,
+        };
+        let certs = Arc::new(match &config.cert {
+            Some((cert, key)) => CertSource::from_files(cert, key)?,
+            None => CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?,
+        });
+        let mut endpoints = Vec::new();
+        match config.webtransport {
+            Some(addr) if addr != config.quic => {
+                endpoints.push(quic::bind(&certs, config.quic, Serves::HostsOnly)?);
+                endpoints.push(quic::bind(&certs, addr, Serves::WebTransportOnly)?);
+            }
+            _ => endpoints.push(quic::bind(&certs, config.quic, Serves::Both)?),
+        }
+        let local = |endpoint: &quinn::Endpoint, addr| {
+            endpoint.local_addr().map_err(|source| RelayError::Bind {
+                what: "QUIC",
+                addr,
+                source,
+            })
+        };
+        let quic_addr = local(&endpoints[0], config.quic)?;
+        let webtransport_addr = match endpoints.get(1) {
+            Some(endpoint) => local(endpoint, quic_addr)?,
+            None => quic_addr,
+        };
+        let host = url_host(&public_url)?;
+        let token_key = match &config.jwt_secret {
+            Some(secret) => protocol::TokenKey::new(secret),
+            None => {
+                tracing::warn!(
+                    "no JWT secret configured: using a random one, links die with this process"
+                );
+                let mut secret = [0u8; 32];
+                rand::rng().fill_bytes(&mut secret);
+                protocol::TokenKey::new(&secret)
+            }
+        };
+        let https = config.cert.is_some();
+        let shared = Arc::new(Shared::new(
+            config,
+            token_key,
+            certs.clone(),
+            public_url,
+            format!("{host}:{}", quic_addr.port()),
+            format!("https://{host}:{}", webtransport_addr.port()),
+        ));
+        for endpoint in &endpoints {
+            shared
+                .tracker
+                .spawn(quic::accept_loop(shared.clone(), endpoint.clone()));
+        }
+        let tls = if https {
+            let config = certs.server_config(&[b"http/1.1"])?;
+            Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+        } else {
+            None
+        };
+        let router = http::router(shared.clone());
+        shared
+            .tracker
+            .spawn(http::serve(shared.clone(), listener, tls, router));
+        if let Some(period) = certs.rotation_period() {
+            shared.tracker.spawn(rotate(shared.clone(), period));
+        }
+        Ok(RunningRelay {
+            shared,
+            http_addr,
+            quic_addr,
+            webtransport_addr,
+            endpoints,
+        })
+    }
+}
+
+async fn rotate(shared: Arc<Shared>, period: Duration) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(period) => {}
+            _ = shared.shutdown.cancelled() => return,
+        }
+        match shared.certs.rotate() {
+            Ok(()) => {
+                tracing::info!(fingerprints = ?shared.certs.fingerprints(), "certificate rotated")
+            }
+            Err(e) => tracing::error!(error = %e, "certificate rotation failed"),
+        }
+    }
+}
+
+impl RunningRelay {
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    pub fn quic_addr(&self) -> SocketAddr {
+        self.quic_addr
+    }
+
+    pub fn webtransport_addr(&self) -> SocketAddr {
+        self.webtransport_addr
+    }
+
+    pub fn public_url(&self) -> &Url {
+        &self.shared.public_url
+    }
+
+    /// Hex SHA-256 certificate fingerprints, current first (then the next, when ephemeral).
+    pub fn fingerprints(&self) -> Vec<String> {
+        self.shared.certs.fingerprints()
+    }
+
+    pub fn token_key(&self) -> &protocol::TokenKey {
+        &self.shared.token_key
+    }
+
+    /// Tells hosts and viewers `GoingAway`, closes them with `close::GOING_AWAY` and stops,
+    /// waiting at most [`SHUTDOWN_TIMEOUT`] for them.
+    pub async fn shutdown(self) {
+        self.shared.shutdown.cancel();
+        self.shared.going_away();
+        self.shared.tracker.close();
+        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, self.shared.tracker.wait()).await;
+        let code = quinn::VarInt::from_u32(protocol::close::GOING_AWAY.into());
+        for endpoint in &self.endpoints {
+            endpoint.close(code, b"going away");
+        }
+        for endpoint in &self.endpoints {
+            let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
+        }
+    }
+}

@@ -1,1 +1,189 @@
-fn main() {}
+//! The `relay` binary: parses flags (each also readable from a `RELAY_*` variable), starts
+//! the relay, prints one line with every bound address and the certificate fingerprints,
+//! and shuts down gracefully on SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use relay::{Relay, RelayConfig};
+
+/// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Viewer page, WebSocket endpoints and API (TCP).
+    #[arg(long, env = "RELAY_HTTP", default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// QUIC endpoint for hosts (UDP).
+    #[arg(long, env = "RELAY_QUIC", default_value = "127.0.0.1:4433")]
+    quic: SocketAddr,
+    /// WebTransport endpoint for browsers (UDP); default: the QUIC port, dispatched by ALPN.
+    #[arg(long, env = "RELAY_WEBTRANSPORT")]
+    webtransport: Option<SocketAddr>,
+    /// Base of the links handed out (default derived from --http).
+    #[arg(long, env = "RELAY_PUBLIC_URL")]
+    public_url: Option<url::Url>,
+    /// PEM certificate chain for HTTPS, QUIC and WebTransport (requires --key).
+    #[arg(long, env = "RELAY_CERT", requires = "key")]
+    cert: Option<PathBuf>,
+    /// PEM private key of --cert.
+    #[arg(long, env = "RELAY_KEY", requires = "cert")]
+    key: Option<PathBuf>,
+    /// File holding the HS256 secret for link tokens.
+    #[arg(long, env = "RELAY_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
+    jwt_secret_file: Option<PathBuf>,
+    /// The HS256 secret itself (prefer the environment over the command line).
+    #[arg(long, env = "RELAY_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
+    /// Lifetime of a viewer link, e.g. 3600s, 90m, 1h, 2d.
+    #[arg(long, env = "RELAY_LINK_TTL", default_value = "1h", value_parser = parse_duration)]
+    link_ttl: Duration,
+    /// How long a session survives its host's lost connection.
+    #[arg(long, env = "RELAY_GRACE", default_value = "30s", value_parser = parse_duration)]
+    grace: Duration,
+    /// A key hosts must present to create sessions (repeatable; comma-separated in the env).
+    #[arg(
+        long = "host-key",
+        env = "RELAY_HOST_KEY",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    host_keys: Vec<String>,
+    /// File with one host key per line.
+    #[arg(long, env = "RELAY_HOST_KEY_FILE")]
+    host_key_file: Option<PathBuf>,
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(long, env = "RELAY_LOG", default_value = "info")]
+    log: String,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("invalid duration {text:?}"))?;
+    let scale = match unit.trim() {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        other => {
+            return Err(format!(
+                "unknown duration unit {other:?} (use s, m, h or d)"
+            ));
+        }
+    };
+    Ok(Duration::from_secs(number.saturating_mul(scale)))
+}
+
+impl Args {
+    fn into_config(self) -> anyhow::Result<RelayConfig> {
+        let jwt_secret = match (&self.jwt_secret_file, self.jwt_secret) {
+            (Some(path), _) => {
+                let secret = std::fs::read(path)
+                    .with_context(|| format!("reading the JWT secret {}", path.display()))?;
+                let trimmed = secret.trim_ascii().to_vec();
+                Some(trimmed)
+            }
+            (None, Some(secret)) => Some(secret.into_bytes()),
+            (None, None) => None,
+        };
+        if jwt_secret.as_ref().is_some_and(|s| s.len() < 16) {
+            bail!("the JWT secret must be at least 16 bytes");
+        }
+        let mut host_keys: Vec<String> = self
+            .host_keys
+            .into_iter()
+            .filter(|k| !k.is_empty())
+            .collect();
+        if let Some(path) = &self.host_key_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading host keys from {}", path.display()))?;
+            host_keys.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(String::from),
+            );
+        }
+        Ok(RelayConfig {
+            http: self.http,
+            quic: self.quic,
+            webtransport: self.webtransport,
+            public_url: self.public_url,
+            cert: self.cert.zip(self.key),
+            jwt_secret,
+            link_ttl: self.link_ttl,
+            grace: self.grace,
+            host_keys,
+            ..RelayConfig::default()
+        })
+    }
+}
+
+async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.into_config()?;
+    let relay = Relay::start(config).await.context("starting the relay")?;
+    let scheme = relay.public_url().scheme().to_owned();
+    println!(
+        "relay listening http={scheme}://{} quic={} webtransport=https://{} public_url={} fingerprints={}",
+        relay.http_addr(),
+        relay.quic_addr(),
+        relay.webtransport_addr(),
+        relay.public_url(),
+        relay.fingerprints().join(","),
+    );
+    terminated().await;
+    tracing::info!("shutting down");
+    relay.shutdown().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("1w").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}

@@ -1,0 +1,47 @@
+//! Viewer admission: a link token must verify (HS256 only, unexpired), name this session and
+//! grant read or collab; only then is the session looked up. Every refusal happens before
+//! any session data is sent and is counted by reason; tokens are never logged.
+
+use std::sync::Arc;
+
+use protocol::{Mode, TokenError};
+
+use crate::metrics::Rejection;
+use crate::session::Session;
+use crate::shared::Shared;
+
+/// Why a viewer was turned away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denied {
+    /// 403: no token, or a token that does not open this session.
+    Forbidden,
+    /// 404: a valid token for a session this relay does not have.
+    NotFound,
+}
+
+pub(crate) fn admit(
+    shared: &Shared,
+    session_id: &str,
+    token: Option<&str>,
+) -> Result<(Arc<Session>, Mode), Denied> {
+    let deny = |why: Rejection, denied: Denied| {
+        shared.metrics.reject(why);
+        denied
+    };
+    let token = token.ok_or_else(|| deny(Rejection::Missing, Denied::Forbidden))?;
+    let claims = shared
+        .token_key
+        .verify(token, session_id)
+        .map_err(|e| deny(Rejection::Token(e), Denied::Forbidden))?;
+    if !matches!(claims.mode, Mode::Read | Mode::Collab) {
+        return Err(deny(
+            Rejection::Token(TokenError::WrongMode),
+            Denied::Forbidden,
+        ));
+    }
+    let session = shared
+        .sessions
+        .get(session_id)
+        .ok_or_else(|| deny(Rejection::UnknownSession, Denied::NotFound))?;
+    Ok((session, claims.mode))
+}

@@ -1,0 +1,79 @@
+//! How a relay is configured: bound addresses, public URL, certificate, token secret and
+//! session lifetimes. The binary fills it from flags; tests and `share` build it directly.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything [`crate::Relay::start`] needs.
+#[derive(Clone)]
+pub struct RelayConfig {
+    /// TCP address of the viewer page, the API and the WebSocket endpoints.
+    pub http: SocketAddr,
+    /// UDP address of the QUIC endpoint for hosts (and, by default, WebTransport).
+    pub quic: SocketAddr,
+    /// `None` = WebTransport on the QUIC port, dispatched by ALPN; otherwise a second endpoint.
+    pub webtransport: Option<SocketAddr>,
+    /// Base of the links handed out; derived from `http` when `None`.
+    pub public_url: Option<url::Url>,
+    /// PEM certificate chain and key. Without them an ephemeral self-signed certificate
+    /// is generated and rotated.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    /// HS256 secret for link and host tokens; random per process when `None`.
+    pub jwt_secret: Option<Vec<u8>>,
+    /// Lifetime of a viewer link token.
+    pub link_ttl: Duration,
+    /// How long a session survives its host's lost connection.
+    pub grace: Duration,
+    /// When non-empty, only hosts presenting one of these keys may create sessions.
+    pub host_keys: Vec<String>,
+    /// Validity of an ephemeral certificate (capped at 14 days by `certs`); it is rotated
+    /// after a third of it, so the published "next" certificate is always valid.
+    pub cert_validity: Duration,
+}
+
+impl std::fmt::Debug for RelayConfig {
+    // Secrets stay out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayConfig")
+            .field("http", &self.http)
+            .field("quic", &self.quic)
+            .field("webtransport", &self.webtransport)
+            .field("public_url", &self.public_url.as_ref().map(|u| u.as_str()))
+            .field("cert", &self.cert)
+            .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
+            .field("link_ttl", &self.link_ttl)
+            .field("grace", &self.grace)
+            .field("host_keys", &self.host_keys.len())
+            .field("cert_validity", &self.cert_validity)
+            .finish()
+    }
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            quic: SocketAddr::from(([127, 0, 0, 1], 4433)),
+            webtransport: None,
+            public_url: None,
+            cert: None,
+            jwt_secret: None,
+            link_ttl: Duration::from_secs(3600),
+            grace: Duration::from_secs(30),
+            host_keys: Vec::new(),
+            cert_validity: Duration::from_secs(12 * 24 * 3600),
+        }
+    }
+}
+
+impl RelayConfig {
+    /// All ports 0 on 127.0.0.1, defaults otherwise: for tests and an embedded relay.
+    pub fn loopback() -> Self {
+        RelayConfig {
+            http: SocketAddr::from(([127, 0, 0, 1], 0)),
+            quic: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..RelayConfig::default()
+        }
+    }
+}

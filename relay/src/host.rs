@@ -1,0 +1,286 @@
+//! A host's connection, whatever carries it: the hello (version, host key, resume), the
+//! welcome, then frames fanned out to viewers and control messages both ways. Ends the
+//! session on a deliberate exit; a lost connection leaves it away for the grace period.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use protocol::{
+    EndReason, FrameHeader, HostHello, HostToRelay, HostWelcome, Mode, PROTOCOL_VERSION,
+    RefusalReason, RelayToHost, close,
+};
+use tokio::sync::mpsc;
+
+use crate::link::{LinkRx, LinkTx, Received};
+use crate::metrics::add;
+use crate::session::{HostHandle, Session, encoded};
+use crate::shared::Shared;
+use crate::stop::Stopper;
+
+/// How long a new connection may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Control messages (viewer input, joins) waiting for a host that reads slowly.
+const HOST_QUEUE: usize = 1024;
+
+struct Refuse {
+    reason: RefusalReason,
+    message: String,
+    code: u16,
+}
+
+fn refuse(reason: RefusalReason, message: impl Into<String>, code: u16) -> Refuse {
+    Refuse {
+        reason,
+        message: message.into(),
+        code,
+    }
+}
+
+/// Reads the hello; a message that does not decode is refused with the version it
+/// announces when that differs from ours, so an outdated host knows to upgrade.
+fn parse_hello(bytes: &[u8]) -> Result<HostHello, Refuse> {
+    let mismatch = |theirs: u16| {
+        refuse(
+            RefusalReason::VersionMismatch,
+            format!(
+                "this relay speaks protocol {PROTOCOL_VERSION}, the host speaks {theirs}: upgrade the older side"
+            ),
+            close::VERSION_MISMATCH,
+        )
+    };
+    match protocol::decode::<HostToRelay>(bytes) {
+        Ok(HostToRelay::Hello(hello)) if hello.version == PROTOCOL_VERSION => Ok(hello),
+        Ok(HostToRelay::Hello(hello)) => Err(mismatch(hello.version)),
+        Ok(_) => Err(refuse(
+            RefusalReason::Malformed,
+            "expected a hello",
+            close::PROTOCOL_ERROR,
+        )),
+        Err(_) => match protocol::peek_version(bytes) {
+            Some(version) if version != PROTOCOL_VERSION => Err(mismatch(version)),
+            _ => Err(refuse(
+                RefusalReason::Malformed,
+                "malformed hello",
+                close::PROTOCOL_ERROR,
+            )),
+        },
+    }
+}
+
+/// Compares without leaking where the first difference is.
+fn same_key(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Finds or creates the session the hello asks for; the flag says whether the relay lost
+/// its frames (a session re-created from a host token after a relay restart).
+fn session_for(shared: &Shared, hello: &HostHello) -> Result<(Arc<Session>, bool), Refuse> {
+    if shared.shutdown.is_cancelled() {
+        return Err(refuse(
+            RefusalReason::ShuttingDown,
+            "the relay is shutting down",
+            close::GOING_AWAY,
+        ));
+    }
+    if let Some(token) = &hello.resume {
+        let claims = shared
+            .token_key
+            .verify_any_session(token)
+            .ok()
+            .filter(|c| c.mode == Mode::Host)
+            .ok_or_else(|| {
+                refuse(
+                    RefusalReason::BadHostToken,
+                    "invalid host token",
+                    close::ENDED,
+                )
+            })?;
+        return Ok(shared.sessions.get_or_recreate(&claims.sid));
+    }
+    let keys = &shared.config.host_keys;
+    let allowed = keys.is_empty()
+        || hello
+            .host_key
+            .as_deref()
+            .is_some_and(|given| keys.iter().any(|k| same_key(k, given)));
+    if !allowed {
+        return Err(refuse(
+            RefusalReason::HostKeyRequired,
+            "this relay requires a valid host key",
+            close::ENDED,
+        ));
+    }
+    Ok((shared.sessions.create(), false))
+}
+
+/// Serves one host connection to its end.
+pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx) {
+    let found = match tokio::time::timeout(HELLO_TIMEOUT, rx.recv()).await {
+        Ok(Received::Message(bytes)) => parse_hello(&bytes)
+            .and_then(|hello| session_for(&shared, &hello).map(|found| (hello, found))),
+        _ => Err(refuse(
+            RefusalReason::Malformed,
+            "no hello",
+            close::PROTOCOL_ERROR,
+        )),
+    };
+    let (hello, (session, recreated)) = match found {
+        Ok(found) => found,
+        Err(refusal) => return refused(&shared, tx, refusal).await,
+    };
+    let conn = shared.next_id();
+    let stop = Stopper::default();
+    let (host_tx, host_rx) = mpsc::channel(HOST_QUEUE);
+    let handle = HostHandle {
+        conn,
+        tx: host_tx.clone(),
+        stop: stop.clone(),
+    };
+    let viewers = match session.attach_host(handle, recreated, &shared.metrics) {
+        Ok((previous, viewers)) => {
+            if let Some(previous) = previous {
+                previous
+                    .stop
+                    .stop(None, close::REPLACED, "replaced by a newer connection");
+            }
+            viewers
+        }
+        Err(_) => {
+            let refusal = refuse(
+                RefusalReason::SessionGone,
+                "the session has ended",
+                close::ENDED,
+            );
+            return refused(&shared, tx, refusal).await;
+        }
+    };
+    let resumed = hello.resume.is_some();
+    let welcome = RelayToHost::Welcome(HostWelcome {
+        version: PROTOCOL_VERSION,
+        session_id: session.id.clone(),
+        links: shared.links(&session.id, hello.collab),
+        host_token: shared.host_token(&session.id),
+        resumed,
+        viewers,
+    });
+    if tx.send(encoded(&welcome)).await.is_err() {
+        lost(&shared, &session, conn);
+        return;
+    }
+    if recreated {
+        add(&shared.metrics.keyframe_requests, 1);
+        let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
+    }
+    tracing::info!(session = %session.id, resumed, recreated, "host connected");
+    shared.tracker.spawn(write(tx, host_rx, stop.clone()));
+    read(&shared, &session, conn, rx, host_tx, &stop).await;
+}
+
+async fn refused(shared: &Shared, mut tx: LinkTx, refusal: Refuse) {
+    add(&shared.metrics.hosts_refused, 1);
+    tracing::info!(reason = ?refusal.reason, "host refused");
+    let message = RelayToHost::Refused(protocol::Refusal {
+        relay_version: PROTOCOL_VERSION,
+        reason: refusal.reason,
+        message: refusal.message,
+    });
+    let _ = tx.send(encoded(&message)).await;
+    tx.close(refusal.code, "refused").await;
+}
+
+fn lost(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64) {
+    if let Some(generation) = session.host_away(conn, &shared.metrics) {
+        tracing::info!(session = %session.id, "host away");
+        shared.start_grace(session.clone(), generation);
+    }
+}
+
+/// Sends control messages to the host until told to stop.
+async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) {
+    loop {
+        tokio::select! {
+            biased;
+            why = stop.stopped() => {
+                if let Some(last) = why.last {
+                    let _ = tokio::time::timeout(crate::link::CLOSE_TIMEOUT, tx.send(last)).await;
+                }
+                tx.close(why.code, why.reason).await;
+                return;
+            }
+            message = queue.recv() => {
+                let Some(message) = message else { return };
+                let sent = tokio::select! {
+                    sent = tx.send(message) => sent.is_ok(),
+                    _ = stop.stopped() => true,
+                };
+                if !sent {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn read(
+    shared: &Arc<Shared>,
+    session: &Arc<Session>,
+    conn: u64,
+    mut rx: LinkRx,
+    host_tx: mpsc::Sender<Bytes>,
+    stop: &Stopper,
+) {
+    loop {
+        let received = tokio::select! {
+            received = rx.recv() => received,
+            _ = stop.stopped() => return,
+        };
+        let message = match received {
+            Received::Message(message) => message,
+            Received::Finished => {
+                shared.end_session(session, EndReason::HostEnded);
+                return;
+            }
+            Received::Lost(why) => {
+                tracing::debug!(session = %session.id, %why, "host connection lost");
+                stop.stop(None, close::GOING_AWAY, "connection lost");
+                lost(shared, session, conn);
+                return;
+            }
+        };
+        match FrameHeader::peek(&message) {
+            Ok(Some(header)) => {
+                add(&shared.metrics.frames_in, 1);
+                add(&shared.metrics.frame_bytes_in, message.len() as u64);
+                if session.frame(message, header.keyframe, &shared.metrics) {
+                    add(&shared.metrics.keyframe_requests, 1);
+                    let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
+                }
+            }
+            Ok(None) => match protocol::decode::<HostToRelay>(&message) {
+                Ok(HostToRelay::RequestLinks { collab }) => {
+                    let links = RelayToHost::Links(shared.links(&session.id, collab));
+                    let _ = host_tx.try_send(encoded(&links));
+                }
+                Ok(HostToRelay::Bye { .. }) => {
+                    shared.end_session(session, EndReason::HostEnded);
+                    return;
+                }
+                Ok(HostToRelay::Hello(_) | HostToRelay::Frame(_)) | Err(_) => {
+                    return protocol_error(shared, session, conn, stop);
+                }
+            },
+            Err(_) => return protocol_error(shared, session, conn, stop),
+        }
+    }
+}
+
+fn protocol_error(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64, stop: &Stopper) {
+    tracing::info!(session = %session.id, "host broke the protocol");
+    stop.stop(None, close::PROTOCOL_ERROR, "protocol error");
+    lost(shared, session, conn);
+}

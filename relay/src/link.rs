@@ -1,0 +1,168 @@
+//! One message link to a host or a viewer, whatever carries it: a QUIC stream, a
+//! WebTransport stream (both length-prefixed with [`FrameCodec`]) or a WebSocket (one
+//! message per binary WebSocket message). The session logic only sees messages.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use protocol::FrameCodec;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+/// How long a closing link may take to deliver its last message.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the reading half got.
+pub(crate) enum Received {
+    Message(Bytes),
+    /// The peer finished its stream or sent a WebSocket close: a deliberate end.
+    Finished,
+    /// The connection broke, or the peer broke the framing.
+    Lost(String),
+}
+
+pub(crate) enum LinkRx {
+    Quic(FramedRead<quinn::RecvStream, FrameCodec>),
+    WebTransport(FramedRead<wtransport::RecvStream, FrameCodec>),
+    WebSocket(SplitStream<WebSocket>),
+}
+
+pub(crate) enum LinkTx {
+    Quic {
+        conn: quinn::Connection,
+        send: FramedWrite<quinn::SendStream, FrameCodec>,
+    },
+    WebTransport {
+        conn: wtransport::Connection,
+        send: FramedWrite<wtransport::SendStream, FrameCodec>,
+    },
+    WebSocket(SplitSink<WebSocket, Message>),
+}
+
+impl LinkRx {
+    pub async fn recv(&mut self) -> Received {
+        fn framed<E: std::fmt::Display>(item: Option<Result<bytes::Bytes, E>>) -> Received {
+            match item {
+                Some(Ok(message)) => Received::Message(message),
+                Some(Err(e)) => Received::Lost(e.to_string()),
+                None => Received::Finished,
+            }
+        }
+        match self {
+            LinkRx::Quic(read) => framed(read.next().await),
+            LinkRx::WebTransport(read) => framed(read.next().await),
+            LinkRx::WebSocket(read) => loop {
+                // axum bounds message sizes (set on the upgrade) before buffering them.
+                match read.next().await {
+                    Some(Ok(Message::Binary(message))) => return Received::Message(message),
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Close(_))) => return Received::Finished,
+                    Some(Ok(Message::Text(_))) => {
+                        return Received::Lost("text message on a binary protocol".into());
+                    }
+                    Some(Err(e)) => return Received::Lost(e.to_string()),
+                    None => return Received::Lost("connection dropped".into()),
+                }
+            },
+        }
+    }
+}
+
+/// Why a send failed: the link is gone.
+#[derive(Debug, thiserror::Error)]
+#[error("link closed: {0}")]
+pub(crate) struct LinkClosed(String);
+
+impl LinkTx {
+    pub async fn send(&mut self, message: Bytes) -> Result<(), LinkClosed> {
+        let closed = |e: &dyn std::fmt::Display| LinkClosed(e.to_string());
+        match self {
+            LinkTx::Quic { send, .. } => send.send(message).await.map_err(|e| closed(&e)),
+            LinkTx::WebTransport { send, .. } => send.send(message).await.map_err(|e| closed(&e)),
+            LinkTx::WebSocket(sink) => sink
+                .send(Message::Binary(message))
+                .await
+                .map_err(|e| closed(&e)),
+        }
+    }
+
+    /// Keeps proxies in front of WebSocket viewers from timing out an idle link; QUIC links
+    /// have transport keep-alives instead.
+    pub async fn keepalive(&mut self) -> Result<(), LinkClosed> {
+        match self {
+            LinkTx::WebSocket(sink) => sink
+                .send(Message::Ping(Bytes::new()))
+                .await
+                .map_err(|e| LinkClosed(e.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    /// Ends the stream after what was sent, gives the peer [`CLOSE_TIMEOUT`] to read it,
+    /// then closes the connection with `code`.
+    pub async fn close(self, code: u16, reason: &str) {
+        match self {
+            LinkTx::Quic { conn, send } => {
+                let mut stream = send.into_inner();
+                if stream.finish().is_ok() {
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, stream.stopped()).await;
+                }
+                conn.close(quinn::VarInt::from_u32(code.into()), reason.as_bytes());
+            }
+            LinkTx::WebTransport { conn, send } => {
+                let mut stream = send.into_inner();
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    if stream.finish().await.is_ok() {
+                        stream.stopped().await;
+                    }
+                })
+                .await;
+                conn.close(wtransport::VarInt::from_u32(code.into()), reason.as_bytes());
+            }
+            LinkTx::WebSocket(mut sink) => {
+                let frame = CloseFrame {
+                    code,
+                    reason: reason.into(),
+                };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                    let _ = sink.send(Message::Close(Some(frame))).await;
+                    let _ = sink.close().await;
+                })
+                .await;
+            }
+        }
+    }
+
+    /// A handle that closes the connection at once, even while a send is blocked.
+    pub fn aborter(&self) -> Aborter {
+        match self {
+            LinkTx::Quic { conn, .. } => Aborter::Quic(conn.clone()),
+            LinkTx::WebTransport { conn, .. } => Aborter::WebTransport(conn.clone()),
+            // Dropping the WebSocket's halves closes the TCP connection.
+            LinkTx::WebSocket(_) => Aborter::WebSocket,
+        }
+    }
+}
+
+/// Closes a link's connection without waiting for its writer.
+pub(crate) enum Aborter {
+    Quic(quinn::Connection),
+    WebTransport(wtransport::Connection),
+    WebSocket,
+}
+
+impl Aborter {
+    pub fn abort(&self, code: u16, reason: &str) {
+        match self {
+            Aborter::Quic(conn) => {
+                conn.close(quinn::VarInt::from_u32(code.into()), reason.as_bytes())
+            }
+            Aborter::WebTransport(conn) => {
+                conn.close(wtransport::VarInt::from_u32(code.into()), reason.as_bytes())
+            }
+            Aborter::WebSocket => {}
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! A viewer's bounded send queue. Pushing never waits: the host's frame handling fills every
+//! viewer's queue synchronously, and a viewer that cannot keep up is resynchronised from the
+//! retained keyframe instead of buffering without end.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+/// Bytes of live messages a viewer may have waiting before it is resynchronised.
+pub const MAX_QUEUE_BYTES: usize = 1024 * 1024;
+/// Messages a viewer may have waiting before it is resynchronised.
+pub const MAX_QUEUE_MESSAGES: usize = 1024;
+
+/// What a push did.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Queued,
+    /// The queue is full: the caller replaces its content with [`ViewerQueue::resync`].
+    Full,
+    /// A diff for a viewer that waits for the next keyframe: dropped.
+    Skipped,
+    /// The viewer is being closed.
+    Closed,
+}
+
+/// Next thing the viewer's writer must do.
+pub(crate) enum Next {
+    Send(Bytes),
+    Close { code: u16, reason: &'static str },
+}
+
+#[derive(Default)]
+struct Inner {
+    items: VecDeque<Bytes>,
+    bytes: usize,
+    awaiting_keyframe: bool,
+    closing: Option<(u16, &'static str)>,
+}
+
+#[derive(Default)]
+pub(crate) struct ViewerQueue {
+    inner: Mutex<Inner>,
+    notify: Notify,
+    closed: Notify,
+}
+
+impl ViewerQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A poisoned lock only means another task panicked mid-push; the queue is still sound.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a frame (`keyframe` known) or a control message (`None`).
+    pub fn push(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
+        let mut inner = self.lock();
+        if inner.closing.is_some() {
+            return Pushed::Closed;
+        }
+        match keyframe {
+            Some(false) if inner.awaiting_keyframe => return Pushed::Skipped,
+            Some(true) => inner.awaiting_keyframe = false,
+            _ => {}
+        }
+        if inner.bytes + message.len() > MAX_QUEUE_BYTES || inner.items.len() >= MAX_QUEUE_MESSAGES
+        {
+            return Pushed::Full;
+        }
+        inner.bytes += message.len();
+        inner.items.push_back(message);
+        drop(inner);
+        self.notify.notify_one();
+        Pushed::Queued
+    }
+
+    /// Replaces the queue with a snapshot of the session; returns how many queued messages
+    /// were dropped. The snapshot shares the retained buffers, so it costs no copy.
+    pub fn resync(&self, snapshot: Vec<Bytes>, awaiting_keyframe: bool) -> usize {
+        let mut inner = self.lock();
+        if inner.closing.is_some() {
+            return 0;
+        }
+        let dropped = inner.items.len();
+        inner.bytes = snapshot.iter().map(Bytes::len).sum();
+        inner.items = snapshot.into();
+        inner.awaiting_keyframe = awaiting_keyframe;
+        drop(inner);
+        self.notify.notify_one();
+        dropped
+    }
+
+    /// Drops what is queued, queues `last` and then the close with `code`.
+    pub fn close(&self, last: Option<Bytes>, code: u16, reason: &'static str) {
+        let mut inner = self.lock();
+        if inner.closing.is_some() {
+            return;
+        }
+        inner.items.clear();
+        inner.bytes = 0;
+        if let Some(last) = last {
+            inner.bytes = last.len();
+            inner.items.push_back(last);
+        }
+        inner.closing = Some((code, reason));
+        drop(inner);
+        self.notify.notify_one();
+        self.closed.notify_one();
+    }
+
+    /// Waits for the next message, or the close once the queue is drained.
+    pub async fn next(&self) -> Next {
+        loop {
+            {
+                let mut inner = self.lock();
+                if let Some(message) = inner.items.pop_front() {
+                    inner.bytes -= message.len();
+                    return Next::Send(message);
+                }
+                if let Some((code, reason)) = inner.closing {
+                    return Next::Close { code, reason };
+                }
+            }
+            // Single consumer: a notify_one before this point left a permit.
+            self.notify.notified().await;
+        }
+    }
+
+    /// Resolves once [`close`](Self::close) was called (single waiter: the writer).
+    pub async fn closing(&self) {
+        if self.lock().closing.is_some() {
+            return;
+        }
+        self.closed.notified().await;
+    }
+
+    pub fn queued_bytes(&self) -> usize {
+        self.lock().bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_queue_is_reported_and_resync_replaces_it() {
+        let q = ViewerQueue::default();
+        let big = Bytes::from(vec![0u8; MAX_QUEUE_BYTES / 2]);
+        assert_eq!(q.push(big.clone(), Some(true)), Pushed::Queued);
+        assert_eq!(q.push(big.clone(), Some(false)), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"x"), Some(false)), Pushed::Full);
+        assert_eq!(q.resync(vec![Bytes::from_static(b"k")], false), 2);
+        assert_eq!(q.queued_bytes(), 1);
+    }
+
+    #[test]
+    fn awaiting_keyframe_skips_diffs_until_one_arrives() {
+        let q = ViewerQueue::default();
+        q.resync(Vec::new(), true);
+        assert_eq!(
+            q.push(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Skipped
+        );
+        assert_eq!(q.push(Bytes::from_static(b"c"), None), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        assert_eq!(
+            q.push(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Queued
+        );
+    }
+
+    #[tokio::test]
+    async fn close_drops_backlog_and_ends_with_the_close() {
+        let q = ViewerQueue::default();
+        q.push(Bytes::from_static(b"a"), Some(true));
+        q.close(Some(Bytes::from_static(b"end")), 4000, "ended");
+        assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Closed);
+        assert!(matches!(q.next().await, Next::Send(b) if b.as_ref() == b"end"));
+        assert!(matches!(q.next().await, Next::Close { code: 4000, .. }));
+        q.closing().await;
+    }
+}

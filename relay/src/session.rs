@@ -1,0 +1,341 @@
+//! One shared terminal session: its host (present or away), its viewers and the frames
+//! retained for late joiners. All state sits behind one short-held lock that is never held
+//! across an await; pushing to viewers never waits for them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerCount, ViewerWelcome};
+use tokio::sync::mpsc;
+
+use crate::metrics::{Gauges, Metrics, add};
+use crate::queue::{Pushed, ViewerQueue};
+use crate::retention::Retention;
+use crate::stop::Stopper;
+
+/// Encodes one of the relay's own (small, well-formed) messages.
+pub(crate) fn encoded<T: serde::Serialize>(message: &T) -> Bytes {
+    match protocol::encode(message) {
+        Ok(bytes) => Bytes::from(bytes),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a relay message");
+            Bytes::new()
+        }
+    }
+}
+
+/// The relay's side of a connected host.
+#[derive(Clone)]
+pub(crate) struct HostHandle {
+    pub conn: u64,
+    pub tx: mpsc::Sender<Bytes>,
+    pub stop: Stopper,
+}
+
+struct Viewer {
+    mode: Mode,
+    transport: Transport,
+    queue: Arc<ViewerQueue>,
+}
+
+#[derive(Default)]
+struct State {
+    host: Option<HostHandle>,
+    /// Bumped on every host attach, so a grace timer knows whether its absence still holds.
+    generation: u64,
+    retention: Retention,
+    viewers: HashMap<u64, Viewer>,
+    ended: bool,
+}
+
+pub(crate) struct Session {
+    pub id: String,
+    state: Mutex<State>,
+}
+
+/// A session that already ended.
+#[derive(Debug)]
+pub(crate) struct Ended;
+
+impl State {
+    fn count(&self) -> ViewerCount {
+        let mut count = ViewerCount::default();
+        for viewer in self.viewers.values() {
+            match viewer.mode {
+                Mode::Collab => count.collab += 1,
+                _ => count.read += 1,
+            }
+        }
+        count
+    }
+
+    /// What a viewer needs to catch up from nothing, and whether it must wait for a keyframe.
+    fn snapshot(&self) -> (Vec<Bytes>, bool) {
+        let (frames, waiting) = self.retention.snapshot();
+        let mut out = Vec::with_capacity(frames.len() + 2);
+        out.push(encoded(&RelayToViewer::Viewers(self.count())));
+        if self.host.is_none() {
+            out.push(encoded(&RelayToViewer::HostAway));
+        }
+        out.extend(frames);
+        (out, waiting)
+    }
+
+    fn push(
+        &self,
+        queue: &ViewerQueue,
+        message: &Bytes,
+        keyframe: Option<bool>,
+        metrics: &Metrics,
+    ) {
+        match queue.push(message.clone(), keyframe) {
+            Pushed::Full => {
+                let (snapshot, waiting) = self.snapshot();
+                let dropped = queue.resync(snapshot, waiting);
+                add(&metrics.frames_skipped, dropped as u64);
+                add(&metrics.viewer_resyncs, 1);
+            }
+            Pushed::Skipped => add(&metrics.frames_skipped, 1),
+            Pushed::Queued | Pushed::Closed => {}
+        }
+    }
+
+    fn broadcast(&self, message: &Bytes, keyframe: Option<bool>, metrics: &Metrics) {
+        for viewer in self.viewers.values() {
+            self.push(&viewer.queue, message, keyframe, metrics);
+        }
+    }
+
+    fn tell_host(&self, message: &RelayToHost) {
+        if let Some(host) = &self.host {
+            // A host that does not read its control messages loses some; it is never awaited.
+            let _ = host.tx.try_send(encoded(message));
+        }
+    }
+}
+
+impl Session {
+    pub fn new(id: String) -> Arc<Session> {
+        Arc::new(Session {
+            id,
+            state: Mutex::default(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Makes `host` the session's host; returns the host it replaces and the viewer count.
+    /// `forget_base` drops retained frames the new host may not continue from.
+    pub fn attach_host(
+        &self,
+        host: HostHandle,
+        forget_base: bool,
+        metrics: &Metrics,
+    ) -> Result<(Option<HostHandle>, ViewerCount), Ended> {
+        let mut state = self.lock();
+        if state.ended {
+            return Err(Ended);
+        }
+        if forget_base {
+            state.retention.forget();
+        }
+        state.generation += 1;
+        let previous = state.host.replace(host);
+        if previous.is_none() {
+            state.broadcast(&encoded(&RelayToViewer::HostBack), None, metrics);
+        }
+        Ok((previous, state.count()))
+    }
+
+    /// The host on connection `conn` is gone; returns the generation a grace timer checks,
+    /// or `None` when that host had already been replaced.
+    pub fn host_away(&self, conn: u64, metrics: &Metrics) -> Option<u64> {
+        let mut state = self.lock();
+        if state.ended || state.host.as_ref().map(|h| h.conn) != Some(conn) {
+            return None;
+        }
+        state.host = None;
+        state.broadcast(&encoded(&RelayToViewer::HostAway), None, metrics);
+        Some(state.generation)
+    }
+
+    /// Whether the host has stayed away since [`host_away`](Self::host_away) returned `generation`.
+    pub fn still_away(&self, generation: u64) -> bool {
+        let state = self.lock();
+        !state.ended && state.host.is_none() && state.generation == generation
+    }
+
+    /// Fans a host's frame out; returns true when the host should send a keyframe.
+    pub fn frame(&self, message: Bytes, keyframe: bool, metrics: &Metrics) -> bool {
+        let mut state = self.lock();
+        let request = state.retention.record(&message, keyframe);
+        state.broadcast(&message, Some(keyframe), metrics);
+        request
+    }
+
+    /// Adds a viewer; its queue starts with the welcome, the host state and the screen.
+    pub fn join(
+        &self,
+        viewer: u64,
+        mode: Mode,
+        transport: Transport,
+        metrics: &Metrics,
+    ) -> Result<Arc<ViewerQueue>, Ended> {
+        let mut state = self.lock();
+        if state.ended {
+            return Err(Ended);
+        }
+        let queue = Arc::new(ViewerQueue::default());
+        state.viewers.insert(
+            viewer,
+            Viewer {
+                mode,
+                transport,
+                queue: queue.clone(),
+            },
+        );
+        let viewers = state.count();
+        let welcome = encoded(&RelayToViewer::Welcome(ViewerWelcome {
+            version: protocol::PROTOCOL_VERSION,
+            session_id: self.id.clone(),
+            mode,
+            viewer,
+            viewers,
+            host_online: state.host.is_some(),
+        }));
+        let (mut snapshot, waiting) = state.snapshot();
+        snapshot.insert(0, welcome);
+        queue.resync(snapshot, waiting);
+        let count = encoded(&RelayToViewer::Viewers(viewers));
+        for (id, other) in &state.viewers {
+            if *id != viewer {
+                state.push(&other.queue, &count, None, metrics);
+            }
+        }
+        state.tell_host(&RelayToHost::ViewerJoined {
+            viewer,
+            mode,
+            transport,
+            viewers,
+        });
+        Ok(queue)
+    }
+
+    pub fn leave(&self, viewer: u64, metrics: &Metrics) {
+        let mut state = self.lock();
+        if state.viewers.remove(&viewer).is_none() || state.ended {
+            return;
+        }
+        let viewers = state.count();
+        state.broadcast(&encoded(&RelayToViewer::Viewers(viewers)), None, metrics);
+        state.tell_host(&RelayToHost::ViewerLeft { viewer, viewers });
+    }
+
+    /// Where a collab viewer's input goes, if the host is here.
+    pub fn host_tx(&self) -> Option<mpsc::Sender<Bytes>> {
+        self.lock().host.as_ref().map(|h| h.tx.clone())
+    }
+
+    /// Ends the session: every viewer gets `last` and is closed with `code`, and so is the
+    /// host. Returns false if it had already ended.
+    pub fn end(
+        &self,
+        last: Bytes,
+        host_last: Option<Bytes>,
+        code: u16,
+        reason: &'static str,
+    ) -> bool {
+        let mut state = self.lock();
+        if std::mem::replace(&mut state.ended, true) {
+            return false;
+        }
+        for viewer in state.viewers.values() {
+            viewer.queue.close(Some(last.clone()), code, reason);
+        }
+        if let Some(host) = state.host.take() {
+            host.stop.stop(host_last, code, reason);
+        }
+        state.retention.forget();
+        true
+    }
+
+    pub fn gauges(&self, gauges: &mut Gauges) {
+        let state = self.lock();
+        gauges.sessions += 1;
+        gauges.hosts_away += u64::from(state.host.is_none());
+        gauges.retained_bytes_total += state.retention.bytes() as u64;
+        for viewer in state.viewers.values() {
+            let t = usize::from(viewer.transport == Transport::WebTransport);
+            let m = usize::from(viewer.mode == Mode::Collab);
+            gauges.viewers[t][m] += 1;
+            let queued = viewer.queue.queued_bytes() as u64;
+            gauges.queued_bytes_total += queued;
+            gauges.queued_bytes_max = gauges.queued_bytes_max.max(queued);
+        }
+    }
+}
+
+/// Every live session by id.
+#[derive(Default)]
+pub(crate) struct Registry {
+    sessions: Mutex<HashMap<String, Arc<Session>>>,
+}
+
+impl Registry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Session>> {
+        self.lock().get(id).cloned()
+    }
+
+    /// Creates a session with a fresh id.
+    pub fn create(&self) -> Arc<Session> {
+        let mut sessions = self.lock();
+        loop {
+            let id = protocol::token::random_id(16);
+            if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(id.clone()) {
+                return slot.insert(Session::new(id)).clone();
+            }
+        }
+    }
+
+    /// The session `id`, re-created (empty) if this relay does not know it; the flag says
+    /// whether it was re-created.
+    pub fn get_or_recreate(&self, id: &str) -> (Arc<Session>, bool) {
+        let mut sessions = self.lock();
+        if let Some(session) = sessions.get(id) {
+            return (session.clone(), false);
+        }
+        let session = Session::new(id.to_owned());
+        sessions.insert(id.to_owned(), session.clone());
+        (session, true)
+    }
+
+    pub fn remove(&self, session: &Arc<Session>) {
+        let mut sessions = self.lock();
+        if sessions
+            .get(&session.id)
+            .is_some_and(|s| Arc::ptr_eq(s, session))
+        {
+            sessions.remove(&session.id);
+        }
+    }
+
+    pub fn drain(&self) -> Vec<Arc<Session>> {
+        self.lock().drain().map(|(_, s)| s).collect()
+    }
+
+    pub fn gauges(&self) -> Gauges {
+        let sessions: Vec<Arc<Session>> = self.lock().values().cloned().collect();
+        let mut gauges = Gauges::default();
+        for session in sessions {
+            session.gauges(&mut gauges);
+        }
+        gauges
+    }
+}

@@ -1,0 +1,129 @@
+//! State shared by every task of one running relay.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use protocol::{EndReason, Links, Mode, RelayToHost, RelayToViewer, TokenKey, close};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use url::Url;
+
+use crate::RelayConfig;
+use crate::metrics::Metrics;
+use crate::session::{Registry, Session, encoded};
+use crate::tls::CertSource;
+
+/// Lifetime of a host token: long enough for a host to resume after days of sharing.
+pub const HOST_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub(crate) struct Shared {
+    pub config: RelayConfig,
+    pub token_key: TokenKey,
+    pub sessions: Registry,
+    pub metrics: Metrics,
+    pub certs: Arc<CertSource>,
+    pub public_url: Url,
+    /// `host:port` of the QUIC endpoint as clients reach it.
+    pub quic_public: String,
+    /// `https://host:port` of the WebTransport endpoint as clients reach it.
+    pub webtransport_public: String,
+    pub shutdown: CancellationToken,
+    pub tracker: TaskTracker,
+    next_id: AtomicU64,
+}
+
+impl Shared {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        config: RelayConfig,
+        token_key: TokenKey,
+        certs: Arc<CertSource>,
+        public_url: Url,
+        quic_public: String,
+        webtransport_public: String,
+    ) -> Shared {
+        Shared {
+            config,
+            token_key,
+            sessions: Registry::default(),
+            metrics: Metrics::default(),
+            certs,
+            public_url,
+            quic_public,
+            webtransport_public,
+            shutdown: CancellationToken::new(),
+            tracker: TaskTracker::new(),
+            next_id: AtomicU64::new(1),
+        }
+    }
+
+    /// A fresh id for a viewer or a host connection.
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn link(&self, sid: &str, mode: Mode) -> String {
+        let token = self.token_key.issue(sid, mode, self.config.link_ttl);
+        format!(
+            "{}/s/{sid}#{token}",
+            self.public_url.as_str().trim_end_matches('/')
+        )
+    }
+
+    pub fn links(&self, sid: &str, collab: bool) -> Links {
+        Links {
+            read: self.link(sid, Mode::Read),
+            collab: collab.then(|| self.link(sid, Mode::Collab)),
+        }
+    }
+
+    pub fn host_token(&self, sid: &str) -> String {
+        self.token_key.issue(sid, Mode::Host, HOST_TOKEN_TTL)
+    }
+
+    /// Ends `session` for everyone and forgets it.
+    pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
+        self.sessions.remove(session);
+        let message = match reason {
+            EndReason::HostEnded => "the host stopped sharing",
+            EndReason::HostLost => "the host's connection was lost",
+        };
+        let last = encoded(&RelayToViewer::Ended {
+            reason,
+            message: message.into(),
+        });
+        if session.end(last, None, close::ENDED, "ended") {
+            tracing::info!(session = %session.id, ?reason, "session ended");
+        }
+    }
+
+    /// Ends `session` with `HostLost` unless its host comes back within the grace period.
+    pub fn start_grace(self: &Arc<Self>, session: Arc<Session>, generation: u64) {
+        let shared = self.clone();
+        self.tracker.spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(shared.config.grace) => {
+                    if session.still_away(generation) {
+                        shared.end_session(&session, EndReason::HostLost);
+                    }
+                }
+                _ = shared.shutdown.cancelled() => {}
+            }
+        });
+    }
+
+    /// Tells every host and viewer the relay is going away and closes them.
+    pub fn going_away(&self) {
+        let viewer_last = encoded(&RelayToViewer::GoingAway);
+        let host_last = encoded(&RelayToHost::GoingAway);
+        for session in self.sessions.drain() {
+            session.end(
+                viewer_last.clone(),
+                Some(host_last.clone()),
+                close::GOING_AWAY,
+                "going away",
+            );
+        }
+    }
+}

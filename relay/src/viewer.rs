@@ -1,0 +1,126 @@
+//! An admitted viewer's connection, whatever carries it: a writer draining the viewer's
+//! bounded queue (closing within a second when told, even if the viewer stopped reading)
+//! and a reader that forwards collab input and drops read-only input.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerToRelay, close, limits};
+
+use crate::link::{Aborter, CLOSE_TIMEOUT, LinkClosed, LinkRx, LinkTx, Received};
+use crate::metrics::add;
+use crate::queue::{Next, ViewerQueue};
+use crate::session::{Session, encoded};
+use crate::shared::Shared;
+
+/// WebSocket pings keep proxies with idle timeouts (often 60 s) from cutting viewers.
+const PING_INTERVAL: Duration = Duration::from_secs(20);
+
+/// Largest message a viewer may send: one input of [`limits::MAX_INPUT_BYTES`] plus its
+/// encoding overhead.
+pub(crate) const MAX_VIEWER_MESSAGE: usize = limits::MAX_INPUT_BYTES + 16;
+
+/// Serves one admitted viewer until it leaves or the session closes it.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    session: Arc<Session>,
+    mode: Mode,
+    transport: Transport,
+    rx: LinkRx,
+    mut tx: LinkTx,
+) {
+    let viewer = shared.next_id();
+    let queue = match session.join(viewer, mode, transport, &shared.metrics) {
+        Ok(queue) => queue,
+        Err(_) => {
+            let ended = encoded(&RelayToViewer::Ended {
+                reason: protocol::EndReason::HostEnded,
+                message: "the session has ended".into(),
+            });
+            let _ = tx.send(ended).await;
+            tx.close(close::ENDED, "ended").await;
+            return;
+        }
+    };
+    tracing::debug!(session = %session.id, viewer, ?mode, ?transport, "viewer joined");
+    tokio::select! {
+        _ = write(&shared, &queue, tx) => {}
+        _ = read(&shared, &session, viewer, mode, rx) => {}
+    }
+    session.leave(viewer, &shared.metrics);
+    tracing::debug!(session = %session.id, viewer, "viewer left");
+}
+
+/// Runs `send`, but once the queue is closing gives it only [`CLOSE_TIMEOUT`] more, so a
+/// viewer that stopped reading cannot hold its connection open.
+async fn guarded(
+    queue: &ViewerQueue,
+    aborter: &Aborter,
+    send: impl Future<Output = Result<(), LinkClosed>>,
+) -> bool {
+    tokio::pin!(send);
+    tokio::select! {
+        sent = &mut send => sent.is_ok(),
+        _ = queue.closing() => match tokio::time::timeout(CLOSE_TIMEOUT, &mut send).await {
+            Ok(sent) => sent.is_ok(),
+            Err(_) => {
+                aborter.abort(close::ENDED, "closed");
+                false
+            }
+        },
+    }
+}
+
+async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
+    let aborter = tx.aborter();
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
+    loop {
+        let sent = tokio::select! {
+            next = queue.next() => match next {
+                Next::Send(message) => {
+                    add(&shared.metrics.messages_out, 1);
+                    add(&shared.metrics.bytes_out, message.len() as u64);
+                    guarded(queue, &aborter, tx.send(message)).await
+                }
+                Next::Close { code, reason } => {
+                    tx.close(code, reason).await;
+                    return;
+                }
+            },
+            _ = ping.tick() => guarded(queue, &aborter, tx.keepalive()).await,
+        };
+        if !sent {
+            return;
+        }
+    }
+}
+
+async fn read(shared: &Shared, session: &Session, viewer: u64, mode: Mode, mut rx: LinkRx) {
+    loop {
+        let message = match rx.recv().await {
+            Received::Message(message) => message,
+            Received::Finished | Received::Lost(_) => return,
+        };
+        let Ok(ViewerToRelay::Input(data)) = protocol::decode::<ViewerToRelay>(&message) else {
+            tracing::debug!(session = %session.id, viewer, "malformed viewer message");
+            return;
+        };
+        if data.len() > limits::MAX_INPUT_BYTES {
+            return;
+        }
+        if mode != Mode::Collab {
+            add(&shared.metrics.read_only_inputs_dropped, 1);
+            continue;
+        }
+        let Some(host) = session.host_tx() else {
+            continue;
+        };
+        let input = encoded(&RelayToHost::ViewerInput { viewer, mode, data });
+        // Waiting here slows only this viewer's typing, never the screen fan-out.
+        if host.send(input).await.is_ok() {
+            add(&shared.metrics.collab_inputs_forwarded, 1);
+        }
+    }
+}
