@@ -327,6 +327,7 @@ async function main() {
       showBanner('Cannot reach the relay; retrying…', 'info');
       continue;
     }
+    hideBanner();
     if (info.protocol !== PROTOCOL_VERSION) {
       versionMismatch(info.protocol);
       return;
