@@ -60,6 +60,9 @@ class Child {
     this.output = '';
     this.exited = null;
     this.process = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+    this.process.on('error', (error) => {
+      this.exited = { error: error.message };
+    });
     for (const stream of [this.process.stdout, this.process.stderr]) {
       stream.setEncoding('utf8');
       stream.on('data', (chunk) => {
@@ -99,9 +102,7 @@ class Child {
 export async function startRelay() {
   const http = await freeTcpPort();
   const quic = await freeUdpPort();
-  const relay = new Child('relay', join(BIN, 'relay'), ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`], {
-    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'info' },
-  });
+  const relay = new Child('relay', join(BIN, 'relay'), ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`]);
   relay.url = `http://127.0.0.1:${http}`;
   await waitFor('the relay to answer /healthz', async () => {
     if (relay.exited) throw new Error(`relay exited ${JSON.stringify(relay.exited)}:\n${relay.output}`);
@@ -115,14 +116,15 @@ export async function startRelay() {
 }
 
 /**
- * Starts `share --now -- sh` against the relay, in a scratch directory, and returns it
- * with its read-only and collab links.
+ * Starts `share --now --collab -- sh` against the relay, in a scratch directory, and
+ * returns it with its read-only and collab links (printed on stderr, as stdout is no
+ * terminal here).
  */
 export async function startHost(relayUrl) {
   const dir = mkdtempSync(join(tmpdir(), 'share-browser-'));
-  const host = new Child('share', join(BIN, 'share'), ['--relay', relayUrl, '--now', '--', 'sh'], {
+  const host = new Child('share', join(BIN, 'share'), ['--relay', relayUrl, '--now', '--collab', '--', 'sh'], {
     cwd: dir,
-    env: { ...process.env, HOME: dir, ENV: '', PS1: '$ ', TERM: 'xterm-256color', RUST_LOG: 'info' },
+    env: { ...process.env, HOME: dir, ENV: '', PS1: '$ ', TERM: 'xterm-256color', SHARE_LOG: 'info' },
   });
   host.dir = dir;
   host.readLink = await host.match(/read-only link: (\S+)/, 'its read-only link');
