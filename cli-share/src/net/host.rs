@@ -1,0 +1,262 @@
+//! A host's link to the relay: QUIC with the host ALPN (the relay's certificate checked as
+//! discovery decided), falling back to the WebSocket `/ws/host` when the QUIC handshake does
+//! not complete in time (UDP blocked). Split into a [`HostSender`] (awaiting a send is the
+//! backpressure) and a [`HostReceiver`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use protocol::{FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::net::closed::close_error;
+use crate::net::io::{Ws, websocket, ws_url};
+use crate::net::{NetError, RelayInfo};
+
+/// Which transport carries a host link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostTransport {
+    Quic,
+    WebSocket,
+}
+
+/// How to connect a host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// `None`: QUIC, falling back to WebSocket after `quic_timeout`.
+    pub transport: Option<HostTransport>,
+    pub quic_timeout: Duration,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            transport: None,
+            quic_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// A welcomed host.
+pub struct HostConnection {
+    pub welcome: HostWelcome,
+    pub transport: HostTransport,
+    pub sender: HostSender,
+    pub receiver: HostReceiver,
+}
+
+enum Tx {
+    Quic {
+        conn: quinn::Connection,
+        send: FramedWrite<quinn::SendStream, FrameCodec>,
+        // Keeps the client endpoint (and its socket) alive as long as the link.
+        _endpoint: quinn::Endpoint,
+    },
+    WebSocket(SplitSink<Ws, Message>),
+}
+
+enum Rx {
+    Quic {
+        conn: quinn::Connection,
+        read: FramedRead<quinn::RecvStream, FrameCodec>,
+    },
+    WebSocket(SplitStream<Ws>),
+}
+
+/// The sending half of a host link.
+pub struct HostSender(Tx);
+
+/// The receiving half of a host link.
+pub struct HostReceiver(Rx);
+
+/// Connects, says hello and waits for the welcome; a refusal is [`NetError::Refused`].
+pub async fn connect_host(
+    relay: &RelayInfo,
+    hello: &HostHello,
+    options: &HostOptions,
+) -> Result<HostConnection, NetError> {
+    let (mut sender, mut receiver, transport) = open(relay, options).await?;
+    sender.send(&HostToRelay::Hello(hello.clone())).await?;
+    match receiver.recv().await? {
+        Some(RelayToHost::Welcome(welcome)) => Ok(HostConnection {
+            welcome,
+            transport,
+            sender,
+            receiver,
+        }),
+        Some(RelayToHost::Refused(refusal)) => Err(NetError::Refused(refusal)),
+        Some(other) => Err(NetError::Protocol(format!("expected a welcome, got {other:?}"))),
+        None => Err(NetError::Closed("closed before the welcome".into())),
+    }
+}
+
+/// Opens a host link without saying hello (for callers that craft their own first message).
+pub async fn open(
+    relay: &RelayInfo,
+    options: &HostOptions,
+) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+    match options.transport {
+        Some(HostTransport::Quic) => quic(relay).await,
+        Some(HostTransport::WebSocket) => ws(relay).await,
+        None => match tokio::time::timeout(options.quic_timeout, quic(relay)).await {
+            Ok(Ok(link)) => Ok(link),
+            Ok(Err(error)) => {
+                tracing::info!(%error, "QUIC to the relay failed; using WebSocket");
+                ws(relay).await
+            }
+            Err(_) => {
+                tracing::info!("QUIC handshake timed out; using WebSocket");
+                ws(relay).await
+            }
+        },
+    }
+}
+
+/// Resolves `host:port` and returns the address and the TLS server name.
+pub(crate) async fn resolve(authority: &str) -> Result<(SocketAddr, String), NetError> {
+    let addr = tokio::net::lookup_host(authority)
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?
+        .next()
+        .ok_or_else(|| NetError::Connect(format!("{authority} does not resolve")))?;
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok((addr, host))
+}
+
+/// Keep-alives and idle timeout matching the relay's.
+pub(crate) fn transport_config() -> quinn::TransportConfig {
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .keep_alive_interval(Some(relay::KEEP_ALIVE))
+        .max_idle_timeout(relay::IDLE_TIMEOUT.try_into().ok());
+    transport
+}
+
+async fn quic(relay: &RelayInfo) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+    let (addr, server_name) = resolve(&relay.info.quic).await?;
+    let tls = relay.trust.client_config(&[HOST_ALPN])?;
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
+        .map_err(|e| NetError::Tls(e.to_string()))?;
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    config.transport_config(Arc::new(transport_config()));
+    let bind: SocketAddr = if addr.is_ipv6() {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    } else {
+        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+    };
+    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Connect(e.to_string()))?;
+    let conn = endpoint
+        .connect_with(config, addr, &server_name)
+        .map_err(|e| NetError::Connect(e.to_string()))?
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let (send, recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let sender = HostSender(Tx::Quic {
+        conn: conn.clone(),
+        send: FramedWrite::new(send, FrameCodec::default()),
+        _endpoint: endpoint,
+    });
+    let receiver = HostReceiver(Rx::Quic {
+        conn,
+        read: FramedRead::new(recv, FrameCodec::default()),
+    });
+    Ok((sender, receiver, HostTransport::Quic))
+}
+
+async fn ws(relay: &RelayInfo) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+    let url = ws_url(&relay.base, "/ws/host")?;
+    let (sink, stream) = websocket(&url, &relay.trust, None).await?.split();
+    Ok((
+        HostSender(Tx::WebSocket(sink)),
+        HostReceiver(Rx::WebSocket(stream)),
+        HostTransport::WebSocket,
+    ))
+}
+
+impl HostSender {
+    pub async fn send(&mut self, message: &HostToRelay) -> Result<(), NetError> {
+        let bytes = protocol::encode(message).map_err(|e| NetError::Protocol(e.to_string()))?;
+        self.send_raw(Bytes::from(bytes)).await
+    }
+
+    /// Sends one already-encoded message (frames encoded once for many sends, tests).
+    pub async fn send_raw(&mut self, message: Bytes) -> Result<(), NetError> {
+        match &mut self.0 {
+            Tx::Quic { send, .. } => send
+                .send(message)
+                .await
+                .map_err(|e| NetError::Closed(e.to_string())),
+            Tx::WebSocket(sink) => sink
+                .send(Message::Binary(message))
+                .await
+                .map_err(|e| NetError::Closed(e.to_string())),
+        }
+    }
+
+    /// Stops sharing: sends `Bye`, ends the stream and waits (briefly) for the relay to
+    /// take it. Viewers are told the session ended.
+    pub async fn bye(mut self, reason: &str) -> Result<(), NetError> {
+        self.send(&HostToRelay::Bye {
+            reason: reason.to_owned(),
+        })
+        .await?;
+        match self.0 {
+            Tx::Quic { send, .. } => {
+                let mut stream = send.into_inner();
+                let _ = stream.finish();
+                let _ = tokio::time::timeout(Duration::from_secs(2), stream.stopped()).await;
+            }
+            Tx::WebSocket(mut sink) => {
+                let _ = tokio::time::timeout(Duration::from_secs(2), sink.close()).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the connection without a goodbye, as a crash or network loss would: the relay
+    /// keeps the session for its grace period.
+    pub fn abort(self) {
+        if let Tx::Quic { conn, .. } = &self.0 {
+            conn.close(quinn::VarInt::from_u32(0), b"aborted");
+        }
+    }
+}
+
+impl HostReceiver {
+    /// The next message; `Ok(None)` when the relay ended the stream without a close code.
+    pub async fn recv(&mut self) -> Result<Option<RelayToHost>, NetError> {
+        let bytes = match &mut self.0 {
+            Rx::Quic { conn, read } => match read.next().await {
+                Some(Ok(bytes)) => bytes,
+                Some(Err(_)) | None => return Err(close_error(conn).await),
+            },
+            Rx::WebSocket(stream) => loop {
+                match stream.next().await {
+                    Some(Ok(Message::Binary(bytes))) => break bytes,
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Err(NetError::from_close(u16::from(frame.code).into(), &frame.reason));
+                    }
+                    Some(Ok(Message::Close(None))) | None => return Ok(None),
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(NetError::Closed(e.to_string())),
+                }
+            },
+        };
+        protocol::decode(&bytes)
+            .map(Some)
+            .map_err(|e| NetError::Protocol(e.to_string()))
+    }
+}

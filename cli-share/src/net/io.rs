@@ -1,0 +1,75 @@
+//! Byte-stream plumbing shared by the WebSocket clients: plain TCP or TLS behind one type.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use url::Url;
+
+use crate::net::{NetError, Trust};
+
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+pub(crate) type Ws = WebSocketStream<Box<dyn Io>>;
+
+/// Opens a WebSocket to `url` (`ws:` or `wss:`), with TLS trusting `trust`.
+pub(crate) async fn websocket(url: &Url, trust: &Trust, protocol: Option<&str>) -> Result<Ws, NetError> {
+    let host = url
+        .host_str()
+        .ok_or_else(|| NetError::Url("no host".into()))?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = url
+        .port_or_known_default()
+        .ok_or_else(|| NetError::Url("no port".into()))?;
+    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn Io> = match url.scheme() {
+        "wss" => {
+            let config = trust.client_config(&[b"http/1.1"])?;
+            let name = rustls_pki_types::ServerName::try_from(host)
+                .map_err(|e| NetError::Url(e.to_string()))?;
+            let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+                .connect(name, tcp)
+                .await
+                .map_err(|e| NetError::Tls(e.to_string()))?;
+            Box::new(tls)
+        }
+        _ => Box::new(tcp),
+    };
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| NetError::Url(e.to_string()))?;
+    if let Some(protocol) = protocol {
+        let value = HeaderValue::from_str(protocol).map_err(|e| NetError::Url(e.to_string()))?;
+        request.headers_mut().insert("Sec-WebSocket-Protocol", value);
+    }
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .max_message_size(Some(protocol::limits::MAX_FRAME_BYTES + 16))
+        .max_frame_size(Some(protocol::limits::MAX_FRAME_BYTES + 16));
+    match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
+        Ok((ws, _response)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(match response.status().as_u16() {
+            403 => NetError::Forbidden,
+            404 => NetError::NotFound,
+            other => NetError::Rejected(format!("HTTP {other}")),
+        }),
+        Err(e) => Err(NetError::Connect(e.to_string())),
+    }
+}
+
+/// `http(s)://…` to `ws(s)://…` with `path`.
+pub(crate) fn ws_url(base: &Url, path: &str) -> Result<Url, NetError> {
+    let mut url = crate::net::link::ShareLink::endpoint(base, path)?;
+    let scheme = if base.scheme() == "https" { "wss" } else { "ws" };
+    url.set_scheme(scheme)
+        .map_err(|_| NetError::Url("cannot make a WebSocket URL".into()))?;
+    Ok(url)
+}

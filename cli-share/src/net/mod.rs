@@ -1,0 +1,24 @@
+//! The client side of the relay's wire, shared by the `share` host, `share watch`, the
+//! end-to-end tests and the benchmarks:
+//! - [`discovery`]: what a relay publishes at `/api/info`, and how far to trust it;
+//! - [`host`]: a host link over QUIC (WebSocket fallback), split into sender and receiver;
+//! - [`viewer`]: a viewer link from a share URL over WebTransport or WebSocket.
+//!
+//! Framing is [`protocol::FrameCodec`] on streams and one message per WebSocket message,
+//! exactly as the relay does it.
+
+mod closed;
+pub mod discovery;
+mod error;
+pub mod host;
+mod io;
+pub mod link;
+pub mod tls;
+pub mod viewer;
+
+pub use discovery::{RelayInfo, discover};
+pub use error::NetError;
+pub use host::{HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host};
+pub use link::ShareLink;
+pub use tls::Trust;
+pub use viewer::{ViewerLink, ViewerReceiver, ViewerSender, ViewerTransport, connect_viewer};

@@ -1,0 +1,205 @@
+//! A viewer's link to a session from its share link: WebTransport (the relay's self-signed
+//! certificate pinned by fingerprint, as browsers do with `serverCertificateHashes`) or
+//! WebSocket (token in `Sec-WebSocket-Protocol`), or Auto: WebTransport first, WebSocket
+//! when it fails for any reason other than the link itself being refused.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::net::closed::close_error;
+use crate::net::io::{Ws, websocket, ws_url};
+use crate::net::{NetError, RelayInfo, ShareLink};
+
+/// How long Auto gives WebTransport before falling back to WebSocket.
+const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Which transport a viewer uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewerTransport {
+    WebSocket,
+    WebTransport,
+    /// WebTransport, falling back to WebSocket.
+    Auto,
+}
+
+enum Tx {
+    WebTransport {
+        send: FramedWrite<wtransport::SendStream, FrameCodec>,
+        // Keeps the client endpoint alive as long as the link.
+        _endpoint: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
+    },
+    WebSocket(SplitSink<Ws, Message>),
+}
+
+enum Rx {
+    WebTransport {
+        conn: wtransport::Connection,
+        read: FramedRead<wtransport::RecvStream, FrameCodec>,
+    },
+    WebSocket(SplitStream<Ws>),
+}
+
+/// Sends a viewer's input.
+pub struct ViewerSender(Tx);
+/// Receives what the relay sends a viewer.
+pub struct ViewerReceiver(Rx);
+
+/// A connected viewer.
+pub struct ViewerLink {
+    pub transport: Transport,
+    pub sender: ViewerSender,
+    pub receiver: ViewerReceiver,
+}
+
+/// Connects to the session of `link` on the discovered `relay`.
+pub async fn connect_viewer(
+    relay: &RelayInfo,
+    link: &ShareLink,
+    transport: ViewerTransport,
+) -> Result<ViewerLink, NetError> {
+    match transport {
+        ViewerTransport::WebSocket => ws(relay, link).await,
+        ViewerTransport::WebTransport => webtransport(relay, link).await,
+        ViewerTransport::Auto => {
+            match tokio::time::timeout(WEBTRANSPORT_TIMEOUT, webtransport(relay, link)).await {
+                Ok(Ok(viewer)) => Ok(viewer),
+                Ok(Err(e @ (NetError::Forbidden | NetError::NotFound))) => Err(e),
+                Ok(Err(error)) => {
+                    tracing::info!(%error, "WebTransport failed; using WebSocket");
+                    ws(relay, link).await
+                }
+                Err(_) => ws(relay, link).await,
+            }
+        }
+    }
+}
+
+async fn ws(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+    let url = ws_url(&relay.base, &format!("/ws/sessions/{}", link.session_id))?;
+    let protocol = format!("{}, token.{}", relay::WS_PROTOCOL, link.token);
+    let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol)).await?.split();
+    Ok(ViewerLink {
+        transport: Transport::WebSocket,
+        sender: ViewerSender(Tx::WebSocket(sink)),
+        receiver: ViewerReceiver(Rx::WebSocket(stream)),
+    })
+}
+
+async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+    let tls = relay.trust.client_config(&[WEBTRANSPORT_ALPN])?;
+    let config = wtransport::ClientConfig::builder()
+        .with_bind_default()
+        .with_custom_tls(tls)
+        .keep_alive_interval(Some(relay::KEEP_ALIVE))
+        .max_idle_timeout(Some(relay::IDLE_TIMEOUT))
+        .map_err(|e| NetError::Tls(e.to_string()))?
+        .build();
+    let endpoint = wtransport::Endpoint::client(config).map_err(|e| NetError::Connect(e.to_string()))?;
+    let url = format!(
+        "{}/wt/sessions/{}?token={}",
+        relay.info.webtransport.trim_end_matches('/'),
+        link.session_id,
+        link.token
+    );
+    let conn = endpoint.connect(&url).await.map_err(|e| match e {
+        wtransport::error::ConnectingError::SessionRejected => {
+            NetError::Rejected("WebTransport session rejected".into())
+        }
+        other => NetError::Connect(other.to_string()),
+    })?;
+    let (send, recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    Ok(ViewerLink {
+        transport: Transport::WebTransport,
+        sender: ViewerSender(Tx::WebTransport {
+            send: FramedWrite::new(send, FrameCodec::default()),
+            _endpoint: endpoint,
+        }),
+        receiver: ViewerReceiver(Rx::WebTransport {
+            conn,
+            read: FramedRead::new(recv, FrameCodec::default()),
+        }),
+    })
+}
+
+impl ViewerLink {
+    pub async fn recv(&mut self) -> Result<RelayToViewer, NetError> {
+        self.receiver.recv().await
+    }
+
+    pub async fn recv_raw(&mut self) -> Result<Bytes, NetError> {
+        self.receiver.recv_raw().await
+    }
+
+    pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
+        self.sender.send_input(data).await
+    }
+
+    pub fn split(self) -> (ViewerSender, ViewerReceiver) {
+        (self.sender, self.receiver)
+    }
+}
+
+impl ViewerReceiver {
+    /// The next message. After `Ended` the link closes and this returns
+    /// [`NetError::Ended`] (or [`NetError::GoingAway`] after `GoingAway`).
+    pub async fn recv(&mut self) -> Result<RelayToViewer, NetError> {
+        let bytes = self.recv_raw().await?;
+        protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))
+    }
+
+    /// The next message's bytes, undecoded (frames are forwarded byte for byte).
+    pub async fn recv_raw(&mut self) -> Result<Bytes, NetError> {
+        match &mut self.0 {
+            Rx::WebTransport { conn, read } => match read.next().await {
+                Some(Ok(bytes)) => Ok(bytes),
+                Some(Err(_)) | None => Err(close_error(conn.quic_connection()).await),
+            },
+            Rx::WebSocket(stream) => loop {
+                match stream.next().await {
+                    Some(Ok(Message::Binary(bytes))) => return Ok(bytes),
+                    Some(Ok(Message::Close(Some(frame)))) => {
+                        return Err(NetError::from_close(u16::from(frame.code).into(), &frame.reason));
+                    }
+                    Some(Ok(Message::Close(None))) | None => {
+                        return Err(NetError::Closed("connection closed".into()));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(NetError::Closed(e.to_string())),
+                }
+            },
+        }
+    }
+}
+
+impl ViewerSender {
+    /// Sends keystrokes; a read-only viewer's input is dropped by the relay.
+    pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
+        if data.len() > protocol::limits::MAX_INPUT_BYTES {
+            return Err(NetError::Protocol("input larger than the protocol allows".into()));
+        }
+        let bytes = protocol::encode(&ViewerToRelay::Input(data.to_vec()))
+            .map_err(|e| NetError::Protocol(e.to_string()))?;
+        let bytes = Bytes::from(bytes);
+        match &mut self.0 {
+            Tx::WebTransport { send, .. } => send
+                .send(bytes)
+                .await
+                .map_err(|e| NetError::Closed(e.to_string())),
+            Tx::WebSocket(sink) => sink
+                .send(Message::Binary(bytes))
+                .await
+                .map_err(|e| NetError::Closed(e.to_string())),
+        }
+    }
+}
