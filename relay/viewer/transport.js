@@ -89,21 +89,12 @@ class WebTransportLink extends Link {
   }
 
   async read(reader) {
-    let buffer = new Uint8Array(0);
+    const splitter = new FrameSplitter();
     try {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        buffer = concat(buffer, value);
-        let offset = 0;
-        while (buffer.length - offset >= 4) {
-          const length = new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0);
-          if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is too large`);
-          if (buffer.length - offset - 4 < length) break;
-          this.deliver(buffer.slice(offset + 4, offset + 4 + length));
-          offset += 4 + length;
-        }
-        buffer = buffer.subarray(offset);
+        for (const message of splitter.push(value)) this.deliver(message);
       }
       this.ended(0, 'stream finished');
     } catch (error) {
@@ -130,11 +121,52 @@ class WebTransportLink extends Link {
   }
 }
 
-function concat(a, b) {
-  if (a.length === 0) return b;
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/**
+ * Cuts a byte stream into messages: a u32 big-endian length, then that many bytes. A
+ * length over the frame limit throws before anything is buffered for it.
+ */
+export class FrameSplitter {
+  constructor() {
+    this.chunks = [];
+    this.size = 0;
+    // Bytes needed before another message can complete: chunks of a big message are
+    // only joined once it is all there, not once per chunk.
+    this.needed = 4;
+  }
+
+  /** The messages completed by `chunk`. */
+  push(chunk) {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    if (this.size < this.needed) return [];
+    const buffer = this.chunks.length === 1 ? this.chunks[0] : joined(this.chunks, this.size);
+    const messages = [];
+    let offset = 0;
+    this.needed = 4;
+    while (buffer.length - offset >= 4) {
+      const length = new DataView(buffer.buffer, buffer.byteOffset + offset, 4).getUint32(0);
+      if (length > MAX_FRAME_BYTES) throw new Error(`frame of ${length} bytes is too large`);
+      if (buffer.length - offset - 4 < length) {
+        this.needed = 4 + length;
+        break;
+      }
+      messages.push(buffer.slice(offset + 4, offset + 4 + length));
+      offset += 4 + length;
+    }
+    const rest = buffer.subarray(offset);
+    this.chunks = rest.length > 0 ? [rest] : [];
+    this.size = rest.length;
+    return messages;
+  }
+}
+
+function joined(chunks, size) {
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
   return out;
 }
 
