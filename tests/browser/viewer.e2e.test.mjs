@@ -49,6 +49,15 @@ async function waitForText(page, text) {
   });
 }
 
+/** Waits for a row whose whole text is `text` (a command's echo contains it too). */
+async function waitForRow(page, text) {
+  await page.waitForFunction(
+    (t) => [...document.querySelectorAll('#term .row')].some((row) => row.textContent.trimEnd() === t),
+    text,
+    { timeout: TIMEOUT },
+  );
+}
+
 async function waitConnected(page, transport) {
   await page.waitForFunction(() => document.getElementById('state').textContent === 'Connected', null, {
     timeout: TIMEOUT,
@@ -116,7 +125,7 @@ describe('viewer page in Chromium against a real relay and share host', () => {
       timeout: TIMEOUT,
     });
     host.write('seq 1001 1300\n');
-    await waitForText(page, '1300');
+    await waitForRow(page, '1300');
     const rows = await page.locator('#term .row').allInnerTexts();
     for (const n of [1001, 1150, 1300]) assert.ok(rows.includes(String(n)), `row ${n} is in the page`);
 
