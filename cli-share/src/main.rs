@@ -1,1 +1,44 @@
-fn main() {}
+//! `share`: run a shell or coding agent in a PTY and share it live (`/share`), or watch a
+//! shared session (`share watch URL`).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use cli_share::cli::{Cli, Watch};
+use cli_share::{host, watch};
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SHARE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,relay=error")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("share: cannot start: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.watch {
+            Some(Watch::Watch(args)) => watch::run(args).await,
+            None => host::run(cli.host).await,
+        }
+    });
+    // The stdin reader thread may be blocked in a read: do not wait for it.
+    runtime.shutdown_background();
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        Err(error) => {
+            eprintln!("share: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

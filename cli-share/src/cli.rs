@@ -1,0 +1,102 @@
+//! Command-line interface of `share`.
+
+use std::ffi::OsString;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "share",
+    version,
+    about = "Run a shell or agent in a PTY and share it live: type /share to get a link.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub watch: Option<Watch>,
+    #[command(flatten)]
+    pub host: HostArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HostArgs {
+    /// Relay to share through, by its HTTP(S) base URL; without one, a relay runs
+    /// in-process on loopback.
+    #[arg(long, env = "SHARE_RELAY")]
+    pub relay: Option<Url>,
+    /// Ask for a collaborative link too (viewers can type).
+    #[arg(long)]
+    pub collab: bool,
+    /// Start sharing at launch and print the links.
+    #[arg(long)]
+    pub now: bool,
+    /// Do not intercept `/share` and `/unshare` typed at the start of a line.
+    #[arg(long)]
+    pub no_slash: bool,
+    /// Key required by relays started with `--host-key`.
+    #[arg(long, env = "SHARE_HOST_KEY", hide_env_values = true)]
+    pub host_key: Option<String>,
+    /// Program to run, with its arguments (default: $SHELL, else /bin/sh).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<OsString>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Watch {
+    /// Watch a shared session in this terminal (and type into it with a collab link).
+    Watch(WatchArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WatchArgs {
+    /// The link: <relay>/s/<id>#<token>.
+    pub url: String,
+    #[arg(long, value_enum, default_value_t = TransportChoice::Auto)]
+    pub transport: TransportChoice,
+    /// Print the screen as plain text once synced, and exit.
+    #[arg(long)]
+    pub dump: bool,
+    /// Exit 0 once the screen contains TEXT (printing the screen), 1 after --timeout.
+    #[arg(long, value_name = "TEXT")]
+    pub until: Option<String>,
+    /// Seconds --until waits.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+    /// Send TEXT as input once connected (C escapes: \r \n \t \e \\ \xHH).
+    #[arg(long, value_name = "TEXT")]
+    pub send: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TransportChoice {
+    Auto,
+    Webtransport,
+    Ws,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn command_after_double_dash_and_watch_subcommand() {
+        let cli = Cli::parse_from(["share", "--now", "--", "sh", "-c", "echo hi"]);
+        assert!(cli.host.now && cli.watch.is_none());
+        assert_eq!(cli.host.command, ["sh", "-c", "echo hi"]);
+        let cli = Cli::parse_from(["share", "vim", "-u", "NONE"]);
+        assert_eq!(cli.host.command, ["vim", "-u", "NONE"]);
+        let cli = Cli::parse_from(["share", "watch", "http://x/s/a#b", "--dump"]);
+        assert!(matches!(
+            cli.watch,
+            Some(Watch::Watch(WatchArgs { dump: true, .. }))
+        ));
+    }
+}

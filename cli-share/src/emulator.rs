@@ -1,0 +1,365 @@
+//! The terminal emulator that mirrors the child's screen (alacritty_terminal), and the
+//! [`Screen`] kept from it: visible rows refreshed on each snapshot, scrollback and the
+//! count of rows that scrolled off the top accumulated as the emulator produces them.
+//!
+//! Scrolled-off rows are drained from the emulator's history into the screen's scrollback
+//! at every snapshot, so the emulator's history length is exactly the number of rows that
+//! scrolled since the previous snapshot (up to [`HISTORY_ROWS`]; a flood that scrolls more
+//! between two snapshots counts that many, the rows beyond it are gone anyway).
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use alacritty_terminal::event::{Event, EventListener};
+use alacritty_terminal::grid::Dimensions;
+use alacritty_terminal::index::Line as GridLine;
+use alacritty_terminal::term::{Config, Term, TermMode};
+use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
+use protocol::limits::{MAX_TEXT_BYTES, SCROLLBACK_LINES};
+use protocol::{Cursor, Screen};
+
+use crate::convert;
+
+/// Rows the emulator may scroll between two snapshots and still be counted exactly.
+const HISTORY_ROWS: usize = 2 * SCROLLBACK_LINES;
+
+/// Sequences after which the child's scrollback is gone: erase saved lines, full reset.
+const CLEARS_SCROLLBACK: [&[u8]; 2] = [b"\x1b[3J", b"\x1bc"];
+
+/// Keeps the title and drops everything else the emulator asks for: in particular its
+/// answers to queries (`PtyWrite`), since the real terminal answers them.
+#[derive(Clone, Default)]
+struct Listener {
+    title: Arc<Mutex<Option<String>>>,
+}
+
+impl EventListener for Listener {
+    fn send_event(&self, event: Event) {
+        let title = match event {
+            Event::Title(title) => title,
+            Event::ResetTitle => String::new(),
+            _ => return,
+        };
+        *self.title.lock().unwrap_or_else(PoisonError::into_inner) = Some(title);
+    }
+}
+
+struct Size {
+    cols: usize,
+    rows: usize,
+}
+
+impl Dimensions for Size {
+    fn total_lines(&self) -> usize {
+        self.rows
+    }
+    fn screen_lines(&self) -> usize {
+        self.rows
+    }
+    fn columns(&self) -> usize {
+        self.cols
+    }
+}
+
+pub struct Emulator {
+    term: Term<Listener>,
+    parser: Processor<StdSyncHandler>,
+    listener: Listener,
+    screen: Screen,
+    /// Tail of the previous chunk, to find a scrollback clear split across two reads.
+    tail: Vec<u8>,
+}
+
+impl Emulator {
+    pub fn new(cols: u16, rows: u16) -> Emulator {
+        let listener = Listener::default();
+        let config = Config {
+            scrolling_history: HISTORY_ROWS,
+            ..Config::default()
+        };
+        let size = Size {
+            cols: cols.max(1) as usize,
+            rows: rows.max(1) as usize,
+        };
+        Emulator {
+            term: Term::new(config, &size, listener.clone()),
+            parser: Processor::new(),
+            listener,
+            screen: Screen::new(cols.max(1), rows.max(1)),
+            tail: Vec::new(),
+        }
+    }
+
+    /// Feeds output of the child.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.parser.advance(&mut self.term, bytes);
+        self.track_scrollback_clears(bytes);
+    }
+
+    fn track_scrollback_clears(&mut self, bytes: &[u8]) {
+        let mut seen = std::mem::take(&mut self.tail);
+        seen.extend_from_slice(bytes);
+        if CLEARS_SCROLLBACK.iter().any(|seq| contains(&seen, seq)) {
+            self.screen.scrollback.clear();
+        }
+        let longest = CLEARS_SCROLLBACK
+            .iter()
+            .map(|seq| seq.len())
+            .max()
+            .unwrap_or(1);
+        seen.drain(..seen.len().saturating_sub(longest - 1));
+        self.tail = seen;
+    }
+
+    /// When a synchronized update (mode 2026) is buffered: the instant it must be shown
+    /// even if the child never ends it.
+    pub fn sync_deadline(&self) -> Option<Instant> {
+        self.parser.sync_timeout().sync_timeout()
+    }
+
+    /// Ends a synchronized update that timed out.
+    pub fn end_sync(&mut self) {
+        self.parser.stop_sync(&mut self.term);
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        let (cols, rows) = (cols.max(1), rows.max(1));
+        self.term.resize(Size {
+            cols: cols as usize,
+            rows: rows as usize,
+        });
+        self.screen.cols = cols;
+        self.screen.rows = rows;
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        (self.screen.cols, self.screen.rows)
+    }
+
+    /// The current state: rows that scrolled off since the last snapshot move into the
+    /// scrollback, the visible rows are converted afresh.
+    pub fn snapshot(&mut self) -> &mut Screen {
+        self.drain_history();
+        let grid = self.term.grid();
+        let cols = grid.columns();
+        self.screen.lines = (0..grid.screen_lines())
+            .map(|row| convert::line(&grid[GridLine(row as i32)], cols))
+            .collect();
+        let point = grid.cursor.point;
+        let mode = self.term.mode();
+        self.screen.cursor = Cursor {
+            row: point.line.0.clamp(0, i32::from(u16::MAX)) as u16,
+            col: point.column.0.min(u16::MAX as usize) as u16,
+            visible: mode.contains(TermMode::SHOW_CURSOR),
+        };
+        self.screen.alt_screen = mode.contains(TermMode::ALT_SCREEN);
+        if let Some(mut title) = self
+            .listener
+            .title
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            truncate_to_boundary(&mut title, MAX_TEXT_BYTES);
+            self.screen.title = title;
+        }
+        &mut self.screen
+    }
+
+    fn drain_history(&mut self) {
+        let grid = self.term.grid();
+        let history = grid.history_size();
+        if history == 0 {
+            return;
+        }
+        let cols = grid.columns();
+        let kept = history.min(SCROLLBACK_LINES);
+        for age in (1..=kept).rev() {
+            let line = convert::line(&grid[GridLine(-(age as i32))], cols);
+            self.screen.scrollback.push_back(line);
+        }
+        let excess = self
+            .screen
+            .scrollback
+            .len()
+            .saturating_sub(SCROLLBACK_LINES);
+        self.screen.scrollback.drain(..excess);
+        self.screen.scrolled_total += history as u64;
+        self.term.grid_mut().clear_history();
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
+}
+
+fn truncate_to_boundary(text: &mut String, max: usize) {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::screen::attrs;
+    use protocol::{Color, Style};
+
+    use super::*;
+
+    fn screen_after(cols: u16, rows: u16, output: &[u8]) -> Screen {
+        let mut emulator = Emulator::new(cols, rows);
+        emulator.feed(output);
+        emulator.snapshot().clone()
+    }
+
+    #[test]
+    fn colours_and_attributes() {
+        let screen = screen_after(
+            20,
+            3,
+            b"\x1b[1;31mA\x1b[0;38;5;200mB\x1b[38;2;1;2;3;48;5;4;3;4;7;2;9;8mC\x1b[0m D",
+        );
+        let runs = &screen.lines[0].runs;
+        let styles: Vec<Style> = runs.iter().map(|run| run.style).collect();
+        assert_eq!(runs[0].text, "A");
+        assert_eq!(
+            styles[0],
+            Style {
+                fg: Color::Indexed(1),
+                bg: Color::Default,
+                attrs: attrs::BOLD
+            }
+        );
+        assert_eq!(styles[1].fg, Color::Indexed(200));
+        assert_eq!(styles[2].fg, Color::Rgb(1, 2, 3));
+        assert_eq!(styles[2].bg, Color::Indexed(4));
+        assert_eq!(
+            styles[2].attrs,
+            attrs::ITALIC
+                | attrs::UNDERLINE
+                | attrs::INVERSE
+                | attrs::DIM
+                | attrs::STRIKETHROUGH
+                | attrs::HIDDEN
+        );
+        assert_eq!(runs[3].text, " D");
+        assert_eq!(runs[3].style, Style::default());
+    }
+
+    #[test]
+    fn wide_characters_skip_their_spacer() {
+        let screen = screen_after(10, 2, "a中b".as_bytes());
+        let line = &screen.lines[0];
+        assert_eq!(line.text(), "a中b");
+        assert_eq!(line.runs[1].text, "中");
+        assert_eq!(line.runs[1].style.attrs, attrs::WIDE);
+        assert_eq!(line.cells(), 4);
+        assert_eq!(screen.cursor.col, 4);
+    }
+
+    #[test]
+    fn trailing_default_blanks_are_trimmed_but_coloured_ones_kept() {
+        let screen = screen_after(10, 2, b"ab   \r\n\x1b[41m  \x1b[0m");
+        assert_eq!(screen.lines[0].runs.len(), 1);
+        assert_eq!(screen.lines[0].text(), "ab");
+        assert_eq!(screen.lines[1].text(), "  ");
+        assert!(
+            screen.lines[1]
+                .runs
+                .iter()
+                .all(|run| run.style.bg == Color::Indexed(1))
+        );
+    }
+
+    #[test]
+    fn soft_wraps_are_flagged() {
+        let screen = screen_after(4, 3, b"abcdef\r\ngh");
+        assert!(screen.lines[0].wrapped);
+        assert!(!screen.lines[1].wrapped);
+        assert_eq!(screen.lines[1].text(), "ef");
+    }
+
+    #[test]
+    fn scrolled_rows_move_to_scrollback_and_are_counted() {
+        let mut emulator = Emulator::new(10, 3);
+        emulator.feed(b"1\r\n2\r\n3\r\n4");
+        let first = emulator.snapshot().clone();
+        assert_eq!(first.scrolled_total, 1);
+        assert_eq!(first.scrollback.len(), 1);
+        assert_eq!(first.scrollback[0].text(), "1");
+        emulator.feed(b"\r\n5\r\n6");
+        let second = emulator.snapshot().clone();
+        assert_eq!(second.scrolled_total, 3);
+        assert_eq!(second.text(), "4\n5\n6\n");
+        let diff = first.diff(&second).expect("a successor");
+        assert_eq!(diff.scroll, 2);
+        let mut viewer = first.clone();
+        viewer.apply(&diff).unwrap();
+        assert_eq!(viewer, second);
+    }
+
+    #[test]
+    fn scroll_regions_do_not_feed_scrollback() {
+        let screen = screen_after(10, 4, b"top\x1b[2;3r\x1b[3;1Ha\r\nb\r\nc");
+        assert_eq!(screen.scrolled_total, 0);
+        assert_eq!(screen.lines[0].text(), "top");
+    }
+
+    #[test]
+    fn scrollback_is_bounded() {
+        let mut emulator = Emulator::new(10, 2);
+        for chunk in 0..3 {
+            let output: String = (0..1500).map(|i| format!("{chunk}-{i}\r\n")).collect();
+            emulator.feed(output.as_bytes());
+            emulator.snapshot();
+        }
+        let screen = emulator.snapshot();
+        assert_eq!(screen.scrollback.len(), SCROLLBACK_LINES);
+        // The last line feed leaves an empty bottom row: 4500 lines, 4499 scrolls.
+        assert_eq!(screen.scrolled_total, 4499);
+        assert_eq!(screen.scrollback.back().unwrap().text(), "2-1498");
+        assert_eq!(screen.lines[0].text(), "2-1499");
+    }
+
+    #[test]
+    fn clearing_scrollback_is_followed() {
+        let mut emulator = Emulator::new(10, 2);
+        emulator.feed(b"a\r\nb\r\nc\r\n");
+        assert!(!emulator.snapshot().scrollback.is_empty());
+        emulator.feed(b"\x1b[H\x1b[2J\x1b[");
+        emulator.feed(b"3J");
+        assert!(emulator.snapshot().scrollback.is_empty());
+    }
+
+    #[test]
+    fn alt_screen_title_and_cursor() {
+        let screen = screen_after(10, 3, b"\x1b]0;hello\x07main\x1b[?1049h\x1b[2;3Hx\x1b[?25l");
+        assert!(screen.alt_screen);
+        assert_eq!(screen.title, "hello");
+        assert_eq!(screen.lines[1].text(), "  x");
+        assert_eq!(
+            screen.cursor,
+            Cursor {
+                row: 1,
+                col: 3,
+                visible: false
+            }
+        );
+    }
+
+    #[test]
+    fn queries_get_no_answer_and_sync_updates_wait() {
+        let mut emulator = Emulator::new(10, 3);
+        emulator.feed(b"\x1b[6n\x1b[c\x1b[?2026hA");
+        assert_eq!(emulator.snapshot().lines[0].text(), "");
+        assert!(emulator.sync_deadline().is_some());
+        emulator.end_sync();
+        assert_eq!(emulator.snapshot().lines[0].text(), "A");
+    }
+}

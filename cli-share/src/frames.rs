@@ -1,0 +1,176 @@
+//! Turns successive screen states into the frames sent to the relay: a diff against the
+//! last state sent, or a keyframe (first frame, after a resize or resume, on request, and
+//! once the diffs since the last keyframe outweigh it, which bounds what the relay keeps).
+
+use protocol::limits::MAX_FRAME_BYTES;
+use protocol::{Screen, ScreenFrame, ScreenUpdate, WireError};
+
+/// Room left in a frame for the message around the payload.
+const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
+/// Diffs allowed between keyframes even when the last keyframe is tiny (a blank screen).
+const MIN_DIFF_BUDGET: usize = 16 * 1024;
+
+#[derive(Debug, Default)]
+pub struct FrameEncoder {
+    last_sent: Option<Screen>,
+    next_seq: u64,
+    keyframe_bytes: usize,
+    diff_bytes_since_keyframe: usize,
+    keyframe_due: bool,
+}
+
+impl FrameEncoder {
+    pub fn new() -> FrameEncoder {
+        FrameEncoder::default()
+    }
+
+    /// Makes the next frame a keyframe.
+    pub fn force_keyframe(&mut self) {
+        self.keyframe_due = true;
+    }
+
+    /// The frame that brings the relay from the last state sent to `current`, or `None`
+    /// when nothing changed. A keyframe too large for one frame sheds its oldest
+    /// scrollback, in `current` too, so the next diff applies to what viewers hold.
+    pub fn encode(&mut self, current: &mut Screen) -> Result<Option<ScreenFrame>, WireError> {
+        let diff = match &self.last_sent {
+            Some(last) if !self.keyframe_due => last.diff(current),
+            _ => None,
+        };
+        if let (Some(diff), Some(last)) = (&diff, &self.last_sent) {
+            if diff.is_empty_for(last) {
+                return Ok(None);
+            }
+            let payload = match protocol::encode(&ScreenUpdate::Diff(diff.clone())) {
+                Err(WireError::TooLarge { .. }) => Vec::new(),
+                other => other?,
+            };
+            let total = self.diff_bytes_since_keyframe + payload.len();
+            let budget = self.keyframe_bytes.max(MIN_DIFF_BUDGET);
+            if !payload.is_empty() && total <= budget && payload.len() <= PAYLOAD_BUDGET {
+                self.diff_bytes_since_keyframe = total;
+                if let Some(last) = &mut self.last_sent
+                    && last.apply(diff).is_err()
+                {
+                    self.last_sent = Some(current.clone());
+                }
+                return Ok(Some(self.frame(false, payload)));
+            }
+        }
+        self.keyframe(current).map(Some)
+    }
+
+    fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
+        let payload = loop {
+            let fits = match protocol::encode(&ScreenUpdate::Keyframe(current.clone())) {
+                Ok(payload) if payload.len() <= PAYLOAD_BUDGET => Ok(payload),
+                Ok(_) | Err(WireError::TooLarge { .. }) if !current.scrollback.is_empty() => {
+                    Err(())
+                }
+                other => break other?,
+            };
+            match fits {
+                Ok(payload) => break payload,
+                Err(()) => {
+                    let shed = current.scrollback.len().div_ceil(2);
+                    current.scrollback.drain(..shed);
+                }
+            }
+        };
+        self.keyframe_due = false;
+        self.keyframe_bytes = payload.len();
+        self.diff_bytes_since_keyframe = 0;
+        self.last_sent = Some(current.clone());
+        Ok(self.frame(true, payload))
+    }
+
+    fn frame(&mut self, keyframe: bool, payload: Vec<u8>) -> ScreenFrame {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        ScreenFrame {
+            seq,
+            keyframe,
+            payload,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::Line;
+
+    use super::*;
+
+    fn apply(viewer: &mut Option<Screen>, frame: &ScreenFrame) {
+        let update: ScreenUpdate = protocol::decode(&frame.payload).unwrap();
+        match (update, viewer.as_mut()) {
+            (ScreenUpdate::Keyframe(screen), _) => *viewer = Some(screen),
+            (ScreenUpdate::Diff(diff), Some(screen)) => screen.apply(&diff).unwrap(),
+            (ScreenUpdate::Diff(_), None) => panic!("diff before keyframe"),
+        }
+    }
+
+    #[test]
+    fn first_frame_is_a_keyframe_then_diffs_then_nothing() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(10, 4);
+        let mut viewer = None;
+        let first = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(first.keyframe);
+        apply(&mut viewer, &first);
+        screen.lines[1] = Line::plain("hello");
+        let second = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(!second.keyframe);
+        assert_eq!(second.seq, first.seq + 1);
+        apply(&mut viewer, &second);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+        assert!(encoder.encode(&mut screen).unwrap().is_none());
+    }
+
+    #[test]
+    fn coalesced_changes_arrive_as_one_diff_of_the_final_state() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(10, 4);
+        let mut viewer = None;
+        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        for i in 0..50 {
+            screen.lines[0] = Line::plain(&format!("step {i}"));
+        }
+        let frame = encoder.encode(&mut screen).unwrap().unwrap();
+        apply(&mut viewer, &frame);
+        assert_eq!(viewer.unwrap().lines[0].text(), "step 49");
+    }
+
+    #[test]
+    fn keyframes_on_demand_on_resize_and_when_diffs_outweigh_the_keyframe() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(10, 4);
+        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        encoder.force_keyframe();
+        screen.lines[0] = Line::plain("a");
+        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        screen = Screen::new(12, 4);
+        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        let mut kinds = Vec::new();
+        for i in 0..200 {
+            screen.lines[i % 4] = Line::plain(&format!("{i:>200}"));
+            kinds.push(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        }
+        assert!(
+            kinds.iter().any(|k| *k),
+            "a keyframe once diffs outweigh one"
+        );
+        assert!(kinds.iter().filter(|k| !**k).count() > kinds.len() / 2);
+    }
+
+    #[test]
+    fn oversized_keyframes_shed_scrollback() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(1000, 2);
+        let long = Line::plain(&"x".repeat(1000));
+        screen.scrollback = std::iter::repeat_n(long, 5000).collect();
+        let frame = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(frame.payload.len() <= MAX_FRAME_BYTES);
+        assert!(!screen.scrollback.is_empty() && screen.scrollback.len() < 5000);
+    }
+}

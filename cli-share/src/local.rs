@@ -1,0 +1,68 @@
+//! The local terminal's byte streams, each on its own thread: stdin is read with blocking
+//! reads (switching a shared terminal to non-blocking would affect the parent shell), and
+//! stdout is written in order while the caller moves on to the next chunk.
+
+use std::io::{Read, Write};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+/// Chunks of stdin; the channel closes at end of input.
+pub fn spawn_stdin() -> mpsc::Receiver<Vec<u8>> {
+    let (tx, rx) = mpsc::channel(16);
+    std::thread::spawn(move || {
+        let mut input = std::io::stdin().lock();
+        let mut buf = vec![0; 4096];
+        loop {
+            match input.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if tx.blocking_send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Ordered writes to stdout from a thread; a bounded queue paces the producer to the
+/// terminal's speed.
+pub struct LocalOut {
+    tx: Option<mpsc::Sender<Vec<u8>>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LocalOut {
+    pub fn spawn() -> LocalOut {
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(32);
+        let thread = std::thread::spawn(move || {
+            let mut out = std::io::stdout().lock();
+            while let Some(bytes) = rx.blocking_recv() {
+                if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
+                    // The terminal is gone; keep draining so the producer never blocks.
+                    while rx.blocking_recv().is_some() {}
+                }
+            }
+        });
+        LocalOut {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub async fn write(&self, bytes: Vec<u8>) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(bytes).await;
+        }
+    }
+
+    /// Waits until everything queued is written.
+    pub fn finish(mut self) {
+        self.tx = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

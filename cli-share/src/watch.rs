@@ -1,0 +1,287 @@
+//! `share watch URL`: a terminal viewer. Renders the shared screen live (only the rows
+//! that changed), forwards keystrokes with a collab link, or, for scripts, dumps the
+//! screen, waits for some text, or sends input.
+//!
+//! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired or read-only link,
+//! 3 the session ended.
+
+use std::time::Duration;
+
+use protocol::{EndReason, Mode, RelayToViewer, Screen};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::cli::{TransportChoice, WatchArgs};
+use crate::escapes::unescape;
+use crate::local::{LocalOut, spawn_stdin};
+use crate::mirror::Mirror;
+use crate::net::{self, NetError, ShareLink, ViewerLink, ViewerTransport};
+use crate::render::{self, Viewport};
+use crate::tty::{self, RawMode};
+
+/// After the first keyframe, how long without news means `--dump` has caught up.
+const SETTLE: Duration = Duration::from_millis(200);
+/// How long a viewer retries a relay that is going away.
+const RETRY_FOR: Duration = Duration::from_secs(30);
+/// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
+const QUIT_KEY: u8 = 0x1d;
+
+const EXIT_TIMEOUT: i32 = 1;
+const EXIT_BAD_LINK: i32 = 2;
+const EXIT_ENDED: i32 = 3;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Goal {
+    Dump,
+    Until(String),
+    SendOnly,
+    Interactive,
+}
+
+pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
+    let link = match ShareLink::parse(&args.url) {
+        Ok(link) => link,
+        Err(error) => return Ok(fail(EXIT_BAD_LINK, &error.to_string())),
+    };
+    let input = match args.send.as_deref().map(unescape).transpose() {
+        Ok(input) => input,
+        Err(error) => return Ok(fail(EXIT_BAD_LINK, &format!("--send: {error}"))),
+    };
+    let goal = if args.dump {
+        Goal::Dump
+    } else if let Some(text) = &args.until {
+        Goal::Until(text.clone())
+    } else if input.is_some() {
+        Goal::SendOnly
+    } else {
+        Goal::Interactive
+    };
+    let transport = match args.transport {
+        TransportChoice::Auto => ViewerTransport::Auto,
+        TransportChoice::Webtransport => ViewerTransport::WebTransport,
+        TransportChoice::Ws => ViewerTransport::WebSocket,
+    };
+    let deadline = (goal != Goal::Interactive)
+        .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
+    let mut viewer = match connect(&link, transport).await {
+        Ok(viewer) => viewer,
+        Err(code) => return Ok(code),
+    };
+    let mode = match viewer.recv().await {
+        Ok(RelayToViewer::Welcome(welcome)) => welcome.mode,
+        Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
+        Ok(other) => return Ok(fail(1, &format!("unexpected first message {other:?}"))),
+        Err(error) => return Ok(net_failure(&error)),
+    };
+    if let Some(input) = &input {
+        if mode != Mode::Collab {
+            return Ok(fail(EXIT_BAD_LINK, "this link is read-only"));
+        }
+        if let Err(error) = viewer.send_input(input).await {
+            return Ok(net_failure(&error));
+        }
+        if goal == Goal::SendOnly {
+            return Ok(0);
+        }
+    }
+    let mut session = Session {
+        link,
+        transport,
+        viewer,
+        mode,
+        mirror: Mirror::new(),
+    };
+    match goal {
+        Goal::Interactive => session.interactive().await,
+        _ => Ok(session.scripted(&goal, deadline).await),
+    }
+}
+
+struct Session {
+    link: ShareLink,
+    transport: ViewerTransport,
+    viewer: ViewerLink,
+    mode: Mode,
+    mirror: Mirror,
+}
+
+/// What a message from the relay means for the watch.
+enum Next {
+    Changed,
+    Nothing,
+    Exit(i32),
+}
+
+impl Session {
+    /// `--dump` and `--until`: no rendering, just the screen as text at the end.
+    async fn scripted(&mut self, goal: &Goal, deadline: Option<Instant>) -> i32 {
+        let deadline = deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(10));
+        let mut settle: Option<Instant> = None;
+        loop {
+            let wake = settle.map_or(deadline, |settle| settle.min(deadline));
+            let message = tokio::select! {
+                message = self.viewer.recv() => message,
+                _ = sleep_until(wake) => {
+                    if settle.is_some_and(|s| s <= Instant::now()) {
+                        return print_screen(self.mirror.screen(), 0);
+                    }
+                    eprintln!("share watch: timed out");
+                    return print_screen(self.mirror.screen(), EXIT_TIMEOUT);
+                }
+            };
+            match self.handle(message).await {
+                Next::Exit(code) => return code,
+                Next::Nothing => {}
+                Next::Changed => match goal {
+                    Goal::Until(text) => {
+                        if self
+                            .mirror
+                            .screen()
+                            .is_some_and(|s| s.text().contains(text.as_str()))
+                        {
+                            return print_screen(self.mirror.screen(), 0);
+                        }
+                    }
+                    _ => settle = Some(Instant::now() + SETTLE),
+                },
+            }
+        }
+    }
+
+    /// Renders the session in this terminal until it ends or the user presses Ctrl-].
+    async fn interactive(&mut self) -> anyhow::Result<i32> {
+        let raw_mode = RawMode::enable()?;
+        let out = LocalOut::spawn();
+        out.write(b"\x1b[?1049h\x1b[H\x1b[2J".to_vec()).await;
+        let mut stdin = spawn_stdin();
+        let mut winch = signal(SignalKind::window_change())?;
+        let mut shown: Option<Screen> = None;
+        let code = loop {
+            let next = tokio::select! {
+                message = self.viewer.recv() => self.handle(message).await,
+                key = stdin.recv() => match key {
+                    Some(bytes) => self.keys(&bytes).await,
+                    None => Next::Exit(0),
+                },
+                _ = winch.recv() => {
+                    shown = None;
+                    Next::Changed
+                }
+            };
+            match next {
+                Next::Exit(code) => break code,
+                Next::Nothing => {}
+                Next::Changed => {
+                    if let Some(screen) = self.mirror.screen() {
+                        let (cols, rows) = tty::local_size();
+                        let viewport = Viewport { cols, rows };
+                        out.write(render::changed(shown.as_ref(), screen, viewport))
+                            .await;
+                        shown = Some(screen.clone());
+                    }
+                }
+            }
+        };
+        out.write(b"\x1b[0m\x1b[?25h\x1b[?1049l".to_vec()).await;
+        out.finish();
+        drop(raw_mode);
+        drop(stdin);
+        Ok(code)
+    }
+
+    async fn keys(&mut self, bytes: &[u8]) -> Next {
+        if bytes.contains(&QUIT_KEY) || (self.mode != Mode::Collab && bytes.contains(&0x03)) {
+            return Next::Exit(0);
+        }
+        if self.mode == Mode::Collab
+            && let Err(error) = self.viewer.send_input(bytes).await
+        {
+            return Next::Exit(net_failure(&error));
+        }
+        Next::Nothing
+    }
+
+    async fn handle(&mut self, message: Result<RelayToViewer, NetError>) -> Next {
+        match message {
+            Ok(RelayToViewer::Frame(frame)) => {
+                if self.mirror.apply(&frame) {
+                    Next::Changed
+                } else {
+                    Next::Nothing
+                }
+            }
+            Ok(RelayToViewer::Ended { reason, message }) => Next::Exit(ended(reason, &message)),
+            Ok(RelayToViewer::GoingAway) | Err(NetError::GoingAway) => self.reconnect().await,
+            Ok(_) => Next::Nothing,
+            Err(NetError::Ended) => Next::Exit(ended(EndReason::HostEnded, "")),
+            Err(error) => Next::Exit(net_failure(&error)),
+        }
+    }
+
+    /// The relay restarts: come back with the same link.
+    async fn reconnect(&mut self) -> Next {
+        let give_up = Instant::now() + RETRY_FOR;
+        let mut pause = Duration::from_millis(250);
+        while Instant::now() < give_up {
+            sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(5));
+            if let Ok(viewer) = connect(&self.link, self.transport).await {
+                self.viewer = viewer;
+                return Next::Nothing;
+            }
+        }
+        Next::Exit(fail(1, "the relay went away"))
+    }
+}
+
+/// Discovers the relay of `link` and joins its session; the exit code on failure.
+async fn connect(link: &ShareLink, transport: ViewerTransport) -> Result<ViewerLink, i32> {
+    let relay = net::discover(&link.base, &[])
+        .await
+        .map_err(|error| net_failure(&error))?;
+    net::connect_viewer(&relay, link, transport)
+        .await
+        .map_err(|error| net_failure(&error))
+}
+
+fn net_failure(error: &NetError) -> i32 {
+    match error {
+        NetError::Forbidden => fail(
+            EXIT_BAD_LINK,
+            "the link is invalid or has expired (403 Forbidden)",
+        ),
+        NetError::NotFound => fail(
+            EXIT_BAD_LINK,
+            "no such session on this relay (404 Not Found)",
+        ),
+        NetError::Rejected(_) | NetError::Url(_) => fail(EXIT_BAD_LINK, &error.to_string()),
+        NetError::Ended => ended(EndReason::HostEnded, ""),
+        other => fail(1, &other.to_string()),
+    }
+}
+
+fn ended(reason: EndReason, message: &str) -> i32 {
+    let why = match reason {
+        EndReason::HostEnded => "the host stopped sharing",
+        EndReason::HostLost => "the host's connection was lost",
+    };
+    if message.is_empty() {
+        println!("Session ended: {why}");
+    } else {
+        println!("Session ended: {why} ({message})");
+    }
+    EXIT_ENDED
+}
+
+fn fail(code: i32, why: &str) -> i32 {
+    eprintln!("share watch: {why}");
+    code
+}
+
+fn print_screen(screen: Option<&Screen>, code: i32) -> i32 {
+    if let Some(screen) = screen {
+        let text = screen.text();
+        println!("{}", text.trim_end_matches('\n'));
+    }
+    code
+}
