@@ -34,8 +34,12 @@ impl FrameHeader {
     /// Reads the header of an encoded `HostToRelay::Frame` or `RelayToViewer::Frame`;
     /// `None` when the bytes hold another message.
     pub fn peek(message: &[u8]) -> Result<Option<FrameHeader>, WireError> {
-        let ((variant, header), _) = decode_prefix::<(u32, FrameHeader)>(message)?;
-        Ok((variant == FRAME_VARIANT).then_some(header))
+        let (variant, used) = decode_prefix::<u32>(message)?;
+        if variant != FRAME_VARIANT {
+            return Ok(None);
+        }
+        let rest = message.get(used..).unwrap_or_default();
+        Ok(Some(decode_prefix::<FrameHeader>(rest)?.0))
     }
 }
 

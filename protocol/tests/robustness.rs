@@ -120,3 +120,24 @@ fn a_newer_hello_still_reveals_its_version() {
     assert!(decode::<HostToRelay>(&bytes).is_err());
     assert_eq!(peek_version(&bytes), Some(9));
 }
+
+#[test]
+fn other_messages_have_no_frame_header() {
+    for message in [
+        HostToRelay::Bye {
+            reason: "done".into(),
+        },
+        HostToRelay::RequestLinks { collab: true },
+        HostToRelay::Hello(HostHello {
+            version: PROTOCOL_VERSION,
+            cols: 80,
+            rows: 24,
+            collab: false,
+            host_key: None,
+            resume: None,
+        }),
+    ] {
+        let bytes = encode(&message).unwrap();
+        assert_eq!(FrameHeader::peek(&bytes).unwrap(), None, "{message:?}");
+    }
+}
