@@ -252,29 +252,29 @@ async fn read(
                 return;
             }
         };
-        match FrameHeader::peek(&message) {
-            Ok(Some(header)) => {
-                add(&shared.metrics.frames_in, 1);
-                add(&shared.metrics.frame_bytes_in, message.len() as u64);
-                if session.frame(message, header.keyframe, &shared.metrics) {
-                    add(&shared.metrics.keyframe_requests, 1);
-                    let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
-                }
+        // `peek` only answers for frames; anything else (including bytes that merely fail
+        // to look like a frame header) is decoded in full.
+        if let Ok(Some(header)) = FrameHeader::peek(&message) {
+            add(&shared.metrics.frames_in, 1);
+            add(&shared.metrics.frame_bytes_in, message.len() as u64);
+            if session.frame(message, header.keyframe, &shared.metrics) {
+                add(&shared.metrics.keyframe_requests, 1);
+                let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
             }
-            Ok(None) => match protocol::decode::<HostToRelay>(&message) {
-                Ok(HostToRelay::RequestLinks { collab }) => {
-                    let links = RelayToHost::Links(shared.links(&session.id, collab));
-                    let _ = host_tx.try_send(encoded(&links));
-                }
-                Ok(HostToRelay::Bye { .. }) => {
-                    shared.end_session(session, EndReason::HostEnded);
-                    return;
-                }
-                Ok(HostToRelay::Hello(_) | HostToRelay::Frame(_)) | Err(_) => {
-                    return protocol_error(shared, session, conn, stop);
-                }
-            },
-            Err(_) => return protocol_error(shared, session, conn, stop),
+            continue;
+        }
+        match protocol::decode::<HostToRelay>(&message) {
+            Ok(HostToRelay::RequestLinks { collab }) => {
+                let links = RelayToHost::Links(shared.links(&session.id, collab));
+                let _ = host_tx.try_send(encoded(&links));
+            }
+            Ok(HostToRelay::Bye { .. }) => {
+                shared.end_session(session, EndReason::HostEnded);
+                return;
+            }
+            Ok(HostToRelay::Hello(_) | HostToRelay::Frame(_)) | Err(_) => {
+                return protocol_error(shared, session, conn, stop);
+            }
         }
     }
 }

@@ -1,0 +1,233 @@
+//! Session lifecycle through a real relay: a clean host exit ends the session for viewers
+//! within a second; a lost host leaves them "host away" and ends after the grace period
+//! unless it resumes in time; a second connection of the host replaces the first; a relay
+//! shutdown tells everyone it is going away.
+
+mod relay_support;
+
+use std::time::Duration;
+
+use cli_share::net::{NetError, ViewerTransport};
+use protocol::{EndReason, HostHello, RelayToHost, RelayToViewer};
+use relay::RelayConfig;
+use relay_support::*;
+
+/// Waits for `Ended` and the close that must follow it.
+async fn ended(viewer: &mut cli_share::net::ViewerLink) -> EndReason {
+    let reason = recv_until(viewer, "ended", |m| match m {
+        RelayToViewer::Ended { reason, .. } => Some(*reason),
+        _ => None,
+    })
+    .await;
+    match within("close after ended", viewer.recv()).await {
+        Err(NetError::Ended) => reason,
+        other => panic!("expected the ENDED close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn clean_host_exit_ends_the_session_for_viewers_within_a_second() {
+    let h = start_default().await;
+    let host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    let mut ws = h.joined(&link, ViewerTransport::WebSocket).await;
+    let mut wt = h.joined(&link, ViewerTransport::WebTransport).await;
+    let bye = tokio::spawn(host.sender.bye("done"));
+    // Measured from the Bye being sent: both viewers have Ended and the close within 1 s.
+    let both = async { (ended(&mut ws).await, ended(&mut wt).await) };
+    let (a, b) = tokio::time::timeout(Duration::from_secs(1), both)
+        .await
+        .expect("viewers ended within a second of the host's exit");
+    assert_eq!((a, b), (EndReason::HostEnded, EndReason::HostEnded));
+    bye.await.unwrap().unwrap();
+    let (status, _) = h.get(&format!("/s/{}", host.welcome.session_id)).await;
+    assert_eq!(status, 200, "the page is static");
+    let link_again = h.viewer(&link, ViewerTransport::WebSocket).await;
+    assert!(matches!(link_again, Err(NetError::NotFound)));
+}
+
+#[tokio::test]
+async fn a_lost_host_ends_the_session_after_the_grace_period() {
+    let h = start(RelayConfig {
+        grace: Duration::from_millis(300),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let host = h.host().await;
+    let mut viewer = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebSocket)
+        .await;
+    host.sender.abort();
+    recv_until(&mut viewer, "host away", |m| {
+        matches!(m, RelayToViewer::HostAway).then_some(())
+    })
+    .await;
+    assert_eq!(ended(&mut viewer).await, EndReason::HostLost);
+}
+
+#[tokio::test]
+async fn a_host_resuming_within_grace_takes_the_session_back() {
+    let h = start(RelayConfig {
+        grace: Duration::from_secs(60),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let host = h.host().await;
+    let welcome = host.welcome.clone();
+    let mut viewer = h
+        .joined(&welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    host.sender.abort();
+    recv_until(&mut viewer, "host away", |m| {
+        matches!(m, RelayToViewer::HostAway).then_some(())
+    })
+    .await;
+
+    let mut back = h
+        .host_with(&HostHello {
+            resume: Some(welcome.host_token.clone()),
+            ..hello()
+        })
+        .await
+        .expect("resumed");
+    assert!(back.welcome.resumed);
+    assert_eq!(back.welcome.session_id, welcome.session_id);
+    back.sender
+        .send_raw(frame(100, true, b"after resume"))
+        .await
+        .unwrap();
+    // HostBack then the new keyframe, and no Ended in between.
+    let mut saw_back = false;
+    loop {
+        match within("resume", viewer.recv())
+            .await
+            .expect("still connected")
+        {
+            RelayToViewer::HostBack => saw_back = true,
+            RelayToViewer::Frame(f) => {
+                assert!(saw_back, "HostBack comes before the resumed host's frames");
+                assert_eq!(f.payload, b"after resume");
+                break;
+            }
+            RelayToViewer::Ended { .. } => panic!("the session must survive a resume"),
+            _ => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_host_token_for_a_session_the_relay_lost_recreates_it() {
+    let h = start_default().await;
+    let token = h.relay.token_key().issue(
+        "recreated-session-id",
+        protocol::Mode::Host,
+        Duration::from_secs(60),
+    );
+    let mut host = h
+        .host_with(&HostHello {
+            resume: Some(token),
+            ..hello()
+        })
+        .await
+        .expect("re-created");
+    assert_eq!(host.welcome.session_id, "recreated-session-id");
+    let request = within("keyframe request", host.receiver.recv())
+        .await
+        .unwrap();
+    assert_eq!(request, Some(RelayToHost::RequestKeyframe));
+    // Links minted for the id before the "restart" work.
+    let old_link = h.share_link(
+        "recreated-session-id",
+        &h.relay.token_key().issue(
+            "recreated-session-id",
+            protocol::Mode::Read,
+            Duration::from_secs(60),
+        ),
+    );
+    h.joined(&old_link, ViewerTransport::WebSocket).await;
+}
+
+#[tokio::test]
+async fn a_second_connection_of_the_host_replaces_the_first() {
+    let h = start_default().await;
+    let mut first = h.host().await;
+    let second = h
+        .host_with(&HostHello {
+            resume: Some(first.welcome.host_token.clone()),
+            ..hello()
+        })
+        .await
+        .expect("second connection welcomed");
+    assert_eq!(second.welcome.session_id, first.welcome.session_id);
+    let closed = within("first host closed", async {
+        loop {
+            match first.receiver.recv().await {
+                Ok(Some(_)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await;
+    match closed {
+        Err(NetError::Closed(why)) => assert!(
+            why.contains(&protocol::close::REPLACED.to_string()),
+            "{why}"
+        ),
+        other => panic!("expected the REPLACED close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn shutdown_tells_hosts_and_viewers_it_is_going_away() {
+    let h = start_default().await;
+    let mut host = h.host().await;
+    let mut ws = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebSocket)
+        .await;
+    let mut wt = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    within("shutdown", h.relay.shutdown()).await;
+    for viewer in [&mut ws, &mut wt] {
+        recv_until(viewer, "going away", |m| {
+            matches!(m, RelayToViewer::GoingAway).then_some(())
+        })
+        .await;
+        assert!(matches!(
+            within("close", viewer.recv()).await,
+            Err(NetError::GoingAway)
+        ));
+    }
+    let going = within("host told", async {
+        loop {
+            match host.receiver.recv().await {
+                Ok(Some(RelayToHost::GoingAway)) => return true,
+                Ok(Some(_)) => continue,
+                _ => return false,
+            }
+        }
+    })
+    .await;
+    assert!(going);
+}
+
+#[tokio::test]
+async fn a_host_asking_for_links_gets_fresh_working_ones() {
+    let h = start_default().await;
+    let mut host = h.host().await;
+    host.sender
+        .send(&protocol::HostToRelay::RequestLinks { collab: true })
+        .await
+        .unwrap();
+    let links = within("links", async {
+        loop {
+            if let Some(RelayToHost::Links(links)) = host.receiver.recv().await.unwrap() {
+                return links;
+            }
+        }
+    })
+    .await;
+    assert_ne!(links.read, host.welcome.links.read, "a fresh token");
+    let collab = links.collab.expect("collab link asked for");
+    h.joined(&collab, ViewerTransport::WebSocket).await;
+}

@@ -1,0 +1,216 @@
+//! Shared setup of the relay end-to-end tests: a real relay on loopback port 0, real hosts
+//! and viewers through `cli_share::net`, and small helpers that wait on events with
+//! generous timeouts (never sleeps).
+
+#![allow(dead_code)] // Each test file uses a subset.
+
+pub mod h3;
+
+use std::future::Future;
+use std::time::Duration;
+
+use bytes::Bytes;
+use cli_share::net::host::HostOptions;
+use cli_share::net::{
+    HostConnection, HostTransport, NetError, RelayInfo, ShareLink, ViewerLink, ViewerTransport,
+    connect_host, connect_viewer, discover,
+};
+use protocol::{HostHello, HostToRelay, PROTOCOL_VERSION, RelayToViewer, ScreenFrame};
+use relay::{Relay, RelayConfig, RunningRelay};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Generous bound for anything that should happen "soon" on a loaded machine.
+pub const T: Duration = Duration::from_secs(20);
+
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(T, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+pub struct Harness {
+    pub relay: RunningRelay,
+    pub info: RelayInfo,
+}
+
+pub async fn start(config: RelayConfig) -> Harness {
+    let relay = Relay::start(config).await.expect("relay starts");
+    let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
+    let info = within("discovery", discover(&base, &[]))
+        .await
+        .expect("discovery");
+    Harness { relay, info }
+}
+
+pub async fn start_default() -> Harness {
+    start(RelayConfig::loopback()).await
+}
+
+pub fn hello() -> HostHello {
+    HostHello {
+        version: PROTOCOL_VERSION,
+        cols: 80,
+        rows: 24,
+        collab: true,
+        host_key: None,
+        resume: None,
+    }
+}
+
+pub fn quic_only() -> HostOptions {
+    HostOptions {
+        transport: Some(HostTransport::Quic),
+        ..HostOptions::default()
+    }
+}
+
+impl Harness {
+    pub async fn host_with(&self, hello: &HostHello) -> Result<HostConnection, NetError> {
+        within(
+            "host connect",
+            connect_host(&self.info, hello, &quic_only()),
+        )
+        .await
+    }
+
+    pub async fn host(&self) -> HostConnection {
+        let host = self.host_with(&hello()).await.expect("host welcomed");
+        assert_eq!(host.transport, HostTransport::Quic);
+        host
+    }
+
+    pub async fn viewer(
+        &self,
+        link: &str,
+        transport: ViewerTransport,
+    ) -> Result<ViewerLink, NetError> {
+        let link = ShareLink::parse(link).expect("share link");
+        within(
+            "viewer connect",
+            connect_viewer(&self.info, &link, transport),
+        )
+        .await
+    }
+
+    /// A viewer past its welcome.
+    pub async fn joined(&self, link: &str, transport: ViewerTransport) -> ViewerLink {
+        let mut viewer = self.viewer(link, transport).await.expect("viewer admitted");
+        match within("welcome", viewer.recv()).await.expect("welcome") {
+            RelayToViewer::Welcome(_) => viewer,
+            other => panic!("expected a welcome, got {other:?}"),
+        }
+    }
+
+    pub fn share_link(&self, sid: &str, token: &str) -> String {
+        format!("http://{}/s/{sid}#{token}", self.relay.http_addr())
+    }
+
+    /// `GET path` on the HTTP port: (status, body).
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        within("HTTP GET", http_get(self.relay.http_addr(), path)).await
+    }
+
+    pub async fn metrics(&self) -> String {
+        let (status, body) = self.get("/metrics").await;
+        assert_eq!(status, 200);
+        body
+    }
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("connect HTTP");
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("write request");
+    let mut response = Vec::new();
+    stream
+        .read_to_end(&mut response)
+        .await
+        .expect("read response");
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// The value of the sample `name` (with labels, exactly as rendered) in Prometheus text.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)?
+                .strip_prefix(' ')?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+}
+
+/// An encoded `HostToRelay::Frame` with an opaque payload (the relay never decodes it).
+pub fn frame(seq: u64, keyframe: bool, payload: &[u8]) -> Bytes {
+    Bytes::from(
+        protocol::encode(&HostToRelay::Frame(ScreenFrame {
+            seq,
+            keyframe,
+            payload: payload.to_vec(),
+        }))
+        .unwrap(),
+    )
+}
+
+/// The next frame's raw bytes, skipping control messages.
+pub async fn next_frame(viewer: &mut ViewerLink) -> Bytes {
+    loop {
+        let bytes = within("a frame", viewer.recv_raw()).await.expect("frame");
+        if protocol::FrameHeader::peek(&bytes).ok().flatten().is_some() {
+            return bytes;
+        }
+    }
+}
+
+/// Receives until `pick` returns something; control messages in between are skipped.
+pub async fn recv_until<R>(
+    viewer: &mut ViewerLink,
+    what: &str,
+    mut pick: impl FnMut(&RelayToViewer) -> Option<R>,
+) -> R {
+    within(what, async {
+        loop {
+            let message = viewer
+                .recv()
+                .await
+                .unwrap_or_else(|e| panic!("{what}: {e}"));
+            if let Some(found) = pick(&message) {
+                return found;
+            }
+        }
+    })
+    .await
+}
+
+/// Polls /metrics until `ok` holds for the sample `name`.
+pub async fn wait_metric(h: &Harness, name: &str, ok: impl Fn(u64) -> bool) -> u64 {
+    within(name, async {
+        loop {
+            let value = metric(&h.metrics().await, name);
+            if ok(value) {
+                return value;
+            }
+            tokio::task::yield_now().await;
+            tokio::time::sleep(Duration::from_millis(20)).await; // poll interval, not synchronisation
+        }
+    })
+    .await
+}
