@@ -115,7 +115,8 @@ impl Relay {
         });
         let mut endpoints = Vec::new();
         match config.webtransport {
-            Some(addr) if addr != config.quic => {
+            // Port 0 twice means two ephemeral ports, not the same one.
+            Some(addr) if addr != config.quic || addr.port() == 0 => {
                 endpoints.push(quic::bind(&certs, config.quic, Serves::HostsOnly)?);
                 endpoints.push(quic::bind(&certs, addr, Serves::WebTransportOnly)?);
             }

@@ -7,6 +7,7 @@ mod relay_support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use cli_share::net::h3_status::connect_status;
 use cli_share::net::{NetError, ViewerTransport};
 use protocol::{Claims, HostToRelay, Mode, RefusalReason, RelayToHost};
 use relay::RelayConfig;
@@ -96,14 +97,12 @@ async fn ws_status(h: &Harness, sid: &str, token: &str) -> u16 {
 
 async fn wt_status(h: &Harness, sid: &str, token: &str) -> u16 {
     let url = format!(
-        "https://localhost:{}/wt/sessions/{sid}?token={token}",
+        "https://127.0.0.1:{}/wt/sessions/{sid}?token={token}",
         h.relay.webtransport_addr().port()
     );
-    within(
-        "WT CONNECT",
-        h3::connect_status(h.relay.webtransport_addr(), &h.info.trust, &url),
-    )
-    .await
+    within("WT CONNECT", connect_status(&h.info, &url))
+        .await
+        .expect("a CONNECT response")
 }
 
 #[tokio::test]
@@ -145,7 +144,7 @@ async fn bad_tokens_get_403_and_unknown_sessions_404_on_both_transports() {
         assert!(
             matches!(
                 h.viewer(&link, ViewerTransport::WebTransport).await,
-                Err(NetError::Rejected(_))
+                Err(NetError::Forbidden)
             ),
             "client WT, {case}"
         );
@@ -164,10 +163,16 @@ async fn bad_tokens_get_403_and_unknown_sessions_404_on_both_transports() {
     assert_eq!(ws_status(&h, unknown, &token).await, 404);
     assert_eq!(wt_status(&h, unknown, &token).await, 404);
     let link = h.share_link(unknown, &token);
-    assert!(matches!(
-        h.viewer(&link, ViewerTransport::WebSocket).await,
-        Err(NetError::NotFound)
-    ));
+    for transport in [
+        ViewerTransport::WebSocket,
+        ViewerTransport::WebTransport,
+        ViewerTransport::Auto,
+    ] {
+        assert!(
+            matches!(h.viewer(&link, transport).await, Err(NetError::NotFound)),
+            "{transport:?}"
+        );
+    }
 
     let metrics = h.metrics().await;
     assert!(

@@ -9,9 +9,10 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 
 fn from_quinn(error: quinn::ConnectionError) -> NetError {
     match error {
-        quinn::ConnectionError::ApplicationClosed(close) => {
-            NetError::from_close(close.error_code.into_inner(), &String::from_utf8_lossy(&close.reason))
-        }
+        quinn::ConnectionError::ApplicationClosed(close) => NetError::from_close(
+            close.error_code.into_inner(),
+            &String::from_utf8_lossy(&close.reason),
+        ),
         other => NetError::Closed(other.to_string()),
     }
 }

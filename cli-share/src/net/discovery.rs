@@ -51,16 +51,22 @@ fn is_loopback(url: &Url) -> bool {
 
 /// Reads `/api/info` of the relay at `base`. `extra_roots` are trusted besides the
 /// platform's (e.g. a development CA) for HTTPS and for the relay's own certificate.
-pub async fn discover(base: &Url, extra_roots: &[CertificateDer<'static>]) -> Result<RelayInfo, NetError> {
+pub async fn discover(
+    base: &Url,
+    extra_roots: &[CertificateDer<'static>],
+) -> Result<RelayInfo, NetError> {
     install_provider();
     let mut client = reqwest::Client::builder()
         .timeout(DISCOVERY_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none());
     for root in extra_roots {
-        let cert = reqwest::Certificate::from_der(root).map_err(|e| NetError::Tls(e.to_string()))?;
+        let cert =
+            reqwest::Certificate::from_der(root).map_err(|e| NetError::Tls(e.to_string()))?;
         client = client.add_root_certificate(cert);
     }
-    let client = client.build().map_err(|e| NetError::Connect(e.to_string()))?;
+    let client = client
+        .build()
+        .map_err(|e| NetError::Connect(e.to_string()))?;
     let url = ShareLink::endpoint(base, "/api/info")?;
     let response = client
         .get(url)
@@ -70,14 +76,21 @@ pub async fn discover(base: &Url, extra_roots: &[CertificateDer<'static>]) -> Re
     if !response.status().is_success() {
         return Err(NetError::Discovery(format!("HTTP {}", response.status())));
     }
-    if response.content_length().is_some_and(|len| len > MAX_INFO_BYTES as u64) {
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_INFO_BYTES as u64)
+    {
         return Err(NetError::Discovery("answer too large".into()));
     }
-    let body = response.bytes().await.map_err(|e| NetError::Connect(e.to_string()))?;
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
     if body.len() > MAX_INFO_BYTES {
         return Err(NetError::Discovery("answer too large".into()));
     }
-    let info: Info = serde_json::from_slice(&body).map_err(|e| NetError::Discovery(e.to_string()))?;
+    let info: Info =
+        serde_json::from_slice(&body).map_err(|e| NetError::Discovery(e.to_string()))?;
     let trustworthy_answer = base.scheme() == "https" || is_loopback(base);
     let trust = if info.self_signed && trustworthy_answer {
         Trust::pinned_hex(&info.fingerprints)?

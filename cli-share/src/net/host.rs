@@ -90,7 +90,9 @@ pub async fn connect_host(
             receiver,
         }),
         Some(RelayToHost::Refused(refusal)) => Err(NetError::Refused(refusal)),
-        Some(other) => Err(NetError::Protocol(format!("expected a welcome, got {other:?}"))),
+        Some(other) => Err(NetError::Protocol(format!(
+            "expected a welcome, got {other:?}"
+        ))),
         None => Err(NetError::Closed("closed before the welcome".into())),
     }
 }
@@ -247,7 +249,10 @@ impl HostReceiver {
                 match stream.next().await {
                     Some(Ok(Message::Binary(bytes))) => break bytes,
                     Some(Ok(Message::Close(Some(frame)))) => {
-                        return Err(NetError::from_close(u16::from(frame.code).into(), &frame.reason));
+                        return Err(NetError::from_close(
+                            u16::from(frame.code).into(),
+                            &frame.reason,
+                        ));
                     }
                     Some(Ok(Message::Close(None))) | None => return Ok(None),
                     Some(Ok(_)) => continue,

@@ -16,7 +16,11 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 pub(crate) type Ws = WebSocketStream<Box<dyn Io>>;
 
 /// Opens a WebSocket to `url` (`ws:` or `wss:`), with TLS trusting `trust`.
-pub(crate) async fn websocket(url: &Url, trust: &Trust, protocol: Option<&str>) -> Result<Ws, NetError> {
+pub(crate) async fn websocket(
+    url: &Url,
+    trust: &Trust,
+    protocol: Option<&str>,
+) -> Result<Ws, NetError> {
     let host = url
         .host_str()
         .ok_or_else(|| NetError::Url("no host".into()))?
@@ -49,18 +53,22 @@ pub(crate) async fn websocket(url: &Url, trust: &Trust, protocol: Option<&str>) 
         .map_err(|e| NetError::Url(e.to_string()))?;
     if let Some(protocol) = protocol {
         let value = HeaderValue::from_str(protocol).map_err(|e| NetError::Url(e.to_string()))?;
-        request.headers_mut().insert("Sec-WebSocket-Protocol", value);
+        request
+            .headers_mut()
+            .insert("Sec-WebSocket-Protocol", value);
     }
     let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .max_message_size(Some(protocol::limits::MAX_FRAME_BYTES + 16))
         .max_frame_size(Some(protocol::limits::MAX_FRAME_BYTES + 16));
     match tokio_tungstenite::client_async_with_config(request, stream, Some(config)).await {
         Ok((ws, _response)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => Err(match response.status().as_u16() {
-            403 => NetError::Forbidden,
-            404 => NetError::NotFound,
-            other => NetError::Rejected(format!("HTTP {other}")),
-        }),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            Err(match response.status().as_u16() {
+                403 => NetError::Forbidden,
+                404 => NetError::NotFound,
+                other => NetError::Rejected(format!("HTTP {other}")),
+            })
+        }
         Err(e) => Err(NetError::Connect(e.to_string())),
     }
 }
@@ -68,7 +76,11 @@ pub(crate) async fn websocket(url: &Url, trust: &Trust, protocol: Option<&str>) 
 /// `http(s)://…` to `ws(s)://…` with `path`.
 pub(crate) fn ws_url(base: &Url, path: &str) -> Result<Url, NetError> {
     let mut url = crate::net::link::ShareLink::endpoint(base, path)?;
-    let scheme = if base.scheme() == "https" { "wss" } else { "ws" };
+    let scheme = if base.scheme() == "https" {
+        "wss"
+    } else {
+        "ws"
+    };
     url.set_scheme(scheme)
         .map_err(|_| NetError::Url("cannot make a WebSocket URL".into()))?;
     Ok(url)

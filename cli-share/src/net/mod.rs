@@ -10,6 +10,7 @@
 mod closed;
 pub mod discovery;
 mod error;
+pub mod h3_status;
 pub mod host;
 mod io;
 pub mod link;
@@ -18,7 +19,9 @@ pub mod viewer;
 
 pub use discovery::{RelayInfo, discover};
 pub use error::NetError;
-pub use host::{HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host};
+pub use host::{
+    HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host,
+};
 pub use link::ShareLink;
 pub use tls::Trust;
 pub use viewer::{ViewerLink, ViewerReceiver, ViewerSender, ViewerTransport, connect_viewer};

@@ -83,7 +83,9 @@ pub async fn connect_viewer(
 async fn ws(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
     let url = ws_url(&relay.base, &format!("/ws/sessions/{}", link.session_id))?;
     let protocol = format!("{}, token.{}", relay::WS_PROTOCOL, link.token);
-    let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol)).await?.split();
+    let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol))
+        .await?
+        .split();
     Ok(ViewerLink {
         transport: Transport::WebSocket,
         sender: ViewerSender(Tx::WebSocket(sink)),
@@ -100,19 +102,29 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         .max_idle_timeout(Some(relay::IDLE_TIMEOUT))
         .map_err(|e| NetError::Tls(e.to_string()))?
         .build();
-    let endpoint = wtransport::Endpoint::client(config).map_err(|e| NetError::Connect(e.to_string()))?;
+    let endpoint =
+        wtransport::Endpoint::client(config).map_err(|e| NetError::Connect(e.to_string()))?;
     let url = format!(
         "{}/wt/sessions/{}?token={}",
         relay.info.webtransport.trim_end_matches('/'),
         link.session_id,
         link.token
     );
-    let conn = endpoint.connect(&url).await.map_err(|e| match e {
-        wtransport::error::ConnectingError::SessionRejected => {
-            NetError::Rejected("WebTransport session rejected".into())
+    let conn = match endpoint.connect(&url).await {
+        Ok(conn) => conn,
+        Err(wtransport::error::ConnectingError::SessionRejected) => {
+            // Ask again, reading the status this time, to tell 403 from 404.
+            return Err(
+                match crate::net::h3_status::connect_status(relay, &url).await {
+                    Ok(403) => NetError::Forbidden,
+                    Ok(404) => NetError::NotFound,
+                    Ok(status) => NetError::Rejected(format!("HTTP {status}")),
+                    Err(e) => NetError::Rejected(e.to_string()),
+                },
+            );
         }
-        other => NetError::Connect(other.to_string()),
-    })?;
+        Err(other) => return Err(NetError::Connect(other.to_string())),
+    };
     let (send, recv) = conn
         .open_bi()
         .await
@@ -169,7 +181,10 @@ impl ViewerReceiver {
                 match stream.next().await {
                     Some(Ok(Message::Binary(bytes))) => return Ok(bytes),
                     Some(Ok(Message::Close(Some(frame)))) => {
-                        return Err(NetError::from_close(u16::from(frame.code).into(), &frame.reason));
+                        return Err(NetError::from_close(
+                            u16::from(frame.code).into(),
+                            &frame.reason,
+                        ));
                     }
                     Some(Ok(Message::Close(None))) | None => {
                         return Err(NetError::Closed("connection closed".into()));
@@ -186,7 +201,9 @@ impl ViewerSender {
     /// Sends keystrokes; a read-only viewer's input is dropped by the relay.
     pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
         if data.len() > protocol::limits::MAX_INPUT_BYTES {
-            return Err(NetError::Protocol("input larger than the protocol allows".into()));
+            return Err(NetError::Protocol(
+                "input larger than the protocol allows".into(),
+            ));
         }
         let bytes = protocol::encode(&ViewerToRelay::Input(data.to_vec()))
             .map_err(|e| NetError::Protocol(e.to_string()))?;

@@ -4,8 +4,6 @@
 
 #![allow(dead_code)] // Each test file uses a subset.
 
-pub mod h3;
-
 use std::future::Future;
 use std::time::Duration;
 

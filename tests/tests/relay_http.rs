@@ -1,0 +1,181 @@
+//! The relay's HTTP side and its deployment variants: the API and page endpoints, hosts
+//! falling back to the WebSocket `/ws/host` when QUIC does not get through, WebTransport on
+//! its own UDP port, and a real (CA-issued) certificate serving HTTPS, QUIC and
+//! WebTransport without fingerprint pinning.
+
+mod relay_support;
+
+use std::time::Duration;
+
+use cli_share::net::host::HostOptions;
+use cli_share::net::{HostTransport, Trust, ViewerTransport, connect_host, discover};
+use relay::RelayConfig;
+use relay_support::*;
+
+#[tokio::test]
+async fn api_info_health_page_assets_and_metrics() {
+    let h = start_default().await;
+    assert_eq!(h.get("/healthz").await.0, 200);
+
+    let (status, body) = h.get("/api/info").await;
+    assert_eq!(status, 200);
+    let info: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(info["protocol"], protocol::PROTOCOL_VERSION);
+    assert_eq!(
+        info["quic"],
+        format!("127.0.0.1:{}", h.relay.quic_addr().port())
+    );
+    assert_eq!(
+        info["webtransport"],
+        format!("https://127.0.0.1:{}", h.relay.quic_addr().port()),
+        "WebTransport shares the QUIC port by default"
+    );
+    assert_eq!(info["self_signed"], true);
+    let fingerprints = h.relay.fingerprints();
+    assert_eq!(fingerprints.len(), 2, "current and next");
+    assert_eq!(info["fingerprints"], serde_json::json!(fingerprints));
+    assert!(matches!(&h.info.trust, Trust::Pinned(pins) if pins.len() == 2));
+
+    let page = within("page", raw_get(&h, "/s/someid")).await;
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(
+        page.to_ascii_lowercase()
+            .contains("content-type: text/html")
+    );
+    assert!(page.contains("<html"));
+    let script = within("asset", raw_get(&h, "/assets/main.js")).await;
+    assert!(
+        script
+            .to_ascii_lowercase()
+            .contains("content-type: text/javascript"),
+        "{script}"
+    );
+    assert_eq!(h.get("/assets/no-such-file.js").await.0, 404);
+
+    let host = h.host().await;
+    let _ws = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebSocket)
+        .await;
+    let _wt = h
+        .joined(
+            host.welcome.links.collab.as_deref().unwrap(),
+            ViewerTransport::WebTransport,
+        )
+        .await;
+    let metrics = h.metrics().await;
+    assert_eq!(metric(&metrics, "relay_sessions"), 1);
+    assert_eq!(
+        metric(
+            &metrics,
+            "relay_viewers{transport=\"websocket\",mode=\"read\"}"
+        ),
+        1
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "relay_viewers{transport=\"webtransport\",mode=\"collab\"}"
+        ),
+        1
+    );
+}
+
+/// The full response (head and body) of `GET path`.
+async fn raw_get(h: &Harness, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(h.relay.http_addr())
+        .await
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+#[tokio::test]
+async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {
+    let h = start_default().await;
+    // A UDP port that swallows the handshake, as a firewall dropping UDP would.
+    let black_hole = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut info = h.info.clone();
+    info.info.quic = black_hole.local_addr().unwrap().to_string();
+    let options = HostOptions {
+        transport: None,
+        quic_timeout: Duration::from_millis(500),
+    };
+    let mut host = within("fallback", connect_host(&info, &hello(), &options))
+        .await
+        .expect("welcomed over WebSocket");
+    assert_eq!(host.transport, HostTransport::WebSocket);
+    let mut viewer = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    let sent = frame(1, true, b"over tcp");
+    host.sender.send_raw(sent.clone()).await.unwrap();
+    assert_eq!(next_frame(&mut viewer).await, sent);
+}
+
+#[tokio::test]
+async fn webtransport_can_have_its_own_port() {
+    let h = start(RelayConfig {
+        webtransport: Some("127.0.0.1:0".parse().unwrap()),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    assert_ne!(h.relay.webtransport_addr(), h.relay.quic_addr());
+    assert_eq!(
+        h.info.info.webtransport,
+        format!("https://127.0.0.1:{}", h.relay.webtransport_addr().port())
+    );
+    let mut host = h.host().await;
+    let mut viewer = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    let sent = frame(1, true, b"two ports");
+    host.sender.send_raw(sent.clone()).await.unwrap();
+    assert_eq!(next_frame(&mut viewer).await, sent);
+}
+
+#[tokio::test]
+async fn a_real_certificate_serves_https_quic_and_webtransport() {
+    let ca = certs::DevCa::new().unwrap();
+    let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
+    let dir = std::env::temp_dir().join(format!("relay-cert-{}", protocol::token::random_id(8)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, &leaf.cert_pem).unwrap();
+    std::fs::write(&key_path, &leaf.key_pem).unwrap();
+    let relay = relay::Relay::start(RelayConfig {
+        cert: Some((cert_path, key_path)),
+        ..RelayConfig::loopback()
+    })
+    .await
+    .expect("relay with a certificate");
+    assert_eq!(relay.public_url().scheme(), "https");
+    assert_eq!(
+        relay.fingerprints(),
+        vec![certs::fingerprint_hex(&leaf.cert_der)]
+    );
+
+    let base = relay.public_url().clone();
+    let info = within("discovery over HTTPS", discover(&base, &[ca.ca_der()]))
+        .await
+        .expect("discovered");
+    assert!(!info.info.self_signed);
+    assert!(
+        matches!(info.trust, Trust::Roots(_)),
+        "a real certificate is not pinned"
+    );
+    let h = Harness { relay, info };
+    let mut host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    assert!(link.starts_with("https://"));
+    let mut wss = h.joined(&link, ViewerTransport::WebSocket).await;
+    let mut wt = h.joined(&link, ViewerTransport::WebTransport).await;
+    let sent = frame(1, true, b"tls everywhere");
+    host.sender.send_raw(sent.clone()).await.unwrap();
+    assert_eq!(next_frame(&mut wss).await, sent);
+    assert_eq!(next_frame(&mut wt).await, sent);
+    let _ = std::fs::remove_dir_all(dir);
+}
