@@ -20,8 +20,9 @@ use crate::stop::Stopper;
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Control messages (viewer input, joins) waiting for a host that reads slowly.
-const HOST_QUEUE: usize = 1024;
+/// Control messages (viewer input, joins) waiting for a host that reads slowly: at most
+/// 64 inputs of 64 KiB, 4 MiB per host.
+const HOST_QUEUE: usize = 64;
 
 struct Refuse {
     reason: RefusalReason,

@@ -230,7 +230,13 @@ impl RunningRelay {
         self.shared.shutdown.cancel();
         self.shared.going_away();
         self.shared.tracker.close();
-        let _ = tokio::time::timeout(SHUTDOWN_TIMEOUT, self.shared.tracker.wait()).await;
+        if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.shared.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some connections did not close in time");
+        }
+        tracing::debug!("connections closed");
         let code = quinn::VarInt::from_u32(protocol::close::GOING_AWAY.into());
         for endpoint in &self.endpoints {
             endpoint.close(code, b"going away");
@@ -239,4 +245,5 @@ impl RunningRelay {
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         }
     }
+        tracing::debug!("endpoints closed");
 }

@@ -103,6 +103,7 @@ async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {
     let options = HostOptions {
         transport: None,
         quic_timeout: Duration::from_millis(500),
+        ..HostOptions::default()
     };
     let mut host = within("fallback", connect_host(&info, &hello(), &options))
         .await
