@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::StreamExt;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use protocol::{Transport, limits};
 use serde::Deserialize;
 use tokio::net::TcpListener;
@@ -29,6 +29,7 @@ use crate::viewer::MAX_VIEWER_MESSAGE;
 /// Subprotocol of the viewer WebSocket; a token may ride next to it as `token.<jwt>`.
 pub const WS_PROTOCOL: &str = "share.v1";
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -206,7 +207,10 @@ where
             response
         }
     });
+    // A client that trickles its request headers is dropped instead of holding a task.
     let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     tokio::pin!(conn);

@@ -180,3 +180,52 @@ async fn a_real_certificate_serves_https_quic_and_webtransport() {
     assert_eq!(next_frame(&mut wt).await, sent);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
+    // Rotation every third of the validity: here every 4 s.
+    let h = start(RelayConfig {
+        cert_validity: Duration::from_secs(12),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let before = h.relay.fingerprints();
+    let after = within("rotation", async {
+        loop {
+            let now = h.relay.fingerprints();
+            if now != before {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll interval
+        }
+    })
+    .await;
+    assert_eq!(
+        after[0], before[1],
+        "the published next certificate became current"
+    );
+    // A client that discovered the relay before the rotation still trusts it...
+    let old_client = within("host", connect_host(&h.info, &hello(), &quic_only())).await;
+    assert!(
+        old_client.is_ok(),
+        "pinned current+next survive one rotation"
+    );
+    // ...and one that only knows the new fingerprints connects over both transports.
+    let info = within("discovery", discover(&h.info.base, &[]))
+        .await
+        .unwrap();
+    assert!(matches!(&info.trust, Trust::Pinned(pins) if pins.len() == 2));
+    let mut host = within("host", connect_host(&info, &hello(), &quic_only()))
+        .await
+        .expect("host trusts the rotated certificate");
+    let link = cli_share::net::ShareLink::parse(&host.welcome.links.read).unwrap();
+    let mut viewer = within(
+        "viewer",
+        cli_share::net::connect_viewer(&info, &link, ViewerTransport::WebTransport),
+    )
+    .await
+    .expect("viewer trusts the rotated certificate");
+    let sent = frame(1, true, b"rotated");
+    host.sender.send_raw(sent.clone()).await.unwrap();
+    assert_eq!(next_frame(&mut viewer).await, sent);
+}
