@@ -1,0 +1,329 @@
+//! Part 3, fan-out: one host changes its screen 30 times a second for N viewers (10, 100,
+//! 1,000; WebSocket, WebTransport, then half and half). Per configuration, on a fresh relay
+//! process: delivery latency p50/p99 over every (viewer, frame), relay CPU while streaming,
+//! relay RSS per idle viewer, and frames the relay skipped for slow viewers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use cli_share::net::{RelayInfo, ShareLink, ViewerTransport, connect_viewer};
+use tokio::sync::{Semaphore, mpsc, watch};
+
+use super::Ctx;
+use super::baseline::{NaiveHost, NaiveViewer};
+use super::ours::{OurHost, relay_info};
+use super::process::{Server, metric};
+use super::report::{BASELINE, Report};
+use super::stats::Samples;
+use super::updates::{Host, Viewer};
+
+const PART: &str = "fanout";
+const FRAMES_PER_SECOND: u64 = 30;
+/// Viewers connecting at once (a crowd arriving, bounded so handshakes do not time out).
+const CONNECTING: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mix {
+    Ws,
+    Wt,
+    Mixed,
+}
+
+impl Mix {
+    fn name(self) -> &'static str {
+        match self {
+            Mix::Ws => "ws",
+            Mix::Wt => "wt",
+            Mix::Mixed => "mixed",
+        }
+    }
+
+    fn transport(self, index: usize) -> ViewerTransport {
+        match self {
+            Mix::Ws => ViewerTransport::WebSocket,
+            Mix::Wt => ViewerTransport::WebTransport,
+            Mix::Mixed if index.is_multiple_of(2) => ViewerTransport::WebSocket,
+            Mix::Mixed => ViewerTransport::WebTransport,
+        }
+    }
+}
+
+/// Where viewers connect: the real relay (through a session's read link) or the naive one.
+#[derive(Clone)]
+enum Target {
+    Ours(Arc<(RelayInfo, ShareLink)>),
+    Naive(String),
+}
+
+impl Target {
+    async fn viewer(&self, index: usize, mix: Mix) -> anyhow::Result<Viewer> {
+        match self {
+            Target::Ours(relay) => {
+                let (info, link) = relay.as_ref();
+                let viewer = connect_viewer(info, link, mix.transport(index)).await?;
+                Ok(Viewer::Ours(Box::new(viewer)))
+            }
+            Target::Naive(addr) => Ok(Viewer::Naive(NaiveViewer::connect(addr, "fanout").await?)),
+        }
+    }
+}
+
+pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
+    let (ours, naive): (&[(usize, Mix)], &[usize]) = if ctx.quick {
+        (
+            &[
+                (100, Mix::Ws),
+                (1000, Mix::Ws),
+                (100, Mix::Wt),
+                (100, Mix::Mixed),
+            ],
+            &[100, 1000],
+        )
+    } else {
+        (
+            &[
+                (10, Mix::Ws),
+                (100, Mix::Ws),
+                (1000, Mix::Ws),
+                (10, Mix::Wt),
+                (100, Mix::Wt),
+                (1000, Mix::Wt),
+                (10, Mix::Mixed),
+                (100, Mix::Mixed),
+                (1000, Mix::Mixed),
+            ],
+            &[10, 100, 1000],
+        )
+    };
+    let seconds = if ctx.quick { 3 } else { 10 };
+    for &(viewers, mix) in ours {
+        let server = ctx.start_relay().await?;
+        let info = relay_info(&server).await?;
+        let host = OurHost::connect(&info, false).await?;
+        let target = Target::Ours(Arc::new((info, host.read_link()?)));
+        let name = format!("fanout_{viewers}_{}", mix.name());
+        let http = server
+            .field("http=")?
+            .trim_start_matches("http://")
+            .to_owned();
+        let skipped = metric(&http, "relay_frames_skipped_total").await?;
+        let figures = measure(
+            &server,
+            Host::Ours(Box::new(host)),
+            target,
+            viewers,
+            mix,
+            seconds,
+        )
+        .await?;
+        let skipped = metric(&http, "relay_frames_skipped_total").await? - skipped;
+        figures.record(report, "", &name, mix, viewers, skipped);
+        server.stop().await;
+    }
+    for &viewers in naive {
+        let server = ctx.start_baseline().await?;
+        let addr = server.field("ws=")?.to_owned();
+        let host = NaiveHost::connect(&addr, "fanout").await?;
+        let name = format!("fanout_{viewers}_ws");
+        let target = Target::Naive(addr);
+        let figures = measure(
+            &server,
+            Host::Naive(host),
+            target,
+            viewers,
+            Mix::Ws,
+            seconds,
+        )
+        .await?;
+        let missed = figures.missed as f64;
+        figures.record(report, BASELINE, &name, Mix::Ws, viewers, missed);
+        report.note(
+            &format!("{BASELINE}{name}_frames_skipped"),
+            "the naive relay never skips: frames that did not arrive in time",
+        );
+        server.stop().await;
+    }
+    Ok(())
+}
+
+struct Figures {
+    samples: Samples,
+    cpu_cores: f64,
+    rss_per_viewer_kib: f64,
+    /// (viewer, frame) pairs that never arrived.
+    missed: u64,
+}
+
+impl Figures {
+    fn record(
+        self,
+        report: &mut Report,
+        prefix: &str,
+        name: &str,
+        mix: Mix,
+        viewers: usize,
+        skipped: f64,
+    ) {
+        let sorted = self.samples.sorted();
+        for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
+            if let Some(ms) = sorted.percentile_ms(p) {
+                report.record(PART, &format!("{prefix}{name}_{label}_ms"), "ms", ms);
+            }
+        }
+        report.record(
+            PART,
+            &format!("{prefix}{name}_relay_cpu_cores"),
+            "cores",
+            self.cpu_cores,
+        );
+        report.record(
+            PART,
+            &format!("{prefix}{name}_rss_per_viewer_kib"),
+            "KiB",
+            self.rss_per_viewer_kib,
+        );
+        report.record(
+            PART,
+            &format!("{prefix}{name}_frames_skipped"),
+            "frames",
+            skipped,
+        );
+        // The headline per-viewer cost comes from the largest single-transport crowd.
+        if viewers >= 1000 && mix != Mix::Mixed {
+            report.record(
+                PART,
+                &format!("{prefix}relay_rss_per_{}_viewer_kib", mix.name()),
+                "KiB",
+                self.rss_per_viewer_kib,
+            );
+        }
+    }
+}
+
+/// Send times of the frames, in nanoseconds since `epoch` (0: not sent yet).
+struct SendLog {
+    epoch: Instant,
+    sent: Vec<AtomicU64>,
+}
+
+impl SendLog {
+    fn latency(&self, seq: u64) -> Option<Duration> {
+        let sent = self
+            .sent
+            .get(usize::try_from(seq).ok()?)?
+            .load(Ordering::Acquire);
+        (sent != 0).then(|| {
+            self.epoch
+                .elapsed()
+                .saturating_sub(Duration::from_nanos(sent))
+        })
+    }
+}
+
+async fn measure(
+    server: &Server,
+    mut host: Host,
+    target: Target,
+    viewers: usize,
+    mix: Mix,
+    seconds: u64,
+) -> anyhow::Result<Figures> {
+    let frames = FRAMES_PER_SECOND * seconds;
+    let log = Arc::new(SendLog {
+        epoch: Instant::now(),
+        sent: (0..=frames).map(|_| AtomicU64::new(0)).collect(),
+    });
+    let rss_before = server.rss_kib()?;
+    let (stop_tx, stop) = watch::channel(false);
+    let (joined_tx, mut joined) = mpsc::channel::<anyhow::Result<()>>(viewers);
+    let connecting = Arc::new(Semaphore::new(CONNECTING));
+    let tasks: Vec<_> = (0..viewers)
+        .map(|index| {
+            let (target, log, joined_tx, connecting) = (
+                target.clone(),
+                log.clone(),
+                joined_tx.clone(),
+                connecting.clone(),
+            );
+            let mut stop = stop.clone();
+            tokio::spawn(async move {
+                let permit = connecting.acquire_owned().await;
+                let viewer = target.viewer(index, mix).await;
+                drop(permit);
+                let mut viewer = match viewer {
+                    Ok(viewer) => viewer,
+                    Err(error) => {
+                        let _ = joined_tx.send(Err(error)).await;
+                        return Samples::default();
+                    }
+                };
+                if let Viewer::Ours(_) = viewer {
+                    // Joined once the session's keyframe arrived.
+                    if let Err(error) = viewer.next_update().await {
+                        let _ = joined_tx.send(Err(error)).await;
+                        return Samples::default();
+                    }
+                }
+                let _ = joined_tx.send(Ok(())).await;
+                let mut samples = Samples::default();
+                loop {
+                    tokio::select! {
+                        seq = viewer.next_update() => {
+                            let Ok(seq) = seq else { break };
+                            if let Some(latency) = log.latency(seq) {
+                                samples.push(latency);
+                            }
+                            if seq == frames {
+                                break;
+                            }
+                        }
+                        _ = stop.changed() => break,
+                    }
+                }
+                samples
+            })
+        })
+        .collect();
+    drop(joined_tx);
+    for _ in 0..viewers {
+        tokio::time::timeout(Duration::from_secs(120), joined.recv())
+            .await
+            .context("viewers did not all join in time")?
+            .context("a viewer task ended")??;
+    }
+    // Let the relay finish the joins' bookkeeping (viewer counts to everyone) first.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_per_viewer_kib = (server.rss_kib()? - rss_before) / viewers as f64;
+
+    let cpu = server.cpu()?;
+    let mut ticks = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
+    for seq in 1..=frames {
+        ticks.tick().await;
+        let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
+            slot.store(now.max(1), Ordering::Release);
+        }
+        host.send_update(seq).await?;
+    }
+    let cpu_cores = cpu.cores()?;
+
+    // Stragglers get a few seconds to drain their queues, then stop.
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let _ = stop_tx.send(true);
+    });
+    let mut samples = Samples::default();
+    for task in tasks {
+        samples.extend(task.await?);
+    }
+    stopper.abort();
+    let missed = (viewers as u64 * frames).saturating_sub(samples.len() as u64);
+    Ok(Figures {
+        samples,
+        cpu_cores,
+        rss_per_viewer_kib,
+        missed,
+    })
+}

@@ -1,0 +1,179 @@
+//! A command wrapped for sharing, in a terminal of its own, with a viewer attached: by
+//! `share` on the real relay, or by the naive host wrapper on the naive relay. The echo and
+//! flood parts drive both the same way.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cli_share::net::{RelayInfo, ShareLink, ViewerTransport};
+
+use super::Ctx;
+use super::baseline::NaiveViewer;
+use super::ours::ScreenViewer;
+use super::process::Server;
+use super::terminal::{COLS, ROWS, Terminal};
+
+/// The shell prompt the parts wait for.
+pub const PROMPT: &str = "PROMPT$";
+
+/// An interactive shell with a known prompt and no startup files.
+pub fn shell() -> Vec<String> {
+    ["bash", "--norc", "--noprofile", "-i"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Environment of every wrapped command.
+pub const ENV: &[(&str, &str)] = &[("PS1", "PROMPT$ "), ("HISTFILE", "/dev/null")];
+
+/// `command` run by `share --now` against the real relay, with a viewer of its read link
+/// (its collab link when `collab`).
+pub async fn ours(
+    ctx: &Ctx,
+    relay: &Server,
+    info: &RelayInfo,
+    collab: bool,
+    command: &[String],
+) -> anyhow::Result<(Terminal, ScreenViewer)> {
+    let mut args: Vec<String> = ["--relay", relay.field("http=")?, "--now", "--no-slash"]
+        .map(String::from)
+        .to_vec();
+    if collab {
+        args.push("--collab".into());
+    }
+    args.push("--".into());
+    args.extend_from_slice(command);
+    let mut terminal = Terminal::spawn(&ctx.binary("share")?, &args, ENV)?;
+    let label = if collab {
+        "collab link: "
+    } else {
+        "read-only link: "
+    };
+    let link = link_after(&mut terminal, label).await?;
+    let viewer = ScreenViewer::connect(info, &link, ViewerTransport::WebSocket).await?;
+    Ok((terminal, viewer))
+}
+
+/// Waits for `share` to print the link labelled `label` (a whole line) and parses it.
+async fn link_after(terminal: &mut Terminal, label: &str) -> anyhow::Result<ShareLink> {
+    let link = terminal
+        .wait_until(label, Duration::from_secs(30), |text| {
+            let rest = &text[text.find(label)? + label.len()..];
+            let end = rest.find(['\r', '\n'])?;
+            Some(rest[..end].trim().to_owned())
+        })
+        .await
+        .context("share did not print its link")?;
+    Ok(ShareLink::parse(&link)?)
+}
+
+/// `command` run by the naive host wrapper on the naive relay, with a viewer attached first.
+pub async fn naive(
+    ctx: &Ctx,
+    relay: &Server,
+    session: &str,
+    command: &[String],
+) -> anyhow::Result<(Terminal, NaiveViewer)> {
+    let addr = relay.field("ws=")?;
+    let viewer = NaiveViewer::connect(addr, session).await?;
+    let mut args: Vec<String> = vec![
+        "host".into(),
+        "--url".into(),
+        format!("ws://{addr}/host/{session}"),
+        "--cols".into(),
+        COLS.to_string(),
+        "--rows".into(),
+        ROWS.to_string(),
+        "--".into(),
+    ];
+    args.extend_from_slice(command);
+    let terminal = Terminal::spawn(&ctx.binary("baseline-relay")?, &args, ENV)?;
+    Ok((terminal, viewer))
+}
+
+/// The viewer attached to a wrapped command, on either relay.
+pub enum Watcher {
+    Ours(Box<ScreenViewer>),
+    Naive {
+        viewer: NaiveViewer,
+        /// End of the previous chunk, so a needle split across chunks is still found.
+        carry: Vec<u8>,
+        bytes: u64,
+    },
+}
+
+impl Watcher {
+    pub fn naive(viewer: NaiveViewer) -> Watcher {
+        Watcher::Naive {
+            viewer,
+            carry: Vec::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Bytes received from the relay so far.
+    pub fn bytes(&self) -> u64 {
+        match self {
+            Watcher::Ours(viewer) => viewer.bytes,
+            Watcher::Naive { bytes, .. } => *bytes,
+        }
+    }
+
+    /// Sends keystrokes as a collab viewer.
+    pub async fn send(&mut self, keys: &[u8]) -> anyhow::Result<()> {
+        match self {
+            Watcher::Ours(viewer) => viewer.send_input(keys).await,
+            Watcher::Naive { viewer, .. } => viewer.send_input(keys).await,
+        }
+    }
+
+    /// Reads until the decoded screen satisfies `screen` (ours) or the raw stream contains
+    /// `raw` (naive; it has no screen). Returns false when `timeout` passed first.
+    pub async fn wait(
+        &mut self,
+        timeout: Duration,
+        screen: impl Fn(&ScreenViewer) -> bool,
+        raw: &[u8],
+    ) -> anyhow::Result<bool> {
+        let reading = async {
+            match self {
+                Watcher::Ours(viewer) => {
+                    while !screen(viewer) {
+                        viewer.next_frame().await?;
+                    }
+                }
+                Watcher::Naive {
+                    viewer,
+                    carry,
+                    bytes,
+                } => loop {
+                    let chunk = viewer.next_chunk().await?;
+                    *bytes += chunk.len() as u64;
+                    carry.extend_from_slice(&chunk);
+                    if carry.windows(raw.len()).any(|w| w == raw) {
+                        carry.clear();
+                        break;
+                    }
+                    let keep = carry.len().saturating_sub(raw.len());
+                    carry.drain(..keep);
+                },
+            }
+            anyhow::Ok(())
+        };
+        match tokio::time::timeout(timeout, reading).await {
+            Ok(result) => result.map(|()| true),
+            Err(_) => Ok(false),
+        }
+    }
+
+    /// Keeps reading (as a live viewer does) for `period`.
+    pub async fn read_for(&mut self, period: Duration) -> anyhow::Result<()> {
+        self.wait(period, |_| false, b"\0never\0").await.map(drop)
+    }
+
+    /// Reads until the session ends (or `timeout`); returns the bytes received in total.
+    pub async fn read_to_end(&mut self, timeout: Duration) -> u64 {
+        let _ = self.wait(timeout, |_| false, b"\0never\0").await;
+        self.bytes()
+    }
+}
