@@ -34,6 +34,10 @@ use crate::tty::{self, RawMode};
 const DRAIN_IDLE: Duration = Duration::from_millis(200);
 /// How long the last frame and the goodbye may take when leaving.
 const FAREWELL: Duration = Duration::from_secs(3);
+/// Shortest time between two frames (and so between two snapshots).
+const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(10);
+/// A snapshot takes at most 1/N of the time while the screen changes continuously.
+const SNAPSHOT_COST_FACTOR: u32 = 4;
 /// How long `--now` waits for the relay before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -58,6 +62,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
         host_key: args.host_key.clone(),
         sharing: None,
         in_flight: false,
+        next_frame_at: Instant::now(),
         dirty: false,
         repaint_pending: false,
         warned_scrollback: false,
@@ -89,6 +94,8 @@ struct Host {
     sharing: Option<Sharing>,
     /// A frame was handed to the link and not yet written.
     in_flight: bool,
+    /// No frame before this instant.
+    next_frame_at: Instant,
     /// The screen changed since the last frame.
     dirty: bool,
     /// A notice covers part of the screen: repaint on the next keystroke.
@@ -160,6 +167,7 @@ impl Host {
         self.send_frame_if_ready();
         loop {
             let sync_deadline = self.emulator.sync_deadline().map(Instant::from_std);
+            let frame_due = self.frame_pending().then_some(self.next_frame_at);
             tokio::select! {
                 read = reader.read(&mut buf) => match read {
                     Ok(n) if n > 0 => self.child_output(&buf[..n]).await,
@@ -180,6 +188,7 @@ impl Host {
                     break;
                 }
                 event = next_event(&mut self.sharing) => self.share_event(event, &pty_tx).await,
+                _ = sleep_until(frame_due.unwrap_or_else(Instant::now)), if frame_due.is_some() => {}
                 _ = sleep_until(sync_deadline.unwrap_or_else(Instant::now)), if sync_deadline.is_some() => {
                     self.emulator.end_sync();
                     self.dirty = true;
@@ -375,16 +384,27 @@ impl Host {
         self.dirty = true;
     }
 
-    /// Sends the current screen if it changed and the link can take a frame.
+    /// Whether a frame waits only for the link or the frame interval.
+    fn frame_pending(&self) -> bool {
+        self.dirty && !self.in_flight && self.sharing.as_ref().is_some_and(Sharing::is_live)
+    }
+
+    /// Sends the current screen if it changed, the link can take a frame and the frame
+    /// interval has passed. The interval grows with the cost of a snapshot, so that
+    /// under a flood snapshots take a bounded share of the time.
     fn send_frame_if_ready(&mut self) {
+        if !self.frame_pending() || Instant::now() < self.next_frame_at {
+            return;
+        }
         let Some(sharing) = &self.sharing else {
             return;
         };
-        if !self.dirty || self.in_flight || !sharing.is_live() {
-            return;
-        }
         self.dirty = false;
-        match self.encoder.encode(self.emulator.snapshot()) {
+        let started = Instant::now();
+        let encoded = self.encoder.encode(self.emulator.snapshot());
+        let cost = started.elapsed();
+        self.next_frame_at = Instant::now() + (cost * SNAPSHOT_COST_FACTOR).max(MIN_FRAME_INTERVAL);
+        match encoded {
             Ok(Some(frame)) => {
                 self.in_flight = sharing.request(HostToRelay::Frame(frame));
                 if !self.in_flight {
@@ -402,6 +422,9 @@ impl Host {
         let deadline = Instant::now() + FAREWELL;
         self.dirty = true;
         loop {
+            if self.frame_pending() {
+                sleep_until(self.next_frame_at.min(deadline)).await;
+            }
             self.send_frame_if_ready();
             if !self.in_flight {
                 break;

@@ -21,6 +21,8 @@ use crate::tty::{self, RawMode};
 
 /// After the first keyframe, how long without news means `--dump` has caught up.
 const SETTLE: Duration = Duration::from_millis(200);
+/// Longest a `--send` stays connected after sending.
+const LINGER: Duration = Duration::from_secs(3);
 /// How long a viewer retries a relay that is going away.
 const RETRY_FOR: Duration = Duration::from_secs(30);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
@@ -80,9 +82,6 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         if let Err(error) = viewer.send_input(input).await {
             return Ok(net_failure(&error));
         }
-        if goal == Goal::SendOnly {
-            return Ok(0);
-        }
     }
     let mut session = Session {
         link,
@@ -93,6 +92,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     };
     match goal {
         Goal::Interactive => session.interactive().await,
+        Goal::SendOnly => Ok(session.linger().await),
         _ => Ok(session.scripted(&goal, deadline).await),
     }
 }
@@ -144,6 +144,23 @@ impl Session {
                     }
                     _ => settle = Some(Instant::now() + SETTLE),
                 },
+            }
+        }
+    }
+
+    /// After `--send` alone: stays connected until the screen settles (or [`LINGER`]), so
+    /// the input is delivered before the connection closes, and usually echoed.
+    async fn linger(&mut self) -> i32 {
+        let give_up = Instant::now() + LINGER;
+        let mut settle = give_up;
+        loop {
+            tokio::select! {
+                message = self.viewer.recv() => match self.handle(message).await {
+                    Next::Exit(code) => return code,
+                    Next::Changed => settle = (Instant::now() + SETTLE).min(give_up),
+                    Next::Nothing => {}
+                },
+                _ = sleep_until(settle) => return 0,
             }
         }
     }
@@ -211,20 +228,25 @@ impl Session {
                 }
             }
             Ok(RelayToViewer::Ended { reason, message }) => Next::Exit(ended(reason, &message)),
-            Ok(RelayToViewer::GoingAway) | Err(NetError::GoingAway) => self.reconnect().await,
+            // The relay restarts, or the connection was lost (idle timeout, network
+            // change): the same link joins again and the screen re-syncs from a keyframe.
+            Ok(RelayToViewer::GoingAway)
+            | Err(NetError::GoingAway | NetError::Closed(_) | NetError::Connect(_)) => {
+                self.reconnect().await
+            }
             Ok(_) => Next::Nothing,
             Err(NetError::Ended) => Next::Exit(ended(EndReason::HostEnded, "")),
             Err(error) => Next::Exit(net_failure(&error)),
         }
     }
 
-    /// The relay restarts: come back with the same link.
+    /// Comes back with the same link, retrying with a capped backoff.
     async fn reconnect(&mut self) -> Next {
         let give_up = Instant::now() + RETRY_FOR;
         let mut pause = Duration::from_millis(250);
         while Instant::now() < give_up {
             sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+            pause = (pause * 2).min(Duration::from_secs(1));
             if let Ok(viewer) = connect(&self.link, self.transport).await {
                 self.viewer = viewer;
                 return Next::Nothing;

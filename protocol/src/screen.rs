@@ -282,44 +282,59 @@ impl Screen {
     }
 
     /// The diff that turns `self` into `next`, or `None` when only a keyframe can (size
-    /// changed, or `next` is not a successor of `self`). Runs on every frame a host sends,
-    /// so it compares in place and clones only the rows that changed.
+    /// changed, or `next` is not a successor of `self`).
+    ///
+    /// Works on the shifted state without building it: the host calls this for every
+    /// frame, and copying a full scrollback each time would dominate its cost.
     pub fn diff(&self, next: &Screen) -> Option<ScreenDiff> {
-        let rows = self.rows as usize;
-        if self.cols != next.cols || self.rows != next.rows || next.lines.len() != rows {
+        if self.cols != next.cols || self.rows != next.rows || next.lines.len() != self.lines.len()
+        {
             return None;
         }
         let scroll = next.scrolled_total.checked_sub(self.scrolled_total)?;
+        let rows = self.lines.len();
         let pushed = pushed_kept(scroll);
-        let expected_len = (self.scrollback.len() + pushed).min(SCROLLBACK_LINES);
-        if next.scrollback.len() != expected_len {
+        // Rows `scroll_up` would push, oldest first: the top rows, then blank ones.
+        let first_pushed_row = scroll - pushed as u64;
+        let pushed_row = |k: usize| -> Option<&Line> {
+            let row = first_pushed_row + k as u64;
+            (row < rows as u64).then(|| &self.lines[row as usize])
+        };
+        let kept_before = self.scrollback.len();
+        let dropped = (kept_before + pushed).saturating_sub(SCROLLBACK_LINES);
+        if kept_before + pushed - dropped != next.scrollback.len() {
             return None;
         }
-        let first_pushed = expected_len - pushed;
-        // Rows already in scrollback never change: checking the newest of them catches a
-        // `next` that is not a successor without comparing the whole scrollback each frame.
-        if first_pushed > 0 && self.scrollback.back() != next.scrollback.get(first_pushed - 1) {
-            return None;
-        }
+        // Row `i` of the shifted scrollback; `None` is a blank row.
+        let shifted_scrollback = |i: usize| -> Option<&Line> {
+            let j = i + dropped;
+            if j < kept_before {
+                Some(&self.scrollback[j])
+            } else {
+                pushed_row(j - kept_before)
+            }
+        };
         let blank = Line::default();
-        let skipped = scroll - pushed as u64;
+        let same = |old: Option<&Line>, new: &Line| old.unwrap_or(&blank) == new;
+        let first_pushed = next.scrollback.len().checked_sub(pushed)?;
+        // Rows already in the viewer's scrollback never change; a mismatch means `next` is
+        // not a successor of `self`.
+        if !(0..first_pushed).all(|i| same(shifted_scrollback(i), &next.scrollback[i])) {
+            return None;
+        }
         let history = (0..pushed)
-            .filter_map(|i| {
-                let was = usize::try_from(skipped + i as u64)
-                    .ok()
-                    .and_then(|row| self.lines.get(row))
-                    .unwrap_or(&blank);
-                let now = &next.scrollback[first_pushed + i];
-                (was != now).then(|| (i as u32, now.clone()))
+            .filter(|&i| {
+                !same(
+                    shifted_scrollback(first_pushed + i),
+                    &next.scrollback[first_pushed + i],
+                )
             })
+            .map(|i| (i as u32, next.scrollback[first_pushed + i].clone()))
             .collect();
         let shift = scroll.min(rows as u64) as usize;
         let lines = (0..rows)
-            .filter_map(|row| {
-                let was = self.lines.get(row + shift).unwrap_or(&blank);
-                let now = &next.lines[row];
-                (was != now).then(|| (row as u16, now.clone()))
-            })
+            .filter(|&row| !same(self.lines.get(row + shift), &next.lines[row]))
+            .map(|row| (row as u16, next.lines[row].clone()))
             .collect();
         Some(ScreenDiff {
             scroll,

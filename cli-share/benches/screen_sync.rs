@@ -1,0 +1,83 @@
+//! Cost of the host's sync path: emulating output, taking a snapshot and encoding the
+//! frame (diff or keyframe), with a full scrollback, as under a flood.
+
+use std::hint::black_box;
+
+use cli_share::emulator::Emulator;
+use cli_share::frames::FrameEncoder;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+const COLS: u16 = 200;
+const ROWS: u16 = 50;
+
+fn mixed_output(lines: usize) -> Vec<u8> {
+    (0..lines)
+        .map(|i| {
+            format!(
+                "\x1b[3{}mline {i}\x1b[0m {} 中文 {}\r\n",
+                i % 8,
+                "word ".repeat(i % 30),
+                i * 7
+            )
+        })
+        .collect::<String>()
+        .into_bytes()
+}
+
+/// An emulator whose scrollback is full, with an encoder that has sent its state.
+fn warmed_up() -> (Emulator, FrameEncoder) {
+    let mut emulator = Emulator::new(COLS, ROWS);
+    emulator.feed(&mixed_output(3000));
+    let mut encoder = FrameEncoder::new();
+    encoder.encode(emulator.snapshot()).unwrap();
+    (emulator, encoder)
+}
+
+fn bench(c: &mut Criterion) {
+    let chunk = mixed_output(100);
+    let mut group = c.benchmark_group("sync");
+    group.throughput(Throughput::Bytes(chunk.len() as u64));
+    group.bench_function("emulate 100 lines", |b| {
+        let mut emulator = Emulator::new(COLS, ROWS);
+        b.iter(|| emulator.feed(black_box(&chunk)));
+    });
+    group.bench_function("emulate 100 lines + snapshot + diff frame", |b| {
+        let (mut emulator, mut encoder) = warmed_up();
+        b.iter(|| {
+            emulator.feed(&chunk);
+            black_box(encoder.encode(emulator.snapshot()).unwrap());
+        });
+    });
+    group.finish();
+    c.bench_function("sync/keystroke echo: snapshot + diff frame", |b| {
+        let (mut emulator, mut encoder) = warmed_up();
+        b.iter(|| {
+            emulator.feed(b"x");
+            black_box(encoder.encode(emulator.snapshot()).unwrap());
+        });
+    });
+    c.bench_function("screen/diff, one row changed, full scrollback", |b| {
+        let (mut emulator, _) = warmed_up();
+        let before = emulator.snapshot().clone();
+        emulator.feed(b"x");
+        let after = emulator.snapshot().clone();
+        b.iter(|| black_box(before.diff(&after)));
+    });
+    // Screen::diff used to start by cloning the old screen, scrollback included.
+    c.bench_function("screen/clone with full scrollback", |b| {
+        let (mut emulator, _) = warmed_up();
+        let screen = emulator.snapshot().clone();
+        b.iter(|| black_box(screen.clone()));
+    });
+    c.bench_function("sync/keyframe with full scrollback", |b| {
+        let (mut emulator, mut encoder) = warmed_up();
+        b.iter(|| {
+            encoder.force_keyframe();
+            emulator.feed(b"x");
+            black_box(encoder.encode(emulator.snapshot()).unwrap());
+        });
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
