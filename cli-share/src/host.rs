@@ -357,7 +357,9 @@ impl Host {
     async fn notice(&mut self, text: &str) {
         if self.interactive {
             let body = text.replace("\r\n", "\r\n\x1b[7m share \x1b[0m ");
-            let message = format!("\r\n\x1b[0m\x1b[7m share \x1b[0m {body}\r\n");
+            // Consecutive notices stack without blank lines between them.
+            let lead = if self.repaint_pending { "" } else { "\r\n" };
+            let message = format!("{lead}\x1b[0m\x1b[7m share \x1b[0m {body}\r\n");
             self.out.write(message.into_bytes()).await;
             self.repaint_pending = true;
         } else {

@@ -44,7 +44,12 @@ pub struct SlashFilter {
     enabled: bool,
     line: LineState,
     held: Vec<u8>,
+    /// An escape sequence being passed through, to tell keys from terminal reports.
+    escape: Option<Vec<u8>>,
 }
+
+/// Longest escape sequence classified; longer ones count as keys of unknown effect.
+const MAX_ESCAPE: usize = 64;
 
 impl SlashFilter {
     pub fn new(enabled: bool) -> SlashFilter {
@@ -52,6 +57,7 @@ impl SlashFilter {
             enabled,
             line: LineState::Start,
             held: Vec::new(),
+            escape: None,
         }
     }
 
@@ -133,6 +139,19 @@ impl SlashFilter {
     /// Forwards a byte to the child and tracks the line state.
     fn pass(&mut self, byte: u8, out: &mut Filtered) {
         out.to_child.push(byte);
+        if let Some(mut escape) = self.escape.take() {
+            escape.push(byte);
+            match escape_end(&escape) {
+                None if escape.len() < MAX_ESCAPE => self.escape = Some(escape),
+                Some(true) => {}
+                _ => self.line = LineState::Unknown,
+            }
+            return;
+        }
+        if byte == 0x1b {
+            self.escape = Some(vec![byte]);
+            return;
+        }
         self.line = match (byte, self.line) {
             // Enter, Ctrl-C and Ctrl-U leave the cursor at the start of an empty line.
             (b'\r' | b'\n' | 0x03 | 0x15, _) => LineState::Start,
@@ -146,6 +165,26 @@ impl SlashFilter {
             (0x20..=0x7e | 0xc0..=0xff, LineState::Unknown) => LineState::Unknown,
             _ => LineState::Unknown,
         };
+    }
+}
+
+/// Whether `escape` (starting with ESC) is complete: `Some(true)` for a terminal report
+/// or event that does not edit the line (replies to queries, focus, mouse), `Some(false)`
+/// for a key, `None` while incomplete.
+fn escape_end(escape: &[u8]) -> Option<bool> {
+    let (&last, body) = escape.split_last()?;
+    match body.get(1).copied() {
+        // ESC alone so far.
+        None => (!matches!(last, b'[' | b']' | b'P' | b'O' | b'_' | b'^')).then_some(false),
+        Some(b'[') if body.len() == 2 && last == b'M' => None,
+        Some(b'[') if body.starts_with(b"\x1b[M") => (escape.len() == 6).then_some(true),
+        Some(b'[') => (0x40..=0x7e).contains(&last).then(|| {
+            let mouse = body.get(2) == Some(&b'<');
+            mouse || matches!(last, b'c' | b'R' | b'n' | b't' | b'y' | b'I' | b'O')
+        }),
+        Some(b'O') => Some(false),
+        // OSC, DCS, APC, PM: strings ended by BEL or ST, all reports from the terminal.
+        Some(_) => (last == 0x07 || (last == b'\\' && body.last() == Some(&0x1b))).then_some(true),
     }
 }
 
@@ -241,6 +280,29 @@ mod tests {
         let (child, commands) = feed_all(&mut filter, b"\x1b[A/share\r");
         assert_eq!(child, b"\x1b[A/share\r");
         assert!(commands.is_empty());
+    }
+
+    #[test]
+    fn terminal_reports_keep_the_line_state_but_keys_do_not() {
+        let reports: [&[u8]; 6] = [
+            b"\x1b[?62;22c",
+            b"\x1b[12;1R",
+            b"\x1b]11;rgb:0000/0000/0000\x07",
+            b"\x1bP>|tmux 3.3\x1b\\",
+            b"\x1b[I",
+            b"\x1b[<0;3;4M",
+        ];
+        for report in reports {
+            let mut filter = SlashFilter::new(true);
+            let (child, commands) = feed_all(&mut filter, &[report, b"/share\r"].concat());
+            assert_eq!(child, report, "{report:?}");
+            assert_eq!(commands.len(), 1, "{report:?}");
+        }
+        for key in [&b"\x1b[A"[..], b"\x1bOB", b"\x1b[3~", b"\x1bb"] {
+            let mut filter = SlashFilter::new(true);
+            let (_, commands) = feed_all(&mut filter, &[key, b"/share\r"].concat());
+            assert!(commands.is_empty(), "{key:?}");
+        }
     }
 
     #[test]
