@@ -244,6 +244,6 @@ impl RunningRelay {
         for endpoint in &self.endpoints {
             let _ = tokio::time::timeout(Duration::from_secs(1), endpoint.wait_idle()).await;
         }
-    }
         tracing::debug!("endpoints closed");
+    }
 }
