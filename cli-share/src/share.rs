@@ -5,18 +5,32 @@
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use protocol::{HostHello, HostToRelay, Links, Mode, RelayToHost, ViewerCount};
+use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
 use crate::net::{
-    self, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, NetError,
+    self, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, NetError, RelayInfo,
 };
 
-/// First and longest pause between reconnection attempts.
-const BACKOFF_START: Duration = Duration::from_millis(250);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// First and longest pause between reconnection attempts. Short, because an outage is
+/// over for the host only once an attempt gets through: the cap bounds how long viewers
+/// wait after the network came back.
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// While resuming, a fresh handshake starts this often until one completes (a lost
+/// handshake packet is otherwise retried only after the handshake's own, growing,
+/// timeout): after an outage the next attempt gets through within this.
+const ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
+/// Handshakes in flight at once while resuming.
+const ATTEMPTS: usize = 8;
+/// How long one round of racing handshakes lasts before the supervisor takes stock.
+const RACE_FOR: Duration = Duration::from_secs(10);
+/// The same for an attempt that must discover the relay again (and maybe fall back).
+const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long the host tries to get its session back before giving up.
 const RECONNECT_FOR: Duration = Duration::from_secs(120);
 
@@ -94,11 +108,31 @@ pub struct Sharing {
     live: bool,
 }
 
+/// Where a share connects and how.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base: Url,
+    /// Trusted besides the platform's roots (a development CA).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub options: HostOptions,
+}
+
 impl Sharing {
     pub fn start(base: Url, hello: HostHello) -> Sharing {
+        let target = Target {
+            base,
+            extra_roots: Vec::new(),
+            options: HostOptions::default(),
+        };
+        Sharing::start_with(target, hello)
+    }
+
+    /// Like [`start`](Self::start), for callers (tests, benchmarks) that choose the trust
+    /// and the transport.
+    pub fn start_with(target: Target, hello: HostHello) -> Sharing {
         let (outgoing, outgoing_rx) = mpsc::channel(1);
         let (events_tx, events) = mpsc::channel(64);
-        let task = tokio::spawn(supervise(base, hello, outgoing_rx, events_tx));
+        let task = tokio::spawn(supervise(target, hello, outgoing_rx, events_tx));
         Sharing {
             outgoing,
             events,
@@ -145,15 +179,19 @@ impl Sharing {
 
 /// Keeps the session connected until it is stopped or cannot be resumed.
 async fn supervise(
-    base: Url,
+    target: Target,
     mut hello: HostHello,
     mut outgoing: mpsc::Receiver<HostToRelay>,
     events: mpsc::Sender<ShareEvent>,
 ) {
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<tokio::time::Instant> = None;
+    let mut connector = Connector {
+        target,
+        relay: None,
+    };
     loop {
-        match connect(&base, &hello).await {
+        match connector.connect(&hello).await {
             Ok(HostConnection {
                 welcome,
                 transport,
@@ -205,9 +243,76 @@ async fn supervise(
     }
 }
 
-async fn connect(base: &Url, hello: &HostHello) -> Result<HostConnection, NetError> {
-    let relay = net::discover(base, &[]).await?;
-    net::connect_host(&relay, hello, &HostOptions::default()).await
+/// Connects and resumes, remembering what the relay published and which transport
+/// worked, so that a resume costs one handshake and not a discovery plus a fallback.
+struct Connector {
+    target: Target,
+    /// The discovered relay and the transport of the last welcome.
+    relay: Option<(RelayInfo, HostTransport)>,
+}
+
+impl Connector {
+    async fn connect(&mut self, hello: &HostHello) -> Result<HostConnection, NetError> {
+        let Some((relay, transport)) = &self.relay else {
+            let first = async {
+                let relay = net::discover(&self.target.base, &self.target.extra_roots).await?;
+                let connection = net::connect_host(&relay, hello, &self.target.options).await?;
+                Ok((relay, connection))
+            };
+            let (relay, connection) = match hello.resume {
+                // Discovery and the transport fallback have timeouts of their own.
+                None => first.await?,
+                Some(_) => tokio::time::timeout(DISCOVERY_TIMEOUT, first)
+                    .await
+                    .map_err(|_| NetError::Timeout("rediscovering the relay"))??,
+            };
+            self.relay = Some((relay, connection.transport));
+            return Ok(connection);
+        };
+        let options = HostOptions {
+            transport: Some(*transport),
+            ..self.target.options.clone()
+        };
+        match race(relay, &options).await {
+            Ok((sender, receiver, transport)) => {
+                net::host::greet(sender, receiver, transport, hello).await
+            }
+            Err(error @ NetError::Timeout(_)) => Err(error),
+            // The relay answered but not as before (restarted with another certificate,
+            // or UDP is now blocked): discover it afresh next time.
+            Err(error) => {
+                self.relay = None;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Opens the link with overlapping handshakes, one more every [`ATTEMPT_INTERVAL`]; the
+/// first to complete wins and the others are dropped before any says hello, so the relay
+/// sees a single resume. Handshakes that time out are replaced for [`RACE_FOR`]; any
+/// other failure ends the race.
+async fn race(
+    relay: &RelayInfo,
+    options: &HostOptions,
+) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+    let mut attempts = futures::stream::FuturesUnordered::new();
+    let mut tick = tokio::time::interval(ATTEMPT_INTERVAL);
+    let give_up = tokio::time::sleep(RACE_FOR);
+    tokio::pin!(give_up);
+    loop {
+        tokio::select! {
+            _ = tick.tick(), if attempts.len() < ATTEMPTS => {
+                attempts.push(net::host::open(relay, options));
+            }
+            Some(opened) = futures::StreamExt::next(&mut attempts) => match opened {
+                Ok(link) => return Ok(link),
+                Err(NetError::Timeout(_)) => {}
+                Err(error) => return Err(error),
+            },
+            _ = &mut give_up => return Err(NetError::Timeout("resuming")),
+        }
+    }
 }
 
 /// Carries messages both ways until the host says goodbye (`Ok`) or the link fails.
@@ -224,7 +329,13 @@ async fn run(
                 let _ = events.send(ShareEvent::Sent).await;
                 return said.map(|()| true);
             }
-            let written = sender.send(&message).await;
+            let written = match message {
+                HostToRelay::Frame(_) => match protocol::encode(&message) {
+                    Ok(bytes) => sender.send_frame(Bytes::from(bytes)).await,
+                    Err(e) => Err(NetError::Protocol(e.to_string())),
+                },
+                _ => sender.send(&message).await,
+            };
             let _ = events.send(ShareEvent::Sent).await;
             written?;
         }

@@ -65,15 +65,22 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     };
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
-    let mut viewer = match connect(&link, transport).await {
-        Ok(viewer) => viewer,
-        Err(code) => return Ok(code),
-    };
-    let mode = match viewer.recv().await {
-        Ok(RelayToViewer::Welcome(welcome)) => welcome.mode,
-        Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
-        Ok(other) => return Ok(fail(1, &format!("unexpected first message {other:?}"))),
-        Err(error) => return Ok(net_failure(&error)),
+    let give_up = Instant::now() + RETRY_FOR;
+    let (mut viewer, mode) = loop {
+        let mut viewer = match connect(&link, transport).await {
+            Ok(viewer) => viewer,
+            Err(code) => return Ok(code),
+        };
+        match viewer.recv().await {
+            Ok(RelayToViewer::Welcome(welcome)) => break (viewer, welcome.mode),
+            Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
+            Ok(other) => return Ok(fail(1, &format!("unexpected first message {other:?}"))),
+            // Lost before the welcome (a bad link): join again, as after it.
+            Err(NetError::GoingAway | NetError::Closed(_)) if Instant::now() < give_up => {
+                sleep(Duration::from_millis(250)).await;
+            }
+            Err(error) => return Ok(net_failure(&error)),
+        }
     };
     if let Some(input) = &input {
         if mode != Mode::Collab {

@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 
 use crate::link::{LinkRx, LinkTx, Received};
 use crate::metrics::add;
+use crate::reorder::{Reorder, Source};
 use crate::session::{HostHandle, Session, encoded};
 use crate::shared::Shared;
 use crate::stop::Stopper;
@@ -101,7 +102,13 @@ fn session_for(shared: &Shared, hello: &HostHello) -> Result<(Arc<Session>, bool
                     close::ENDED,
                 )
             })?;
-        return Ok(shared.sessions.get_or_recreate(&claims.sid));
+        return shared.sessions.get_or_recreate(&claims.sid).ok_or_else(|| {
+            refuse(
+                RefusalReason::SessionGone,
+                "the session has ended",
+                close::ENDED,
+            )
+        });
     }
     let keys = &shared.config.host_keys;
     let allowed = keys.is_empty()
@@ -178,8 +185,15 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx) {
         let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
     }
     tracing::info!(session = %session.id, resumed, recreated, "host connected");
+    let datagrams = tx.quic_connection();
     shared.tracker.spawn(write(tx, host_rx, stop.clone()));
-    read(&shared, &session, conn, rx, host_tx, &stop).await;
+    let link = HostLink {
+        conn,
+        rx,
+        datagrams,
+        host_tx,
+    };
+    read(&shared, &session, link, &stop).await;
 }
 
 async fn refused(shared: &Shared, mut tx: LinkTx, refusal: Refuse) {
@@ -227,17 +241,55 @@ async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) 
     }
 }
 
-async fn read(
-    shared: &Arc<Shared>,
-    session: &Arc<Session>,
+/// The reading side of one host connection.
+struct HostLink {
     conn: u64,
-    mut rx: LinkRx,
+    rx: LinkRx,
+    /// QUIC hosts also send small frames as datagrams (see [`crate::reorder`]).
+    datagrams: Option<quinn::Connection>,
     host_tx: mpsc::Sender<Bytes>,
-    stop: &Stopper,
-) {
+}
+
+/// The next datagram; never ready without a connection or once it has closed (the
+/// stream reports that).
+async fn next_datagram(conn: &Option<quinn::Connection>) -> Bytes {
+    match conn {
+        Some(conn) => match conn.read_datagram().await {
+            Ok(datagram) => datagram,
+            Err(_) => std::future::pending().await,
+        },
+        None => std::future::pending().await,
+    }
+}
+
+/// Forwards the frames `reorder` released; asks for a keyframe when the session wants one.
+fn forward(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
+    for (message, keyframe) in ready {
+        add(&shared.metrics.frames_in, 1);
+        add(&shared.metrics.frame_bytes_in, message.len() as u64);
+        if session.frame(message, keyframe, &shared.metrics) {
+            add(&shared.metrics.keyframe_requests, 1);
+            let _ = link
+                .host_tx
+                .try_send(encoded(&RelayToHost::RequestKeyframe));
+        }
+    }
+}
+
+async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, stop: &Stopper) {
+    let conn = link.conn;
+    let mut reorder = Reorder::default();
     loop {
         let received = tokio::select! {
-            received = rx.recv() => received,
+            received = link.rx.recv() => received,
+            datagram = next_datagram(&link.datagrams) => {
+                // Anything but a frame header is ignored: datagrams are only ever copies.
+                if let Ok(Some(header)) = FrameHeader::peek(&datagram) {
+                    let ready = reorder.accept(Source::Datagram, header.seq, datagram, header.keyframe);
+                    forward(shared, session, &link, ready);
+                }
+                continue;
+            }
             _ = stop.stopped() => return,
         };
         let message = match received {
@@ -256,18 +308,14 @@ async fn read(
         // `peek` only answers for frames; anything else (including bytes that merely fail
         // to look like a frame header) is decoded in full.
         if let Ok(Some(header)) = FrameHeader::peek(&message) {
-            add(&shared.metrics.frames_in, 1);
-            add(&shared.metrics.frame_bytes_in, message.len() as u64);
-            if session.frame(message, header.keyframe, &shared.metrics) {
-                add(&shared.metrics.keyframe_requests, 1);
-                let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
-            }
+            let ready = reorder.accept(Source::Stream, header.seq, message, header.keyframe);
+            forward(shared, session, &link, ready);
             continue;
         }
         match protocol::decode::<HostToRelay>(&message) {
             Ok(HostToRelay::RequestLinks { collab }) => {
                 let links = RelayToHost::Links(shared.links(&session.id, collab));
-                let _ = host_tx.try_send(encoded(&links));
+                let _ = link.host_tx.try_send(encoded(&links));
             }
             Ok(HostToRelay::Bye { .. }) => {
                 shared.end_session(session, EndReason::HostEnded);

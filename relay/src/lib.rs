@@ -14,6 +14,7 @@ mod link;
 mod metrics;
 pub mod queue;
 mod quic;
+mod reorder;
 pub mod retention;
 mod session;
 mod shared;

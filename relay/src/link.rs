@@ -135,6 +135,14 @@ impl LinkTx {
         }
     }
 
+    /// The QUIC connection of a host link, which may also carry datagrams.
+    pub fn quic_connection(&self) -> Option<quinn::Connection> {
+        match self {
+            LinkTx::Quic { conn, .. } => Some(conn.clone()),
+            _ => None,
+        }
+    }
+
     /// A handle that closes the connection at once, even while a send is blocked.
     pub fn aborter(&self) -> Aborter {
         match self {

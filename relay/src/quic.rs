@@ -15,9 +15,13 @@ use crate::link::{LinkRx, LinkTx};
 use crate::shared::Shared;
 use crate::viewer::MAX_VIEWER_MESSAGE;
 
-/// Below common load-balancer and NAT idle timeouts.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(10);
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Frequent enough that three lost keep-alives in a row are rare even at 10 % loss, and
+/// below common load-balancer and NAT idle timeouts.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// A dead host link is noticed this fast on both sides: viewers see "host away" and the
+/// host starts resuming (a new connection, the same session) within it. Longer outages
+/// than this are covered by resume, not by the connection surviving them.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a connection may take from handshake to its first stream.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Unacknowledged bytes a connection may buffer towards a slow peer.

@@ -278,10 +278,34 @@ impl Session {
     }
 }
 
-/// Every live session by id.
+/// Ids of ended sessions remembered so their host tokens cannot bring them back; the
+/// oldest are forgotten beyond this many (a restarted relay forgets them all).
+pub const MAX_TOMBSTONES: usize = 65_536;
+
+/// Every live session by id, and the ids of recently ended ones.
 #[derive(Default)]
 pub(crate) struct Registry {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    tombstones: Mutex<Tombstones>,
+}
+
+#[derive(Default)]
+struct Tombstones {
+    ids: std::collections::HashSet<String>,
+    order: std::collections::VecDeque<String>,
+}
+
+impl Tombstones {
+    fn add(&mut self, id: &str) {
+        if self.ids.insert(id.to_owned()) {
+            self.order.push_back(id.to_owned());
+        }
+        while self.order.len() > MAX_TOMBSTONES {
+            if let Some(oldest) = self.order.pop_front() {
+                self.ids.remove(&oldest);
+            }
+        }
+    }
 }
 
 impl Registry {
@@ -304,18 +328,23 @@ impl Registry {
         }
     }
 
-    /// The session `id`, re-created (empty) if this relay does not know it; the flag says
-    /// whether it was re-created.
-    pub fn get_or_recreate(&self, id: &str) -> (Arc<Session>, bool) {
+    /// The session `id`, re-created (empty) if this relay does not know it (it restarted);
+    /// the flag says whether it was re-created. `None` when the session ended here: its
+    /// host token must not revive it.
+    pub fn get_or_recreate(&self, id: &str) -> Option<(Arc<Session>, bool)> {
         let mut sessions = self.lock();
         if let Some(session) = sessions.get(id) {
-            return (session.clone(), false);
+            return Some((session.clone(), false));
+        }
+        if self.tombstones().ids.contains(id) {
+            return None;
         }
         let session = Session::new(id.to_owned());
         sessions.insert(id.to_owned(), session.clone());
-        (session, true)
+        Some((session, true))
     }
 
+    /// Forgets an ended session, remembering that it ended.
     pub fn remove(&self, session: &Arc<Session>) {
         let mut sessions = self.lock();
         if sessions
@@ -323,7 +352,12 @@ impl Registry {
             .is_some_and(|s| Arc::ptr_eq(s, session))
         {
             sessions.remove(&session.id);
+            self.tombstones().add(&session.id);
         }
+    }
+
+    fn tombstones(&self) -> MutexGuard<'_, Tombstones> {
+        self.tombstones.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn drain(&self) -> Vec<Arc<Session>> {

@@ -31,6 +31,8 @@ pub struct HostOptions {
     /// `None`: QUIC, falling back to WebSocket after `quic_timeout`.
     pub transport: Option<HostTransport>,
     pub quic_timeout: Duration,
+    /// Congestion controller of the QUIC link (host to relay is where frames flow).
+    pub congestion: Congestion,
 }
 
 impl Default for HostOptions {
@@ -38,9 +40,23 @@ impl Default for HostOptions {
         HostOptions {
             transport: None,
             quic_timeout: Duration::from_secs(3),
+            congestion: Congestion::default(),
         }
     }
 }
+
+/// The congestion controllers quinn offers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Congestion {
+    #[default]
+    Cubic,
+    NewReno,
+    Bbr,
+}
+
+/// How long a frame's stream copy waits after its datagram copy, so the two leave in
+/// different packets and one loss cannot take both.
+const DATAGRAM_LEAD: Duration = Duration::from_millis(1);
 
 /// A welcomed host.
 pub struct HostConnection {
@@ -55,7 +71,7 @@ enum Tx {
         conn: quinn::Connection,
         send: FramedWrite<quinn::SendStream, FrameCodec>,
         // Keeps the client endpoint (and its socket) alive as long as the link.
-        _endpoint: quinn::Endpoint,
+        endpoint: quinn::Endpoint,
     },
     WebSocket(SplitSink<Ws, Message>),
 }
@@ -80,7 +96,17 @@ pub async fn connect_host(
     hello: &HostHello,
     options: &HostOptions,
 ) -> Result<HostConnection, NetError> {
-    let (mut sender, mut receiver, transport) = open(relay, options).await?;
+    let (sender, receiver, transport) = open(relay, options).await?;
+    greet(sender, receiver, transport, hello).await
+}
+
+/// Says hello on an opened link and waits for the welcome.
+pub async fn greet(
+    mut sender: HostSender,
+    mut receiver: HostReceiver,
+    transport: HostTransport,
+    hello: &HostHello,
+) -> Result<HostConnection, NetError> {
     sender.send(&HostToRelay::Hello(hello.clone())).await?;
     match receiver.recv().await? {
         Some(RelayToHost::Welcome(welcome)) => Ok(HostConnection {
@@ -103,9 +129,9 @@ pub async fn open(
     options: &HostOptions,
 ) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
     match options.transport {
-        Some(HostTransport::Quic) => quic(relay).await,
+        Some(HostTransport::Quic) => quic(relay, options).await,
         Some(HostTransport::WebSocket) => ws(relay).await,
-        None => match tokio::time::timeout(options.quic_timeout, quic(relay)).await {
+        None => match tokio::time::timeout(options.quic_timeout, quic(relay, options)).await {
             Ok(Ok(link)) => Ok(link),
             Ok(Err(error)) => {
                 tracing::info!(%error, "QUIC to the relay failed; using WebSocket");
@@ -136,21 +162,34 @@ pub(crate) async fn resolve(authority: &str) -> Result<(SocketAddr, String), Net
 }
 
 /// Keep-alives and idle timeout matching the relay's.
-pub(crate) fn transport_config() -> quinn::TransportConfig {
+pub(crate) fn transport_config(congestion: Congestion) -> quinn::TransportConfig {
+    use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
     let mut transport = quinn::TransportConfig::default();
     transport
         .keep_alive_interval(Some(relay::KEEP_ALIVE))
         .max_idle_timeout(relay::IDLE_TIMEOUT.try_into().ok());
+    match congestion {
+        Congestion::Cubic => {
+            transport.congestion_controller_factory(Arc::new(CubicConfig::default()))
+        }
+        Congestion::NewReno => {
+            transport.congestion_controller_factory(Arc::new(NewRenoConfig::default()))
+        }
+        Congestion::Bbr => transport.congestion_controller_factory(Arc::new(BbrConfig::default())),
+    };
     transport
 }
 
-async fn quic(relay: &RelayInfo) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+async fn quic(
+    relay: &RelayInfo,
+    options: &HostOptions,
+) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
     let (addr, server_name) = resolve(&relay.info.quic).await?;
     let tls = relay.trust.client_config(&[HOST_ALPN])?;
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| NetError::Tls(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(Arc::new(transport_config()));
+    config.transport_config(Arc::new(transport_config(options.congestion)));
     let bind: SocketAddr = if addr.is_ipv6() {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
@@ -161,7 +200,11 @@ async fn quic(relay: &RelayInfo) -> Result<(HostSender, HostReceiver, HostTransp
         .connect_with(config, addr, &server_name)
         .map_err(|e| NetError::Connect(e.to_string()))?
         .await
-        .map_err(|e| NetError::Connect(e.to_string()))?;
+        .map_err(|e| match e {
+            // Nothing came back: worth retrying as is, unlike a refused certificate.
+            quinn::ConnectionError::TimedOut => NetError::Timeout("QUIC handshake"),
+            other => NetError::Connect(other.to_string()),
+        })?;
     let (send, recv) = conn
         .open_bi()
         .await
@@ -169,7 +212,7 @@ async fn quic(relay: &RelayInfo) -> Result<(HostSender, HostReceiver, HostTransp
     let sender = HostSender(Tx::Quic {
         conn: conn.clone(),
         send: FramedWrite::new(send, FrameCodec::default()),
-        _endpoint: endpoint,
+        endpoint,
     });
     let receiver = HostReceiver(Rx::Quic {
         conn,
@@ -205,6 +248,33 @@ impl HostSender {
                 .send(Message::Binary(message))
                 .await
                 .map_err(|e| NetError::Closed(e.to_string())),
+        }
+    }
+
+    /// Sends one encoded `HostToRelay::Frame`. Over QUIC a frame that fits one datagram is
+    /// first sent as a datagram too: the relay forwards whichever copy arrives first, so a
+    /// lost packet delays a frame only when both copies are lost (the stream alone would
+    /// hold every later frame back until the loss is repaired).
+    pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
+        if let Tx::Quic { conn, .. } = &self.0
+            && conn
+                .max_datagram_size()
+                .is_some_and(|max| message.len() <= max)
+            && conn.send_datagram(message.clone()).is_ok()
+        {
+            tokio::time::sleep(DATAGRAM_LEAD).await;
+        }
+        self.send_raw(message).await
+    }
+
+    /// Moves a QUIC link to `socket` (the host's address changed, or its old socket broke);
+    /// the relay follows the connection to its new address and the session carries on.
+    pub fn rebind(&self, socket: std::net::UdpSocket) -> Result<(), NetError> {
+        match &self.0 {
+            Tx::Quic { endpoint, .. } => endpoint
+                .rebind(socket)
+                .map_err(|e| NetError::Connect(e.to_string())),
+            Tx::WebSocket(_) => Err(NetError::Connect("a WebSocket link cannot rebind".into())),
         }
     }
 

@@ -20,7 +20,7 @@ pub mod viewer;
 pub use discovery::{RelayInfo, discover};
 pub use error::NetError;
 pub use host::{
-    HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host,
+    Congestion, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host,
 };
 pub use link::ShareLink;
 pub use tls::Trust;

@@ -1,0 +1,208 @@
+//! A host across an emulated bad link (relay in namespace A, host in B, viewers in A on the
+//! relay's side): a blackout shorter than the grace period shows viewers "host away", then
+//! the live screen again, never `Ended`; a longer one ends the session; a host whose
+//! address changes keeps its session without going away; a relay restarted with the same
+//! secret takes the host back and the viewer rejoins with its old link. Needs root.
+
+mod lossy_support;
+
+use std::time::Duration;
+
+use cli_share::net::ViewerTransport;
+use lossy_support::*;
+use protocol::{EndReason, RelayToViewer};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackout_within_the_grace_period_is_survived() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
+    net.start_relay().await;
+    let mut host = net.host(&net.b, None).await;
+    let mut viewer = net.viewer(&net.a, &host.link, ViewerTransport::WebTransport);
+    host.show("before the blackout").await;
+    viewer.screen_shows("before the blackout").await;
+
+    net.link
+        .control()
+        .blackout(Duration::ZERO, Duration::from_secs(5));
+    viewer
+        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+        .await;
+    assert!(host.welcomed().await, "the host resumed its session");
+    host.show("after the blackout").await;
+    viewer
+        .until("host back", |m| matches!(m, RelayToViewer::HostBack))
+        .await;
+    viewer.screen_shows("after the blackout").await;
+    assert!(net.link.control().stats().b_to_a.dropped_blackout > 0);
+    net.stop_relay().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blackout_beyond_the_grace_period_ends_the_session() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(1));
+    net.start_relay().await;
+    let mut host = net.host(&net.b, None).await;
+    let mut viewer = net.viewer(&net.a, &host.link, ViewerTransport::WebSocket);
+    host.show("about to vanish").await;
+    viewer.screen_shows("about to vanish").await;
+
+    net.link
+        .control()
+        .blackout(Duration::ZERO, Duration::from_secs(600));
+    viewer
+        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+        .await;
+    let ended = within("ended", async {
+        loop {
+            if let RelayToViewer::Ended { reason, .. } = viewer.next("ended").await {
+                return reason;
+            }
+        }
+    })
+    .await;
+    assert_eq!(ended, EndReason::HostLost);
+    net.link.control().end_blackout();
+    let why = host.stopped().await;
+    assert!(
+        why.contains("ended"),
+        "the host is told the session is gone: {why}"
+    );
+    net.stop_relay().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_changes_address_keeps_its_session() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
+    net.start_relay().await;
+    // A second address in B: the host moves to it as it would to another network.
+    let moved = std::net::Ipv4Addr::new(
+        net.link.addr_b().octets()[0],
+        net.link.addr_b().octets()[1],
+        net.link.addr_b().octets()[2],
+        3,
+    );
+    net.link
+        .b()
+        .ip(&[
+            "addr",
+            "add",
+            &format!("{moved}/24"),
+            "dev",
+            e2e::netem::TUN_NAME,
+        ])
+        .expect("second address");
+    let hello = protocol::HostHello {
+        version: protocol::PROTOCOL_VERSION,
+        cols: 40,
+        rows: 5,
+        collab: false,
+        host_key: None,
+        resume: None,
+    };
+    let base = net.base();
+    let ca = net.ca.clone();
+    let mut conn = net
+        .b
+        .spawn(async move {
+            let relay = cli_share::net::discover(&base, &[ca]).await?;
+            let options = cli_share::net::HostOptions {
+                transport: Some(cli_share::net::HostTransport::Quic),
+                ..Default::default()
+            };
+            anyhow::Ok(cli_share::net::connect_host(&relay, &hello, &options).await?)
+        })
+        .await
+        .expect("host task")
+        .expect("host welcomed");
+    let mut viewer = net.viewer(&net.a, &conn.welcome.links.read, ViewerTransport::WebSocket);
+    viewer
+        .until("welcome", |m| matches!(m, RelayToViewer::Welcome(_)))
+        .await;
+    let frame = |seq: u64, text: &str| {
+        let mut screen = protocol::Screen::new(40, 5);
+        screen.lines[0] = protocol::Line::plain(text);
+        bytes::Bytes::from(
+            protocol::encode(&protocol::HostToRelay::Frame(protocol::ScreenFrame {
+                seq,
+                keyframe: true,
+                payload: protocol::encode(&protocol::ScreenUpdate::Keyframe(screen)).unwrap(),
+            }))
+            .unwrap(),
+        )
+    };
+    within(
+        "first frame sent",
+        conn.sender.send_frame(frame(0, "from the first address")),
+    )
+    .await
+    .expect("sent");
+    viewer.screen_shows("from the first address").await;
+
+    let socket = net
+        .link
+        .b()
+        .run(move || std::net::UdpSocket::bind((moved, 0)))
+        .expect("in B")
+        .expect("bind the new address");
+    conn.sender.rebind(socket).expect("rebind");
+    let before = net.link.control().stats().b_to_a.delivered;
+    within(
+        "frame after rebind sent",
+        conn.sender.send_frame(frame(1, "from the new address")),
+    )
+    .await
+    .expect("sent");
+    loop {
+        match viewer.next("the frame sent after the move").await {
+            RelayToViewer::HostAway | RelayToViewer::Ended { .. } => {
+                panic!("the session must carry on without the host going away")
+            }
+            _ if viewer
+                .mirror
+                .screen()
+                .is_some_and(|s| s.text().contains("from the new address")) =>
+            {
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert!(net.link.control().stats().b_to_a.delivered > before);
+    drop(conn);
+    net.stop_relay().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_relay_takes_the_host_and_its_viewers_back() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
+    net.start_relay().await;
+    let mut host = net.host(&net.b, None).await;
+    let link = host.link.clone();
+    let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
+    host.show("before the restart").await;
+    viewer.screen_shows("before the restart").await;
+
+    net.stop_relay().await;
+    viewer
+        .until("going away", |m| matches!(m, RelayToViewer::GoingAway))
+        .await;
+    net.start_relay().await;
+    assert!(host.welcomed().await, "the host resumed on the new relay");
+    host.show("after the restart").await;
+    // The same link, on the new process.
+    let mut again = net.viewer(&net.a, &link, ViewerTransport::WebTransport);
+    again.screen_shows("after the restart").await;
+    net.stop_relay().await;
+}

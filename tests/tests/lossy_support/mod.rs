@@ -1,0 +1,314 @@
+//! Shared setup of the lossy-link tests: the real relay in namespace A (HTTPS with a
+//! development CA, fixed ports, a fixed JWT secret so it can be restarted), a real host
+//! (`cli_share::share::Sharing`, the reconnecting host link of `share`) and viewers,
+//! each in the namespace the test needs. Everything waits on events with generous
+//! timeouts; nothing sleeps to synchronise.
+
+#![allow(dead_code)] // Each test file uses a subset.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cli_share::emulator::Emulator;
+use cli_share::frames::FrameEncoder;
+use cli_share::mirror::Mirror;
+use cli_share::net::{HostOptions, HostTransport, ShareLink, ViewerTransport};
+use cli_share::share::{ShareEvent, Sharing, Target};
+use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
+use protocol::{HostHello, HostToRelay, PROTOCOL_VERSION, RelayToViewer};
+use relay::{Relay, RelayConfig, RunningRelay};
+use rustls::pki_types::CertificateDer;
+use tokio::sync::mpsc;
+
+/// Generous bound for anything that should happen "soon" on a loaded machine.
+pub const T: Duration = Duration::from_secs(30);
+pub const HTTP_PORT: u16 = 8443;
+pub const QUIC_PORT: u16 = 4433;
+
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    match tokio::time::timeout(T, future).await {
+        Ok(output) => output,
+        Err(_) => panic!("timed out waiting for {what}"),
+    }
+}
+
+/// `Some(reason)` when the emulator cannot run here (not root): the test prints it and passes.
+pub fn skip() -> bool {
+    match unavailable_reason() {
+        Some(reason) => {
+            println!("skipping: {reason}");
+            true
+        }
+        None => false,
+    }
+}
+
+/// A link with the relay in A. Fields drop in declaration order: relay, runtimes, link.
+pub struct Net {
+    pub relay: Option<RunningRelay>,
+    pub a: RuntimeThread,
+    pub b: RuntimeThread,
+    pub link: EmulatedLink,
+    pub ca: CertificateDer<'static>,
+    pub ca_file: PathBuf,
+    cert: (PathBuf, PathBuf),
+    grace: Duration,
+}
+
+impl Net {
+    pub fn new(impairments: Impairments, grace: Duration) -> Net {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let link = EmulatedLink::new(LinkConfig::symmetric(impairments)).expect("link");
+        let a = link.a().runtime().expect("runtime in A");
+        let b = link.b().runtime().expect("runtime in B");
+        let dir = std::env::temp_dir().join(format!(
+            "lossy-{}-{}",
+            std::process::id(),
+            protocol::token::random_id(6)
+        ));
+        std::fs::create_dir_all(&dir).expect("cert dir");
+        let ca = certs::DevCa::new().expect("dev CA");
+        let leaf = ca
+            .issue_leaf(&[link.addr_a().to_string()])
+            .expect("leaf cert");
+        let cert = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert.0, &leaf.cert_pem).expect("write cert");
+        std::fs::write(&cert.1, &leaf.key_pem).expect("write key");
+        let ca_file = dir.join("ca.pem");
+        std::fs::write(&ca_file, ca.ca_pem()).expect("write CA");
+        Net {
+            relay: None,
+            a,
+            b,
+            ca: ca.ca_der(),
+            ca_file,
+            cert,
+            grace,
+            link,
+        }
+    }
+
+    pub fn config(&self) -> RelayConfig {
+        RelayConfig {
+            http: SocketAddr::from((self.link.addr_a(), HTTP_PORT)),
+            quic: SocketAddr::from((self.link.addr_a(), QUIC_PORT)),
+            cert: Some(self.cert.clone()),
+            jwt_secret: Some(b"lossy-tests-secret-0123456789abcdef".to_vec()),
+            grace: self.grace,
+            ..RelayConfig::loopback()
+        }
+    }
+
+    /// Starts (or restarts, on the same ports and secret) the relay in A.
+    pub async fn start_relay(&mut self) {
+        let relay = self
+            .a
+            .spawn(Relay::start(self.config()))
+            .await
+            .expect("relay task")
+            .expect("relay starts");
+        self.relay = Some(relay);
+    }
+
+    pub async fn stop_relay(&mut self) {
+        if let Some(relay) = self.relay.take() {
+            self.a.spawn(relay.shutdown()).await.expect("shutdown");
+        }
+    }
+
+    pub fn base(&self) -> url::Url {
+        url::Url::parse(&format!("https://{}:{HTTP_PORT}", self.link.addr_a())).unwrap()
+    }
+
+    /// A host sharing through the relay from `rt` (B: across the link).
+    pub async fn host(&self, rt: &RuntimeThread, transport: Option<HostTransport>) -> Host {
+        let target = Target {
+            base: self.base(),
+            extra_roots: vec![self.ca.clone()],
+            options: HostOptions {
+                transport,
+                ..HostOptions::default()
+            },
+        };
+        let hello = HostHello {
+            version: PROTOCOL_VERSION,
+            cols: 40,
+            rows: 5,
+            collab: false,
+            host_key: None,
+            resume: None,
+        };
+        let sharing = rt
+            .spawn(async move { Sharing::start_with(target, hello) })
+            .await
+            .expect("host task");
+        let mut host = Host {
+            sharing,
+            emulator: Emulator::new(40, 5),
+            encoder: FrameEncoder::new(),
+            link: String::new(),
+            resumes: 0,
+        };
+        host.welcomed().await;
+        host
+    }
+
+    /// A viewer of `link` running in `rt` whose messages arrive on the returned channel.
+    pub fn viewer(&self, rt: &RuntimeThread, link: &str, transport: ViewerTransport) -> Viewer {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let link = ShareLink::parse(link).expect("link");
+        let base = link.base.clone();
+        let roots = vec![self.ca.clone()];
+        rt.spawn(async move {
+            let relay = cli_share::net::discover(&base, &roots).await?;
+            let mut viewer = cli_share::net::connect_viewer(&relay, &link, transport).await?;
+            loop {
+                let message = viewer.recv().await;
+                let end = message.is_err();
+                if tx.send(message).is_err() || end {
+                    return anyhow::Ok(());
+                }
+            }
+        });
+        Viewer {
+            rx,
+            mirror: Mirror::new(),
+        }
+    }
+}
+
+/// The host side: `share`'s reconnecting link fed by a real emulator and frame encoder.
+pub struct Host {
+    pub sharing: Sharing,
+    emulator: Emulator,
+    encoder: FrameEncoder,
+    pub link: String,
+    pub resumes: u32,
+}
+
+impl Host {
+    /// Waits for the next welcome; true when it resumed the session.
+    pub async fn welcomed(&mut self) -> bool {
+        within("host welcome", async {
+            loop {
+                match self.sharing.next().await {
+                    Some(ShareEvent::Welcome { links, resumed, .. }) => {
+                        if resumed {
+                            self.resumes += 1;
+                        } else {
+                            self.link = links.read;
+                        }
+                        // As `share` does: a new link starts from a keyframe.
+                        self.encoder.force_keyframe();
+                        return resumed;
+                    }
+                    Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
+                    Some(_) => {}
+                    None => panic!("sharing task ended"),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Waits until sharing stops for good; returns why.
+    pub async fn stopped(&mut self) -> String {
+        within("host stopped", async {
+            loop {
+                match self.sharing.next().await {
+                    Some(ShareEvent::Stopped(why)) => return why,
+                    Some(_) => {}
+                    None => return "task ended".into(),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Puts `text` on the screen and hands the resulting frame to the link.
+    pub async fn show(&mut self, text: &str) {
+        self.emulator.feed(format!("\r\n{text}").as_bytes());
+        let frame = self
+            .encoder
+            .encode(self.emulator.snapshot())
+            .expect("encode")
+            .expect("the screen changed");
+        let mut message = Some(HostToRelay::Frame(frame));
+        within("the link to take a frame", async {
+            while let Some(m) = message.take() {
+                if !self.sharing.request(m.clone()) {
+                    message = Some(m);
+                    match self.sharing.next().await {
+                        Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
+                        None => panic!("sharing task ended"),
+                        _ => {}
+                    }
+                }
+            }
+        })
+        .await;
+    }
+}
+
+/// A viewer's messages, and the screen they build.
+pub struct Viewer {
+    rx: mpsc::UnboundedReceiver<Result<RelayToViewer, cli_share::net::NetError>>,
+    pub mirror: Mirror,
+}
+
+impl Viewer {
+    /// The next message; panics on a connection error.
+    pub async fn next(&mut self, what: &str) -> RelayToViewer {
+        let message = within(what, self.rx.recv())
+            .await
+            .unwrap_or_else(|| panic!("{what}: viewer task ended"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        if let RelayToViewer::Frame(frame) = &message {
+            self.mirror.apply(frame);
+        }
+        message
+    }
+
+    /// Receives until the screen shows `text`; `Ended` on the way fails the test.
+    pub async fn screen_shows(&mut self, text: &str) {
+        let what = format!("screen showing {text:?}");
+        loop {
+            if self
+                .mirror
+                .screen()
+                .is_some_and(|s| s.text().contains(text))
+            {
+                return;
+            }
+            if let RelayToViewer::Ended { reason, .. } = self.next(&what).await {
+                panic!("{what}: session ended ({reason:?})");
+            }
+        }
+    }
+
+    /// Receives until `pick` matches; `Ended` fails the test unless picked.
+    pub async fn until(&mut self, what: &str, pick: impl Fn(&RelayToViewer) -> bool) {
+        loop {
+            let message = self.next(what).await;
+            if pick(&message) {
+                return;
+            }
+            if let RelayToViewer::Ended { reason, .. } = message {
+                panic!("{what}: session ended ({reason:?})");
+            }
+        }
+    }
+}
+
+/// Link with a round trip of `rtt` and `loss_pct` loss each way.
+pub fn impaired(rtt_ms: u64, loss_pct: f64) -> Impairments {
+    Impairments {
+        delay: Duration::from_millis(rtt_ms / 2),
+        loss_pct,
+        ..Default::default()
+    }
+}
