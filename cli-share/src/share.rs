@@ -130,9 +130,33 @@ impl Sharing {
     /// Like [`start`](Self::start), for callers (tests, benchmarks) that choose the trust
     /// and the transport.
     pub fn start_with(target: Target, hello: HostHello) -> Sharing {
+        Sharing::spawn(
+            Connector {
+                target,
+                relay: None,
+            },
+            hello,
+        )
+    }
+
+    /// Like [`start_with`](Self::start_with) with the relay already discovered (or known
+    /// otherwise, e.g. pinned by a benchmark that runs it); `target.options.transport`
+    /// (QUIC by default) is used from the start.
+    pub fn start_with_relay(target: Target, relay: RelayInfo, hello: HostHello) -> Sharing {
+        let transport = target.options.transport.unwrap_or(HostTransport::Quic);
+        Sharing::spawn(
+            Connector {
+                target,
+                relay: Some((relay, transport)),
+            },
+            hello,
+        )
+    }
+
+    fn spawn(connector: Connector, hello: HostHello) -> Sharing {
         let (outgoing, outgoing_rx) = mpsc::channel(1);
         let (events_tx, events) = mpsc::channel(64);
-        let task = tokio::spawn(supervise(target, hello, outgoing_rx, events_tx));
+        let task = tokio::spawn(supervise(connector, hello, outgoing_rx, events_tx));
         Sharing {
             outgoing,
             events,
@@ -179,17 +203,13 @@ impl Sharing {
 
 /// Keeps the session connected until it is stopped or cannot be resumed.
 async fn supervise(
-    target: Target,
+    mut connector: Connector,
     mut hello: HostHello,
     mut outgoing: mpsc::Receiver<HostToRelay>,
     events: mpsc::Sender<ShareEvent>,
 ) {
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<tokio::time::Instant> = None;
-    let mut connector = Connector {
-        target,
-        relay: None,
-    };
     loop {
         match connector.connect(&hello).await {
             Ok(HostConnection {

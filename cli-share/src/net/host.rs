@@ -33,6 +33,8 @@ pub struct HostOptions {
     pub quic_timeout: Duration,
     /// Congestion controller of the QUIC link (host to relay is where frames flow).
     pub congestion: Congestion,
+    /// Whether [`HostSender::send_frame`] also sends small frames as QUIC datagrams.
+    pub frame_datagrams: bool,
 }
 
 impl Default for HostOptions {
@@ -41,6 +43,7 @@ impl Default for HostOptions {
             transport: None,
             quic_timeout: Duration::from_secs(3),
             congestion: Congestion::default(),
+            frame_datagrams: true,
         }
     }
 }
@@ -72,6 +75,7 @@ enum Tx {
         send: FramedWrite<quinn::SendStream, FrameCodec>,
         // Keeps the client endpoint (and its socket) alive as long as the link.
         endpoint: quinn::Endpoint,
+        datagrams: bool,
     },
     WebSocket(SplitSink<Ws, Message>),
 }
@@ -213,6 +217,7 @@ async fn quic(
         conn: conn.clone(),
         send: FramedWrite::new(send, FrameCodec::default()),
         endpoint,
+        datagrams: options.frame_datagrams,
     });
     let receiver = HostReceiver(Rx::Quic {
         conn,
@@ -256,7 +261,11 @@ impl HostSender {
     /// lost packet delays a frame only when both copies are lost (the stream alone would
     /// hold every later frame back until the loss is repaired).
     pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
-        if let Tx::Quic { conn, .. } = &self.0
+        if let Tx::Quic {
+            conn,
+            datagrams: true,
+            ..
+        } = &self.0
             && conn
                 .max_datagram_size()
                 .is_some_and(|max| message.len() <= max)

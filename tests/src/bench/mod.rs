@@ -11,6 +11,7 @@ pub mod echo;
 pub mod fanout;
 pub mod flood;
 pub mod latency;
+pub mod lossy;
 pub mod ours;
 pub mod process;
 pub mod report;
@@ -35,15 +36,17 @@ pub enum Part {
     Fanout,
     Sessions,
     Flood,
+    Lossy,
 }
 
 impl Part {
-    pub const ALL: [Part; 5] = [
+    pub const ALL: [Part; 6] = [
         Part::Latency,
         Part::Echo,
         Part::Fanout,
         Part::Sessions,
         Part::Flood,
+        Part::Lossy,
     ];
 
     pub fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl Part {
             Part::Fanout => "fanout",
             Part::Sessions => "sessions",
             Part::Flood => "flood",
+            Part::Lossy => "lossy",
         }
     }
 
@@ -63,6 +67,7 @@ impl Part {
             Part::Fanout => fanout::run(ctx, report).await,
             Part::Sessions => sessions::run(ctx, report).await,
             Part::Flood => flood::run(ctx, report).await,
+            Part::Lossy => lossy::run(ctx, report).await,
         }
     }
 }
