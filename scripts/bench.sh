@@ -15,4 +15,4 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 cargo build --release --quiet -p e2e -p relay -p cli-share \
   --bin bench --bin baseline-relay --bin relay --bin share
-exec target/release/bench --out target/bench "$@"
+exec target/release/bench "$@"

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use super::Ctx;
 use super::baseline::{NaiveHost, NaiveViewer};
 use super::ours::{OurHost, relay_info};
-use super::process::{Server, metric};
+use super::process::{CpuMeter, Server, metric};
 use super::report::{BASELINE, Report};
 use super::stats::Samples;
 use super::updates::{Host, Viewer};
@@ -151,6 +151,9 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 struct Figures {
     samples: Samples,
     cpu_cores: f64,
+    /// CPU of this process (all the viewers and the host): when it nears the machine's
+    /// cores, the latencies measure the load generator as much as the relay.
+    loadgen_cores: f64,
     rss_per_viewer_kib: f64,
     /// (viewer, frame) pairs that never arrived.
     missed: u64,
@@ -177,6 +180,12 @@ impl Figures {
             &format!("{prefix}{name}_relay_cpu_cores"),
             "cores",
             self.cpu_cores,
+        );
+        report.record(
+            PART,
+            &format!("{prefix}{name}_loadgen_cpu_cores"),
+            "cores",
+            self.loadgen_cores,
         );
         report.record(
             PART,
@@ -298,6 +307,7 @@ async fn measure(
     let rss_per_viewer_kib = (server.rss_kib()? - rss_before) / viewers as f64;
 
     let cpu = server.cpu()?;
+    let loadgen = CpuMeter::start(std::process::id())?;
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
     for seq in 1..=frames {
         ticks.tick().await;
@@ -308,6 +318,7 @@ async fn measure(
         host.send_update(seq).await?;
     }
     let cpu_cores = cpu.cores()?;
+    let loadgen_cores = loadgen.cores()?;
 
     // Stragglers get a few seconds to drain their queues, then stop.
     let stopper = tokio::spawn(async move {
@@ -323,6 +334,7 @@ async fn measure(
     Ok(Figures {
         samples,
         cpu_cores,
+        loadgen_cores,
         rss_per_viewer_kib,
         missed,
     })
