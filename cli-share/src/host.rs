@@ -162,6 +162,8 @@ impl Host {
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hangup = signal(SignalKind::hangup())?;
+        // In raw mode Ctrl-C is a keystroke; a SIGINT comes from elsewhere (kill -INT).
+        let mut interrupt = signal(SignalKind::interrupt())?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut status = None;
         self.send_frame_if_ready();
@@ -195,6 +197,7 @@ impl Host {
                 }
                 _ = term.recv() => return Ok(128 + nix::libc::SIGTERM),
                 _ = hangup.recv() => return Ok(128 + nix::libc::SIGHUP),
+                _ = interrupt.recv() => return Ok(128 + nix::libc::SIGINT),
             }
             self.send_frame_if_ready();
         }
