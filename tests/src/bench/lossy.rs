@@ -46,9 +46,10 @@ struct Path {
     datagrams: bool,
 }
 
+/// The QUIC host path as `share` uses it (BBR, small frames also as datagrams).
 const QUIC: Path = Path {
     transport: HostTransport::Quic,
-    congestion: Congestion::Cubic,
+    congestion: Congestion::Bbr,
     datagrams: true,
 };
 const TCP: Path = Path {
@@ -73,9 +74,9 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         }
         net.set_loss(5);
         let variants = [
+            ("quic_cubic", Congestion::Cubic, true),
             ("quic_newreno", Congestion::NewReno, true),
-            ("quic_bbr", Congestion::Bbr, true),
-            ("quic_stream_only", Congestion::Cubic, false),
+            ("quic_stream_only", Congestion::Bbr, false),
         ];
         for (name, congestion, datagrams) in variants {
             let path = Path {
