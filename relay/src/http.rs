@@ -30,6 +30,11 @@ use crate::viewer::MAX_VIEWER_MESSAGE;
 pub const WS_PROTOCOL: &str = "share.v1";
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Read and write buffer of every WebSocket. tungstenite zero-fills its whole read buffer
+/// before each read, so its 128 KiB default made 128 KiB resident per idle viewer; larger
+/// messages still arrive whole (the buffer grows to the announced frame length, bounded by
+/// the maximum message size), only in reads of this size.
+const WS_BUFFER: usize = 4 * 1024;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -124,9 +129,7 @@ async fn ws_viewer(
         Err(Denied::Forbidden) => return StatusCode::FORBIDDEN.into_response(),
         Err(Denied::NotFound) => return StatusCode::NOT_FOUND.into_response(),
     };
-    let ws = ws
-        .max_message_size(MAX_VIEWER_MESSAGE)
-        .max_frame_size(MAX_VIEWER_MESSAGE);
+    let ws = bounded(ws, MAX_VIEWER_MESSAGE);
     let ws = if in_header {
         ws.protocols([WS_PROTOCOL])
     } else {
@@ -149,16 +152,22 @@ async fn ws_viewer(
 async fn ws_host(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
     let max = limits::MAX_FRAME_BYTES + 16;
     let tracker = shared.tracker.clone();
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .on_upgrade(move |socket: WebSocket| {
-            let (sink, stream) = socket.split();
-            tracker.track_future(crate::host::serve(
-                shared,
-                LinkRx::WebSocket(stream),
-                LinkTx::WebSocket(sink),
-            ))
-        })
+    bounded(ws, max).on_upgrade(move |socket: WebSocket| {
+        let (sink, stream) = socket.split();
+        tracker.track_future(crate::host::serve(
+            shared,
+            LinkRx::WebSocket(stream),
+            LinkTx::WebSocket(sink),
+        ))
+    })
+}
+
+/// Bounds a WebSocket's messages to `max_message` bytes and its buffers to [`WS_BUFFER`].
+fn bounded(ws: WebSocketUpgrade, max_message: usize) -> WebSocketUpgrade {
+    ws.max_message_size(max_message)
+        .max_frame_size(max_message)
+        .read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
 }
 
 /// Accepts TCP connections until shutdown, with TLS when `tls` is set.

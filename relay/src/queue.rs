@@ -27,8 +27,12 @@ pub(crate) enum Pushed {
 
 /// Next thing the viewer's writer must do.
 pub(crate) enum Next {
-    Send(Bytes),
-    Close { code: u16, reason: &'static str },
+    /// Send the batch [`ViewerQueue::next`] filled.
+    Send,
+    Close {
+        code: u16,
+        reason: &'static str,
+    },
 }
 
 #[derive(Default)]
@@ -108,14 +112,18 @@ impl ViewerQueue {
         self.closed.notify_one();
     }
 
-    /// Waits for the next message, or the close once the queue is drained.
-    pub async fn next(&self) -> Next {
+    /// Waits for messages and moves all of them, in order, into the empty `batch`, so the
+    /// writer sends everything queued with one flush; or returns the close once the queue is
+    /// drained. Swapping buffers with the writer keeps both allocations in use.
+    pub async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
+        debug_assert!(batch.is_empty());
         loop {
             {
                 let mut inner = self.lock();
-                if let Some(message) = inner.items.pop_front() {
-                    inner.bytes -= message.len();
-                    return Next::Send(message);
+                if !inner.items.is_empty() {
+                    std::mem::swap(&mut inner.items, batch);
+                    inner.bytes = 0;
+                    return Next::Send;
                 }
                 if let Some((code, reason)) = inner.closing {
                     return Next::Close { code, reason };
@@ -176,8 +184,32 @@ mod tests {
         q.push(Bytes::from_static(b"a"), Some(true));
         q.close(Some(Bytes::from_static(b"end")), 4000, "ended");
         assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Closed);
-        assert!(matches!(q.next().await, Next::Send(b) if b.as_ref() == b"end"));
-        assert!(matches!(q.next().await, Next::Close { code: 4000, .. }));
+        let mut batch = VecDeque::new();
+        assert!(matches!(q.next(&mut batch).await, Next::Send));
+        assert_eq!(batch, [Bytes::from_static(b"end")]);
+        batch.clear();
+        assert!(matches!(
+            q.next(&mut batch).await,
+            Next::Close { code: 4000, .. }
+        ));
         q.closing().await;
+    }
+
+    #[tokio::test]
+    async fn next_takes_everything_queued_in_order() {
+        let q = ViewerQueue::default();
+        q.push(Bytes::from_static(b"k"), Some(true));
+        q.push(Bytes::from_static(b"c"), None);
+        q.push(Bytes::from_static(b"d"), Some(false));
+        let mut batch = VecDeque::new();
+        assert!(matches!(q.next(&mut batch).await, Next::Send));
+        let expected = [b"k", b"c", b"d"].map(|m| Bytes::from_static(m));
+        assert_eq!(batch, expected);
+        assert_eq!(q.queued_bytes(), 0);
+        assert_eq!(
+            q.push(Bytes::from_static(b"e"), Some(false)),
+            Pushed::Queued
+        );
+        assert_eq!(q.queued_bytes(), 1);
     }
 }

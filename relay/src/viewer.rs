@@ -2,13 +2,17 @@
 //! bounded queue (closing within a second when told, even if the viewer stopped reading)
 //! and a reader that forwards collab input and drops read-only input.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use futures::{Sink, SinkExt};
 use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerToRelay, close, limits};
 
-use crate::link::{Aborter, CLOSE_TIMEOUT, LinkClosed, LinkRx, LinkTx, Received};
+use crate::link::{Aborter, CLOSE_TIMEOUT, LinkRx, LinkTx, Received};
 use crate::metrics::add;
 use crate::queue::{Next, ViewerQueue};
 use crate::session::{Session, encoded};
@@ -54,16 +58,14 @@ pub(crate) async fn serve(
 
 /// Runs `send`, but once the queue is closing gives it only [`CLOSE_TIMEOUT`] more, so a
 /// viewer that stopped reading cannot hold its connection open.
-async fn guarded(
-    queue: &ViewerQueue,
-    aborter: &Aborter,
-    send: impl Future<Output = Result<(), LinkClosed>>,
-) -> bool {
+async fn guarded(queue: &ViewerQueue, aborter: &Aborter, send: impl Future<Output = bool>) -> bool {
     tokio::pin!(send);
     tokio::select! {
-        sent = &mut send => sent.is_ok(),
+        // A send that completes at once (the usual case) never builds the closing waiter.
+        biased;
+        sent = &mut send => sent,
         _ = queue.closing() => match tokio::time::timeout(CLOSE_TIMEOUT, &mut send).await {
-            Ok(sent) => sent.is_ok(),
+            Ok(sent) => sent,
             Err(_) => {
                 aborter.abort(close::ENDED, "closed");
                 false
@@ -76,24 +78,49 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
     let aborter = tx.aborter();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
+    let mut batch = VecDeque::new();
     loop {
         let sent = tokio::select! {
-            next = queue.next() => match next {
-                Next::Send(message) => {
-                    add(&shared.metrics.messages_out, 1);
-                    add(&shared.metrics.bytes_out, message.len() as u64);
-                    guarded(queue, &aborter, tx.send(message)).await
+            // Messages first; a link busy with them needs no keep-alive ping.
+            biased;
+            next = queue.next(&mut batch) => match next {
+                Next::Send => {
+                    add(&shared.metrics.messages_out, batch.len() as u64);
+                    let bytes = batch.iter().map(Bytes::len).sum::<usize>();
+                    add(&shared.metrics.bytes_out, bytes as u64);
+                    guarded(queue, &aborter, send_all(&mut tx, batch.drain(..))).await
                 }
                 Next::Close { code, reason } => {
                     tx.close(code, reason).await;
                     return;
                 }
             },
-            _ = ping.tick() => guarded(queue, &aborter, tx.keepalive()).await,
+            _ = ping.tick() => guarded(queue, &aborter, async { tx.keepalive().await.is_ok() }).await,
         };
         if !sent {
             return;
         }
+    }
+}
+
+/// Writes every message of a wake-up and flushes once: a viewer that fell behind catches up
+/// with one write instead of one per message.
+async fn send_all(tx: &mut LinkTx, messages: impl Iterator<Item = Bytes>) -> bool {
+    async fn feed_all<S, T>(sink: &mut S, items: impl Iterator<Item = T>) -> bool
+    where
+        S: Sink<T> + Unpin,
+    {
+        for item in items {
+            if sink.feed(item).await.is_err() {
+                return false;
+            }
+        }
+        sink.flush().await.is_ok()
+    }
+    match tx {
+        LinkTx::Quic { send, .. } => feed_all(send, messages).await,
+        LinkTx::WebTransport { send, .. } => feed_all(send, messages).await,
+        LinkTx::WebSocket(sink) => feed_all(sink, messages.map(Message::Binary)).await,
     }
 }
 
