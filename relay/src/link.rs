@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::{Sink, SinkExt, StreamExt};
 use protocol::FrameCodec;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -77,12 +77,31 @@ pub(crate) struct LinkClosed(String);
 
 impl LinkTx {
     pub async fn send(&mut self, message: Bytes) -> Result<(), LinkClosed> {
+        self.send_all(std::iter::once(message)).await
+    }
+
+    /// Writes every message, then flushes once: one batch of syscalls for whatever a
+    /// viewer's queue held when its writer woke.
+    pub async fn send_all(
+        &mut self,
+        messages: impl Iterator<Item = Bytes>,
+    ) -> Result<(), LinkClosed> {
+        async fn feed_all<S, T, E>(sink: &mut S, items: impl Iterator<Item = T>) -> Result<(), E>
+        where
+            S: Sink<T, Error = E> + Unpin,
+        {
+            for item in items {
+                sink.feed(item).await?;
+            }
+            sink.flush().await
+        }
         let closed = |e: &dyn std::fmt::Display| LinkClosed(e.to_string());
         match self {
-            LinkTx::Quic { send, .. } => send.send(message).await.map_err(|e| closed(&e)),
-            LinkTx::WebTransport { send, .. } => send.send(message).await.map_err(|e| closed(&e)),
-            LinkTx::WebSocket(sink) => sink
-                .send(Message::Binary(message))
+            LinkTx::Quic { send, .. } => feed_all(send, messages).await.map_err(|e| closed(&e)),
+            LinkTx::WebTransport { send, .. } => {
+                feed_all(send, messages).await.map_err(|e| closed(&e))
+            }
+            LinkTx::WebSocket(sink) => feed_all(sink, messages.map(Message::Binary))
                 .await
                 .map_err(|e| closed(&e)),
         }

@@ -7,9 +7,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Message;
 use bytes::Bytes;
-use futures::{Sink, SinkExt};
 use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerToRelay, close, limits};
 
 use crate::link::{Aborter, CLOSE_TIMEOUT, LinkRx, LinkTx, Received};
@@ -88,7 +86,7 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
                     add(&shared.metrics.messages_out, batch.len() as u64);
                     let bytes = batch.iter().map(Bytes::len).sum::<usize>();
                     add(&shared.metrics.bytes_out, bytes as u64);
-                    guarded(queue, &aborter, send_all(&mut tx, batch.drain(..))).await
+                    guarded(queue, &aborter, async { tx.send_all(batch.drain(..)).await.is_ok() }).await
                 }
                 Next::Close { code, reason } => {
                     tx.close(code, reason).await;
@@ -105,25 +103,6 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
 
 /// Writes every message of a wake-up and flushes once: a viewer that fell behind catches up
 /// with one write instead of one per message.
-async fn send_all(tx: &mut LinkTx, messages: impl Iterator<Item = Bytes>) -> bool {
-    async fn feed_all<S, T>(sink: &mut S, items: impl Iterator<Item = T>) -> bool
-    where
-        S: Sink<T> + Unpin,
-    {
-        for item in items {
-            if sink.feed(item).await.is_err() {
-                return false;
-            }
-        }
-        sink.flush().await.is_ok()
-    }
-    match tx {
-        LinkTx::Quic { send, .. } => feed_all(send, messages).await,
-        LinkTx::WebTransport { send, .. } => feed_all(send, messages).await,
-        LinkTx::WebSocket(sink) => feed_all(sink, messages.map(Message::Binary)).await,
-    }
-}
-
 async fn read(shared: &Shared, session: &Session, viewer: u64, mode: Mode, mut rx: LinkRx) {
     loop {
         let message = match rx.recv().await {
