@@ -3,8 +3,6 @@
 //! enough HTTP/3, through wtransport's own protocol types: a control stream with settings,
 //! one request stream with the CONNECT headers, and the response headers back.
 
-use std::sync::Arc;
-
 use wtransport::VarInt;
 use wtransport::proto::frame::{Frame, FrameKind};
 use wtransport::proto::headers::Headers;
@@ -12,7 +10,7 @@ use wtransport::proto::session::{SessionRequest, SessionResponse};
 use wtransport::proto::settings::Settings;
 use wtransport::proto::stream_header::StreamHeader;
 
-use crate::net::host::{resolve, transport_config};
+use crate::net::host::dial_quic;
 use crate::net::{NetError, RelayInfo};
 
 /// Response headers larger than this are not a relay's.
@@ -31,23 +29,13 @@ pub async fn connect_status(relay: &RelayInfo, url: &str) -> Result<u16, NetErro
         parsed.host_str().unwrap_or_default(),
         parsed.port_or_known_default().unwrap_or(443)
     );
-    let (addr, server_name) = resolve(&authority).await?;
-    let tls = relay.trust.client_config(&[protocol::WEBTRANSPORT_ALPN])?;
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
-        .map_err(|e| NetError::Tls(e.to_string()))?;
-    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(Arc::new(transport_config(Default::default())));
-    let bind: std::net::SocketAddr = if addr.is_ipv6() {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    } else {
-        (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
-    };
-    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Connect(e.to_string()))?;
-    let conn = endpoint
-        .connect_with(config, addr, &server_name)
-        .map_err(|e| NetError::Connect(e.to_string()))?
-        .await
-        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let (_endpoint, conn) = dial_quic(
+        relay,
+        &authority,
+        protocol::WEBTRANSPORT_ALPN,
+        Default::default(),
+    )
+    .await?;
     let status = exchange(&conn, url).await;
     conn.close(quinn::VarInt::from_u32(0), b"");
     status

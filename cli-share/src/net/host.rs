@@ -188,16 +188,20 @@ pub(crate) fn transport_config(congestion: Congestion) -> quinn::TransportConfig
     transport
 }
 
-async fn quic(
+/// Opens a QUIC connection to `authority` with the relay's trust and our keep-alives: one
+/// client endpoint per connection, so that a host can rebind its own socket.
+pub(crate) async fn dial_quic(
     relay: &RelayInfo,
-    options: &HostOptions,
-) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
-    let (addr, server_name) = resolve(&relay.info.quic).await?;
-    let tls = relay.trust.client_config(&[HOST_ALPN])?;
+    authority: &str,
+    alpn: &[u8],
+    congestion: Congestion,
+) -> Result<(quinn::Endpoint, quinn::Connection), NetError> {
+    let (addr, server_name) = resolve(authority).await?;
+    let tls = relay.trust.client_config(&[alpn])?;
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| NetError::Tls(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
-    config.transport_config(Arc::new(transport_config(options.congestion)));
+    config.transport_config(Arc::new(transport_config(congestion)));
     let bind: SocketAddr = if addr.is_ipv6() {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     } else {
@@ -213,6 +217,15 @@ async fn quic(
             quinn::ConnectionError::TimedOut => NetError::Timeout("QUIC handshake"),
             other => NetError::Connect(other.to_string()),
         })?;
+    Ok((endpoint, conn))
+}
+
+async fn quic(
+    relay: &RelayInfo,
+    options: &HostOptions,
+) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+    let (endpoint, conn) =
+        dial_quic(relay, &relay.info.quic, HOST_ALPN, options.congestion).await?;
     let (send, recv) = conn
         .open_bi()
         .await
