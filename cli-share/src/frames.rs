@@ -1,14 +1,22 @@
 //! Turns successive screen states into the frames sent to the relay: a diff against the
 //! last state sent, or a keyframe (first frame, after a resize or resume, on request, and
 //! once the diffs since the last keyframe outweigh it, which bounds what the relay keeps).
+//!
+//! During a flood a diff leaves out the rows that scrolled past: viewers get blank rows in
+//! their scrollback instead (`Screen::apply` fills rows it has no correction for), and the
+//! encoder owes them a keyframe, sent when the host sees the output calm down.
 
 use protocol::limits::MAX_FRAME_BYTES;
-use protocol::{Screen, ScreenFrame, ScreenUpdate, WireError};
+use protocol::{Screen, ScreenDiff, ScreenFrame, ScreenUpdate, WireError};
 
 /// Room left in a frame for the message around the payload.
 const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
 /// Diffs allowed between keyframes even when the last keyframe is tiny (a blank screen).
 const MIN_DIFF_BUDGET: usize = 16 * 1024;
+/// Scrolled rows a diff carries as they are; beyond this the output floods and the diff
+/// carries none. Below it, sending the rows costs less than the keyframe that would
+/// otherwise bring them later.
+const FLOOD_HISTORY_ROWS: usize = 500;
 
 #[derive(Debug, Default)]
 pub struct FrameEncoder {
@@ -17,6 +25,10 @@ pub struct FrameEncoder {
     keyframe_bytes: usize,
     diff_bytes_since_keyframe: usize,
     keyframe_due: bool,
+    /// Viewers' scrollback has blank rows where a flood was left out.
+    history_debt: bool,
+    /// The last frame was a diff that left rows out.
+    flooding: bool,
 }
 
 impl FrameEncoder {
@@ -29,9 +41,29 @@ impl FrameEncoder {
         self.keyframe_due = true;
     }
 
+    /// Whether viewers' scrollback has gaps and no keyframe is due yet to fill them.
+    pub fn history_debt(&self) -> bool {
+        self.history_debt && !self.keyframe_due
+    }
+
+    /// Schedules the keyframe that fills the gaps a flood left in viewers' scrollback.
+    pub fn repay_history_debt(&mut self) {
+        self.force_keyframe();
+    }
+
+    /// Whether the output floods: the last frame left scrolled rows out.
+    pub fn flooding(&self) -> bool {
+        self.flooding
+    }
+
     /// The frame that brings the relay from the last state sent to `current`, or `None`
     /// when nothing changed. A keyframe too large for one frame sheds its oldest
     /// scrollback, in `current` too, so the next diff applies to what viewers hold.
+    ///
+    /// The state diffs are taken against is the true one, without the gaps viewers have
+    /// (a reference with blank rows would fail `Screen::diff`'s successor check and force
+    /// a keyframe every frame). That is sound because viewers' state differs from it only
+    /// in scrollback rows, which a diff never reads or rewrites.
     pub fn encode(&mut self, current: &mut Screen) -> Result<Option<ScreenFrame>, WireError> {
         let diff = match &self.last_sent {
             Some(last) if !self.keyframe_due => last.diff(current),
@@ -41,7 +73,18 @@ impl FrameEncoder {
             if diff.is_empty_for(last) {
                 return Ok(None);
             }
-            let payload = match protocol::encode(&ScreenUpdate::Diff(diff.clone())) {
+            let flooding = diff.history.len() > FLOOD_HISTORY_ROWS;
+            let sent = if flooding {
+                ScreenDiff {
+                    history: Vec::new(),
+                    lines: diff.lines.clone(),
+                    title: diff.title.clone(),
+                    ..*diff
+                }
+            } else {
+                diff.clone()
+            };
+            let payload = match protocol::encode(&ScreenUpdate::Diff(sent)) {
                 Err(WireError::TooLarge { .. }) => Vec::new(),
                 other => other?,
             };
@@ -49,6 +92,8 @@ impl FrameEncoder {
             let budget = self.keyframe_bytes.max(MIN_DIFF_BUDGET);
             if !payload.is_empty() && total <= budget && payload.len() <= PAYLOAD_BUDGET {
                 self.diff_bytes_since_keyframe = total;
+                self.flooding = flooding;
+                self.history_debt |= flooding;
                 if let Some(last) = &mut self.last_sent
                     && last.apply(diff).is_err()
                 {
@@ -78,6 +123,8 @@ impl FrameEncoder {
             }
         };
         self.keyframe_due = false;
+        self.history_debt = false;
+        self.flooding = false;
         self.keyframe_bytes = payload.len();
         self.diff_bytes_since_keyframe = 0;
         self.last_sent = Some(current.clone());
@@ -98,6 +145,7 @@ impl FrameEncoder {
 #[cfg(test)]
 mod tests {
     use protocol::Line;
+    use protocol::limits::SCROLLBACK_LINES;
 
     use super::*;
 
@@ -161,6 +209,82 @@ mod tests {
             "a keyframe once diffs outweigh one"
         );
         assert!(kinds.iter().filter(|k| !**k).count() > kinds.len() / 2);
+    }
+
+    /// Scrolls `lines` numbered rows through `screen`, as the emulator would report them.
+    fn scroll(screen: &mut Screen, from: usize, lines: usize) {
+        let rows = screen.lines.len();
+        let all: Vec<Line> = screen
+            .lines
+            .drain(..)
+            .chain((from..from + lines).map(|i| Line::plain(&format!("line {i}"))))
+            .collect();
+        let (gone, visible) = all.split_at(all.len() - rows);
+        screen.scrollback.extend(gone.iter().cloned());
+        let excess = screen.scrollback.len().saturating_sub(SCROLLBACK_LINES);
+        screen.scrollback.drain(..excess);
+        screen.scrolled_total += gone.len() as u64;
+        screen.lines = visible.to_vec();
+    }
+
+    #[test]
+    fn floods_leave_history_out_and_a_keyframe_repays_it() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(20, 4);
+        let mut viewer = None;
+        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        scroll(&mut screen, 0, 10);
+        let calm = encoder.encode(&mut screen).unwrap().unwrap();
+        apply(&mut viewer, &calm);
+        assert_eq!(
+            viewer.as_ref(),
+            Some(&screen),
+            "few rows travel as they are"
+        );
+        assert!(!encoder.flooding() && !encoder.history_debt());
+
+        let mut next = 10;
+        for _ in 0..5 {
+            scroll(&mut screen, next, 3 * FLOOD_HISTORY_ROWS);
+            next += 3 * FLOOD_HISTORY_ROWS;
+            let frame = encoder.encode(&mut screen).unwrap().unwrap();
+            assert!(!frame.keyframe, "a flood goes on as diffs");
+            let ScreenUpdate::Diff(diff) = protocol::decode(&frame.payload).unwrap() else {
+                unreachable!()
+            };
+            assert!(diff.history.is_empty());
+            apply(&mut viewer, &frame);
+            let seen = viewer.as_ref().unwrap();
+            assert_eq!(seen.lines, screen.lines);
+            assert_eq!(seen.cursor, screen.cursor);
+            assert_eq!(seen.scrolled_total, screen.scrolled_total);
+            assert_eq!(seen.scrollback.len(), screen.scrollback.len());
+            let blank = Line::default();
+            assert!(
+                seen.scrollback
+                    .iter()
+                    .zip(&screen.scrollback)
+                    .all(|(seen, real)| seen == real || *seen == blank)
+            );
+            assert_ne!(seen, &screen, "the flood left gaps");
+            assert!(encoder.flooding() && encoder.history_debt());
+        }
+
+        // Calm output after the flood still arrives as diffs on top of the gaps.
+        scroll(&mut screen, next, 2);
+        let frame = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(!frame.keyframe);
+        apply(&mut viewer, &frame);
+        assert_eq!(viewer.as_ref().unwrap().lines, screen.lines);
+        assert!(!encoder.flooding() && encoder.history_debt());
+
+        encoder.repay_history_debt();
+        assert!(!encoder.history_debt(), "a keyframe is due");
+        let repaid = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(repaid.keyframe);
+        apply(&mut viewer, &repaid);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+        assert!(!encoder.history_debt());
     }
 
     #[test]

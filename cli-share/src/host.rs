@@ -2,14 +2,17 @@
 //! through (minus the wrapper's own `/share` commands), and, while sharing, the screen
 //! sent to the relay as coalesced frames.
 //!
-//! One loop owns the emulator. PTY output is written to the local terminal before it is
-//! parsed, and a snapshot is taken only when the link to the relay is ready for another
-//! frame, so a slow link never slows the local terminal and never builds a backlog: the
-//! next frame carries everything that changed meanwhile.
+//! One loop reads the PTY: output goes to the local terminal and, through a bounded queue,
+//! to the emulator on its own thread, which parses while the loop reads on. A snapshot is
+//! taken only when the link to the relay is ready for another frame, so a slow link never
+//! slows the local terminal and never builds a backlog: the next frame carries everything
+//! that changed meanwhile. During a flood frames come less often and leave the rows that
+//! scrolled past out; a keyframe brings viewers the true scrollback once output calms.
 
 use std::ffi::OsString;
 use std::time::Duration;
 
+use futures::FutureExt;
 use protocol::limits::{MAX_COLS, MAX_ROWS};
 use protocol::{HostHello, HostToRelay, Links, Mode, PROTOCOL_VERSION, ViewerCount};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -23,6 +26,7 @@ use crate::emulator::Emulator;
 use crate::frames::FrameEncoder;
 use crate::local::{LocalOut, spawn_stdin};
 use crate::net::HostTransport;
+use crate::parsing::ParsingThread;
 use crate::pty::{self, Spawned};
 use crate::render::{self, Viewport};
 use crate::share::{RelayTarget, ShareEvent, Sharing};
@@ -36,6 +40,15 @@ const DRAIN_IDLE: Duration = Duration::from_millis(200);
 const FAREWELL: Duration = Duration::from_secs(3);
 /// Shortest time between two frames (and so between two snapshots).
 const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(10);
+/// The same during a flood, when every frame replaces the whole screen anyway.
+const FLOOD_FRAME_INTERVAL: Duration = Duration::from_millis(40);
+/// During a flood, a pause this long in the output ends the wait for the flood interval:
+/// what a Ctrl-C brings back shows at once.
+const FLOOD_PAUSE: Duration = Duration::from_millis(4);
+/// Quiet time after which the scrollback left out during a flood is sent.
+const CALM_AFTER: Duration = Duration::from_millis(150);
+/// Most bytes read from the PTY before they are passed on.
+const READ_CHUNK: usize = 64 * 1024;
 /// A snapshot takes at most 1/N of the time while the screen changes continuously.
 const SNAPSHOT_COST_FACTOR: u32 = 4;
 /// How long `--now` waits for the relay before giving up.
@@ -53,7 +66,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
     let interactive = tty::stdout_is_terminal();
     let (cols, rows) = tty::local_size();
     let mut host = Host {
-        emulator: Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS)),
+        emulator: ParsingThread::spawn(Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS))),
         encoder: FrameEncoder::new(),
         filter: SlashFilter::new(!args.no_slash),
         out: LocalOut::spawn(),
@@ -63,7 +76,9 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
         sharing: None,
         in_flight: false,
         next_frame_at: Instant::now(),
+        flood_frame_at: Instant::now(),
         dirty: false,
+        last_change: Instant::now(),
         repaint_pending: false,
         warned_scrollback: false,
         collab_requested: args.collab,
@@ -83,7 +98,7 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
 }
 
 struct Host {
-    emulator: Emulator,
+    emulator: ParsingThread,
     encoder: FrameEncoder,
     filter: SlashFilter,
     out: LocalOut,
@@ -96,8 +111,12 @@ struct Host {
     in_flight: bool,
     /// No frame before this instant.
     next_frame_at: Instant,
+    /// During a flood, no frame before this instant unless the output pauses.
+    flood_frame_at: Instant,
     /// The screen changed since the last frame.
     dirty: bool,
+    /// When the emulator last reported a change.
+    last_change: Instant,
     /// A notice covers part of the screen: repaint on the next keystroke.
     repaint_pending: bool,
     warned_scrollback: bool,
@@ -164,18 +183,25 @@ impl Host {
         let mut hangup = signal(SignalKind::hangup())?;
         // In raw mode Ctrl-C is a keystroke; a SIGINT comes from elsewhere (kill -INT).
         let mut interrupt = signal(SignalKind::interrupt())?;
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; READ_CHUNK];
         let mut status = None;
         self.send_frame_if_ready();
         loop {
-            let sync_deadline = self.emulator.sync_deadline().map(Instant::from_std);
-            let frame_due = self.frame_pending().then_some(self.next_frame_at);
+            let frame_due = self.frame_pending().then(|| self.frame_due_at());
+            let repay_at = self
+                .encoder
+                .history_debt()
+                .then_some(self.last_change + CALM_AFTER);
             tokio::select! {
-                read = reader.read(&mut buf) => match read {
+                read = read_more(&mut reader, &mut buf) => match read {
                     Ok(n) if n > 0 => self.child_output(&buf[..n]).await,
                     // EOF, or EIO once every process holding the PTY is gone.
                     _ => break,
                 },
+                () = self.emulator.changed() => {
+                    self.dirty = true;
+                    self.last_change = Instant::now();
+                }
                 input = recv_some(&mut stdin) => match input {
                     Some(bytes) => self.keystrokes(&bytes, &pty_tx).await,
                     None => {
@@ -184,15 +210,15 @@ impl Host {
                         let _ = pty_tx.send(PtyOp::Write(vec![0x04]));
                     }
                 },
-                _ = winch.recv() => self.resize(&pty_tx),
+                _ = winch.recv() => self.resize(&pty_tx).await,
                 exited = child.wait(), if status.is_none() => {
                     status = Some(exited?);
                     break;
                 }
                 event = next_event(&mut self.sharing) => self.share_event(event, &pty_tx).await,
                 _ = sleep_until(frame_due.unwrap_or_else(Instant::now)), if frame_due.is_some() => {}
-                _ = sleep_until(sync_deadline.unwrap_or_else(Instant::now)), if sync_deadline.is_some() => {
-                    self.emulator.end_sync();
+                _ = sleep_until(repay_at.unwrap_or_else(Instant::now)), if repay_at.is_some() => {
+                    self.encoder.repay_history_debt();
                     self.dirty = true;
                 }
                 _ = term.recv() => return Ok(128 + nix::libc::SIGTERM),
@@ -202,7 +228,7 @@ impl Host {
             self.send_frame_if_ready();
         }
         // Output still buffered in the PTY belongs on screen before leaving.
-        while let Ok(Ok(n)) = timeout(DRAIN_IDLE, reader.read(&mut buf)).await {
+        while let Ok(Ok(n)) = timeout(DRAIN_IDLE, read_more(&mut reader, &mut buf)).await {
             if n == 0 {
                 break;
             }
@@ -217,8 +243,7 @@ impl Host {
 
     async fn child_output(&mut self, bytes: &[u8]) {
         self.out.write(bytes.to_vec()).await;
-        self.emulator.feed(bytes);
-        self.dirty = true;
+        self.emulator.feed(bytes.to_vec()).await;
     }
 
     async fn keystrokes(&mut self, bytes: &[u8], pty_tx: &mpsc::UnboundedSender<PtyOp>) {
@@ -252,7 +277,7 @@ impl Host {
                     self.notice("viewers will see this screen and its scrollback (clear it first if it holds secrets)").await;
                 }
                 self.notice("connecting...").await;
-                let (cols, rows) = self.emulator.size();
+                let (cols, rows) = self.emulator.lock().size();
                 match self.connect(cols, rows, self.collab_requested).await {
                     Ok(sharing) => self.sharing = Some(sharing),
                     Err(error) => self.notice(&format!("cannot share: {error:#}")).await,
@@ -375,16 +400,18 @@ impl Host {
     async fn repaint(&mut self) {
         self.repaint_pending = false;
         let (cols, rows) = tty::local_size();
-        let screen = self.emulator.snapshot();
-        self.out
-            .write(render::full(screen, Viewport { cols, rows }))
-            .await;
+        // The local terminal shows all output read so far: so must the repaint.
+        self.emulator.settle().await;
+        let painted = render::full(self.emulator.lock().snapshot(), Viewport { cols, rows });
+        self.out.write(painted).await;
     }
 
-    fn resize(&mut self, pty_tx: &mpsc::UnboundedSender<PtyOp>) {
+    async fn resize(&mut self, pty_tx: &mpsc::UnboundedSender<PtyOp>) {
         let (cols, rows) = tty::local_size();
         let _ = pty_tx.send(PtyOp::Resize(cols, rows));
-        self.emulator.resize(cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        self.emulator
+            .resize(cols.min(MAX_COLS), rows.min(MAX_ROWS))
+            .await;
         self.encoder.force_keyframe();
         self.dirty = true;
     }
@@ -394,11 +421,22 @@ impl Host {
         self.dirty && !self.in_flight && self.sharing.as_ref().is_some_and(Sharing::is_live)
     }
 
+    /// When the next frame may go: after the frame interval, longer during a flood
+    /// unless the output pauses.
+    fn frame_due_at(&self) -> Instant {
+        if self.encoder.flooding() {
+            let paused_at = self.last_change + FLOOD_PAUSE;
+            self.next_frame_at.max(self.flood_frame_at.min(paused_at))
+        } else {
+            self.next_frame_at
+        }
+    }
+
     /// Sends the current screen if it changed, the link can take a frame and the frame
     /// interval has passed. The interval grows with the cost of a snapshot, so that
     /// under a flood snapshots take a bounded share of the time.
     fn send_frame_if_ready(&mut self) {
-        if !self.frame_pending() || Instant::now() < self.next_frame_at {
+        if !self.frame_pending() || Instant::now() < self.frame_due_at() {
             return;
         }
         let Some(sharing) = &self.sharing else {
@@ -406,9 +444,11 @@ impl Host {
         };
         self.dirty = false;
         let started = Instant::now();
-        let encoded = self.encoder.encode(self.emulator.snapshot());
+        let encoded = self.encoder.encode(self.emulator.lock().snapshot());
         let cost = started.elapsed();
-        self.next_frame_at = Instant::now() + (cost * SNAPSHOT_COST_FACTOR).max(MIN_FRAME_INTERVAL);
+        let now = Instant::now();
+        self.next_frame_at = now + (cost * SNAPSHOT_COST_FACTOR).max(MIN_FRAME_INTERVAL);
+        self.flood_frame_at = now + FLOOD_FRAME_INTERVAL;
         match encoded {
             Ok(Some(frame)) => {
                 self.in_flight = sharing.request(HostToRelay::Frame(frame));
@@ -425,10 +465,16 @@ impl Host {
     /// Sends the final screen and says goodbye, within [`FAREWELL`].
     async fn farewell(&mut self) {
         let deadline = Instant::now() + FAREWELL;
+        // The last frame shows all the output read.
+        let _ = tokio::time::timeout_at(deadline, self.emulator.settle()).await;
         self.dirty = true;
+        // The flood is over: viewers get the scrollback it left out.
+        if self.encoder.history_debt() {
+            self.encoder.repay_history_debt();
+        }
         loop {
             if self.frame_pending() {
-                sleep_until(self.next_frame_at.min(deadline)).await;
+                sleep_until(self.frame_due_at().min(deadline)).await;
             }
             self.send_frame_if_ready();
             if !self.in_flight {
@@ -453,6 +499,23 @@ async fn timeout_at<T>(deadline: Instant, future: impl Future<Output = Option<T>
         .await
         .ok()
         .flatten()
+}
+
+/// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
+/// reads follow while they complete at once (the kernel hands out a PTY's output a few
+/// KiB at a time), so a flood is passed on in big chunks.
+async fn read_more(
+    reader: &mut pty_process::OwnedReadPty,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    let mut filled = reader.read(buf).await?;
+    while filled > 0 && filled < buf.len() {
+        match reader.read(&mut buf[filled..]).now_or_never() {
+            Some(Ok(n)) if n > 0 => filled += n,
+            _ => break,
+        }
+    }
+    Ok(filled)
 }
 
 async fn recv_some(rx: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {

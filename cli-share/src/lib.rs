@@ -10,6 +10,7 @@ pub mod host;
 pub mod local;
 pub mod mirror;
 pub mod net;
+pub mod parsing;
 pub mod pty;
 pub mod render;
 pub mod share;

@@ -2,7 +2,9 @@
 //! reads (switching a shared terminal to non-blocking would affect the parent shell), and
 //! stdout is written in order while the caller moves on to the next chunk.
 
+use std::fs::File;
 use std::io::{Read, Write};
+use std::os::fd::AsFd;
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
@@ -36,9 +38,15 @@ pub struct LocalOut {
 
 impl LocalOut {
     pub fn spawn() -> LocalOut {
-        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(32);
+        // Chunks are up to 64 KiB: a short queue keeps what a Ctrl-C stops from piling up.
+        let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
         let thread = std::thread::spawn(move || {
-            let mut out = std::io::stdout().lock();
+            // Straight to the file descriptor: std's stdout is line-buffered, which costs a
+            // second write per chunk of a flood.
+            let mut out = match std::io::stdout().as_fd().try_clone_to_owned() {
+                Ok(fd) => Box::new(File::from(fd)) as Box<dyn Write>,
+                Err(_) => Box::new(std::io::stdout().lock()),
+            };
             while let Some(bytes) = rx.blocking_recv() {
                 if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
                     // The terminal is gone; keep draining so the producer never blocks.
