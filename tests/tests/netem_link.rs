@@ -94,7 +94,11 @@ async fn udp_echo_crosses_a_clean_link() -> anyhow::Result<()> {
 
     round_trip(&client, server, b"hello across namespaces").await?;
 
-    let stats = link.control().stats();
+    // The echo can reach the client before the forwarder has counted its delivery.
+    let stats = wait_stats(&link, "both packets counted", |s| {
+        s.a_to_b.delivered >= 1 && s.b_to_a.delivered >= 1
+    })
+    .await?;
     assert_eq!(stats.a_to_b.delivered, 1, "{stats:?}");
     assert_eq!(stats.b_to_a.delivered, 1, "{stats:?}");
     Ok(())
