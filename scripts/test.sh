@@ -4,5 +4,5 @@
 # they skip), then the browser viewer's JavaScript unit tests and headless-Chromium tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace
+cargo test --workspace --no-fail-fast
 tests/browser/run.sh
