@@ -14,6 +14,10 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 /// How long a closing link may take to deliver its last message.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// How long a WebTransport viewer gets to read the last message and close the session
+/// itself before the relay closes the connection.
+const PEER_CLOSE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// What the reading half got.
 pub(crate) enum Received {
     Message(Bytes),
@@ -119,7 +123,7 @@ impl LinkTx {
         }
     }
 
-    /// Ends the stream after what was sent, gives the peer [`CLOSE_TIMEOUT`] to read it,
+    /// Ends the stream after what was sent, gives the peer time to read it,
     /// then closes the connection with `code`.
     pub async fn close(self, code: u16, reason: &str) {
         match self {
@@ -132,9 +136,13 @@ impl LinkTx {
             }
             LinkTx::WebTransport { conn, send } => {
                 let mut stream = send.into_inner();
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                // A browser acknowledges stream data before the page has read it, and a
+                // connection close discards what is unread: closing on the acknowledgement
+                // can lose the final `Ended`. The page closes the session once it has read
+                // it, so wait for that (a client that never does costs the timeout).
+                let _ = tokio::time::timeout(PEER_CLOSE_TIMEOUT, async {
                     if stream.finish().await.is_ok() {
-                        stream.stopped().await;
+                        conn.closed().await;
                     }
                 })
                 .await;

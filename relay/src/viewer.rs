@@ -101,8 +101,6 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
     }
 }
 
-/// Writes every message of a wake-up and flushes once: a viewer that fell behind catches up
-/// with one write instead of one per message.
 async fn read(shared: &Shared, session: &Session, viewer: u64, mode: Mode, mut rx: LinkRx) {
     loop {
         let message = match rx.recv().await {

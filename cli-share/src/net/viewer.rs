@@ -8,9 +8,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN};
+use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
+use wtransport::VarInt;
 
 use crate::net::closed::close_error;
 use crate::net::io::{Ws, websocket, ws_url};
@@ -41,6 +42,8 @@ enum Rx {
     WebTransport {
         conn: wtransport::Connection,
         read: FramedRead<wtransport::RecvStream, FrameCodec>,
+        /// `Ended` was read and the session closed from this side.
+        ended: bool,
     },
     WebSocket(SplitStream<Ws>),
 }
@@ -140,6 +143,7 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         receiver: ViewerReceiver(Rx::WebTransport {
             conn,
             read: FramedRead::new(recv, FrameCodec::default()),
+            ended: false,
         }),
     })
 }
@@ -167,13 +171,23 @@ impl ViewerReceiver {
     /// [`NetError::Ended`] (or [`NetError::GoingAway`] after `GoingAway`).
     pub async fn recv(&mut self) -> Result<RelayToViewer, NetError> {
         let bytes = self.recv_raw().await?;
-        protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))
+        let message = protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))?;
+        if let (RelayToViewer::Ended { .. }, Rx::WebTransport { conn, ended, .. }) =
+            (&message, &mut self.0)
+        {
+            // The relay waits for the viewer to close after `Ended`, as a browser does once it
+            // has read it, so that closing never discards an unread `Ended`.
+            conn.close(VarInt::from_u32(close::ENDED.into()), b"ended");
+            *ended = true;
+        }
+        Ok(message)
     }
 
     /// The next message's bytes, undecoded (frames are forwarded byte for byte).
     pub async fn recv_raw(&mut self) -> Result<Bytes, NetError> {
         match &mut self.0 {
-            Rx::WebTransport { conn, read } => match read.next().await {
+            Rx::WebTransport { ended: true, .. } => Err(NetError::Ended),
+            Rx::WebTransport { conn, read, .. } => match read.next().await {
                 Some(Ok(bytes)) => Ok(bytes),
                 Some(Err(_)) | None => Err(close_error(conn.quic_connection()).await),
             },
