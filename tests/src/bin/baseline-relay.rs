@@ -39,10 +39,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    e2e::init_tracing();
     match Args::parse().command {
         Command::Serve { listen } => {
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -28,10 +28,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    e2e::init_tracing();
     let args = Args::parse();
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let ctx = Ctx {

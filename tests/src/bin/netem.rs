@@ -107,10 +107,7 @@ fn seconds(value: f64, flag: &str) -> anyhow::Result<Duration> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
+    e2e::init_tracing();
     let args = Args::parse();
     if let Some(reason) = unavailable_reason() {
         bail!("{reason}");
