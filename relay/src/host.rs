@@ -283,10 +283,12 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
         let received = tokio::select! {
             received = link.rx.recv() => received,
             datagram = next_datagram(&link.datagrams) => {
-                // Anything but a frame header is ignored: datagrams are only ever copies.
-                if let Ok(Some(header)) = FrameHeader::peek(&datagram) {
-                    let ready = reorder.accept(Source::Datagram, header.seq, datagram, header.keyframe);
-                    forward(shared, session, &link, ready);
+                // Anything but frames is ignored: datagrams are only ever copies.
+                for message in protocol::datagram::unpack(&datagram) {
+                    if let Ok(Some(header)) = FrameHeader::peek(&message) {
+                        let ready = reorder.accept(Source::Datagram, header.seq, message, header.keyframe);
+                        forward(shared, session, &link, ready);
+                    }
                 }
                 continue;
             }

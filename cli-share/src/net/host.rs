@@ -3,6 +3,7 @@
 //! not complete in time (UDP blocked). Split into a [`HostSender`] (awaiting a send is the
 //! backpressure) and a [`HostReceiver`].
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use protocol::{FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost};
+use protocol::{FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost, datagram};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -80,6 +81,8 @@ enum Tx {
         // Keeps the client endpoint (and its socket) alive as long as the link.
         endpoint: quinn::Endpoint,
         datagrams: bool,
+        /// The frames the next datagram repeats, oldest first.
+        recent: VecDeque<Bytes>,
     },
     WebSocket(SplitSink<Ws, Message>),
 }
@@ -235,6 +238,7 @@ async fn quic(
         send: FramedWrite::new(send, FrameCodec::default()),
         endpoint,
         datagrams: options.frame_datagrams,
+        recent: VecDeque::new(),
     });
     let receiver = HostReceiver(Rx::Quic {
         conn,
@@ -274,23 +278,40 @@ impl HostSender {
     }
 
     /// Sends one encoded `HostToRelay::Frame`. Over QUIC a frame that fits one datagram is
-    /// first sent as a datagram too: the relay forwards whichever copy arrives first, so a
-    /// lost packet delays a frame only when both copies are lost (the stream alone would
-    /// hold every later frame back until the loss is repaired).
+    /// first sent as a datagram too, with the frames before it (see [`protocol::datagram`]):
+    /// the relay forwards whichever copy arrives first, so a lost packet delays a frame only
+    /// when its stream copy and the next datagrams are all lost (the stream alone would hold
+    /// every later frame back until the loss is repaired).
     pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
         if let Tx::Quic {
             conn,
             datagrams: true,
+            recent,
             ..
-        } = &self.0
-            && conn
-                .max_datagram_size()
-                .is_some_and(|max| message.len() <= max)
-            && conn.send_datagram(message.clone()).is_ok()
+        } = &mut self.0
         {
-            tokio::time::sleep(DATAGRAM_LEAD).await;
+            recent.push_back(message.clone());
+            if recent.len() > datagram::REPEATED_FRAMES + 1 {
+                recent.pop_front();
+            }
+            let packed = conn
+                .max_datagram_size()
+                .and_then(|max| datagram::pack(recent.make_contiguous(), max));
+            if let Some(packed) = packed
+                && conn.send_datagram(packed).is_ok()
+            {
+                tokio::time::sleep(DATAGRAM_LEAD).await;
+            }
         }
         self.send_raw(message).await
+    }
+
+    /// The QUIC connection under the link, for its statistics (RTT, losses) and datagrams.
+    pub fn quic_connection(&self) -> Option<&quinn::Connection> {
+        match &self.0 {
+            Tx::Quic { conn, .. } => Some(conn),
+            Tx::WebSocket(_) => None,
+        }
     }
 
     /// Moves a QUIC link to `socket` (the host's address changed, or its old socket broke);
