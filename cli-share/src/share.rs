@@ -23,10 +23,15 @@ const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// While resuming, a fresh handshake starts this often until one completes (a lost
 /// handshake packet is otherwise retried only after the handshake's own, growing,
-/// timeout): after an outage the next attempt gets through within this.
-const ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
-/// Handshakes in flight at once while resuming.
-const ATTEMPTS: usize = 8;
+/// timeout): after an outage the next attempt gets through within this. Dense in the
+/// first round after a loss, where most outages end (a blip, a tunnel, a Wi-Fi handover);
+/// sparser later, to spare a link that stays down.
+const FIRST_ATTEMPT_INTERVAL: Duration = Duration::from_millis(40);
+const LATER_ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
+/// How long one handshake attempt may take: long enough for a round trip of a second and
+/// more, short enough that attempts sent into an outage do not pile up (their own
+/// retransmissions back off too far to matter).
+const ATTEMPT_LIFETIME: Duration = Duration::from_millis(1500);
 /// How long one round of racing handshakes lasts before the supervisor takes stock.
 const RACE_FOR: Duration = Duration::from_secs(10);
 /// The same for an attempt that must discover the relay again (and maybe fall back).
@@ -134,6 +139,7 @@ impl Sharing {
             Connector {
                 target,
                 relay: None,
+                races: 0,
             },
             hello,
         )
@@ -148,6 +154,7 @@ impl Sharing {
             Connector {
                 target,
                 relay: Some((relay, transport)),
+                races: 0,
             },
             hello,
         )
@@ -269,6 +276,8 @@ struct Connector {
     target: Target,
     /// The discovered relay and the transport of the last welcome.
     relay: Option<(RelayInfo, HostTransport)>,
+    /// Rounds of racing handshakes since the last link opened.
+    races: u32,
 }
 
 impl Connector {
@@ -293,8 +302,14 @@ impl Connector {
             transport: Some(*transport),
             ..self.target.options.clone()
         };
-        match race(relay, &options).await {
+        let interval = match self.races {
+            0 => FIRST_ATTEMPT_INTERVAL,
+            _ => LATER_ATTEMPT_INTERVAL,
+        };
+        self.races += 1;
+        match race(relay, &options, interval).await {
             Ok((sender, receiver, transport)) => {
+                self.races = 0;
                 net::host::greet(sender, receiver, transport, hello).await
             }
             Err(error @ NetError::Timeout(_)) => Err(error),
@@ -308,22 +323,27 @@ impl Connector {
     }
 }
 
-/// Opens the link with overlapping handshakes, one more every [`ATTEMPT_INTERVAL`]; the
-/// first to complete wins and the others are dropped before any says hello, so the relay
-/// sees a single resume. Handshakes that time out are replaced for [`RACE_FOR`]; any
-/// other failure ends the race.
+/// Opens the link with overlapping handshakes, one more every `interval`, each given up
+/// after [`ATTEMPT_LIFETIME`]; the first to complete wins and the others are dropped before
+/// any says hello, so the relay sees a single resume. Handshakes that time out are
+/// replaced for [`RACE_FOR`]; any other failure ends the race.
 async fn race(
     relay: &RelayInfo,
     options: &HostOptions,
+    interval: Duration,
 ) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
     let mut attempts = futures::stream::FuturesUnordered::new();
-    let mut tick = tokio::time::interval(ATTEMPT_INTERVAL);
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let give_up = tokio::time::sleep(RACE_FOR);
     tokio::pin!(give_up);
     loop {
         tokio::select! {
-            _ = tick.tick(), if attempts.len() < ATTEMPTS => {
-                attempts.push(net::host::open(relay, options));
+            _ = tick.tick() => {
+                let attempt = tokio::time::timeout(ATTEMPT_LIFETIME, net::host::open(relay, options));
+                attempts.push(async {
+                    attempt.await.unwrap_or(Err(NetError::Timeout("QUIC handshake")))
+                });
             }
             Some(opened) = futures::StreamExt::next(&mut attempts) => match opened {
                 Ok(link) => return Ok(link),

@@ -5,9 +5,9 @@
 //! its screen every [`INTERVAL`]; the time from that change to the frame's arrival at the
 //! viewer is measured with one monotonic clock, as p50/p95/p99, for the QUIC and the
 //! WebSocket host paths at 0, 1, 5 and 10 % loss and 50 and 200 ms round trips; then the
-//! congestion controllers and the stream-only QUIC path at 5 % loss; then the time from
-//! the end of a 5 s blackout until a new frame reaches the viewer. Needs root (the link
-//! emulator); without it the part records nothing and says why.
+//! congestion controllers and the stream-only QUIC path at 5 % loss. The `blackout` part
+//! measures the time from the end of a 5 s blackout until a new frame reaches the viewer.
+//! Both need root (the link emulator); without it they record nothing and say why.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -28,6 +28,7 @@ use super::stats::Samples;
 use crate::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
 
 const PART: &str = "lossy";
+const BLACKOUT_PART: &str = "blackout";
 /// How often the host's screen changes: a busy terminal, not a flood.
 pub const INTERVAL: Duration = Duration::from_millis(30);
 /// Bytes of one screen change (a line or two of a diff).
@@ -87,18 +88,32 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
             let samples = net.latencies(path, frames).await?;
             record(report, &format!("lossy_{name}_5pct_{rtt}ms"), samples)?;
         }
-        if rtt == RTTS[0] {
-            net.set_loss(0);
-            let resume = net.blackout_resume().await?;
-            report.record(
-                PART,
-                "blackout_resume_ms",
-                "ms",
-                resume.as_secs_f64() * 1000.0,
-            );
-        }
         net.stop().await;
     }
+    Ok(())
+}
+
+/// The `blackout` part: from the end of each of several [`BLACKOUT`]s at 50 ms RTT until
+/// a frame reaches the viewer; the median and the worst.
+pub async fn run_blackouts(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
+    if let Some(reason) = unavailable_reason() {
+        eprintln!("bench: blackout skipped: {reason}");
+        return Ok(());
+    }
+    let blackouts = if ctx.quick { 3 } else { 7 };
+    let net = Net::start(RTTS[0]).await?;
+    let mut resumes = Samples::default();
+    for _ in 0..blackouts {
+        let resume = net.blackout_resume().await?;
+        eprintln!("bench: resumed {resume:?} after a blackout");
+        resumes.push(resume);
+    }
+    net.stop().await;
+    let sorted = resumes.sorted();
+    let median = sorted.percentile_ms(50.0).context("no blackouts")?;
+    let worst = sorted.percentile_ms(100.0).context("no blackouts")?;
+    report.record(BLACKOUT_PART, "blackout_resume_ms", "ms", median);
+    report.record(BLACKOUT_PART, "blackout_resume_ms_max", "ms", worst);
     Ok(())
 }
 

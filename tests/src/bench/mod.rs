@@ -37,16 +37,18 @@ pub enum Part {
     Sessions,
     Flood,
     Lossy,
+    Blackout,
 }
 
 impl Part {
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::Latency,
         Part::Echo,
         Part::Fanout,
         Part::Sessions,
         Part::Flood,
         Part::Lossy,
+        Part::Blackout,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +59,7 @@ impl Part {
             Part::Sessions => "sessions",
             Part::Flood => "flood",
             Part::Lossy => "lossy",
+            Part::Blackout => "blackout",
         }
     }
 
@@ -68,6 +71,7 @@ impl Part {
             Part::Sessions => sessions::run(ctx, report).await,
             Part::Flood => flood::run(ctx, report).await,
             Part::Lossy => lossy::run(ctx, report).await,
+            Part::Blackout => lossy::run_blackouts(ctx, report).await,
         }
     }
 }
