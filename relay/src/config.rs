@@ -25,6 +25,10 @@ pub struct RelayConfig {
     pub link_ttl: Duration,
     /// How long a session survives its host's lost connection.
     pub grace: Duration,
+    /// How often the relay pings a quiet QUIC connection (hosts and WebTransport viewers).
+    /// A connection silent for three of these is lost: a host is away, a viewer gone.
+    /// Clients leave the pinging to the relay, so this alone sets what idle sessions cost.
+    pub keep_alive: Duration,
     /// When non-empty, only hosts presenting one of these keys may create sessions.
     pub host_keys: Vec<String>,
     /// Validity of an ephemeral certificate (capped at 14 days by `certs`); it is rotated
@@ -44,6 +48,7 @@ impl std::fmt::Debug for RelayConfig {
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("link_ttl", &self.link_ttl)
             .field("grace", &self.grace)
+            .field("keep_alive", &self.keep_alive)
             .field("host_keys", &self.host_keys.len())
             .field("cert_validity", &self.cert_validity)
             .finish()
@@ -61,6 +66,7 @@ impl Default for RelayConfig {
             jwt_secret: None,
             link_ttl: Duration::from_secs(3600),
             grace: Duration::from_secs(30),
+            keep_alive: crate::quic::DEFAULT_KEEP_ALIVE,
             host_keys: Vec::new(),
             cert_validity: Duration::from_secs(12 * 24 * 3600),
         }

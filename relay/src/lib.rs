@@ -32,7 +32,7 @@ use url::{Host, Url};
 pub use config::RelayConfig;
 pub use error::RelayError;
 pub use http::WS_PROTOCOL;
-pub use quic::{IDLE_TIMEOUT, KEEP_ALIVE};
+pub use quic::{CLIENT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE, idle_timeout};
 pub use shared::HOST_TOKEN_TTL;
 
 use crate::quic::Serves;
@@ -118,10 +118,25 @@ impl Relay {
         match config.webtransport {
             // Port 0 twice means two ephemeral ports, not the same one.
             Some(addr) if addr != config.quic || addr.port() == 0 => {
-                endpoints.push(quic::bind(&certs, config.quic, Serves::HostsOnly)?);
-                endpoints.push(quic::bind(&certs, addr, Serves::WebTransportOnly)?);
+                endpoints.push(quic::bind(
+                    &certs,
+                    config.quic,
+                    Serves::HostsOnly,
+                    config.keep_alive,
+                )?);
+                endpoints.push(quic::bind(
+                    &certs,
+                    addr,
+                    Serves::WebTransportOnly,
+                    config.keep_alive,
+                )?);
             }
-            _ => endpoints.push(quic::bind(&certs, config.quic, Serves::Both)?),
+            _ => endpoints.push(quic::bind(
+                &certs,
+                config.quic,
+                Serves::Both,
+                config.keep_alive,
+            )?),
         }
         let local = |endpoint: &quinn::Endpoint, addr| {
             endpoint.local_addr().map_err(|source| RelayError::Bind {

@@ -44,6 +44,10 @@ struct Args {
     /// How long a session survives its host's lost connection.
     #[arg(long, env = "RELAY_GRACE", default_value = "30s", value_parser = parse_duration)]
     grace: Duration,
+    /// How often quiet QUIC connections are pinged; one silent for three of these is lost
+    /// (the host is shown away). Longer saves CPU with many idle sessions.
+    #[arg(long, env = "RELAY_KEEP_ALIVE", default_value = "1s", value_parser = parse_keep_alive)]
+    keep_alive: Duration,
     /// A key hosts must present to create sessions (repeatable; comma-separated in the env).
     #[arg(
         long = "host-key",
@@ -81,6 +85,18 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         }
     };
     Ok(Duration::from_secs(number.saturating_mul(scale)))
+}
+
+fn parse_keep_alive(text: &str) -> Result<Duration, String> {
+    match parse_duration(text)? {
+        Duration::ZERO => Err("the keep-alive must be at least 1s".into()),
+        // Three of them must fit QUIC's idle timeout (at most 2^62 ms) and NAT bindings
+        // rarely outlive a minute of silence.
+        interval if interval > Duration::from_secs(60) => {
+            Err("a keep-alive over 60s would let NAT bindings expire".into())
+        }
+        interval => Ok(interval),
+    }
 }
 
 impl Args {
@@ -122,6 +138,7 @@ impl Args {
             jwt_secret,
             link_ttl: self.link_ttl,
             grace: self.grace,
+            keep_alive: self.keep_alive,
             host_keys,
             ..RelayConfig::default()
         })
@@ -185,5 +202,12 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn keep_alives_are_bounded() {
+        assert_eq!(parse_keep_alive("15s"), Ok(Duration::from_secs(15)));
+        assert!(parse_keep_alive("0").is_err());
+        assert!(parse_keep_alive("2m").is_err());
     }
 }

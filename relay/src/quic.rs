@@ -17,11 +17,17 @@ use crate::viewer::MAX_VIEWER_MESSAGE;
 
 /// Frequent enough that three lost keep-alives in a row are rare even at 10 % loss, and
 /// below common load-balancer and NAT idle timeouts.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(1);
-/// A dead host link is noticed this fast on both sides: viewers see "host away" and the
-/// host starts resuming (a new connection, the same session) within it. Longer outages
-/// than this are covered by resume, not by the connection surviving them.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(3);
+pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(1);
+/// The idle timeout that goes with a keep-alive interval: with the default, a dead host
+/// link is noticed within 3 s on both sides: viewers see "host away" and the host starts
+/// resuming (a new connection, the same session). Longer outages than this are covered by
+/// resume, not by the connection surviving them.
+pub fn idle_timeout(keep_alive: Duration) -> Duration {
+    keep_alive * 3
+}
+/// The idle timeout clients offer: longer than any the relay uses, so that the relay's
+/// (QUIC takes the smaller of the two) decides, and clients need not ping.
+pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a connection may take from handshake to its first stream.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Unacknowledged bytes a connection may buffer towards a slow peer.
@@ -50,6 +56,7 @@ pub(crate) fn bind(
     shared_certs: &Arc<crate::tls::CertSource>,
     addr: std::net::SocketAddr,
     serves: Serves,
+    keep_alive: Duration,
 ) -> Result<quinn::Endpoint, RelayError> {
     let tls = shared_certs.server_config(&serves.alpns())?;
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
@@ -57,8 +64,8 @@ pub(crate) fn bind(
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
     let mut transport = quinn::TransportConfig::default();
     transport
-        .keep_alive_interval(Some(KEEP_ALIVE))
-        .max_idle_timeout(IDLE_TIMEOUT.try_into().ok())
+        .keep_alive_interval(Some(keep_alive))
+        .max_idle_timeout(idle_timeout(keep_alive).try_into().ok())
         .send_window(SEND_WINDOW);
     config.transport_config(Arc::new(transport));
     quinn::Endpoint::server(config, addr).map_err(|source| RelayError::Bind {

@@ -1,7 +1,7 @@
 //! Session lifecycle through a real relay: a clean host exit ends the session for viewers
 //! within a second; a lost host leaves them "host away" and ends after the grace period
 //! unless it resumes in time; a second connection of the host replaces the first; a relay
-//! shutdown tells everyone it is going away.
+//! shutdown tells everyone it is going away; the relay's keep-alives hold quiet links open.
 
 mod relay_support;
 
@@ -230,4 +230,36 @@ async fn a_host_asking_for_links_gets_fresh_working_ones() {
     assert_ne!(links.read, host.welcome.links.read, "a fresh token");
     let collab = links.collab.expect("collab link asked for");
     h.joined(&collab, ViewerTransport::WebSocket).await;
+}
+
+#[tokio::test]
+async fn quiet_links_outlive_the_idle_timeout_on_the_relay_s_keep_alives() {
+    // Clients never ping: the relay's keep-alives alone must hold a silent host and a
+    // silent WebTransport viewer past the idle timeout.
+    let h = start(RelayConfig {
+        keep_alive: Duration::from_secs(1),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let mut host = h.host().await;
+    let mut viewer = h
+        .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    // Time passing with nothing sent is what is under test.
+    tokio::time::sleep(2 * relay::idle_timeout(Duration::from_secs(1))).await;
+    host.sender
+        .send_raw(frame(0, true, b"still here"))
+        .await
+        .unwrap();
+    loop {
+        match within("the frame after the quiet spell", viewer.recv()).await {
+            Ok(RelayToViewer::HostAway) => panic!("the quiet host was taken for lost"),
+            Ok(RelayToViewer::Frame(frame)) => {
+                assert_eq!(frame.payload, b"still here");
+                break;
+            }
+            Ok(_) => {}
+            Err(error) => panic!("the quiet viewer lost its link: {error}"),
+        }
+    }
 }

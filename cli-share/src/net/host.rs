@@ -17,7 +17,7 @@ use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::net::closed::close_error;
 use crate::net::io::{Ws, websocket, ws_url};
-use crate::net::{NetError, RelayInfo};
+use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo};
 
 /// Which transport carries a host link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,13 +172,13 @@ pub(crate) async fn resolve(authority: &str) -> Result<(SocketAddr, String), Net
     Ok((addr, host))
 }
 
-/// Keep-alives and idle timeout matching the relay's.
+/// The relay's keep-alives and idle timeout govern the link (see
+/// [`relay::CLIENT_IDLE_TIMEOUT`]): its pings, and our acknowledgements of them, keep
+/// both sides and the NAT bindings between them alive.
 pub(crate) fn transport_config(congestion: Congestion) -> quinn::TransportConfig {
     use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
     let mut transport = quinn::TransportConfig::default();
-    transport
-        .keep_alive_interval(Some(relay::KEEP_ALIVE))
-        .max_idle_timeout(relay::IDLE_TIMEOUT.try_into().ok());
+    transport.max_idle_timeout(relay::CLIENT_IDLE_TIMEOUT.try_into().ok());
     match congestion {
         Congestion::Cubic => {
             transport.congestion_controller_factory(Arc::new(CubicConfig::default()))
@@ -211,10 +211,12 @@ pub(crate) async fn dial_quic(
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     };
     let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Connect(e.to_string()))?;
-    let conn = endpoint
+    let connecting = endpoint
         .connect_with(config, addr, &server_name)
-        .map_err(|e| NetError::Connect(e.to_string()))?
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let conn = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
         .await
+        .map_err(|_| NetError::Timeout("QUIC handshake"))?
         .map_err(|e| match e {
             // Nothing came back: worth retrying as is, unlike a refused certificate.
             quinn::ConnectionError::TimedOut => NetError::Timeout("QUIC handshake"),

@@ -25,3 +25,7 @@ pub use host::{
 pub use link::ShareLink;
 pub use tls::Trust;
 pub use viewer::{ViewerLink, ViewerReceiver, ViewerSender, ViewerTransport, connect_viewer};
+
+/// How long a QUIC handshake may take. Clients offer the relay a long idle timeout (the
+/// relay's shorter one governs established links), so it cannot bound a handshake.
+const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);

@@ -15,7 +15,7 @@ use wtransport::VarInt;
 
 use crate::net::closed::close_error;
 use crate::net::io::{Ws, websocket, ws_url};
-use crate::net::{NetError, RelayInfo, ShareLink};
+use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareLink};
 
 /// How long Auto gives WebTransport before falling back to WebSocket.
 const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -101,8 +101,9 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
     let config = wtransport::ClientConfig::builder()
         .with_bind_default()
         .with_custom_tls(tls)
-        .keep_alive_interval(Some(relay::KEEP_ALIVE))
-        .max_idle_timeout(Some(relay::IDLE_TIMEOUT))
+        .keep_alive_interval(None)
+        // The relay's pings and idle timeout govern the link, as for hosts.
+        .max_idle_timeout(Some(relay::CLIENT_IDLE_TIMEOUT))
         .map_err(|e| NetError::Tls(e.to_string()))?
         .build();
     let endpoint =
@@ -113,7 +114,11 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         link.session_id,
         link.token
     );
-    let conn = match endpoint.connect(&url).await {
+    let connecting = tokio::time::timeout(HANDSHAKE_TIMEOUT, endpoint.connect(&url));
+    let conn = match connecting
+        .await
+        .map_err(|_| NetError::Timeout("WebTransport handshake"))?
+    {
         Ok(conn) => conn,
         Err(wtransport::error::ConnectingError::SessionRejected) => {
             // Ask again, reading the status this time, to tell 403 from 404.

@@ -102,19 +102,21 @@ impl Ctx {
 
     /// Starts the real relay on loopback ports.
     pub async fn start_relay(&self) -> anyhow::Result<Server> {
-        Server::spawn(
-            self.binary("relay")?.as_ref(),
-            &[
-                "--http",
-                "127.0.0.1:0",
-                "--quic",
-                "127.0.0.1:0",
-                "--log",
-                "error",
-            ],
-            "relay listening",
-        )
-        .await
+        self.start_relay_with(&[]).await
+    }
+
+    /// Starts the relay on loopback ports with `extra` arguments.
+    pub async fn start_relay_with(&self, extra: &[&str]) -> anyhow::Result<Server> {
+        let mut args = vec![
+            "--http",
+            "127.0.0.1:0",
+            "--quic",
+            "127.0.0.1:0",
+            "--log",
+            "error",
+        ];
+        args.extend_from_slice(extra);
+        Server::spawn(self.binary("relay")?.as_ref(), &args, "relay listening").await
     }
 
     /// Starts the naive relay on a loopback port.
