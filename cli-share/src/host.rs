@@ -307,6 +307,11 @@ impl Host {
         };
         match event {
             ShareEvent::Sent => self.in_flight = false,
+            ShareEvent::Connected => {
+                self.in_flight = false;
+                self.encoder.force_keyframe();
+                self.dirty = true;
+            }
             ShareEvent::Welcome {
                 links,
                 viewers,
@@ -314,9 +319,6 @@ impl Host {
                 transport,
             } => {
                 self.viewers = viewers;
-                self.in_flight = false;
-                self.encoder.force_keyframe();
-                self.dirty = true;
                 if transport == HostTransport::WebSocket {
                     self.notice("UDP to the relay seems blocked: sharing over WebSocket")
                         .await;

@@ -3,6 +3,7 @@
 //! into [`ShareEvent`]s for the host loop. Also where the relay is: a configured one, or
 //! the relay library started in-process on loopback at the first `/share`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,9 +13,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::net::{
-    self, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, NetError, RelayInfo,
-};
+use crate::net::{self, HostOptions, HostReceiver, HostSender, HostTransport, NetError, RelayInfo};
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
 /// over for the host only once an attempt gets through: the cap bounds how long viewers
@@ -78,7 +77,10 @@ impl RelayTarget {
 /// What the relay link reports to the host loop.
 #[derive(Debug)]
 pub enum ShareEvent {
-    /// Connected (or reconnected, `resumed`): the session is live.
+    /// A link is open and the hello on its way: the next frame should be a keyframe, and
+    /// goes right after the hello.
+    Connected,
+    /// Welcomed (or welcomed back, `resumed`): the session is live.
     Welcome {
         links: Links,
         viewers: ViewerCount,
@@ -218,44 +220,41 @@ async fn supervise(
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<tokio::time::Instant> = None;
     loop {
-        match connector.connect(&hello).await {
-            Ok(HostConnection {
-                welcome,
-                transport,
-                sender,
-                receiver,
-            }) => {
-                backoff = BACKOFF_START;
-                lost_at = None;
-                hello.resume = Some(welcome.host_token);
-                let event = ShareEvent::Welcome {
-                    links: welcome.links,
-                    viewers: welcome.viewers,
-                    resumed: welcome.resumed,
-                    transport,
+        let (error, welcomed) = match connector.connect(&hello).await {
+            Ok(link) => {
+                // A frame that waited out the outage is stale: the host sends a keyframe now.
+                let waiting = match outgoing.try_recv() {
+                    Ok(HostToRelay::Frame(_)) | Err(_) => None,
+                    Ok(other) => Some(other),
                 };
-                if events.send(event).await.is_err() {
+                if events.send(ShareEvent::Connected).await.is_err() {
                     return;
                 }
-                match run(sender, receiver, &mut outgoing, &events).await {
+                let welcomed = AtomicBool::new(false);
+                match run(link, &mut hello, waiting, &mut outgoing, &events, &welcomed).await {
                     Ok(()) => return,
-                    Err(error) => {
-                        let _ = events
-                            .send(ShareEvent::Reconnecting(error.to_string()))
-                            .await;
-                    }
+                    Err(error) => (error, welcomed.load(Ordering::Relaxed)),
                 }
             }
-            Err(NetError::Refused(refusal)) => {
-                let _ = events.send(ShareEvent::Stopped(refusal.message)).await;
-                return;
-            }
-            Err(error) if hello.resume.is_none() => {
-                let _ = events.send(ShareEvent::Stopped(error.to_string())).await;
-                return;
-            }
-            Err(error) => {
-                tracing::debug!(%error, "reconnection failed");
+            Err(error) => (error, false),
+        };
+        if welcomed {
+            backoff = BACKOFF_START;
+            lost_at = None;
+            let _ = events
+                .send(ShareEvent::Reconnecting(error.to_string()))
+                .await;
+        } else {
+            match error {
+                NetError::Refused(refusal) => {
+                    let _ = events.send(ShareEvent::Stopped(refusal.message)).await;
+                    return;
+                }
+                error if hello.resume.is_none() => {
+                    let _ = events.send(ShareEvent::Stopped(error.to_string())).await;
+                    return;
+                }
+                error => tracing::debug!(%error, "reconnection failed"),
             }
         }
         let since = *lost_at.get_or_insert_with(tokio::time::Instant::now);
@@ -270,6 +269,9 @@ async fn supervise(
     }
 }
 
+/// An opened host link, before its hello.
+type OpenLink = (HostSender, HostReceiver, HostTransport);
+
 /// Connects and resumes, remembering what the relay published and which transport
 /// worked, so that a resume costs one handshake and not a discovery plus a fallback.
 struct Connector {
@@ -281,22 +283,22 @@ struct Connector {
 }
 
 impl Connector {
-    async fn connect(&mut self, hello: &HostHello) -> Result<HostConnection, NetError> {
+    async fn connect(&mut self, hello: &HostHello) -> Result<OpenLink, NetError> {
         let Some((relay, transport)) = &self.relay else {
             let first = async {
                 let relay = net::discover(&self.target.base, &self.target.extra_roots).await?;
-                let connection = net::connect_host(&relay, hello, &self.target.options).await?;
-                Ok((relay, connection))
+                let link = net::host::open(&relay, &self.target.options).await?;
+                Ok((relay, link))
             };
-            let (relay, connection) = match hello.resume {
+            let (relay, link) = match hello.resume {
                 // Discovery and the transport fallback have timeouts of their own.
                 None => first.await?,
                 Some(_) => tokio::time::timeout(DISCOVERY_TIMEOUT, first)
                     .await
                     .map_err(|_| NetError::Timeout("rediscovering the relay"))??,
             };
-            self.relay = Some((relay, connection.transport));
-            return Ok(connection);
+            self.relay = Some((relay, link.2));
+            return Ok(link);
         };
         let options = HostOptions {
             transport: Some(*transport),
@@ -308,9 +310,9 @@ impl Connector {
         };
         self.races += 1;
         match race(relay, &options, interval).await {
-            Ok((sender, receiver, transport)) => {
+            Ok(link) => {
                 self.races = 0;
-                net::host::greet(sender, receiver, transport, hello).await
+                Ok(link)
             }
             Err(error @ NetError::Timeout(_)) => Err(error),
             // The relay answered but not as before (restarted with another certificate,
@@ -331,7 +333,7 @@ async fn race(
     relay: &RelayInfo,
     options: &HostOptions,
     interval: Duration,
-) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
+) -> Result<OpenLink, NetError> {
     let mut attempts = futures::stream::FuturesUnordered::new();
     let mut tick = tokio::time::interval(interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -355,15 +357,30 @@ async fn race(
     }
 }
 
-/// Carries messages both ways until the host says goodbye (`Ok`) or the link fails.
+/// Says hello on an opened link and carries messages both ways until the host says
+/// goodbye (`Ok`) or the link fails. Frames follow the hello at once, without waiting a
+/// round trip for the welcome: after an outage the keyframe reaches viewers that much
+/// sooner (a refused hello takes them down with it). `welcomed` tells the caller whether
+/// the relay took the hello.
 async fn run(
-    mut sender: HostSender,
-    mut receiver: HostReceiver,
+    (mut sender, mut receiver, transport): OpenLink,
+    hello: &mut HostHello,
+    waiting: Option<HostToRelay>,
     outgoing: &mut mpsc::Receiver<HostToRelay>,
     events: &mpsc::Sender<ShareEvent>,
+    welcomed: &AtomicBool,
 ) -> Result<(), NetError> {
+    sender.send(&HostToRelay::Hello(hello.clone())).await?;
     let writer = async move {
-        while let Some(message) = outgoing.recv().await {
+        let mut waiting = waiting;
+        loop {
+            let message = match waiting.take() {
+                Some(message) => message,
+                None => match outgoing.recv().await {
+                    Some(message) => message,
+                    None => return Ok(false),
+                },
+            };
             if let HostToRelay::Bye { reason } = message {
                 let said = sender.bye(&reason).await;
                 let _ = events.send(ShareEvent::Sent).await;
@@ -379,9 +396,29 @@ async fn run(
             let _ = events.send(ShareEvent::Sent).await;
             written?;
         }
-        Ok(false)
     };
     let reader = async {
+        let welcome = match receiver.recv().await? {
+            Some(RelayToHost::Welcome(welcome)) => welcome,
+            Some(RelayToHost::Refused(refusal)) => return Err(NetError::Refused(refusal)),
+            Some(other) => {
+                return Err(NetError::Protocol(format!(
+                    "expected a welcome, got {other:?}"
+                )));
+            }
+            None => return Err(NetError::Closed("closed before the welcome".into())),
+        };
+        hello.resume = Some(welcome.host_token);
+        welcomed.store(true, Ordering::Relaxed);
+        let event = ShareEvent::Welcome {
+            links: welcome.links,
+            viewers: welcome.viewers,
+            resumed: welcome.resumed,
+            transport,
+        };
+        if events.send(event).await.is_err() {
+            return Ok(());
+        }
         loop {
             let Some(message) = receiver.recv().await? else {
                 return Err(NetError::Closed("the relay closed the link".into()));

@@ -257,7 +257,7 @@ impl Net {
         while session.next_seq < frames || pending.is_some() {
             tokio::select! {
                 _ = tick.tick(), if session.next_seq < frames && pending.is_none() => {
-                    pending = Some(session.change());
+                    pending = Some(session.change(false));
                 }
                 event = session.sharing.next() => match event {
                     Some(ShareEvent::Stopped(why)) | Some(ShareEvent::Reconnecting(why)) => {
@@ -295,12 +295,14 @@ impl Net {
         let resumed_after = loop {
             tokio::select! {
                 _ = tick.tick(), if pending.is_none() => {
-                    pending = Some(session.change());
+                    pending = Some(session.change(false));
                     if window.is_none() && session.next_seq == 20 {
                         window = Some(self.link.control().blackout(Duration::ZERO, BLACKOUT));
                     }
                 }
                 event = session.sharing.next() => match event {
+                    // As `share` does: a keyframe of the screen as it is now follows the hello.
+                    Some(ShareEvent::Connected) => pending = Some(session.change(true)),
                     Some(ShareEvent::Stopped(why)) => anyhow::bail!("sharing stopped: {why}"),
                     None => anyhow::bail!("host link ended"),
                     _ => {}
@@ -346,7 +348,7 @@ struct Session {
 
 impl Session {
     /// A screen change now: the frame carrying it.
-    fn change(&mut self) -> HostToRelay {
+    fn change(&mut self, keyframe: bool) -> HostToRelay {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Ok(mut sent) = self.sent.lock() {
@@ -354,7 +356,7 @@ impl Session {
         }
         HostToRelay::Frame(ScreenFrame {
             seq,
-            keyframe: seq == 0,
+            keyframe: keyframe || seq == 0,
             payload: vec![b'x'; PAYLOAD],
         })
     }
