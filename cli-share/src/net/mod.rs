@@ -22,6 +22,7 @@ pub use error::NetError;
 pub use host::{
     Congestion, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host,
 };
+pub use io::websocket_config;
 pub use link::ShareLink;
 pub use tls::Trust;
 pub use viewer::{ViewerLink, ViewerReceiver, ViewerSender, ViewerTransport, connect_viewer};

@@ -18,6 +18,7 @@ use super::process::{CpuMeter, Server, metric};
 use super::report::{BASELINE, Report};
 use super::stats::Samples;
 use super::updates::{Host, Viewer};
+use crate::netem::RuntimeThread;
 
 const PART: &str = "fanout";
 const FRAMES_PER_SECOND: u64 = 30;
@@ -114,10 +115,19 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         )
     };
     let seconds = if ctx.quick { 3 } else { 10 };
+    // The host runs on a thread of its own, as it would on its own machine: on the
+    // runtime of the 1,000 viewer clients its frames would leave late whenever they are
+    // busy, and that delay would count as the relay's.
+    let host_thread = RuntimeThread::start("fanout-host".into(), None)?;
     for &(viewers, mix) in ours {
         let server = ctx.start_relay().await?;
         let info = relay_info(&server).await?;
-        let host = OurHost::connect(&info, false).await?;
+        let host = {
+            let info = info.clone();
+            host_thread
+                .spawn(async move { OurHost::connect(&info, false).await })
+                .await??
+        };
         let target = Target::Ours(Arc::new((info, host.read_link()?)));
         let name = format!("fanout_{viewers}_{}", mix.name());
         let http = server
@@ -127,6 +137,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         let skipped = metric(&http, "relay_frames_skipped_total").await?;
         let figures = measure(
             &server,
+            &host_thread,
             Host::Ours(Box::new(host)),
             target,
             viewers,
@@ -141,11 +152,17 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     for &viewers in naive {
         let server = ctx.start_baseline().await?;
         let addr = server.field("ws=")?.to_owned();
-        let host = NaiveHost::connect(&addr, "fanout").await?;
+        let host = {
+            let addr = addr.clone();
+            host_thread
+                .spawn(async move { NaiveHost::connect(&addr, "fanout").await })
+                .await??
+        };
         let name = format!("fanout_{viewers}_ws");
         let target = Target::Naive(addr);
         let figures = measure(
             &server,
+            &host_thread,
             Host::Naive(host),
             target,
             viewers,
@@ -249,6 +266,7 @@ impl SendLog {
 
 async fn measure(
     server: &Server,
+    host_thread: &RuntimeThread,
     mut host: Host,
     target: Target,
     viewers: usize,
@@ -332,15 +350,24 @@ async fn measure(
 
     let cpu = server.cpu()?;
     let loadgen = CpuMeter::start(std::process::id())?;
-    let mut ticks = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
-    for seq in 1..=frames {
-        ticks.tick().await;
-        let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
-            slot.store(now.max(1), Ordering::Release);
-        }
-        host.send_update(seq).await?;
-    }
+    let sending = {
+        let log = log.clone();
+        host_thread.spawn(async move {
+            let mut ticks =
+                tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
+            for seq in 1..=frames {
+                ticks.tick().await;
+                let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
+                    slot.store(now.max(1), Ordering::Release);
+                }
+                host.send_update(seq).await?;
+            }
+            anyhow::Ok(host)
+        })
+    };
+    // Kept connected until the stragglers are done.
+    let _host = sending.await??;
     let cpu_cores = cpu.cores()?;
     let loadgen_cores = loadgen.cores()?;
 

@@ -5,7 +5,8 @@
 //! its screen every [`INTERVAL`]; the time from that change to the frame's arrival at the
 //! viewer is measured with one monotonic clock, as p50/p95/p99, for the QUIC and the
 //! WebSocket host paths at 0, 1, 5 and 10 % loss and 50 and 200 ms round trips; then the
-//! congestion controllers and the stream-only QUIC path at 5 % loss. The `blackout` part
+//! congestion controllers and the stream-only QUIC path at 5 % loss (not with `--quick`).
+//! The `blackout` part
 //! measures the time from the end of a 5 s blackout until a new frame reaches the viewer.
 //! Both need root (the link emulator); without it they record nothing and say why.
 
@@ -72,6 +73,10 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
                 let samples = net.latencies(path, frames).await?;
                 record(report, &format!("lossy_{name}_{loss}pct_{rtt}ms"), samples)?;
             }
+        }
+        if ctx.quick {
+            net.stop().await;
+            continue;
         }
         net.set_loss(5);
         let variants = [
