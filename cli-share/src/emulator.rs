@@ -15,13 +15,16 @@ use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::Line as GridLine;
 use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
-use protocol::limits::{MAX_TEXT_BYTES, SCROLLBACK_LINES};
+use protocol::limits::{MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
 use protocol::{Cursor, Screen};
 
 use crate::convert;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
-const HISTORY_ROWS: usize = 2 * SCROLLBACK_LINES;
+/// Counting further would change nothing viewers see: past a scrollback and a screen, a
+/// scroll replaces every row. Fewer rows keep a flood cheap: the emulator reallocates
+/// its history after every snapshot, and a skip leaves this many lines to parse.
+const HISTORY_ROWS: usize = SCROLLBACK_LINES + MAX_ROWS as usize;
 
 /// Sequences after which the child's scrollback is gone: erase saved lines, full reset.
 const CLEARS_SCROLLBACK: [&[u8]; 2] = [b"\x1b[3J", b"\x1bc"];

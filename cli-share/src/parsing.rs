@@ -24,8 +24,9 @@ const MAX_BACKLOG: usize = 4 * 1024 * 1024;
 const NICENESS: i32 = 5;
 /// Output taken at once that makes the next round a batch: more than a full redraw.
 const FLOOD_BYTES: usize = 64 * 1024;
-/// Longest a batch waits to grow, so snapshots during a flood stay this fresh.
-const BATCH_TIME: Duration = Duration::from_millis(100);
+/// Longest a batch waits to grow, so snapshots during a flood stay this fresh (and well
+/// within the host's calm period: a flood must not look calm to it between batches).
+const BATCH_TIME: Duration = Duration::from_millis(50);
 /// A pause in the output this long ends the batch: what follows a flood (the prompt
 /// after a Ctrl-C) shows at once.
 const BATCH_PAUSE: Duration = Duration::from_millis(5);
