@@ -20,6 +20,10 @@ use crate::skipping::Scanner;
 /// Bytes of output waiting for the emulator before feeding waits: room for a batch ten
 /// times the lines [`Emulator::lines_that_bury`] keeps of ordinary text.
 const MAX_BACKLOG: usize = 4 * 1024 * 1024;
+/// The same after a flood batch the emulator had to parse in full: what a Ctrl-C stops
+/// is then parsed within milliseconds, while a batch of ordinary text lines still fits
+/// (and a skip in it brings the larger backlog back).
+const UNSKIPPABLE_BACKLOG: usize = 512 * 1024;
 /// The thread's nice value (0 is the default, 19 the lowest priority).
 const NICENESS: i32 = 5;
 /// Output taken at once that makes the next round a batch: more than a full redraw.
@@ -40,13 +44,14 @@ enum Op {
     Settle(oneshot::Sender<()>),
 }
 
-#[derive(Default)]
 struct Backlog {
     ops: VecDeque<Op>,
     /// Output bytes in `ops`.
     bytes: usize,
     /// When output was last queued.
     fed_at: Option<Instant>,
+    /// Output bytes queued before feeding waits.
+    limit: usize,
     closed: bool,
 }
 
@@ -60,7 +65,7 @@ impl Backlog {
             return Some(now);
         };
         let only_output = self.ops.len() == 1 && matches!(first, Op::Output(_));
-        if !only_output || self.bytes >= MAX_BACKLOG {
+        if !only_output || self.bytes >= self.limit {
             return Some(now);
         }
         Some((round + BATCH_TIME).min(fed_at + BATCH_PAUSE))
@@ -100,7 +105,7 @@ impl ParsingThread {
             room.as_mut().enable();
             {
                 let mut backlog = lock(&self.shared.backlog);
-                if backlog.bytes < MAX_BACKLOG || backlog.closed {
+                if backlog.bytes < backlog.limit || backlog.closed {
                     backlog.bytes += bytes.len();
                     backlog.fed_at = Some(Instant::now());
                     match backlog.ops.back_mut() {
@@ -183,7 +188,13 @@ impl Parser {
         Parser {
             shared: Arc::new(Shared {
                 emulator: Mutex::new(emulator),
-                backlog: Mutex::new(Backlog::default()),
+                backlog: Mutex::new(Backlog {
+                    ops: VecDeque::new(),
+                    bytes: 0,
+                    fed_at: None,
+                    limit: MAX_BACKLOG,
+                    closed: false,
+                }),
                 work: Condvar::new(),
                 room: Notify::new(),
             }),
@@ -201,6 +212,14 @@ impl Parser {
                     Op::Output(bytes) => {
                         let skipped = self.output(&bytes);
                         tracing::trace!(bytes = bytes.len(), skipped, "output parsed");
+                        if skipped > 0 || bytes.len() >= FLOOD_BYTES {
+                            let limit = if skipped > 0 {
+                                MAX_BACKLOG
+                            } else {
+                                UNSKIPPABLE_BACKLOG
+                            };
+                            lock(&self.shared.backlog).limit = limit;
+                        }
                     }
                     Op::Resize(cols, rows) => {
                         self.scanner.resized(rows);
