@@ -15,13 +15,16 @@ use alacritty_terminal::grid::Dimensions;
 use alacritty_terminal::index::Line as GridLine;
 use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
-use protocol::limits::{MAX_TEXT_BYTES, SCROLLBACK_LINES};
+use protocol::limits::{MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
 use protocol::{Cursor, Screen};
 
 use crate::convert;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
-const HISTORY_ROWS: usize = 2 * SCROLLBACK_LINES;
+/// Counting further would change nothing viewers see: past a scrollback and a screen, a
+/// scroll replaces every row. Fewer rows keep a flood cheap: the emulator reallocates
+/// its history after every snapshot, and a skip leaves this many lines to parse.
+const HISTORY_ROWS: usize = SCROLLBACK_LINES + MAX_ROWS as usize;
 
 /// Sequences after which the child's scrollback is gone: erase saved lines, full reset.
 const CLEARS_SCROLLBACK: [&[u8]; 2] = [b"\x1b[3J", b"\x1bc"];
@@ -97,18 +100,39 @@ impl Emulator {
     }
 
     fn track_scrollback_clears(&mut self, bytes: &[u8]) {
-        let mut seen = std::mem::take(&mut self.tail);
-        seen.extend_from_slice(bytes);
-        if CLEARS_SCROLLBACK.iter().any(|seq| contains(&seen, seq)) {
-            self.screen.scrollback.clear();
-        }
         let longest = CLEARS_SCROLLBACK
             .iter()
             .map(|seq| seq.len())
             .max()
             .unwrap_or(1);
-        seen.drain(..seen.len().saturating_sub(longest - 1));
-        self.tail = seen;
+        // The seam between the previous chunk and this one, then this one: no copy of
+        // the chunk, and no search at all in the common chunk without an escape.
+        let mut seam = std::mem::take(&mut self.tail);
+        seam.extend_from_slice(&bytes[..bytes.len().min(longest - 1)]);
+        if clears_scrollback(&seam) || clears_scrollback(bytes) {
+            self.screen.scrollback.clear();
+        }
+        if bytes.len() >= longest - 1 {
+            seam.clear();
+            seam.extend_from_slice(&bytes[bytes.len() - (longest - 1)..]);
+        } else {
+            // The seam holds all of this chunk after the previous tail.
+            seam.drain(..seam.len().saturating_sub(longest - 1));
+        }
+        self.tail = seam;
+    }
+
+    /// Line feeds of plain text after which nothing written before them is left on the
+    /// screen or in the history: enough to fill both, plus a screen for the rows the
+    /// cursor may move down before the first scroll.
+    pub fn lines_that_bury(&self) -> usize {
+        HISTORY_ROWS + 2 * usize::from(self.screen.rows)
+    }
+
+    /// Whether plain text may be skipped now (see [`crate::skipping`]): lines scroll into
+    /// the history only on the main screen, and buffered output is not parsed yet.
+    pub fn may_skip(&self) -> bool {
+        !self.term.mode().contains(TermMode::ALT_SCREEN) && self.sync_deadline().is_none()
     }
 
     /// When a synchronized update (mode 2026) is buffered: the instant it must be shown
@@ -189,10 +213,11 @@ impl Emulator {
     }
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window == needle)
+fn clears_scrollback(bytes: &[u8]) -> bool {
+    bytes.contains(&0x1b)
+        && CLEARS_SCROLLBACK
+            .iter()
+            .any(|seq| bytes.windows(seq.len()).any(|window| window == *seq))
 }
 
 fn truncate_to_boundary(text: &mut String, max: usize) {

@@ -4,10 +4,12 @@
 //!
 //! During a flood a diff leaves out the rows that scrolled past: viewers get blank rows in
 //! their scrollback instead (`Screen::apply` fills rows it has no correction for), and the
-//! encoder owes them a keyframe, sent when the host sees the output calm down.
+//! encoder owes them a keyframe, sent when the host sees the output calm down. A keyframe
+//! the flood's diffs call for (they outweigh the last one) blanks the scrollback the same
+//! way: a flood never sends the scrollback it is about to push out.
 
 use protocol::limits::MAX_FRAME_BYTES;
-use protocol::{Screen, ScreenDiff, ScreenFrame, ScreenUpdate, WireError};
+use protocol::{Line, Screen, ScreenDiff, ScreenFrame, ScreenUpdate, WireError};
 
 /// Room left in a frame for the message around the payload.
 const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
@@ -101,8 +103,36 @@ impl FrameEncoder {
                 }
                 return Ok(Some(self.frame(false, payload)));
             }
+            if flooding {
+                return self.flood_keyframe(current).map(Some);
+            }
         }
         self.keyframe(current).map(Some)
+    }
+
+    /// A keyframe of `current` with blank scrollback rows, owing viewers the real ones.
+    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
+        let blanked = Screen {
+            cols: current.cols,
+            rows: current.rows,
+            lines: current.lines.clone(),
+            scrollback: current.scrollback.iter().map(|_| Line::default()).collect(),
+            scrolled_total: current.scrolled_total,
+            cursor: current.cursor,
+            title: current.title.clone(),
+            alt_screen: current.alt_screen,
+        };
+        let payload = match protocol::encode(&ScreenUpdate::Keyframe(blanked)) {
+            Ok(payload) if payload.len() <= PAYLOAD_BUDGET => payload,
+            Ok(_) | Err(WireError::TooLarge { .. }) => return self.keyframe(current),
+            Err(error) => return Err(error),
+        };
+        self.history_debt = true;
+        self.flooding = true;
+        self.keyframe_bytes = payload.len();
+        self.diff_bytes_since_keyframe = 0;
+        self.last_sent = Some(current.clone());
+        Ok(self.frame(true, payload))
     }
 
     fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
@@ -144,7 +174,6 @@ impl FrameEncoder {
 
 #[cfg(test)]
 mod tests {
-    use protocol::Line;
     use protocol::limits::SCROLLBACK_LINES;
 
     use super::*;
@@ -285,6 +314,40 @@ mod tests {
         apply(&mut viewer, &repaid);
         assert_eq!(viewer.as_ref(), Some(&screen));
         assert!(!encoder.history_debt());
+    }
+
+    #[test]
+    fn keyframes_during_a_flood_blank_the_scrollback() {
+        let mut encoder = FrameEncoder::new();
+        let mut screen = Screen::new(200, 40);
+        let mut viewer = None;
+        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        let mut next = 0;
+        let mut flood_keyframes = 0;
+        for _ in 0..10 {
+            scroll(&mut screen, next, 3 * FLOOD_HISTORY_ROWS);
+            next += 3 * FLOOD_HISTORY_ROWS;
+            for line in &mut screen.lines {
+                *line = Line::plain(&format!("{next:>200}"));
+            }
+            let frame = encoder.encode(&mut screen).unwrap().unwrap();
+            apply(&mut viewer, &frame);
+            let seen = viewer.as_ref().unwrap();
+            assert_eq!(seen.lines, screen.lines);
+            assert_eq!(seen.scrollback.len(), screen.scrollback.len());
+            if frame.keyframe {
+                flood_keyframes += 1;
+                assert!(seen.scrollback.iter().all(|line| *line == Line::default()));
+                assert!(frame.payload.len() < 64 * 1024, "no scrollback sent");
+            }
+            assert!(encoder.flooding() && encoder.history_debt());
+        }
+        assert!(flood_keyframes > 0, "the diffs outweighed the keyframe");
+        encoder.repay_history_debt();
+        let repaid = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(repaid.keyframe);
+        apply(&mut viewer, &repaid);
+        assert_eq!(viewer.as_ref(), Some(&screen));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod parsing;
 pub mod pty;
 pub mod render;
 pub mod share;
+pub mod skipping;
 pub mod slash;
 pub mod tty;
 pub mod watch;

@@ -1,19 +1,41 @@
-//! The terminal emulator on a thread of its own, fed the child's output through a bounded
-//! queue of chunks. The local mirror never waits for the emulator unless the queue is
-//! full, so under a flood the wrapper runs at the pace of the slower of the two instead of
-//! both in sequence. The host reads the emulator's state through a lock when it takes a
-//! snapshot, and hears of every change through a watch channel.
+//! The terminal emulator on a thread of its own, fed the child's output through a backlog.
+//! Feeding never waits for the emulator unless the backlog is full, so under a flood the
+//! local mirror runs at the terminal's pace. The thread takes the whole backlog at once;
+//! during a flood it lets the backlog grow into batches first, and skips the plain text
+//! of a batch that would scroll away unseen (see [`crate::skipping`]). So a text flood
+//! costs the emulator a screen and a history of lines per batch, not every byte, and it
+//! leaves the CPU to the child and the local terminal. The host reads the emulator's
+//! state through a lock when it takes a snapshot, and hears of every change through a
+//! watch channel.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
-use tokio::runtime::Handle;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, oneshot, watch};
 
 use crate::emulator::Emulator;
+use crate::skipping::Scanner;
 
-/// Chunks waiting for the emulator (up to 64 KiB each): enough to keep reading during a
-/// snapshot, few enough that what follows a Ctrl-C is parsed within milliseconds.
-const QUEUE_CHUNKS: usize = 4;
+/// Bytes of output waiting for the emulator before feeding waits: room for a batch ten
+/// times the lines [`Emulator::lines_that_bury`] keeps of ordinary text.
+const MAX_BACKLOG: usize = 4 * 1024 * 1024;
+/// The same after a flood batch the emulator had to parse in full: what a Ctrl-C stops
+/// is then parsed within milliseconds, while a batch of ordinary text lines still fits
+/// (and a skip in it brings the larger backlog back).
+const UNSKIPPABLE_BACKLOG: usize = 512 * 1024;
+/// The thread's nice value (0 is the default, 19 the lowest priority).
+const NICENESS: i32 = 5;
+/// Output taken at once that makes the next round a batch: more than a full redraw.
+const FLOOD_BYTES: usize = 64 * 1024;
+/// Longest a batch waits to grow, so snapshots during a flood stay this fresh (and well
+/// within the host's calm period: a flood must not look calm to it between batches).
+const BATCH_TIME: Duration = Duration::from_millis(50);
+/// A pause in the output this long ends the batch: what follows a flood (the prompt
+/// after a Ctrl-C) shows at once.
+const BATCH_PAUSE: Duration = Duration::from_millis(5);
+/// Most bytes parsed while holding the emulator's lock, so snapshots are not held up.
+const PARSE_PIECE: usize = 16 * 1024;
 
 enum Op {
     Output(Vec<u8>),
@@ -22,45 +44,98 @@ enum Op {
     Settle(oneshot::Sender<()>),
 }
 
+struct Backlog {
+    ops: VecDeque<Op>,
+    /// Output bytes in `ops`.
+    bytes: usize,
+    /// When output was last queued.
+    fed_at: Option<Instant>,
+    /// Output bytes queued before feeding waits.
+    limit: usize,
+    closed: bool,
+}
+
+impl Backlog {
+    /// When the thread should take the backlog: at once, unless it is flooding and
+    /// the batch can still grow.
+    fn due(&self, flooding: Option<Instant>) -> Option<Instant> {
+        let first = self.ops.front()?;
+        let now = Instant::now();
+        let (Some(round), Some(fed_at)) = (flooding, self.fed_at) else {
+            return Some(now);
+        };
+        let only_output = self.ops.len() == 1 && matches!(first, Op::Output(_));
+        if !only_output || self.bytes >= self.limit {
+            return Some(now);
+        }
+        Some((round + BATCH_TIME).min(fed_at + BATCH_PAUSE))
+    }
+}
+
+struct Shared {
+    emulator: Mutex<Emulator>,
+    backlog: Mutex<Backlog>,
+    /// Signals the thread: work queued or the backlog closed.
+    work: Condvar,
+    /// Signals feeders: the thread took the backlog.
+    room: Notify,
+}
+
 pub struct ParsingThread {
-    emulator: Arc<Mutex<Emulator>>,
-    ops: mpsc::Sender<Op>,
+    shared: Arc<Shared>,
     changes: watch::Receiver<u64>,
 }
 
 impl ParsingThread {
-    /// Starts the thread; call from within the tokio runtime (it times synchronized
-    /// updates out with the runtime's clock). The thread ends when this is dropped.
+    /// Starts the thread. The thread ends when this is dropped.
     pub fn spawn(emulator: Emulator) -> ParsingThread {
-        let emulator = Arc::new(Mutex::new(emulator));
-        let (ops_tx, ops) = mpsc::channel(QUEUE_CHUNKS);
         let (changes_tx, changes) = watch::channel(0u64);
-        let shared = emulator.clone();
-        let runtime = Handle::current();
-        std::thread::spawn(move || parse(&shared, ops, &changes_tx, &runtime));
-        ParsingThread {
-            emulator,
-            ops: ops_tx,
-            changes,
-        }
+        let thread = Parser::new(emulator, changes_tx);
+        let shared = thread.shared.clone();
+        std::thread::spawn(move || thread.run());
+        ParsingThread { shared, changes }
     }
 
-    /// Queues output of the child; waits only while the queue is full.
+    /// Queues output of the child; waits only while the backlog is full.
     pub async fn feed(&self, bytes: Vec<u8>) {
-        let _ = self.ops.send(Op::Output(bytes)).await;
+        loop {
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            // Registered before the check, so a take in between is not missed.
+            room.as_mut().enable();
+            {
+                let mut backlog = lock(&self.shared.backlog);
+                if backlog.bytes < backlog.limit || backlog.closed {
+                    backlog.bytes += bytes.len();
+                    backlog.fed_at = Some(Instant::now());
+                    match backlog.ops.back_mut() {
+                        // One contiguous backlog, so a skip can span what came in chunks.
+                        Some(Op::Output(queued)) => queued.extend_from_slice(&bytes),
+                        _ => backlog.ops.push_back(Op::Output(bytes)),
+                    }
+                    self.shared.work.notify_one();
+                    return;
+                }
+            }
+            room.await;
+        }
     }
 
     /// Resizes the emulator after the output queued so far.
     pub async fn resize(&self, cols: u16, rows: u16) {
-        let _ = self.ops.send(Op::Resize(cols, rows)).await;
+        self.push(Op::Resize(cols, rows));
     }
 
     /// Waits until everything queued so far is parsed.
     pub async fn settle(&self) {
         let (done, parsed) = oneshot::channel();
-        if self.ops.send(Op::Settle(done)).await.is_ok() {
-            let _ = parsed.await;
-        }
+        self.push(Op::Settle(done));
+        let _ = parsed.await;
+    }
+
+    fn push(&self, op: Op) {
+        lock(&self.shared.backlog).ops.push_back(op);
+        self.shared.work.notify_one();
     }
 
     /// Resolves once the emulator's state changed since the last [`lock`](Self::lock).
@@ -72,60 +147,321 @@ impl ParsingThread {
 
     /// The emulator, for a snapshot; changes up to now count as seen.
     pub fn lock(&mut self) -> MutexGuard<'_, Emulator> {
-        let emulator = lock(&self.emulator);
+        let emulator = lock(&self.shared.emulator);
         // Changes are announced with the lock held, so none is lost between the two.
         self.changes.borrow_and_update();
         emulator
     }
 }
 
-fn lock(emulator: &Mutex<Emulator>) -> MutexGuard<'_, Emulator> {
-    emulator.lock().unwrap_or_else(PoisonError::into_inner)
+impl Drop for ParsingThread {
+    fn drop(&mut self) {
+        lock(&self.shared.backlog).closed = true;
+        self.shared.work.notify_one();
+    }
 }
 
-fn parse(
-    emulator: &Mutex<Emulator>,
-    mut ops: mpsc::Receiver<Op>,
-    changes: &watch::Sender<u64>,
-    runtime: &Handle,
-) {
-    let changed = |emulator: MutexGuard<'_, Emulator>| {
-        changes.send_modify(|generation| *generation = generation.wrapping_add(1));
-        drop(emulator);
-    };
-    loop {
-        let sync_deadline = lock(emulator).sync_deadline();
-        let op = match sync_deadline {
-            None => ops.blocking_recv(),
-            Some(deadline) => {
-                let deadline = tokio::time::Instant::from_std(deadline);
-                match runtime.block_on(tokio::time::timeout_at(deadline, ops.recv())) {
-                    Ok(op) => op,
-                    Err(_) => {
-                        // The child never ended its synchronized update: show it anyway.
-                        let mut guard = lock(emulator);
-                        guard.end_sync();
-                        changed(guard);
-                        continue;
+/// Lets the child, the PTY and the local terminal have the CPU first: the emulator's work
+/// can wait, and the longer it waits during a flood the more of it is skipped.
+fn lower_priority() {
+    let tid = nix::unistd::gettid().as_raw() as nix::libc::id_t;
+    // SAFETY: plain system call on this thread's id; a failure leaves the priority as is.
+    unsafe { nix::libc::setpriority(nix::libc::PRIO_PROCESS, tid, NICENESS) };
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The thread's side.
+struct Parser {
+    shared: Arc<Shared>,
+    changes: watch::Sender<u64>,
+    scanner: Scanner,
+    /// When the current round started, if the last one took a flood's worth of output.
+    flooding: Option<Instant>,
+}
+
+impl Parser {
+    fn new(emulator: Emulator, changes: watch::Sender<u64>) -> Parser {
+        let rows = emulator.size().1;
+        Parser {
+            shared: Arc::new(Shared {
+                emulator: Mutex::new(emulator),
+                backlog: Mutex::new(Backlog {
+                    ops: VecDeque::new(),
+                    bytes: 0,
+                    fed_at: None,
+                    limit: MAX_BACKLOG,
+                    closed: false,
+                }),
+                work: Condvar::new(),
+                room: Notify::new(),
+            }),
+            changes,
+            scanner: Scanner::new(rows),
+            flooding: None,
+        }
+    }
+
+    fn run(mut self) {
+        lower_priority();
+        while let Some(ops) = self.next_ops() {
+            for op in ops {
+                match op {
+                    Op::Output(bytes) => {
+                        let skipped = self.output(&bytes);
+                        tracing::trace!(bytes = bytes.len(), skipped, "output parsed");
+                        if skipped > 0 || bytes.len() >= FLOOD_BYTES {
+                            let limit = if skipped > 0 {
+                                MAX_BACKLOG
+                            } else {
+                                UNSKIPPABLE_BACKLOG
+                            };
+                            lock(&self.shared.backlog).limit = limit;
+                        }
+                    }
+                    Op::Resize(cols, rows) => {
+                        self.scanner.resized(rows);
+                        let mut emulator = self.emulator();
+                        emulator.resize(cols, rows);
+                        self.changed(emulator);
+                    }
+                    Op::Settle(done) => {
+                        let _ = done.send(());
                     }
                 }
             }
-        };
-        match op {
-            None => return,
-            Some(Op::Output(bytes)) => {
-                let mut guard = lock(emulator);
-                guard.feed(&bytes);
-                changed(guard);
+        }
+    }
+
+    /// Waits for work and takes all of it when due; `None` once the backlog is closed.
+    /// Ends a synchronized update the child never ended in time.
+    fn next_ops(&mut self) -> Option<VecDeque<Op>> {
+        loop {
+            let sync_deadline = self.emulator().sync_deadline();
+            let mut backlog = lock(&self.shared.backlog);
+            if backlog.closed {
+                return None;
             }
-            Some(Op::Resize(cols, rows)) => {
-                let mut guard = lock(emulator);
-                guard.resize(cols, rows);
-                changed(guard);
+            let due = backlog.due(self.flooding);
+            let now = Instant::now();
+            if due.is_some_and(|due| due <= now) {
+                let taken = std::mem::take(&mut backlog.bytes);
+                let ops = std::mem::take(&mut backlog.ops);
+                drop(backlog);
+                self.shared.room.notify_waiters();
+                self.flooding = (taken >= FLOOD_BYTES).then_some(now);
+                return Some(ops);
             }
-            Some(Op::Settle(done)) => {
-                let _ = done.send(());
+            if sync_deadline.is_some_and(|deadline| deadline <= now) {
+                drop(backlog);
+                // The child never ended its synchronized update: show it anyway.
+                let mut emulator = self.emulator();
+                emulator.end_sync();
+                self.changed(emulator);
+                continue;
+            }
+            match due.into_iter().chain(sync_deadline).min() {
+                None => drop(self.shared.work.wait(backlog)),
+                Some(wake) => drop(self.shared.work.wait_timeout(backlog, wake - now)),
             }
         }
+    }
+
+    /// Parses output, skipping what the scanner allows and the emulator's state permits;
+    /// returns the bytes skipped.
+    fn output(&mut self, bytes: &[u8]) -> usize {
+        let keep = self.emulator().lines_that_bury();
+        let mut parsed = 0;
+        let mut skipped = 0;
+        for skip in self.scanner.scan(bytes, keep) {
+            self.parse(&bytes[parsed..skip.from]);
+            let mut emulator = self.emulator();
+            if emulator.may_skip() {
+                skipped += skip.to - skip.from;
+                emulator.feed(b"\r");
+                emulator.feed(&skip.pen);
+                parsed = skip.to;
+            } else {
+                parsed = skip.from;
+            }
+        }
+        self.parse(&bytes[parsed..]);
+        skipped
+    }
+
+    fn parse(&self, bytes: &[u8]) {
+        for piece in bytes.chunks(PARSE_PIECE) {
+            let mut emulator = self.emulator();
+            emulator.feed(piece);
+            self.changed(emulator);
+        }
+    }
+
+    fn emulator(&self) -> MutexGuard<'_, Emulator> {
+        lock(&self.shared.emulator)
+    }
+
+    /// Announces a change; takes the lock so a snapshot sees the change it hears of.
+    fn changed(&self, emulator: MutexGuard<'_, Emulator>) {
+        self.changes
+            .send_modify(|generation| *generation = generation.wrapping_add(1));
+        drop(emulator);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::Screen;
+
+    use super::*;
+
+    /// xorshift64: reproducible floods without a dependency.
+    struct Rng(u64);
+
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Mostly text lines (plain, coloured, UTF-8 with wide and combining characters,
+    /// tabs, lines longer than the screen, bare line feeds), now and then a sequence that
+    /// must stop skipping (cursor moves, clears, titles, scrolling regions, the alternate
+    /// screen, strings with text inside, synchronized updates, broken UTF-8); it ends
+    /// with a partial line.
+    fn flood(rng: &mut Rng, lines: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        for n in 0..lines {
+            // Sequences that stop skipping are rare enough to leave long runs of text.
+            let kind = if rng.below(10_000) == 0 {
+                11
+            } else {
+                rng.below(11)
+            };
+            let line = match kind {
+                0..=3 => format!("{n} INFO request served in {}ms\r\n", rng.below(100)),
+                4 => format!("\x1b[1;32mok\x1b[0m case_{n} \x1b[33m{}ms\x1b[m\r\n", n % 7),
+                5 => format!("\x1b[4{}m résumé 日本語 e\u{301} 🚀 {n}\r\n", n % 8),
+                6 => format!("{}\r\n", "wrap ".repeat(rng.below(60))),
+                7 => format!("\t{n:x}\t{:x}\r\n", n * 7919),
+                8 => format!("bare line feed {n}\n"),
+                9 => format!("\x1b[38;2;{};2;3mtrue colour{n}", rng.below(256)),
+                10 => format!("no newline {n} "),
+                _ => match rng.below(14) {
+                    0 => "\x1b[3A\x1b[2Kup".to_owned(),
+                    1 => "\x1b[H\x1b[2J".to_owned(),
+                    2 => format!("\x1b]0;title {n}\x07"),
+                    3 => "\x1b[2;5r".to_owned(),
+                    4 => "\x1b[r".to_owned(),
+                    5 => "\x1b[?1049h".to_owned(),
+                    6 => "\x1b[?1049l".to_owned(),
+                    7 => "\x1bPq text\r\n\r\n in a string\x1b\\".to_owned(),
+                    8 => "\x1b[?2026hsync\r\n\x1b[?2026l".to_owned(),
+                    9 => {
+                        out.extend_from_slice(b"broken \x88 utf-8\r\n");
+                        continue;
+                    }
+                    10 => "\x1b[1\n0m control inside\r\n".to_owned(),
+                    11 => "\x1b[3J".to_owned(),
+                    12 => "\x1b(0qqq\x1b(B\r\n".to_owned(),
+                    _ => "\x1bc".to_owned(),
+                },
+            };
+            out.extend_from_slice(line.as_bytes());
+        }
+        out.extend_from_slice("partial 日本".as_bytes());
+        out
+    }
+
+    /// Splits `bytes` at random points, inside characters and sequences too, into
+    /// chunks of `largest / 2` to `largest` bytes.
+    fn chunks<'a>(rng: &mut Rng, bytes: &'a [u8], largest: usize) -> Vec<&'a [u8]> {
+        let mut chunks = Vec::new();
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            let size = largest / 2 + rng.below(largest / 2);
+            let (chunk, after) = rest.split_at(size.clamp(1, rest.len()));
+            chunks.push(chunk);
+            rest = after;
+        }
+        chunks
+    }
+
+    /// The screens after each chunk in `snapshot_after` and at the end, by a full parse
+    /// and by the skipping parser; and the bytes skipped.
+    fn both(
+        (cols, rows): (u16, u16),
+        chunks: &[&[u8]],
+        snapshot_after: &[usize],
+    ) -> (Screen, Screen, usize) {
+        let mut full = Emulator::new(cols, rows);
+        let mut skipping = Parser::new(Emulator::new(cols, rows), watch::channel(0).0);
+        let mut skipped = 0;
+        for (i, chunk) in chunks.iter().enumerate() {
+            full.feed(chunk);
+            skipped += skipping.output(chunk);
+            if snapshot_after.contains(&i) {
+                full.snapshot();
+                skipping.emulator().snapshot();
+            }
+        }
+        let skipped_screen = skipping.emulator().snapshot().clone();
+        (full.snapshot().clone(), skipped_screen, skipped)
+    }
+
+    #[test]
+    fn skipping_ends_in_the_state_of_a_full_parse() {
+        let mut skipped = 0;
+        for seed in 1..=12u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let size = (20 + rng.below(100) as u16, 5 + rng.below(40) as u16);
+            let lines = 10_000 + rng.below(30_000);
+            let output = flood(&mut rng, lines);
+            let largest = 1 << (10 + rng.below(12));
+            let chunks = chunks(&mut rng, &output, largest);
+            let (full, skipping, bytes) = both(size, &chunks, &[]);
+            assert_eq!(full, skipping, "seed {seed}, size {size:?}");
+            skipped += bytes;
+        }
+        assert!(skipped > 0, "the floods had stretches to skip");
+    }
+
+    #[test]
+    fn snapshots_during_the_flood_leave_the_end_state_alone() {
+        let mut skipped = 0;
+        for seed in 1..=4 {
+            let mut rng = Rng(seed);
+            let output = flood(&mut rng, 40_000);
+            let chunks = chunks(&mut rng, &output, 1024 * 1024);
+            let snapshots: Vec<usize> = (0..chunks.len()).step_by(2).collect();
+            let (full, mut skipping, bytes) = both((80, 24), &chunks, &snapshots);
+            // Rows beyond the history the emulator counts between two snapshots are not
+            // counted, and a skip leaves fewer of them.
+            skipping.scrolled_total = full.scrolled_total;
+            assert_eq!(full, skipping, "seed {seed}");
+            skipped += bytes;
+        }
+        assert!(skipped > 0, "the floods had stretches to skip");
+    }
+
+    #[test]
+    fn the_pen_set_in_a_skipped_stretch_holds_after_it() {
+        let mut output = b"start\r\n\x1b[31m".to_vec();
+        for n in 0..20_000 {
+            let sgr = match n {
+                5 => "\x1b[0;42m",
+                9 => "\x1b[1m",
+                _ => "",
+            };
+            output.extend_from_slice(format!("{sgr}line {n}\r\n").as_bytes());
+        }
+        let (full, skipping, skipped) = both((40, 10), &[&output], &[]);
+        assert!(skipped > 0);
+        assert_eq!(full, skipping);
     }
 }

@@ -1,0 +1,457 @@
+//! Finds the stretches of a flood the emulator may leave unparsed when it falls behind:
+//! plain text whose every row is pushed out of the screen and the kept history by the
+//! line feeds of plain text that follow it, so that parsing it or not ends in the same
+//! screen and history.
+//!
+//! A [`Scanner`] sees every byte the emulator is fed, in order, and follows the parser's
+//! states (vte's, conservatively: it may believe a sequence lasts longer than it does,
+//! never shorter) and the scrolling region. In a backlog it marks a [`Skip`] inside a run
+//! of plain text (printable UTF-8, `\t`, `\r`, `\n` and SGR sequences) that starts after
+//! a line feed and ends after a `\r\n` followed, still in the run, by enough line feeds.
+//! The emulator then gets `\r` and the SGR sequences that set the pen in place of the
+//! stretch: the text after it starts in the same column with the same pen, and whatever
+//! rows differ (the cursor may be on another row) scroll away with the rest.
+
+use std::collections::VecDeque;
+
+/// Longest SGR sequence that counts as plain text.
+const MAX_SGR_BYTES: usize = 64;
+/// Bytes of parameters that are numbers.
+const NUMERIC: &[u8] = b"0123456789;:";
+/// Most parameters of such a sequence (the parser ignores a sequence with more than 32).
+const MAX_PARAMS: usize = 16;
+
+/// A stretch of a backlog the emulator may skip: feed it `\r` and `pen` instead of
+/// `bytes[from..to]`, provided the emulator is on its main screen and not buffering a
+/// synchronized update when it has parsed `bytes[..from]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skip {
+    pub from: usize,
+    pub to: usize,
+    /// The SGR sequences of the stretch that still count for the pen at its end.
+    pub pen: Vec<u8>,
+}
+
+/// The parser's state, coarsely.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Ground,
+    Escape,
+    EscapeIntermediate,
+    Csi,
+    /// OSC: ends with BEL as well.
+    Osc,
+    /// DCS, SOS, PM, APC: end only with CAN, SUB or ESC as far as the scanner knows.
+    String,
+}
+
+/// The bytes of a control sequence between `ESC [` and its final byte.
+#[derive(Debug, Default)]
+struct Csi {
+    /// Parameter and intermediate bytes, up to [`MAX_SGR_BYTES`].
+    params: Vec<u8>,
+    overflow: bool,
+    /// A C0 control came inside (the parser executes it).
+    controls: bool,
+}
+
+impl Csi {
+    fn clear(&mut self) {
+        self.params.clear();
+        self.overflow = false;
+        self.controls = false;
+    }
+
+    fn push(&mut self, byte: u8) {
+        if self.params.len() < MAX_SGR_BYTES {
+            self.params.push(byte);
+        } else {
+            self.overflow = true;
+        }
+    }
+
+    /// Only numbers and separators, few enough that the parser takes them all.
+    fn numeric(&self) -> bool {
+        let separators = self.params.iter().filter(|b| matches!(b, b';' | b':'));
+        !self.overflow
+            && !self.controls
+            && separators.count() < MAX_PARAMS
+            && self.params.iter().all(|b| NUMERIC.contains(b))
+    }
+
+    /// Parameters, each the first of its sub-parameters, saturating like the parser.
+    fn values(&self) -> Vec<u16> {
+        self.params
+            .split(|b| *b == b';')
+            .map(|param| {
+                param
+                    .iter()
+                    .take_while(|b| b.is_ascii_digit())
+                    .fold(0u16, |value, digit| {
+                        value
+                            .saturating_mul(10)
+                            .saturating_add(u16::from(digit - b'0'))
+                    })
+            })
+            .collect()
+    }
+}
+
+/// A run of plain text being read.
+#[derive(Debug)]
+struct Run {
+    /// Just after its first line feed: where a skip may start.
+    first_line: Option<usize>,
+    /// Line feeds so far.
+    line_feeds: u64,
+    /// Ends of `\r\n` (position, line feeds up to it) with too few line feeds after them yet.
+    pending_cuts: VecDeque<(usize, u64)>,
+    /// The latest `\r\n` end with enough line feeds after it.
+    cut: Option<usize>,
+    /// SGR sequences in the run: start, end, whether it resets the pen first.
+    sgrs: Vec<(usize, usize, bool)>,
+    /// An escape sequence that may turn out to be an SGR started here.
+    escape_at: Option<usize>,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run {
+            first_line: None,
+            line_feeds: 0,
+            pending_cuts: VecDeque::new(),
+            cut: None,
+            sgrs: Vec::new(),
+            escape_at: None,
+        }
+    }
+
+    fn line_feed(&mut self, end: usize, after_cr: bool, keep: usize) {
+        self.line_feeds += 1;
+        if self.first_line.is_none() {
+            self.first_line = Some(end);
+        } else if after_cr {
+            self.pending_cuts.push_back((end, self.line_feeds));
+        }
+        while let Some(&(end, line_feeds)) = self.pending_cuts.front() {
+            if self.line_feeds - line_feeds < keep as u64 {
+                break;
+            }
+            self.cut = Some(end);
+            self.pending_cuts.pop_front();
+        }
+    }
+
+    /// The skip this run allows, if any.
+    fn skip(self, bytes: &[u8]) -> Option<Skip> {
+        let (from, to) = (self.first_line?, self.cut?);
+        // A stray byte of a broken UTF-8 sequence may be executed as a C1 control.
+        if to <= from || std::str::from_utf8(&bytes[from..to]).is_err() {
+            return None;
+        }
+        let inside: Vec<_> = self
+            .sgrs
+            .iter()
+            .filter(|(start, _, _)| (from..to).contains(start))
+            .collect();
+        let last_reset = inside.iter().rposition(|(_, _, reset)| *reset).unwrap_or(0);
+        let pen = inside[last_reset..]
+            .iter()
+            .flat_map(|(start, end, _)| &bytes[*start..*end])
+            .copied()
+            .collect();
+        Some(Skip { from, to, pen })
+    }
+}
+
+/// Follows the output fed to the emulator; see the module's documentation.
+#[derive(Debug)]
+pub struct Scanner {
+    state: State,
+    csi: Csi,
+    rows: usize,
+    /// The scrolling region is the whole screen (as far as the scanner can tell).
+    full_region: bool,
+}
+
+impl Scanner {
+    pub fn new(rows: u16) -> Scanner {
+        Scanner {
+            state: State::Ground,
+            csi: Csi::default(),
+            rows: usize::from(rows.max(1)),
+            full_region: true,
+        }
+    }
+
+    /// The emulator was resized, which resets its scrolling region.
+    pub fn resized(&mut self, rows: u16) {
+        self.rows = usize::from(rows.max(1));
+        self.full_region = true;
+    }
+
+    /// Reads the next output and returns the stretches of it that may be skipped, in
+    /// order: those followed by at least `keep` line feeds of plain text.
+    pub fn scan(&mut self, bytes: &[u8], keep: usize) -> Vec<Skip> {
+        let mut skips = Vec::new();
+        let mut run: Option<Run> = None;
+        let mut at = 0;
+        while let Some(&byte) = bytes.get(at) {
+            match self.state {
+                State::Ground => match byte {
+                    0x1b => {
+                        self.state = State::Escape;
+                        if let Some(run) = &mut run {
+                            run.escape_at = Some(at);
+                        }
+                    }
+                    b'\n' | b'\r' | b'\t' | 0x20..=0x7e | 0x80..=0xff => {
+                        if run.is_none() && self.full_region {
+                            run = Some(Run::new());
+                        }
+                        if let (Some(run), b'\n') = (&mut run, byte) {
+                            let after_cr = at.checked_sub(1).map(|i| bytes[i]) == Some(b'\r');
+                            run.line_feed(at + 1, after_cr, keep);
+                        }
+                        // The bulk of a flood: text that neither ends a run nor feeds a line.
+                        let rest = &bytes[at + 1..];
+                        at += 1 + rest
+                            .iter()
+                            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+                            .unwrap_or(rest.len());
+                        continue;
+                    }
+                    _ => close(&mut run, bytes, at, &mut skips),
+                },
+                State::Escape => {
+                    self.state = match byte {
+                        b'[' => {
+                            self.csi.clear();
+                            State::Csi
+                        }
+                        b']' => State::Osc,
+                        b'P' | b'X' | b'^' | b'_' => State::String,
+                        0x20..=0x2f => State::EscapeIntermediate,
+                        b'c' => {
+                            // Full reset.
+                            self.full_region = true;
+                            State::Ground
+                        }
+                        0x30..=0x7e | 0x18 | 0x1a => State::Ground,
+                        _ => State::Escape,
+                    };
+                    if self.state != State::Csi {
+                        let end = run.as_ref().and_then(|run| run.escape_at).unwrap_or(at);
+                        close(&mut run, bytes, end, &mut skips);
+                    }
+                }
+                State::EscapeIntermediate => {
+                    self.state = match byte {
+                        0x30..=0x7e | 0x18 | 0x1a => State::Ground,
+                        0x1b => State::Escape,
+                        _ => State::EscapeIntermediate,
+                    }
+                }
+                State::Csi => match byte {
+                    0x40..=0x7e => {
+                        self.state = State::Ground;
+                        let sgr = self.csi_dispatch(byte);
+                        match (&mut run, sgr) {
+                            (Some(open), Some(reset)) => {
+                                let start = open.escape_at.take().unwrap_or(at);
+                                open.sgrs.push((start, at + 1, reset));
+                            }
+                            _ => {
+                                let end = run.as_ref().and_then(|run| run.escape_at);
+                                close(&mut run, bytes, end.unwrap_or(at), &mut skips);
+                            }
+                        }
+                    }
+                    0x18 | 0x1a => {
+                        self.state = State::Ground;
+                        let end = run.as_ref().and_then(|run| run.escape_at);
+                        close(&mut run, bytes, end.unwrap_or(at), &mut skips);
+                    }
+                    0x1b => {
+                        self.state = State::Escape;
+                        let end = run.as_ref().and_then(|run| run.escape_at);
+                        close(&mut run, bytes, end.unwrap_or(at), &mut skips);
+                    }
+                    0x20..=0x3f => self.csi.push(byte),
+                    0x00..=0x1f => self.csi.controls = true,
+                    _ => {}
+                },
+                State::Osc => {
+                    self.state = match byte {
+                        0x07 | 0x18 | 0x1a => State::Ground,
+                        0x1b => State::Escape,
+                        _ => State::Osc,
+                    }
+                }
+                State::String => {
+                    self.state = match byte {
+                        0x18 | 0x1a => State::Ground,
+                        0x1b => State::Escape,
+                        _ => State::String,
+                    }
+                }
+            }
+            at += 1;
+        }
+        // A sequence cut off by the end of the backlog ends the run where it started.
+        let end = run
+            .as_ref()
+            .and_then(|run| run.escape_at)
+            .unwrap_or(bytes.len());
+        close(&mut run, bytes, end, &mut skips);
+        skips
+    }
+
+    /// Follows the scrolling region. Returns `Some(resets)` for an SGR sequence that is
+    /// plain text: `resets` when it sets the pen from scratch.
+    fn csi_dispatch(&mut self, byte: u8) -> Option<bool> {
+        let numeric = self.csi.numeric();
+        match byte {
+            b'm' if numeric => {
+                let params = &self.csi.params;
+                let resets = params.is_empty()
+                    || params.as_slice() == b"0"
+                    || params.starts_with(b"0;")
+                    || params.starts_with(b";");
+                Some(resets)
+            }
+            b'r' if self.csi.overflow => {
+                // Unknown: assume the worst until the region is reset.
+                self.full_region = false;
+                None
+            }
+            // Markers and intermediates make it another sequence (or none).
+            b'r' if self.csi.params.iter().all(|b| NUMERIC.contains(b)) => {
+                let values = self.csi.values();
+                let top = values.first().copied().filter(|v| *v != 0).unwrap_or(1);
+                let bottom = values.get(1).copied().filter(|v| *v != 0);
+                let bottom = bottom.map_or(self.rows, usize::from);
+                if values.len() > 2 {
+                    self.full_region = false;
+                } else if usize::from(top) < bottom {
+                    self.full_region = top == 1 && bottom >= self.rows;
+                }
+                None
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Ends the open run at `end` (exclusive), keeping the skip it allows.
+fn close(run: &mut Option<Run>, bytes: &[u8], end: usize, skips: &mut Vec<Skip>) {
+    let Some(mut closed) = run.take() else {
+        return;
+    };
+    // Line feeds at or after `end` belong to no run: they were never counted, but the
+    // cut must also lie before the end.
+    if closed.cut.is_some_and(|cut| cut > end) {
+        closed.cut = None;
+    }
+    if let Some(skip) = closed.skip(&bytes[..end]) {
+        skips.push(skip);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(count: usize) -> String {
+        (0..count).map(|i| format!("line {i}\r\n")).collect()
+    }
+
+    #[test]
+    fn a_long_run_of_text_keeps_its_last_lines() {
+        let text = lines(100);
+        let skips = Scanner::new(24).scan(text.as_bytes(), 10);
+        assert_eq!(skips.len(), 1);
+        let skip = &skips[0];
+        assert_eq!(&text[..skip.from], "line 0\r\n");
+        assert_eq!(text[skip.to..].matches('\n').count(), 10);
+        assert!(skip.pen.is_empty());
+    }
+
+    #[test]
+    fn short_runs_and_bare_line_feeds_are_kept() {
+        let mut scanner = Scanner::new(24);
+        assert!(scanner.scan(lines(10).as_bytes(), 10).is_empty());
+        let bare: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        assert!(scanner.scan(bare.as_bytes(), 10).is_empty());
+    }
+
+    #[test]
+    fn the_pen_is_replayed_from_its_last_reset() {
+        let text = format!(
+            "a\r\n\x1b[1m{}\x1b[0;31mb\x1b[4m\r\n{}",
+            lines(5),
+            lines(20)
+        );
+        let skips = Scanner::new(24).scan(text.as_bytes(), 10);
+        assert_eq!(skips.len(), 1);
+        assert_eq!(skips[0].pen, b"\x1b[0;31m\x1b[4m");
+    }
+
+    #[test]
+    fn other_sequences_split_runs() {
+        let text = format!(
+            "{}\x1b[2J{}\x1b]0;title\x07{}",
+            lines(30),
+            lines(30),
+            lines(30)
+        );
+        let skips = Scanner::new(24).scan(text.as_bytes(), 10);
+        assert_eq!(skips.len(), 3);
+        let clear = text.find("\x1b[2J").unwrap();
+        assert!(skips[0].to <= clear && skips[1].from > clear);
+    }
+
+    #[test]
+    fn scrolling_regions_stop_skipping_until_reset() {
+        let mut scanner = Scanner::new(24);
+        assert!(
+            scanner
+                .scan(format!("\x1b[2;20r{}", lines(50)).as_bytes(), 10)
+                .is_empty()
+        );
+        assert!(scanner.scan(lines(50).as_bytes(), 10).is_empty());
+        assert!(
+            scanner
+                .scan(format!("\x1b[1;24r{}", lines(50)).as_bytes(), 10)
+                .len()
+                == 1
+        );
+        scanner.scan(b"\x1b[5r", 10);
+        assert!(scanner.scan(lines(50).as_bytes(), 10).is_empty());
+        scanner.resized(30);
+        assert_eq!(scanner.scan(lines(50).as_bytes(), 10).len(), 1);
+    }
+
+    #[test]
+    fn text_inside_strings_is_not_plain() {
+        let mut scanner = Scanner::new(24);
+        // An unterminated device control string swallows the text that follows.
+        let text = format!("\x1bPq{}", lines(50));
+        assert!(scanner.scan(text.as_bytes(), 10).is_empty());
+        assert!(scanner.scan(lines(50).as_bytes(), 10).is_empty());
+        assert_eq!(
+            scanner
+                .scan(format!("\x1b\\{}", lines(50)).as_bytes(), 10)
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn broken_utf8_is_not_skipped() {
+        let mut text = lines(20).into_bytes();
+        text.extend_from_slice(b"\x88\r\n");
+        text.extend_from_slice(lines(20).as_bytes());
+        assert!(Scanner::new(24).scan(&text, 10).is_empty());
+    }
+}
