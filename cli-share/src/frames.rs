@@ -127,12 +127,7 @@ impl FrameEncoder {
             Ok(_) | Err(WireError::TooLarge { .. }) => return self.keyframe(current),
             Err(error) => return Err(error),
         };
-        self.history_debt = true;
-        self.flooding = true;
-        self.keyframe_bytes = payload.len();
-        self.diff_bytes_since_keyframe = 0;
-        self.last_sent = Some(current.clone());
-        Ok(self.frame(true, payload))
+        Ok(self.keyframe_sent(current, payload, true))
     }
 
     fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
@@ -153,12 +148,17 @@ impl FrameEncoder {
             }
         };
         self.keyframe_due = false;
-        self.history_debt = false;
-        self.flooding = false;
+        Ok(self.keyframe_sent(current, payload, false))
+    }
+
+    /// Records a keyframe of `current`; `blanked`: its scrollback rows were left blank.
+    fn keyframe_sent(&mut self, current: &Screen, payload: Vec<u8>, blanked: bool) -> ScreenFrame {
+        self.history_debt = blanked;
+        self.flooding = blanked;
         self.keyframe_bytes = payload.len();
         self.diff_bytes_since_keyframe = 0;
         self.last_sent = Some(current.clone());
-        Ok(self.frame(true, payload))
+        self.frame(true, payload)
     }
 
     fn frame(&mut self, keyframe: bool, payload: Vec<u8>) -> ScreenFrame {
