@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use protocol::limits::{MAX_COLS, MAX_ROWS};
-use protocol::{HostHello, HostToRelay, Links, Mode, PROTOCOL_VERSION, ViewerCount};
+use protocol::{HostHello, HostToRelay, Links, Mode, ViewerCount};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -153,12 +153,9 @@ impl Host {
     async fn connect(&mut self, cols: u16, rows: u16, collab: bool) -> anyhow::Result<Sharing> {
         let base: Url = self.relay.base().await?;
         let hello = HostHello {
-            version: PROTOCOL_VERSION,
-            cols,
-            rows,
             collab,
             host_key: self.host_key.clone(),
-            resume: None,
+            ..HostHello::new(cols, rows)
         };
         Ok(Sharing::start(base, hello))
     }

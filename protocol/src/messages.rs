@@ -73,6 +73,21 @@ pub struct HostHello {
     pub resume: Option<String>,
 }
 
+impl HostHello {
+    /// A hello of this protocol version for a `cols` x `rows` screen: a new read-only
+    /// session, no host key.
+    pub fn new(cols: u16, rows: u16) -> Self {
+        HostHello {
+            version: crate::PROTOCOL_VERSION,
+            cols,
+            rows,
+            collab: false,
+            host_key: None,
+            resume: None,
+        }
+    }
+}
+
 /// Relay to host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RelayToHost {

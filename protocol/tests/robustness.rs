@@ -128,14 +128,7 @@ fn other_messages_have_no_frame_header() {
             reason: "done".into(),
         },
         HostToRelay::RequestLinks { collab: true },
-        HostToRelay::Hello(HostHello {
-            version: PROTOCOL_VERSION,
-            cols: 80,
-            rows: 24,
-            collab: false,
-            host_key: None,
-            resume: None,
-        }),
+        HostToRelay::Hello(HostHello::new(80, 24)),
     ] {
         let bytes = encode(&message).unwrap();
         assert_eq!(FrameHeader::peek(&bytes).unwrap(), None, "{message:?}");

@@ -56,14 +56,7 @@ async fn session(viewers: usize) -> (relay::RunningRelay, Ws, Vec<Ws>) {
     let (mut host, _) = tokio_tungstenite::connect_async(format!("ws://{http}/ws/host"))
         .await
         .expect("host connects");
-    let hello = HostToRelay::Hello(HostHello {
-        version: protocol::PROTOCOL_VERSION,
-        cols: 80,
-        rows: 24,
-        collab: false,
-        host_key: None,
-        resume: None,
-    });
+    let hello = HostToRelay::Hello(HostHello::new(80, 24));
     let hello = protocol::encode(&hello).expect("encodes");
     host.send(Message::Binary(hello.into()))
         .await

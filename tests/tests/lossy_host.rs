@@ -100,14 +100,7 @@ async fn a_host_that_changes_address_keeps_its_session() {
             e2e::netem::TUN_NAME,
         ])
         .expect("second address");
-    let hello = protocol::HostHello {
-        version: protocol::PROTOCOL_VERSION,
-        cols: 40,
-        rows: 5,
-        collab: false,
-        host_key: None,
-        resume: None,
-    };
+    let hello = protocol::HostHello::new(40, 5);
     let base = net.base();
     let ca = net.ca.clone();
     let mut conn = net

@@ -209,14 +209,7 @@ impl Net {
                 ..HostOptions::default()
             },
         };
-        let hello = HostHello {
-            version: PROTOCOL_VERSION,
-            cols: 80,
-            rows: 24,
-            collab: false,
-            host_key: None,
-            resume: None,
-        };
+        let hello = HostHello::new(80, 24);
         let mut sharing = self
             .b
             .spawn(async move { Sharing::start_with_relay(target, info, hello) })

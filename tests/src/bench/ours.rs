@@ -29,12 +29,8 @@ impl OurHost {
     /// Opens a session (with a collab link when `collab`) and sends the first keyframe.
     pub async fn connect(relay: &RelayInfo, collab: bool) -> anyhow::Result<OurHost> {
         let hello = HostHello {
-            version: protocol::PROTOCOL_VERSION,
-            cols: COLS,
-            rows: ROWS,
             collab,
-            host_key: None,
-            resume: None,
+            ..HostHello::new(COLS, ROWS)
         };
         let options = HostOptions {
             transport: Some(HostTransport::Quic),

@@ -16,7 +16,7 @@ use cli_share::mirror::Mirror;
 use cli_share::net::{HostOptions, HostTransport, ShareLink, ViewerTransport};
 use cli_share::share::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
-use protocol::{HostHello, HostToRelay, PROTOCOL_VERSION, RelayToViewer};
+use protocol::{HostHello, HostToRelay, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
@@ -134,14 +134,7 @@ impl Net {
                 ..HostOptions::default()
             },
         };
-        let hello = HostHello {
-            version: PROTOCOL_VERSION,
-            cols: 40,
-            rows: 5,
-            collab: false,
-            host_key: None,
-            resume: None,
-        };
+        let hello = HostHello::new(40, 5);
         let sharing = rt
             .spawn(async move { Sharing::start_with(target, hello) })
             .await

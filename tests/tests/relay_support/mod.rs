@@ -13,7 +13,7 @@ use cli_share::net::{
     HostConnection, HostTransport, NetError, RelayInfo, ShareLink, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
-use protocol::{HostHello, HostToRelay, PROTOCOL_VERSION, RelayToViewer, ScreenFrame};
+use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -47,12 +47,8 @@ pub async fn start_default() -> Harness {
 
 pub fn hello() -> HostHello {
     HostHello {
-        version: PROTOCOL_VERSION,
-        cols: 80,
-        rows: 24,
         collab: true,
-        host_key: None,
-        resume: None,
+        ..HostHello::new(80, 24)
     }
 }
 
