@@ -20,19 +20,10 @@ use crate::net::{self, HostOptions, HostReceiver, HostSender, HostTransport, Net
 /// wait after the network came back.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
-/// While resuming, a fresh handshake starts this often until one completes (a lost
-/// handshake packet is otherwise retried only after the handshake's own, growing,
-/// timeout): after an outage the next attempt gets through within this. Dense in the
-/// first round after a loss, where most outages end (a blip, a tunnel, a Wi-Fi handover);
-/// sparser later, to spare a link that stays down.
-const FIRST_ATTEMPT_INTERVAL: Duration = Duration::from_millis(40);
-const LATER_ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
-/// How long one handshake attempt may take: long enough for a round trip of a second and
-/// more, short enough that attempts sent into an outage do not pile up (their own
-/// retransmissions back off too far to matter).
-const ATTEMPT_LIFETIME: Duration = Duration::from_millis(1500);
-/// How long one round of racing handshakes lasts before the supervisor takes stock.
-const RACE_FOR: Duration = Duration::from_secs(10);
+/// How long a resuming link may wait for the relay's welcome. A link opened in 0-RTT
+/// says hello before the relay has answered at all, and its first flight keeps repeating
+/// (see `net::repeat`) until this runs out and a fresh link takes over.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 /// The same for an attempt that must discover the relay again (and maybe fall back).
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long the host tries to get its session back before giving up.
@@ -141,7 +132,6 @@ impl Sharing {
             Connector {
                 target,
                 relay: None,
-                races: 0,
             },
             hello,
         )
@@ -156,7 +146,6 @@ impl Sharing {
             Connector {
                 target,
                 relay: Some((relay, transport)),
-                races: 0,
             },
             hello,
         )
@@ -187,7 +176,8 @@ impl Sharing {
     pub async fn next(&mut self) -> Option<ShareEvent> {
         let event = self.events.recv().await;
         match &event {
-            Some(ShareEvent::Welcome { .. }) => self.live = true,
+            // Frames may follow the hello at once, before the welcome.
+            Some(ShareEvent::Connected | ShareEvent::Welcome { .. }) => self.live = true,
             Some(ShareEvent::Reconnecting(_) | ShareEvent::Stopped(_)) | None => self.live = false,
             _ => {}
         }
@@ -250,11 +240,19 @@ async fn supervise(
                     let _ = events.send(ShareEvent::Stopped(refusal.message)).await;
                     return;
                 }
+                // The handshake went through: the next link resumes in 1-RTT, at once.
+                NetError::EarlyDataRejected => backoff = Duration::ZERO,
                 error if hello.resume.is_none() => {
                     let _ = events.send(ShareEvent::Stopped(error.to_string())).await;
                     return;
                 }
-                error => tracing::debug!(%error, "reconnection failed"),
+                error => {
+                    // A link opened in 0-RTT fails its handshake only after the hello.
+                    if matches!(error, NetError::Connect(_) | NetError::Tls(_)) {
+                        connector.forget();
+                    }
+                    tracing::debug!(%error, "reconnection failed");
+                }
             }
         }
         let since = *lost_at.get_or_insert_with(tokio::time::Instant::now);
@@ -265,7 +263,7 @@ async fn supervise(
             return;
         }
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        backoff = (backoff * 2).clamp(BACKOFF_START, BACKOFF_MAX);
     }
 }
 
@@ -278,8 +276,6 @@ struct Connector {
     target: Target,
     /// The discovered relay and the transport of the last welcome.
     relay: Option<(RelayInfo, HostTransport)>,
-    /// Rounds of racing handshakes since the last link opened.
-    races: u32,
 }
 
 impl Connector {
@@ -304,56 +300,20 @@ impl Connector {
             transport: Some(*transport),
             ..self.target.options.clone()
         };
-        let interval = match self.races {
-            0 => FIRST_ATTEMPT_INTERVAL,
-            _ => LATER_ATTEMPT_INTERVAL,
-        };
-        self.races += 1;
-        match race(relay, &options, interval).await {
-            Ok(link) => {
-                self.races = 0;
-                Ok(link)
-            }
+        match net::host::open(relay, &options).await {
+            Ok(link) => Ok(link),
             Err(error @ NetError::Timeout(_)) => Err(error),
-            // The relay answered but not as before (restarted with another certificate,
-            // or UDP is now blocked): discover it afresh next time.
             Err(error) => {
-                self.relay = None;
+                self.forget();
                 Err(error)
             }
         }
     }
-}
 
-/// Opens the link with overlapping handshakes, one more every `interval`, each given up
-/// after [`ATTEMPT_LIFETIME`]; the first to complete wins and the others are dropped before
-/// any says hello, so the relay sees a single resume. Handshakes that time out are
-/// replaced for [`RACE_FOR`]; any other failure ends the race.
-async fn race(
-    relay: &RelayInfo,
-    options: &HostOptions,
-    interval: Duration,
-) -> Result<OpenLink, NetError> {
-    let mut attempts = futures::stream::FuturesUnordered::new();
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let give_up = tokio::time::sleep(RACE_FOR);
-    tokio::pin!(give_up);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                let attempt = tokio::time::timeout(ATTEMPT_LIFETIME, net::host::open(relay, options));
-                attempts.push(async {
-                    attempt.await.unwrap_or(Err(NetError::Timeout("QUIC handshake")))
-                });
-            }
-            Some(opened) = futures::StreamExt::next(&mut attempts) => match opened {
-                Ok(link) => return Ok(link),
-                Err(NetError::Timeout(_)) => {}
-                Err(error) => return Err(error),
-            },
-            _ = &mut give_up => return Err(NetError::Timeout("resuming")),
-        }
+    /// The relay answered but not as before (restarted with another certificate, or UDP is
+    /// now blocked): discover it afresh next time.
+    fn forget(&mut self) {
+        self.relay = None;
     }
 }
 
@@ -376,9 +336,16 @@ async fn run(
         loop {
             let message = match waiting.take() {
                 Some(message) => message,
-                None => match outgoing.recv().await {
-                    Some(message) => message,
-                    None => return Ok(false),
+                None => tokio::select! {
+                    // A refused 0-RTT hello is noticed even when no frame follows it.
+                    settled = sender.settled() => {
+                        settled?;
+                        continue;
+                    }
+                    message = outgoing.recv() => match message {
+                        Some(message) => message,
+                        None => return Ok(false),
+                    },
                 },
             };
             if let HostToRelay::Bye { reason } = message {
@@ -398,7 +365,10 @@ async fn run(
         }
     };
     let reader = async {
-        let welcome = match receiver.recv().await? {
+        let welcome = tokio::time::timeout(WELCOME_TIMEOUT, receiver.recv())
+            .await
+            .map_err(|_| NetError::Timeout("the relay's welcome"))?;
+        let welcome = match welcome? {
             Some(RelayToHost::Welcome(welcome)) => welcome,
             Some(RelayToHost::Refused(refusal)) => return Err(NetError::Refused(refusal)),
             Some(other) => {

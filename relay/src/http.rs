@@ -61,7 +61,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
-    let text = shared.metrics.render(&shared.sessions.gauges());
+    let text = shared.render_metrics();
     (
         [(
             header::CONTENT_TYPE,

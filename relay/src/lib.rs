@@ -240,6 +240,11 @@ impl RunningRelay {
         &self.shared.token_key
     }
 
+    /// What `/metrics` serves, for an embedding process.
+    pub fn metrics(&self) -> String {
+        self.shared.render_metrics()
+    }
+
     /// Tells hosts and viewers `GoingAway`, closes them with `close::GOING_AWAY` and stops,
     /// waiting at most [`SHUTDOWN_TIMEOUT`] for them.
     pub async fn shutdown(self) {

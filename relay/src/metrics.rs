@@ -49,6 +49,7 @@ pub(crate) struct Metrics {
     pub read_only_inputs_dropped: AtomicU64,
     pub collab_inputs_forwarded: AtomicU64,
     pub hosts_refused: AtomicU64,
+    pub host_links_early: AtomicU64,
     rejected: [AtomicU64; Rejection::LABELS.len()],
 }
 
@@ -125,7 +126,7 @@ impl Metrics {
             "Bytes of keyframes and diffs retained for late joiners.",
             &one(gauges.retained_bytes_total),
         );
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             (
                 "relay_frames_received_total",
                 "Screen frames received from hosts.",
@@ -175,6 +176,11 @@ impl Metrics {
                 "relay_hosts_refused_total",
                 "Host hellos refused.",
                 &self.hosts_refused,
+            ),
+            (
+                "relay_host_links_early_total",
+                "QUIC host links whose first stream came in 0-RTT, before the handshake completed.",
+                &self.host_links_early,
             ),
         ];
         for (name, help, counter) in counters {

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt;
 use protocol::{FrameCodec, HOST_ALPN, Transport, WEBTRANSPORT_ALPN};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use wtransport::endpoint::IncomingSessionFuture;
@@ -12,6 +13,7 @@ use wtransport::endpoint::IncomingSessionFuture;
 use crate::RelayError;
 use crate::auth::{Denied, admit};
 use crate::link::{LinkRx, LinkTx};
+use crate::metrics::add;
 use crate::shared::Shared;
 use crate::viewer::MAX_VIEWER_MESSAGE;
 
@@ -30,6 +32,10 @@ pub fn idle_timeout(keep_alive: Duration) -> Duration {
 pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a connection may take from handshake to its first stream.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Resumption tickets the relay remembers (a few hundred bytes each; two per connection,
+/// the oldest forgotten first). A host whose ticket was forgotten resumes in one round trip
+/// more.
+const RESUMPTION_TICKETS: usize = 16 * 1024;
 /// Unacknowledged bytes a connection may buffer towards a slow peer.
 pub const SEND_WINDOW: u64 = 2 * 1024 * 1024;
 
@@ -58,7 +64,12 @@ pub(crate) fn bind(
     serves: Serves,
     keep_alive: Duration,
 ) -> Result<quinn::Endpoint, RelayError> {
-    let tls = shared_certs.server_config(&serves.alpns())?;
+    let mut tls = shared_certs.server_config(&serves.alpns())?;
+    // 0-RTT: a host resuming after an outage sends its hello and keyframe in its first
+    // packets. Tickets are kept here (stateful) because rustls then takes each one out as
+    // it is used: a replayed first flight finds no ticket, and its 0-RTT data is refused.
+    tls.max_early_data_size = u32::MAX;
+    tls.session_storage = rustls::server::ServerSessionMemoryCache::new(RESUMPTION_TICKETS);
     let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
         .map_err(|e| RelayError::Tls(e.to_string()))?;
     let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
@@ -103,11 +114,19 @@ async fn dispatch(shared: Arc<Shared>, incoming: quinn::Incoming) -> Result<(), 
         .protocol;
     match alpn.as_deref() {
         Some(HOST_ALPN) => {
-            let conn = connecting.await.map_err(|e| e.to_string())?;
+            // 0.5-RTT: the host's stream is taken as it comes, in 0-RTT for a resuming host,
+            // so viewers get its keyframe a round trip sooner. A host's hello authenticates
+            // itself (its tokens); TLS does not.
+            let Ok((conn, established)) = connecting.into_0rtt() else {
+                return Err("a server connection always converts to 0.5-RTT".into());
+            };
             let (send, recv) = tokio::time::timeout(SETUP_TIMEOUT, conn.accept_bi())
                 .await
                 .map_err(|_| "no host stream".to_string())?
                 .map_err(|e| e.to_string())?;
+            if established.now_or_never().is_none() {
+                add(&shared.metrics.host_links_early, 1);
+            }
             let rx = LinkRx::Quic(FramedRead::new(recv, FrameCodec::default()));
             let tx = LinkTx::Quic {
                 conn,

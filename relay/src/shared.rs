@@ -34,6 +34,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The metrics in the Prometheus text format, as `/metrics` serves them.
+    pub fn render_metrics(&self) -> String {
+        self.metrics.render(&self.sessions.gauges())
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: RelayConfig,

@@ -37,6 +37,44 @@ async fn a_blackout_within_the_grace_period_is_survived() {
         .await;
     viewer.screen_shows("after the blackout").await;
     assert!(net.link.control().stats().b_to_a.dropped_blackout > 0);
+    assert_eq!(
+        net.relay_metric("relay_host_links_early_total"),
+        1.0,
+        "the resuming hello came in 0-RTT, the first link's did not"
+    );
+    net.stop_relay().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_resuming_in_0rtt_to_a_restarted_relay_resumes_anyway() {
+    if skip() {
+        return;
+    }
+    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
+    net.start_relay().await;
+    let mut host = net.host(&net.b, None).await;
+    let link = host.link.clone();
+    let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
+    host.show("before").await;
+    viewer.screen_shows("before").await;
+
+    // The host loses its link and starts resuming, with a ticket of the relay that is then
+    // replaced: the new relay refuses the 0-RTT hello and the host says it again.
+    net.link
+        .control()
+        .blackout(Duration::ZERO, Duration::from_secs(600));
+    viewer
+        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+        .await;
+    host.reconnecting().await;
+    net.stop_relay().await;
+    net.start_relay().await;
+    net.link.control().end_blackout();
+    assert!(host.welcomed().await, "the host resumed on the new relay");
+    host.show("after").await;
+    let mut again = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
+    again.screen_shows("after").await;
+    assert_eq!(net.relay_metric("relay_host_links_early_total"), 0.0);
     net.stop_relay().await;
 }
 

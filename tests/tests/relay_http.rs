@@ -34,7 +34,7 @@ async fn api_info_health_page_assets_and_metrics() {
     let fingerprints = h.relay.fingerprints();
     assert_eq!(fingerprints.len(), 2, "current and next");
     assert_eq!(info["fingerprints"], serde_json::json!(fingerprints));
-    assert!(matches!(&h.info.trust, Trust::Pinned(pins) if pins.len() == 2));
+    assert!(matches!(&h.info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));
 
     let page = within("page", raw_get(&h, "/s/someid")).await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
@@ -214,7 +214,7 @@ async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
     let info = within("discovery", discover(&h.info.base, &[]))
         .await
         .unwrap();
-    assert!(matches!(&info.trust, Trust::Pinned(pins) if pins.len() == 2));
+    assert!(matches!(&info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));
     let mut host = within("host", connect_host(&info, &hello(), &quic_only()))
         .await
         .expect("host trusts the rotated certificate");

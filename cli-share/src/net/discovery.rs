@@ -95,7 +95,7 @@ pub async fn discover(
     let trust = if info.self_signed && trustworthy_answer {
         Trust::pinned_hex(&info.fingerprints)?
     } else {
-        Trust::webpki(extra_roots)
+        Trust::webpki(extra_roots)?
     };
     Ok(RelayInfo {
         base: base.clone(),

@@ -35,6 +35,10 @@ pub enum NetError {
     Closed(String),
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// A link opened in 0-RTT: the relay completed the handshake but refused the data sent
+    /// before it (it restarted, or forgot the ticket). Open the next link at once.
+    #[error("the relay refused the data sent in 0-RTT")]
+    EarlyDataRejected,
     #[error("timed out: {0}")]
     Timeout(&'static str),
 }

@@ -16,7 +16,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::net::closed::close_error;
+use crate::net::early::{EarlyGate, allow_early_data};
 use crate::net::io::{Ws, websocket, ws_url};
+use crate::net::repeat::{self, Repeats};
 use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo};
 
 /// Which transport carries a host link.
@@ -80,6 +82,9 @@ enum Tx {
         send: FramedWrite<quinn::SendStream, FrameCodec>,
         // Keeps the client endpoint (and its socket) alive as long as the link.
         endpoint: quinn::Endpoint,
+        // Held: the first flight repeats until the relay answers.
+        _repeats: Arc<Repeats>,
+        gate: EarlyGate,
         datagrams: bool,
         /// The frames the next datagram repeats, oldest first.
         recent: VecDeque<Bytes>,
@@ -191,16 +196,33 @@ pub(crate) fn transport_config(congestion: Congestion) -> quinn::TransportConfig
     transport
 }
 
-/// Opens a QUIC connection to `authority` with the relay's trust and our keep-alives: one
-/// client endpoint per connection, so that a host can rebind its own socket.
+/// Opens a QUIC connection to `authority` with the relay's trust and our keep-alives.
 pub(crate) async fn dial_quic(
     relay: &RelayInfo,
     authority: &str,
     alpn: &[u8],
     congestion: Congestion,
 ) -> Result<(quinn::Endpoint, quinn::Connection), NetError> {
+    let (endpoint, _repeats, connecting) =
+        start_quic(relay, authority, alpn, congestion, false).await?;
+    Ok((endpoint, established(connecting).await?))
+}
+
+/// Starts a QUIC handshake with `authority`, with the relay's trust and our keep-alives,
+/// allowing 0-RTT if `early_data`: one client endpoint per connection, so that a host can
+/// rebind its own socket, and its first flight repeats while the [`Repeats`] is held.
+async fn start_quic(
+    relay: &RelayInfo,
+    authority: &str,
+    alpn: &[u8],
+    congestion: Congestion,
+    early_data: bool,
+) -> Result<(quinn::Endpoint, Arc<Repeats>, quinn::Connecting), NetError> {
     let (addr, server_name) = resolve(authority).await?;
-    let tls = relay.trust.client_config(&[alpn])?;
+    let mut tls = relay.trust.client_config(&[alpn])?;
+    if early_data {
+        allow_early_data(&mut tls);
+    }
     let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls)
         .map_err(|e| NetError::Tls(e.to_string()))?;
     let mut config = quinn::ClientConfig::new(Arc::new(crypto));
@@ -210,27 +232,37 @@ pub(crate) async fn dial_quic(
     } else {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     };
-    let endpoint = quinn::Endpoint::client(bind).map_err(|e| NetError::Connect(e.to_string()))?;
+    let (endpoint, repeats) =
+        repeat::client_endpoint(bind).map_err(|e| NetError::Connect(e.to_string()))?;
     let connecting = endpoint
         .connect_with(config, addr, &server_name)
         .map_err(|e| NetError::Connect(e.to_string()))?;
-    let conn = tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
+    Ok((endpoint, repeats, connecting))
+}
+
+/// Waits for a handshake to complete.
+async fn established(connecting: quinn::Connecting) -> Result<quinn::Connection, NetError> {
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
         .await
         .map_err(|_| NetError::Timeout("QUIC handshake"))?
         .map_err(|e| match e {
             // Nothing came back: worth retrying as is, unlike a refused certificate.
             quinn::ConnectionError::TimedOut => NetError::Timeout("QUIC handshake"),
             other => NetError::Connect(other.to_string()),
-        })?;
-    Ok((endpoint, conn))
+        })
 }
 
 async fn quic(
     relay: &RelayInfo,
     options: &HostOptions,
 ) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
-    let (endpoint, conn) =
-        dial_quic(relay, &relay.info.quic, HOST_ALPN, options.congestion).await?;
+    let (endpoint, repeats, connecting) =
+        start_quic(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await?;
+    // With a ticket from an earlier link the link is usable at once (0-RTT).
+    let (conn, gate) = match connecting.into_0rtt() {
+        Ok((conn, accepted)) => (conn, EarlyGate::until(accepted)),
+        Err(connecting) => (established(connecting).await?, EarlyGate::open()),
+    };
     let (send, recv) = conn
         .open_bi()
         .await
@@ -239,6 +271,8 @@ async fn quic(
         conn: conn.clone(),
         send: FramedWrite::new(send, FrameCodec::default()),
         endpoint,
+        _repeats: repeats,
+        gate,
         datagrams: options.frame_datagrams,
         recent: VecDeque::new(),
     });
@@ -283,14 +317,21 @@ impl HostSender {
     /// first sent as a datagram too, with the frames before it (see [`protocol::datagram`]):
     /// the relay forwards whichever copy arrives first, so a lost packet delays a frame only
     /// when its stream copy and the next datagrams are all lost (the stream alone would hold
-    /// every later frame back until the loss is repaired).
+    /// every later frame back until the loss is repaired). On a link opened in 0-RTT the
+    /// first frame goes at once, on the stream only, and the next waits for the relay's
+    /// answer (see [`crate::net::early`]).
     pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
+        if let Tx::Quic { conn, gate, .. } = &mut self.0 {
+            gate.before_frame(conn).await?;
+        }
         if let Tx::Quic {
             conn,
             datagrams: true,
             recent,
+            gate,
             ..
         } = &mut self.0
+            && !gate.is_early()
         {
             recent.push_back(message.clone());
             if recent.len() > datagram::REPEATED_FRAMES + 1 {
@@ -306,6 +347,15 @@ impl HostSender {
             }
         }
         self.send_raw(message).await
+    }
+
+    /// Resolves when the relay has taken the data of a link opened in 0-RTT (`Ok`) or has
+    /// refused it; never for other links. Cancel-safe.
+    pub async fn settled(&mut self) -> Result<(), NetError> {
+        match &mut self.0 {
+            Tx::Quic { conn, gate, .. } => gate.settled(conn).await,
+            Tx::WebSocket(_) => std::future::pending().await,
+        }
     }
 
     /// The QUIC connection under the link, for its statistics (RTT, losses) and datagrams.

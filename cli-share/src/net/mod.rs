@@ -1,7 +1,8 @@
 //! The client side of the relay's wire, shared by the `share` host, `share watch`, the
 //! end-to-end tests and the benchmarks:
 //! - [`discovery`]: what a relay publishes at `/api/info`, and how far to trust it;
-//! - [`host`]: a host link over QUIC (WebSocket fallback), split into sender and receiver;
+//! - [`host`]: a host link over QUIC (WebSocket fallback), split into sender and receiver,
+//!   resuming in 0-RTT ([`early`]) with its first flight repeated until answered ([`repeat`]);
 //! - [`viewer`]: a viewer link from a share URL over WebTransport or WebSocket.
 //!
 //! Framing is [`protocol::FrameCodec`] on streams and one message per WebSocket message,
@@ -9,11 +10,13 @@
 
 mod closed;
 pub mod discovery;
+mod early;
 mod error;
 pub mod h3_status;
 pub mod host;
 mod io;
 pub mod link;
+mod repeat;
 pub mod tls;
 pub mod viewer;
 

@@ -1,12 +1,17 @@
 //! How a client trusts the relay's certificate: pinned SHA-256 fingerprints (the relay's
 //! self-signed certificates, current and next) or WebPKI roots (a real certificate). One
 //! rustls configuration per use serves QUIC, WebTransport and WebSocket-over-TLS alike.
+//! A trust is one verifier, shared by every configuration made from it: rustls resumes a
+//! session only under the verifier that checked it.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
+use rustls::client::ResolvesClientCert;
+use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::sign::CertifiedKey;
+use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::net::NetError;
@@ -15,16 +20,18 @@ use crate::net::NetError;
 #[derive(Clone)]
 pub enum Trust {
     /// Exactly these SHA-256 certificate fingerprints.
-    Pinned(Vec<[u8; 32]>),
-    /// Certificates chaining to these roots, for the relay's name.
-    Roots(Arc<RootCertStore>),
+    Pinned(Arc<PinnedVerifier>),
+    /// Certificates chaining to the platform's roots and any extra, for the relay's name.
+    Roots(Arc<WebPkiServerVerifier>),
 }
 
 impl std::fmt::Debug for Trust {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Trust::Pinned(pins) => write!(f, "Trust::Pinned({} fingerprints)", pins.len()),
-            Trust::Roots(roots) => write!(f, "Trust::Roots({} roots)", roots.len()),
+            Trust::Pinned(pinned) => {
+                write!(f, "Trust::Pinned({} fingerprints)", pinned.pins.len())
+            }
+            Trust::Roots(_) => write!(f, "Trust::Roots"),
         }
     }
 }
@@ -38,43 +45,63 @@ pub fn install_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Clients present no certificate. One resolver for all, as resumption requires the same.
+#[derive(Debug)]
+struct NoClientCert;
+
+impl ResolvesClientCert for NoClientCert {
+    fn resolve(&self, _: &[&[u8]], _: &[SignatureScheme]) -> Option<Arc<CertifiedKey>> {
+        None
+    }
+
+    fn has_certs(&self) -> bool {
+        false
+    }
+}
+
+fn no_client_cert() -> Arc<dyn ResolvesClientCert> {
+    static NO_CLIENT_CERT: LazyLock<Arc<NoClientCert>> = LazyLock::new(|| Arc::new(NoClientCert));
+    NO_CLIENT_CERT.clone()
+}
+
 impl Trust {
     /// The platform's roots plus `extra` (e.g. a development CA).
-    pub fn webpki(extra: &[CertificateDer<'static>]) -> Trust {
+    pub fn webpki(extra: &[CertificateDer<'static>]) -> Result<Trust, NetError> {
         let mut roots = wtransport::tls::build_native_cert_store();
         for cert in extra {
             let _ = roots.add(cert.clone());
         }
-        Trust::Roots(Arc::new(roots))
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map(Trust::Roots)
+            .map_err(|e| NetError::Tls(e.to_string()))
     }
 
     /// Pins hex fingerprints as published by the relay.
     pub fn pinned_hex<S: AsRef<str>>(fingerprints: &[S]) -> Result<Trust, NetError> {
-        fingerprints
+        let pins = fingerprints
             .iter()
             .map(|hex| parse_hex(hex.as_ref()))
             .collect::<Option<Vec<_>>>()
-            .map(Trust::Pinned)
-            .ok_or_else(|| NetError::Discovery("malformed fingerprint".into()))
+            .ok_or_else(|| NetError::Discovery("malformed fingerprint".into()))?;
+        Ok(Trust::Pinned(Arc::new(PinnedVerifier {
+            pins,
+            provider: provider(),
+        })))
     }
 
     /// A TLS 1.3 client configuration offering `alpn`.
     pub fn client_config(&self, alpn: &[&[u8]]) -> Result<rustls::ClientConfig, NetError> {
-        let builder = rustls::ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])
-            .map_err(|e| NetError::Tls(e.to_string()))?;
-        let mut config = match self {
-            Trust::Roots(roots) => builder
-                .with_root_certificates(roots.clone())
-                .with_no_client_auth(),
-            Trust::Pinned(pins) => builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedVerifier {
-                    pins: pins.clone(),
-                    provider: provider(),
-                }))
-                .with_no_client_auth(),
+        let verifier: Arc<dyn ServerCertVerifier> = match self {
+            Trust::Pinned(pinned) => pinned.clone(),
+            Trust::Roots(roots) => roots.clone(),
         };
+        let mut config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .map_err(|e| NetError::Tls(e.to_string()))?
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_client_cert_resolver(no_client_cert());
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(config)
     }
@@ -95,9 +122,16 @@ fn parse_hex(hex: &str) -> Option<[u8; 32]> {
 /// Accepts a server certificate by its SHA-256 fingerprint (what browsers do with
 /// `serverCertificateHashes`); handshake signatures are still verified against it.
 #[derive(Debug)]
-struct PinnedVerifier {
+pub struct PinnedVerifier {
     pins: Vec<[u8; 32]>,
     provider: Arc<CryptoProvider>,
+}
+
+impl PinnedVerifier {
+    /// The accepted fingerprints.
+    pub fn pins(&self) -> &[[u8; 32]] {
+        &self.pins
+    }
 }
 
 impl ServerCertVerifier for PinnedVerifier {

@@ -133,18 +133,7 @@ pub async fn metric(http_addr: &str, name: &str) -> anyhow::Result<f64> {
     tokio::time::timeout(Duration::from_secs(10), tcp.read_to_string(&mut response))
         .await
         .context("/metrics timed out")??;
-    let mut total = None;
-    for line in response.lines() {
-        let Some(rest) = line.strip_prefix(name) else {
-            continue;
-        };
-        if !(rest.starts_with(' ') || rest.starts_with('{')) {
-            continue;
-        }
-        let value: f64 = rest.rsplit(' ').next().unwrap_or_default().parse()?;
-        *total.get_or_insert(0.0) += value;
-    }
-    total.with_context(|| format!("no {name} in /metrics"))
+    crate::prometheus::sample_sum(&response, name).with_context(|| format!("no {name} in /metrics"))
 }
 
 #[cfg(test)]

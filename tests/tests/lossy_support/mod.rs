@@ -114,6 +114,13 @@ impl Net {
         self.relay = Some(relay);
     }
 
+    /// A counter of the running relay (summed over its labels).
+    pub fn relay_metric(&self, name: &str) -> f64 {
+        let relay = self.relay.as_ref().expect("the relay runs");
+        e2e::prometheus::sample_sum(&relay.metrics(), name)
+            .unwrap_or_else(|| panic!("no metric {name}"))
+    }
+
     pub async fn stop_relay(&mut self) {
         if let Some(relay) = self.relay.take() {
             self.a.spawn(relay.shutdown()).await.expect("shutdown");
@@ -186,21 +193,41 @@ pub struct Host {
 impl Host {
     /// Waits for the next welcome; true when it resumed the session.
     pub async fn welcomed(&mut self) -> bool {
-        within("host welcome", async {
+        let (links, resumed) = self
+            .until("host welcome", |event| match event {
+                ShareEvent::Welcome { links, resumed, .. } => Some((links, resumed)),
+                _ => None,
+            })
+            .await;
+        if resumed {
+            self.resumes += 1;
+        } else {
+            self.link = links.read;
+        }
+        // As `share` does: a new link starts from a keyframe.
+        self.encoder.force_keyframe();
+        resumed
+    }
+
+    /// Waits until the host notices it lost its link and starts resuming.
+    pub async fn reconnecting(&mut self) {
+        self.until("host reconnecting", |event| {
+            matches!(event, ShareEvent::Reconnecting(_)).then_some(())
+        })
+        .await
+    }
+
+    /// The first event `pick` takes; sharing stopping on the way fails the test.
+    async fn until<T>(&mut self, what: &str, pick: impl Fn(ShareEvent) -> Option<T>) -> T {
+        within(what, async {
             loop {
                 match self.sharing.next().await {
-                    Some(ShareEvent::Welcome { links, resumed, .. }) => {
-                        if resumed {
-                            self.resumes += 1;
-                        } else {
-                            self.link = links.read;
-                        }
-                        // As `share` does: a new link starts from a keyframe.
-                        self.encoder.force_keyframe();
-                        return resumed;
-                    }
                     Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
-                    Some(_) => {}
+                    Some(event) => {
+                        if let Some(picked) = pick(event) {
+                            return picked;
+                        }
+                    }
                     None => panic!("sharing task ended"),
                 }
             }
