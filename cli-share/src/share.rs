@@ -20,6 +20,18 @@ use crate::net::{self, HostOptions, HostReceiver, HostSender, HostTransport, Net
 /// wait after the network came back.
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// While a WebSocket link resumes, a fresh handshake starts this often until one
+/// completes: a lost SYN is otherwise retried only after TCP's own, growing, timeout, so
+/// after an outage the next attempt gets through within this. Dense in the first round
+/// after a loss, where most outages end; sparser later, to spare a link that stays down.
+/// (A QUIC link repeats its first flight instead; see `net::repeat`.)
+const FIRST_ATTEMPT_INTERVAL: Duration = Duration::from_millis(40);
+const LATER_ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
+/// How long one WebSocket handshake attempt may take: long enough for a round trip of a
+/// second and more, short enough that attempts sent into an outage do not pile up.
+const ATTEMPT_LIFETIME: Duration = Duration::from_millis(1500);
+/// How long one round of racing handshakes lasts before the supervisor takes stock.
+const RACE_FOR: Duration = Duration::from_secs(10);
 /// How long a resuming link may wait for the relay's welcome. A link opened in 0-RTT
 /// says hello before the relay has answered at all, and its first flight keeps repeating
 /// (see `net::repeat`) until this runs out and a fresh link takes over.
@@ -132,6 +144,7 @@ impl Sharing {
             Connector {
                 target,
                 relay: None,
+                races: 0,
             },
             hello,
         )
@@ -146,6 +159,7 @@ impl Sharing {
             Connector {
                 target,
                 relay: Some((relay, transport)),
+                races: 0,
             },
             hello,
         )
@@ -276,6 +290,8 @@ struct Connector {
     target: Target,
     /// The discovered relay and the transport of the last welcome.
     relay: Option<(RelayInfo, HostTransport)>,
+    /// Rounds of racing WebSocket handshakes since the last link opened.
+    races: u32,
 }
 
 impl Connector {
@@ -300,8 +316,23 @@ impl Connector {
             transport: Some(*transport),
             ..self.target.options.clone()
         };
-        match net::host::open(relay, &options).await {
-            Ok(link) => Ok(link),
+        let opened = match transport {
+            // One attempt: its first flight repeats until the relay answers (`net::repeat`).
+            HostTransport::Quic => net::host::open(relay, &options).await,
+            HostTransport::WebSocket => {
+                let interval = match self.races {
+                    0 => FIRST_ATTEMPT_INTERVAL,
+                    _ => LATER_ATTEMPT_INTERVAL,
+                };
+                self.races += 1;
+                race(relay, &options, interval).await
+            }
+        };
+        match opened {
+            Ok(link) => {
+                self.races = 0;
+                Ok(link)
+            }
             Err(error @ NetError::Timeout(_)) => Err(error),
             Err(error) => {
                 self.forget();
@@ -314,6 +345,38 @@ impl Connector {
     /// now blocked): discover it afresh next time.
     fn forget(&mut self) {
         self.relay = None;
+    }
+}
+
+/// Opens a WebSocket link with overlapping handshakes, one more every `interval`, each
+/// given up after [`ATTEMPT_LIFETIME`]; the first to complete wins and the others are
+/// dropped before any says hello, so the relay sees a single resume. Handshakes that time
+/// out are replaced for [`RACE_FOR`]; any other failure ends the race.
+async fn race(
+    relay: &RelayInfo,
+    options: &HostOptions,
+    interval: Duration,
+) -> Result<OpenLink, NetError> {
+    let mut attempts = futures::stream::FuturesUnordered::new();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let give_up = tokio::time::sleep(RACE_FOR);
+    tokio::pin!(give_up);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let attempt = tokio::time::timeout(ATTEMPT_LIFETIME, net::host::open(relay, options));
+                attempts.push(async {
+                    attempt.await.unwrap_or(Err(NetError::Timeout("QUIC handshake")))
+                });
+            }
+            Some(opened) = futures::StreamExt::next(&mut attempts) => match opened {
+                Ok(link) => return Ok(link),
+                Err(NetError::Timeout(_)) => {}
+                Err(error) => return Err(error),
+            },
+            _ = &mut give_up => return Err(NetError::Timeout("resuming")),
+        }
     }
 }
 

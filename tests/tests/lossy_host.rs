@@ -8,7 +8,7 @@ mod lossy_support;
 
 use std::time::Duration;
 
-use cli_share::net::ViewerTransport;
+use cli_share::net::{HostTransport, ViewerTransport};
 use lossy_support::*;
 use protocol::{EndReason, RelayToViewer};
 
@@ -214,12 +214,21 @@ async fn a_host_that_changes_address_keeps_its_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_relay_takes_the_host_and_its_viewers_back() {
+    restart_relay_under(HostTransport::Quic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_relay_takes_a_websocket_host_back() {
+    restart_relay_under(HostTransport::WebSocket).await;
+}
+
+async fn restart_relay_under(transport: HostTransport) {
     if skip() {
         return;
     }
     let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
     net.start_relay().await;
-    let mut host = net.host(&net.b, None).await;
+    let mut host = net.host(&net.b, Some(transport)).await;
     let link = host.link.clone();
     let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
     host.show("before the restart").await;

@@ -111,6 +111,7 @@ pub async fn run_blackouts(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()>
     let net = Net::start(RTTS[0]).await?;
     let mut first_frames = Samples::default();
     let mut fresh_frames = Samples::default();
+    let host_bytes_before = net.link.control().stats().b_to_a.blackout_bytes;
     for _ in 0..blackouts {
         let resumed = net.blackout_resume().await?;
         eprintln!(
@@ -120,7 +121,17 @@ pub async fn run_blackouts(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()>
         first_frames.push(resumed.first_frame);
         fresh_frames.push(resumed.fresh_frame);
     }
+    let host_bytes = net.link.control().stats().b_to_a.blackout_bytes - host_bytes_before;
     net.stop().await;
+    // What the host sends into a dead link while it tries to resume (mostly the repeated
+    // first flight), per second of blackout.
+    let per_second = host_bytes as f64 / (blackouts as f64 * BLACKOUT.as_secs_f64());
+    report.record(
+        BLACKOUT_PART,
+        "blackout_host_kib_per_s",
+        "KiB/s",
+        per_second / 1024.0,
+    );
     let first_frames = first_frames.sorted();
     let fresh_frames = fresh_frames.sorted();
     for (name, sorted, p) in [
@@ -340,9 +351,7 @@ impl Net {
                 }
                 _ = tokio::time::sleep(PATIENCE) => anyhow::bail!("no frame after the blackout"),
             }
-            if !in_flight
-                && let Some(message) = pending.take()
-            {
+            if !in_flight && let Some(message) = pending.take() {
                 in_flight = session.sharing.request(message.clone());
                 if !in_flight {
                     pending = Some(message);

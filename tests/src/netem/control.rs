@@ -46,6 +46,8 @@ pub struct DirectionStats {
     pub dropped_random: u64,
     pub dropped_burst: u64,
     pub dropped_blackout: u64,
+    /// Bytes of the packets that entered the link during a blackout.
+    pub blackout_bytes: u64,
     /// Tail drops of the rate limiter's queue or of the delay line.
     pub dropped_queue: u64,
     /// Packets the receiving namespace's TUN device refused.
@@ -171,7 +173,10 @@ impl LinkControl {
             Verdict::Deliver(_) => {}
             Verdict::Drop(DropReason::RandomLoss) => stats.dropped_random += 1,
             Verdict::Drop(DropReason::BurstLoss) => stats.dropped_burst += 1,
-            Verdict::Drop(DropReason::Blackout) => stats.dropped_blackout += 1,
+            Verdict::Drop(DropReason::Blackout) => {
+                stats.dropped_blackout += 1;
+                stats.blackout_bytes += len as u64;
+            }
             Verdict::Drop(DropReason::QueueFull) => stats.dropped_queue += 1,
         }
         verdict
