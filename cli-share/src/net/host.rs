@@ -54,8 +54,8 @@ impl Default for HostOptions {
 /// The congestion controllers quinn offers. BBR is the default: it does not halve its
 /// window on every random loss, and each small frame travels twice (datagram and stream),
 /// so a loss-driven window shrinks below what a busy screen needs on a long, lossy path
-/// (`scripts/bench.sh --only lossy`: p99 at 5 % loss and 200 ms RTT, Cubic 482 ms,
-/// NewReno 850 ms, BBR 248 ms; at 50 ms all three 52-58 ms).
+/// (`scripts/bench.sh --only lossy`: p99 at 5 % loss and 200 ms RTT, Cubic 423 ms,
+/// NewReno 637 ms, BBR 131 ms; at 50 ms 71, 88 and 31 ms).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Congestion {
     Cubic,
