@@ -14,22 +14,13 @@ use protocol::{EndReason, RelayToViewer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackout_within_the_grace_period_is_survived() {
-    if skip() {
+    let Some(mut net) = started(Duration::from_secs(20)).await else {
         return;
-    }
-    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
-    net.start_relay().await;
-    let mut host = net.host(&net.b, None).await;
-    let mut viewer = net.viewer(&net.a, &host.link, ViewerTransport::WebTransport);
-    host.show("before the blackout").await;
-    viewer.screen_shows("before the blackout").await;
-
-    net.link
-        .control()
-        .blackout(Duration::ZERO, Duration::from_secs(5));
-    viewer
-        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+    };
+    let (mut host, mut viewer) = net
+        .watched(None, ViewerTransport::WebTransport, "before the blackout")
         .await;
+    net.black_out(Duration::from_secs(5), &mut viewer).await;
     assert!(host.welcomed().await, "the host resumed its session");
     host.show("after the blackout").await;
     viewer
@@ -46,25 +37,17 @@ async fn a_blackout_within_the_grace_period_is_survived() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_resuming_in_0rtt_to_a_restarted_relay_resumes_anyway() {
-    if skip() {
+    let Some(mut net) = started(Duration::from_secs(20)).await else {
         return;
-    }
-    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
-    net.start_relay().await;
-    let mut host = net.host(&net.b, None).await;
+    };
+    let (mut host, mut viewer) = net
+        .watched(None, ViewerTransport::WebSocket, "before")
+        .await;
     let link = host.link.clone();
-    let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
-    host.show("before").await;
-    viewer.screen_shows("before").await;
 
     // The host loses its link and starts resuming, with a ticket of the relay that is then
     // replaced: the new relay refuses the 0-RTT hello and the host says it again.
-    net.link
-        .control()
-        .blackout(Duration::ZERO, Duration::from_secs(600));
-    viewer
-        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
-        .await;
+    net.black_out(Duration::from_secs(600), &mut viewer).await;
     host.reconnecting().await;
     net.stop_relay().await;
     net.start_relay().await;
@@ -78,22 +61,13 @@ async fn a_host_resuming_in_0rtt_to_a_restarted_relay_resumes_anyway() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blackout_beyond_the_grace_period_ends_the_session() {
-    if skip() {
+    let Some(mut net) = started(Duration::from_secs(1)).await else {
         return;
-    }
-    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(1));
-    net.start_relay().await;
-    let mut host = net.host(&net.b, None).await;
-    let mut viewer = net.viewer(&net.a, &host.link, ViewerTransport::WebSocket);
-    host.show("about to vanish").await;
-    viewer.screen_shows("about to vanish").await;
-
-    net.link
-        .control()
-        .blackout(Duration::ZERO, Duration::from_secs(600));
-    viewer
-        .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+    };
+    let (mut host, mut viewer) = net
+        .watched(None, ViewerTransport::WebSocket, "about to vanish")
         .await;
+    net.black_out(Duration::from_secs(600), &mut viewer).await;
     let ended = within("ended", async {
         loop {
             if let RelayToViewer::Ended { reason, .. } = viewer.next("ended").await {
@@ -114,11 +88,9 @@ async fn a_blackout_beyond_the_grace_period_ends_the_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_host_that_changes_address_keeps_its_session() {
-    if skip() {
+    let Some(mut net) = started(Duration::from_secs(20)).await else {
         return;
-    }
-    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
-    net.start_relay().await;
+    };
     // A second address in B: the host moves to it as it would to another network.
     let moved = std::net::Ipv4Addr::new(
         net.link.addr_b().octets()[0],
@@ -221,16 +193,17 @@ async fn a_restarted_relay_takes_a_websocket_host_back() {
 }
 
 async fn restart_relay_under(transport: HostTransport) {
-    if skip() {
+    let Some(mut net) = started(Duration::from_secs(20)).await else {
         return;
-    }
-    let mut net = Net::new(impaired(50, 0.0), Duration::from_secs(20));
-    net.start_relay().await;
-    let mut host = net.host(&net.b, Some(transport)).await;
+    };
+    let (mut host, mut viewer) = net
+        .watched(
+            Some(transport),
+            ViewerTransport::WebSocket,
+            "before the restart",
+        )
+        .await;
     let link = host.link.clone();
-    let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
-    host.show("before the restart").await;
-    viewer.screen_shows("before the restart").await;
 
     net.stop_relay().await;
     viewer

@@ -33,8 +33,19 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
     }
 }
 
+/// The usual start of a test: a 50 ms, loss-free link with the relay (grace `grace`)
+/// running in A; `None` when the emulator cannot run here (the test then passes).
+pub async fn started(grace: Duration) -> Option<Net> {
+    if skip() {
+        return None;
+    }
+    let mut net = Net::new(impaired(50, 0.0), grace);
+    net.start_relay().await;
+    Some(net)
+}
+
 /// `Some(reason)` when the emulator cannot run here (not root): the test prints it and passes.
-pub fn skip() -> bool {
+fn skip() -> bool {
     match unavailable_reason() {
         Some(reason) => {
             println!("skipping: {reason}");
@@ -103,14 +114,23 @@ impl Net {
         }
     }
 
-    /// Starts (or restarts, on the same ports and secret) the relay in A.
+    /// Starts (or restarts, on the same ports and secret) the relay in A. A stopped
+    /// relay's QUIC socket is released only when quinn's endpoint task next runs, so a
+    /// port still in use is retried until it is free.
     pub async fn start_relay(&mut self) {
-        let relay = self
-            .a
-            .spawn(Relay::start(self.config()))
-            .await
-            .expect("relay task")
-            .expect("relay starts");
+        let relay = within("the relay's ports", async {
+            loop {
+                match self.a.spawn(Relay::start(self.config())).await {
+                    Ok(Err(relay::RelayError::Bind { source, .. }))
+                        if source.kind() == std::io::ErrorKind::AddrInUse =>
+                    {
+                        tokio::task::yield_now().await
+                    }
+                    started => break started.expect("relay task").expect("relay starts"),
+                }
+            }
+        })
+        .await;
         self.relay = Some(relay);
     }
 
@@ -155,6 +175,29 @@ impl Net {
         };
         host.welcomed().await;
         host
+    }
+
+    /// A host in B (on `transport`, `None` for `share`'s choice) and a viewer in A (on
+    /// `viewing`), once the viewer shows the host's `text`.
+    pub async fn watched(
+        &self,
+        transport: Option<HostTransport>,
+        viewing: ViewerTransport,
+        text: &str,
+    ) -> (Host, Viewer) {
+        let mut host = self.host(&self.b, transport).await;
+        let mut viewer = self.viewer(&self.a, &host.link, viewing);
+        host.show(text).await;
+        viewer.screen_shows(text).await;
+        (host, viewer)
+    }
+
+    /// Cuts the link both ways for `length` and waits until `viewer` sees the host away.
+    pub async fn black_out(&self, length: Duration, viewer: &mut Viewer) {
+        self.link.control().blackout(Duration::ZERO, length);
+        viewer
+            .until("host away", |m| matches!(m, RelayToViewer::HostAway))
+            .await;
     }
 
     /// A viewer of `link` running in `rt` whose messages arrive on the returned channel.
