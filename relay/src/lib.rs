@@ -114,29 +114,15 @@ impl Relay {
             Some((cert, key)) => CertSource::from_files(cert, key)?,
             None => CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?,
         });
+        let bind = |addr, serves| quic::bind(&certs, addr, serves, config.keep_alive);
         let mut endpoints = Vec::new();
         match config.webtransport {
             // Port 0 twice means two ephemeral ports, not the same one.
             Some(addr) if addr != config.quic || addr.port() == 0 => {
-                endpoints.push(quic::bind(
-                    &certs,
-                    config.quic,
-                    Serves::HostsOnly,
-                    config.keep_alive,
-                )?);
-                endpoints.push(quic::bind(
-                    &certs,
-                    addr,
-                    Serves::WebTransportOnly,
-                    config.keep_alive,
-                )?);
+                endpoints.push(bind(config.quic, Serves::HostsOnly)?);
+                endpoints.push(bind(addr, Serves::WebTransportOnly)?);
             }
-            _ => endpoints.push(quic::bind(
-                &certs,
-                config.quic,
-                Serves::Both,
-                config.keep_alive,
-            )?),
+            _ => endpoints.push(bind(config.quic, Serves::Both)?),
         }
         let local = |endpoint: &quinn::Endpoint, addr| {
             endpoint.local_addr().map_err(|source| RelayError::Bind {

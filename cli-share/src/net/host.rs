@@ -321,29 +321,28 @@ impl HostSender {
     /// first frame goes at once, on the stream only, and the next waits for the relay's
     /// answer (see [`crate::net::early`]).
     pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
-        if let Tx::Quic { conn, gate, .. } = &mut self.0 {
-            gate.before_frame(conn).await?;
-        }
         if let Tx::Quic {
             conn,
-            datagrams: true,
+            datagrams,
             recent,
             gate,
             ..
         } = &mut self.0
-            && !gate.is_early()
         {
-            recent.push_back(message.clone());
-            if recent.len() > datagram::REPEATED_FRAMES + 1 {
-                recent.pop_front();
-            }
-            let packed = conn
-                .max_datagram_size()
-                .and_then(|max| datagram::pack(recent.make_contiguous(), max));
-            if let Some(packed) = packed
-                && conn.send_datagram(packed).is_ok()
-            {
-                tokio::time::sleep(DATAGRAM_LEAD).await;
+            gate.before_frame(conn).await?;
+            if *datagrams && !gate.is_early() {
+                recent.push_back(message.clone());
+                if recent.len() > datagram::REPEATED_FRAMES + 1 {
+                    recent.pop_front();
+                }
+                let packed = conn
+                    .max_datagram_size()
+                    .and_then(|max| datagram::pack(recent.make_contiguous(), max));
+                if let Some(packed) = packed
+                    && conn.send_datagram(packed).is_ok()
+                {
+                    tokio::time::sleep(DATAGRAM_LEAD).await;
+                }
             }
         }
         self.send_raw(message).await

@@ -10,6 +10,7 @@ use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -39,24 +40,41 @@ struct Datagram {
 /// The first flight, until anything comes back.
 #[derive(Default)]
 struct Flight {
+    /// Something arrived: the relay answered and QUIC's own recovery takes over. Checked
+    /// before anything else, so that once answered a datagram costs one atomic load.
+    answered: AtomicBool,
+    recorded: Mutex<Recorded>,
+}
+
+#[derive(Default)]
+struct Recorded {
     datagrams: Vec<Datagram>,
     bytes: usize,
     started: Option<Instant>,
-    /// Something arrived: the relay answered and QUIC's own recovery takes over.
-    answered: bool,
 }
 
 impl Flight {
-    fn record(&mut self, transmit: &Transmit) {
-        let started = *self.started.get_or_insert_with(Instant::now);
-        if self.answered
-            || started.elapsed() > FLIGHT_WINDOW
-            || self.bytes + transmit.contents.len() > FLIGHT_MAX_BYTES
+    fn is_answered(&self) -> bool {
+        self.answered.load(Ordering::Acquire)
+    }
+
+    fn recorded(&self) -> std::sync::MutexGuard<'_, Recorded> {
+        self.recorded.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn record(&self, transmit: &Transmit) {
+        if self.is_answered() {
+            return;
+        }
+        let mut recorded = self.recorded();
+        let started = *recorded.started.get_or_insert_with(Instant::now);
+        if started.elapsed() > FLIGHT_WINDOW
+            || recorded.bytes + transmit.contents.len() > FLIGHT_MAX_BYTES
         {
             return;
         }
-        self.bytes += transmit.contents.len();
-        self.datagrams.push(Datagram {
+        recorded.bytes += transmit.contents.len();
+        recorded.datagrams.push(Datagram {
             destination: transmit.destination,
             ecn: transmit.ecn,
             contents: transmit.contents.to_vec(),
@@ -65,16 +83,17 @@ impl Flight {
         });
     }
 
-    fn answered(&mut self) {
-        self.answered = true;
-        self.datagrams = Vec::new();
+    fn answer(&self) {
+        if !self.answered.swap(true, Ordering::AcqRel) {
+            self.recorded().datagrams = Vec::new();
+        }
     }
 }
 
 /// The socket quinn sends through: records the first flight, notices the first answer.
 struct RecordingSocket {
     inner: Arc<dyn AsyncUdpSocket>,
-    flight: Arc<Mutex<Flight>>,
+    flight: Arc<Flight>,
 }
 
 impl fmt::Debug for RecordingSocket {
@@ -83,10 +102,6 @@ impl fmt::Debug for RecordingSocket {
             .field("inner", &self.inner)
             .finish_non_exhaustive()
     }
-}
-
-fn lock(flight: &Mutex<Flight>) -> std::sync::MutexGuard<'_, Flight> {
-    flight.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl AsyncUdpSocket for RecordingSocket {
@@ -100,7 +115,7 @@ impl AsyncUdpSocket for RecordingSocket {
         // exactly what must go out once the route is back. One that would block is retried
         // by quinn, and recorded then.
         if !matches!(&sent, Err(e) if e.kind() == io::ErrorKind::WouldBlock) {
-            lock(&self.flight).record(transmit);
+            self.flight.record(transmit);
         }
         sent
     }
@@ -112,11 +127,8 @@ impl AsyncUdpSocket for RecordingSocket {
         meta: &mut [RecvMeta],
     ) -> Poll<io::Result<usize>> {
         let received = self.inner.poll_recv(cx, bufs, meta);
-        if matches!(received, Poll::Ready(Ok(n)) if n > 0) {
-            let mut flight = lock(&self.flight);
-            if !flight.answered {
-                flight.answered();
-            }
+        if matches!(received, Poll::Ready(Ok(n)) if n > 0) && !self.flight.is_answered() {
+            self.flight.answer();
         }
         received
     }
@@ -142,17 +154,16 @@ impl AsyncUdpSocket for RecordingSocket {
 /// dropping it stops the repeats, so an abandoned attempt says nothing more.
 pub(crate) struct Repeats {
     inner: Arc<dyn AsyncUdpSocket>,
-    flight: Arc<Mutex<Flight>>,
+    flight: Arc<Flight>,
 }
 
 impl Repeats {
     /// Sends the flight again; `false` once the relay answered.
     fn send_again(&self) -> bool {
-        let flight = lock(&self.flight);
-        if flight.answered {
+        if self.flight.is_answered() {
             return false;
         }
-        for datagram in &flight.datagrams {
+        for datagram in &self.flight.recorded().datagrams {
             // Best effort, like the first sending: a full or unroutable socket loses a copy.
             let _ = self.inner.try_send(&Transmit {
                 destination: datagram.destination,
@@ -187,7 +198,7 @@ async fn repeat(repeats: Weak<Repeats>) {
 pub(crate) fn client_endpoint(bind: SocketAddr) -> io::Result<(quinn::Endpoint, Arc<Repeats>)> {
     let runtime = Arc::new(TokioRuntime);
     let inner = runtime.wrap_udp_socket(std::net::UdpSocket::bind(bind)?)?;
-    let flight = Arc::new(Mutex::new(Flight::default()));
+    let flight = Arc::new(Flight::default());
     let repeats = Arc::new(Repeats {
         inner: inner.clone(),
         flight: flight.clone(),
@@ -278,7 +289,7 @@ mod tests {
             .await
             .unwrap();
         tokio::time::timeout(PATIENCE, async {
-            while !lock(&repeats.flight).answered {
+            while !repeats.flight.is_answered() {
                 tokio::task::yield_now().await;
             }
         })
@@ -288,7 +299,7 @@ mod tests {
             !copy_comes(&peer, &first).await,
             "repeats stop once answered"
         );
-        assert!(lock(&repeats.flight).datagrams.is_empty());
+        assert!(repeats.flight.recorded().datagrams.is_empty());
     }
 
     #[tokio::test]
