@@ -5,6 +5,7 @@
 //! untrusted bytes is bounded by [`limits`] before it allocates and fails with a typed error.
 
 pub mod datagram;
+pub mod e2e;
 pub mod frame;
 pub mod limits;
 pub mod messages;
