@@ -8,7 +8,7 @@ mod lossy_support;
 
 use std::time::Duration;
 
-use cli_share::net::{HostTransport, ViewerTransport};
+use cli_share::client::{HostTransport, ViewerTransport};
 use lossy_support::*;
 use protocol::{EndReason, RelayToViewer};
 
@@ -114,12 +114,12 @@ async fn a_host_that_changes_address_keeps_its_session() {
     let mut conn = net
         .b
         .spawn(async move {
-            let relay = cli_share::net::discover(&base, &[ca]).await?;
-            let options = cli_share::net::HostOptions {
-                transport: Some(cli_share::net::HostTransport::Quic),
+            let relay = cli_share::client::discover(&base, &[ca]).await?;
+            let options = cli_share::client::HostOptions {
+                transport: Some(cli_share::client::HostTransport::Quic),
                 ..Default::default()
             };
-            anyhow::Ok(cli_share::net::connect_host(&relay, &hello, &options).await?)
+            anyhow::Ok(cli_share::client::connect_host(&relay, &hello, &options).await?)
         })
         .await
         .expect("host task")

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cli_share::share::ShareEvent;
+use cli_share::client::ShareEvent;
 use lossy_support::*;
 
 fn share_binary() -> PathBuf {

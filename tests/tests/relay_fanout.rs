@@ -5,7 +5,7 @@
 
 mod relay_support;
 
-use cli_share::net::ViewerTransport;
+use cli_share::client::ViewerTransport;
 use protocol::{RelayToHost, RelayToViewer};
 use relay::queue::MAX_QUEUE_BYTES;
 use relay_support::*;

@@ -3,7 +3,7 @@
 
 mod relay_support;
 
-use cli_share::net::ViewerTransport;
+use cli_share::client::ViewerTransport;
 use protocol::{Mode, RelayToHost, RelayToViewer};
 use relay_support::*;
 

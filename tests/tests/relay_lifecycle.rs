@@ -7,13 +7,13 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::net::{NetError, ViewerTransport};
+use cli_share::client::{NetError, ViewerTransport};
 use protocol::{EndReason, HostHello, RelayToHost, RelayToViewer};
 use relay::RelayConfig;
 use relay_support::*;
 
 /// Waits for `Ended` and the close that must follow it.
-async fn ended(viewer: &mut cli_share::net::ViewerLink) -> EndReason {
+async fn ended(viewer: &mut cli_share::client::ViewerLink) -> EndReason {
     let reason = recv_until(viewer, "ended", |m| match m {
         RelayToViewer::Ended { reason, .. } => Some(*reason),
         _ => None,

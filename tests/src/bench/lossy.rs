@@ -1,6 +1,6 @@
 //! The proof of issue 6: screen updates across a bad link, QUIC against WebSocket/TCP.
 //! The relay (the library) runs in namespace A, the host (`share`'s reconnecting link,
-//! [`cli_share::share::Sharing`]) in namespace B across the emulated link, and a viewer on
+//! [`cli_share::client::Sharing`]) in namespace B across the emulated link, and a viewer on
 //! A's side of it (the relay's own address, so never across the link). The host changes
 //! its screen every [`INTERVAL`]; the time from that change to the frame's arrival at the
 //! viewer is measured with one monotonic clock, as p50/p95/p99, for the QUIC and the
@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::net::{Congestion, HostOptions, HostTransport, ShareLink, ViewerTransport};
-use cli_share::share::{ShareEvent, Sharing, Target};
+use cli_share::client::{Congestion, HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{ShareEvent, Sharing, Target};
 use protocol::{FrameHeader, HostHello, HostToRelay, PROTOCOL_VERSION, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::mpsc;
@@ -202,12 +202,12 @@ impl Net {
 
     /// The relay as clients see it: its self-signed certificate pinned from the running
     /// relay (discovery over plain HTTP to a non-loopback address would not pin it).
-    fn relay_info(&self) -> anyhow::Result<cli_share::net::RelayInfo> {
+    fn relay_info(&self) -> anyhow::Result<cli_share::client::RelayInfo> {
         let relay = self.relay.as_ref().context("relay stopped")?;
         let fingerprints = relay.fingerprints();
-        Ok(cli_share::net::RelayInfo {
+        Ok(cli_share::client::RelayInfo {
             base: relay.public_url().clone(),
-            info: cli_share::net::discovery::Info {
+            info: cli_share::client::ApiInfo {
                 version: String::new(),
                 protocol: PROTOCOL_VERSION,
                 quic: relay.quic_addr().to_string(),
@@ -215,7 +215,7 @@ impl Net {
                 fingerprints: fingerprints.clone(),
                 self_signed: true,
             },
-            trust: cli_share::net::Trust::pinned_hex(&fingerprints)?,
+            trust: cli_share::client::Trust::pinned_hex(&fingerprints)?,
         })
     }
 
@@ -247,10 +247,10 @@ impl Net {
         };
         let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
         let info = self.relay_info()?;
-        let link = ShareLink::parse(&link)?;
+        let link = ShareUrl::parse(&link)?;
         let viewer = self.a.spawn(async move {
             let mut viewer =
-                cli_share::net::connect_viewer(&info, &link, ViewerTransport::WebSocket).await?;
+                cli_share::client::connect_viewer(&info, &link, ViewerTransport::WebSocket).await?;
             loop {
                 let message = viewer.recv_raw().await?;
                 if let Ok(Some(header)) = FrameHeader::peek(&message) {

@@ -1,9 +1,9 @@
-//! Hosts and viewers of the real relay, through the clients of `cli_share::net` (the same
+//! Hosts and viewers of the real relay, through the clients of `cli_share::client` (the same
 //! code `share` and `share watch` run), plus a viewer that keeps the decoded screen.
 
 use anyhow::Context as _;
-use cli_share::net::{
-    HostOptions, HostSender, HostTransport, RelayInfo, ShareLink, ViewerLink, ViewerTransport,
+use cli_share::client::{
+    HostOptions, HostSender, HostTransport, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
 use protocol::{HostHello, HostToRelay, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
@@ -52,8 +52,8 @@ impl OurHost {
         Ok(())
     }
 
-    pub fn read_link(&self) -> anyhow::Result<ShareLink> {
-        Ok(ShareLink::parse(&self.links.read)?)
+    pub fn read_link(&self) -> anyhow::Result<ShareUrl> {
+        Ok(ShareUrl::parse(&self.links.read)?)
     }
 }
 
@@ -68,7 +68,7 @@ pub struct ScreenViewer {
 impl ScreenViewer {
     pub async fn connect(
         relay: &RelayInfo,
-        link: &ShareLink,
+        link: &ShareUrl,
         transport: ViewerTransport,
     ) -> anyhow::Result<ScreenViewer> {
         Ok(ScreenViewer {

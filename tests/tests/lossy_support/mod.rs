@@ -1,6 +1,6 @@
 //! Shared setup of the lossy-link tests: the real relay in namespace A (HTTPS with a
 //! development CA, fixed ports, a fixed JWT secret so it can be restarted), a real host
-//! (`cli_share::share::Sharing`, the reconnecting host link of `share`) and viewers,
+//! (`cli_share::client::Sharing`, the reconnecting host link of `share`) and viewers,
 //! each in the namespace the test needs. Everything waits on events with generous
 //! timeouts; nothing sleeps to synchronise.
 
@@ -10,11 +10,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cli_share::emulator::Emulator;
-use cli_share::frames::FrameEncoder;
-use cli_share::mirror::Mirror;
-use cli_share::net::{HostOptions, HostTransport, ShareLink, ViewerTransport};
-use cli_share::share::{ShareEvent, Sharing, Target};
+use cli_share::Emulator;
+use cli_share::Mirror;
+use cli_share::ScreenEncoder;
+use cli_share::client::{HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
 use protocol::{HostHello, HostToRelay, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
@@ -169,7 +169,7 @@ impl Net {
         let mut host = Host {
             sharing,
             emulator: Emulator::new(40, 5),
-            encoder: FrameEncoder::new(),
+            encoder: ScreenEncoder::new(),
             link: String::new(),
             resumes: 0,
         };
@@ -203,12 +203,12 @@ impl Net {
     /// A viewer of `link` running in `rt` whose messages arrive on the returned channel.
     pub fn viewer(&self, rt: &RuntimeThread, link: &str, transport: ViewerTransport) -> Viewer {
         let (tx, rx) = mpsc::unbounded_channel();
-        let link = ShareLink::parse(link).expect("link");
+        let link = ShareUrl::parse(link).expect("link");
         let base = link.base.clone();
         let roots = vec![self.ca.clone()];
         rt.spawn(async move {
-            let relay = cli_share::net::discover(&base, &roots).await?;
-            let mut viewer = cli_share::net::connect_viewer(&relay, &link, transport).await?;
+            let relay = cli_share::client::discover(&base, &roots).await?;
+            let mut viewer = cli_share::client::connect_viewer(&relay, &link, transport).await?;
             loop {
                 let message = viewer.recv().await;
                 let end = message.is_err();
@@ -228,7 +228,7 @@ impl Net {
 pub struct Host {
     pub sharing: Sharing,
     emulator: Emulator,
-    encoder: FrameEncoder,
+    encoder: ScreenEncoder,
     pub link: String,
     pub resumes: u32,
 }
@@ -319,7 +319,7 @@ impl Host {
 
 /// A viewer's messages, and the screen they build.
 pub struct Viewer {
-    rx: mpsc::UnboundedReceiver<Result<RelayToViewer, cli_share::net::NetError>>,
+    rx: mpsc::UnboundedReceiver<Result<RelayToViewer, cli_share::client::NetError>>,
     pub mirror: Mirror,
 }
 

@@ -1,7 +1,6 @@
 //! One sharing of the session: the host link to the relay, kept alive across drops
 //! (reconnect with backoff, resume with the host token), with the relay's messages turned
-//! into [`ShareEvent`]s for the host loop. Also where the relay is: a configured one, or
-//! the relay library started in-process on loopback at the first `/share`.
+//! into [`ShareEvent`]s for the host loop.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -13,7 +12,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::net::{self, HostOptions, HostReceiver, HostSender, HostTransport, NetError, RelayInfo};
+use crate::client::host_link::{self, HostOptions, HostReceiver, HostSender, HostTransport};
+use crate::client::{NetError, RelayInfo, discovery};
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
 /// over for the host only once an attempt gets through: the cap bounds how long viewers
@@ -24,7 +24,7 @@ const BACKOFF_MAX: Duration = Duration::from_millis(500);
 /// completes: a lost SYN is otherwise retried only after TCP's own, growing, timeout, so
 /// after an outage the next attempt gets through within this. Dense in the first round
 /// after a loss, where most outages end; sparser later, to spare a link that stays down.
-/// (A QUIC link repeats its first flight instead; see `net::repeat`.)
+/// (A QUIC link repeats its first flight instead; see `client::quic::repeat`.)
 const FIRST_ATTEMPT_INTERVAL: Duration = Duration::from_millis(40);
 const LATER_ATTEMPT_INTERVAL: Duration = Duration::from_millis(250);
 /// How long one WebSocket handshake attempt may take: long enough for a round trip of a
@@ -34,48 +34,12 @@ const ATTEMPT_LIFETIME: Duration = Duration::from_millis(1500);
 const RACE_FOR: Duration = Duration::from_secs(10);
 /// How long a resuming link may wait for the relay's welcome. A link opened in 0-RTT
 /// says hello before the relay has answered at all, and its first flight keeps repeating
-/// (see `net::repeat`) until this runs out and a fresh link takes over.
+/// (see `client::quic::repeat`) until this runs out and a fresh link takes over.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
 /// The same for an attempt that must discover the relay again (and maybe fall back).
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(6);
 /// How long the host tries to get its session back before giving up.
 const RECONNECT_FOR: Duration = Duration::from_secs(120);
-
-/// Where sharing goes: the configured relay, or one embedded in this process.
-pub enum RelayTarget {
-    Remote(Url),
-    Embedded(Option<relay::RunningRelay>),
-}
-
-impl RelayTarget {
-    pub fn new(configured: Option<Url>) -> RelayTarget {
-        match configured {
-            Some(url) => RelayTarget::Remote(url),
-            None => RelayTarget::Embedded(None),
-        }
-    }
-
-    /// The relay's base URL, starting the embedded relay the first time.
-    pub async fn base(&mut self) -> anyhow::Result<Url> {
-        match self {
-            RelayTarget::Remote(url) => Ok(url.clone()),
-            RelayTarget::Embedded(Some(running)) => Ok(running.public_url().clone()),
-            RelayTarget::Embedded(slot) => {
-                let running = relay::Relay::start(relay::RelayConfig::loopback()).await?;
-                Ok(slot.insert(running).public_url().clone())
-            }
-        }
-    }
-
-    /// Stops the embedded relay, telling its remaining viewers.
-    pub async fn shutdown(&mut self) {
-        if let RelayTarget::Embedded(slot) = self
-            && let Some(running) = slot.take()
-        {
-            running.shutdown().await;
-        }
-    }
-}
 
 /// What the relay link reports to the host loop.
 #[derive(Debug)]
@@ -298,8 +262,9 @@ impl Connector {
     async fn connect(&mut self, hello: &HostHello) -> Result<OpenLink, NetError> {
         let Some((relay, transport)) = &self.relay else {
             let first = async {
-                let relay = net::discover(&self.target.base, &self.target.extra_roots).await?;
-                let link = net::host::open(&relay, &self.target.options).await?;
+                let relay =
+                    discovery::discover(&self.target.base, &self.target.extra_roots).await?;
+                let link = host_link::open_host(&relay, &self.target.options).await?;
                 Ok((relay, link))
             };
             let (relay, link) = match hello.resume {
@@ -317,8 +282,8 @@ impl Connector {
             ..self.target.options.clone()
         };
         let opened = match transport {
-            // One attempt: its first flight repeats until the relay answers (`net::repeat`).
-            HostTransport::Quic => net::host::open(relay, &options).await,
+            // One attempt: its first flight repeats until the relay answers (`client::quic::repeat`).
+            HostTransport::Quic => host_link::open_host(relay, &options).await,
             HostTransport::WebSocket => {
                 let interval = match self.races {
                     0 => FIRST_ATTEMPT_INTERVAL,
@@ -365,7 +330,7 @@ async fn race(
     loop {
         tokio::select! {
             _ = tick.tick() => {
-                let attempt = tokio::time::timeout(ATTEMPT_LIFETIME, net::host::open(relay, options));
+                let attempt = tokio::time::timeout(ATTEMPT_LIFETIME, host_link::open_host(relay, options));
                 attempts.push(async {
                     attempt.await.unwrap_or(Err(NetError::Timeout("QUIC handshake")))
                 });

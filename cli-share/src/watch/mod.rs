@@ -11,13 +11,15 @@ use protocol::{EndReason, Mode, RelayToViewer, Screen};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
+mod escapes;
+
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::escapes::unescape;
-use crate::local::{LocalOut, spawn_stdin};
-use crate::mirror::Mirror;
-use crate::net::{self, NetError, ShareLink, ViewerLink, ViewerTransport};
-use crate::render::{self, Viewport};
-use crate::tty::{self, RawMode};
+use crate::client::{self, NetError, ShareUrl, ViewerLink, ViewerTransport};
+use crate::sync::mirror::Mirror;
+use crate::term::render::{self, Viewport};
+use crate::term::stdio::{LocalOut, spawn_stdin};
+use crate::term::tty::{self, RawMode};
+use escapes::unescape;
 
 /// After the first keyframe, how long without news means `--dump` has caught up.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -41,7 +43,7 @@ enum Goal {
 }
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
-    let link = match ShareLink::parse(&args.url) {
+    let link = match ShareUrl::parse(&args.url) {
         Ok(link) => link,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &error.to_string())),
     };
@@ -105,7 +107,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 }
 
 struct Session {
-    link: ShareLink,
+    link: ShareUrl,
     transport: ViewerTransport,
     viewer: ViewerLink,
     mode: Mode,
@@ -264,11 +266,11 @@ impl Session {
 }
 
 /// Discovers the relay of `link` and joins its session; the exit code on failure.
-async fn connect(link: &ShareLink, transport: ViewerTransport) -> Result<ViewerLink, i32> {
-    let relay = net::discover(&link.base, &[])
+async fn connect(link: &ShareUrl, transport: ViewerTransport) -> Result<ViewerLink, i32> {
+    let relay = client::discover(&link.base, &[])
         .await
         .map_err(|error| net_failure(&error))?;
-    net::connect_viewer(&relay, link, transport)
+    client::connect_viewer(&relay, link, transport)
         .await
         .map_err(|error| net_failure(&error))
 }

@@ -13,9 +13,9 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
 use wtransport::VarInt;
 
-use crate::net::closed::close_error;
-use crate::net::io::{Ws, websocket, ws_url};
-use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareLink};
+use crate::client::closed::close_error;
+use crate::client::websocket::{Ws, websocket, ws_url};
+use crate::client::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareUrl};
 
 /// How long Auto gives WebTransport before falling back to WebSocket.
 const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -63,7 +63,7 @@ pub struct ViewerLink {
 /// Connects to the session of `link` on the discovered `relay`.
 pub async fn connect_viewer(
     relay: &RelayInfo,
-    link: &ShareLink,
+    link: &ShareUrl,
     transport: ViewerTransport,
 ) -> Result<ViewerLink, NetError> {
     match transport {
@@ -83,7 +83,7 @@ pub async fn connect_viewer(
     }
 }
 
-async fn ws(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+async fn ws(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, NetError> {
     let url = ws_url(&relay.base, &format!("/ws/sessions/{}", link.session_id))?;
     let protocol = format!("{}, token.{}", relay::WS_PROTOCOL, link.token);
     let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol))
@@ -96,7 +96,7 @@ async fn ws(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError>
     })
 }
 
-async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, NetError> {
     let tls = relay.trust.client_config(&[WEBTRANSPORT_ALPN])?;
     let config = wtransport::ClientConfig::builder()
         .with_bind_default()
@@ -123,7 +123,7 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         Err(wtransport::error::ConnectingError::SessionRejected) => {
             // Ask again, reading the status this time, to tell 403 from 404.
             return Err(
-                match crate::net::h3_status::connect_status(relay, &url).await {
+                match crate::client::h3_status::connect_status(relay, &url).await {
                     Ok(403) => NetError::Forbidden,
                     Ok(404) => NetError::NotFound,
                     Ok(status) => NetError::Rejected(format!("HTTP {status}")),

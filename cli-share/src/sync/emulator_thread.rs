@@ -2,7 +2,7 @@
 //! Feeding never waits for the emulator unless the backlog is full, so under a flood the
 //! local mirror runs at the terminal's pace. The thread takes the whole backlog at once;
 //! during a flood it lets the backlog grow into batches first, and skips the plain text
-//! of a batch that would scroll away unseen (see [`crate::skipping`]). So a text flood
+//! of a batch that would scroll away unseen (see [`crate::sync::skipping`]). So a text flood
 //! costs the emulator a screen and a history of lines per batch, not every byte, and it
 //! leaves the CPU to the child and the local terminal. The host reads the emulator's
 //! state through a lock when it takes a snapshot, and hears of every change through a
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot, watch};
 
-use crate::emulator::Emulator;
-use crate::skipping::Scanner;
+use crate::sync::emulator::Emulator;
+use crate::sync::skipping::Scanner;
 
 /// Bytes of output waiting for the emulator before feeding waits: room for a batch ten
 /// times the lines [`Emulator::lines_that_bury`] keeps of ordinary text.
@@ -81,19 +81,19 @@ struct Shared {
     room: Notify,
 }
 
-pub struct ParsingThread {
+pub struct EmulatorThread {
     shared: Arc<Shared>,
     changes: watch::Receiver<u64>,
 }
 
-impl ParsingThread {
+impl EmulatorThread {
     /// Starts the thread. The thread ends when this is dropped.
-    pub fn spawn(emulator: Emulator) -> ParsingThread {
+    pub fn spawn(emulator: Emulator) -> EmulatorThread {
         let (changes_tx, changes) = watch::channel(0u64);
         let thread = Parser::new(emulator, changes_tx);
         let shared = thread.shared.clone();
         std::thread::spawn(move || thread.run());
-        ParsingThread { shared, changes }
+        EmulatorThread { shared, changes }
     }
 
     /// Queues output of the child; waits only while the backlog is full.
@@ -154,7 +154,7 @@ impl ParsingThread {
     }
 }
 
-impl Drop for ParsingThread {
+impl Drop for EmulatorThread {
     fn drop(&mut self) {
         lock(&self.shared.backlog).closed = true;
         self.shared.work.notify_one();

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::net::NetError;
+use crate::client::NetError;
 
 /// How long to wait for the relay's close after its stream ended.
 const CLOSE_WAIT: Duration = Duration::from_secs(2);

@@ -15,11 +15,11 @@ use protocol::{FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, Relay
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-use crate::net::closed::close_error;
-use crate::net::early::{EarlyGate, allow_early_data};
-use crate::net::io::{Ws, websocket, ws_url};
-use crate::net::repeat::{self, Repeats};
-use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo};
+use crate::client::closed::close_error;
+use crate::client::quic::early::{EarlyGate, allow_early_data};
+use crate::client::quic::repeat::{self, Repeats};
+use crate::client::websocket::{Ws, websocket, ws_url};
+use crate::client::{HANDSHAKE_TIMEOUT, NetError, RelayInfo};
 
 /// Which transport carries a host link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,7 +112,7 @@ pub async fn connect_host(
     hello: &HostHello,
     options: &HostOptions,
 ) -> Result<HostConnection, NetError> {
-    let (sender, receiver, transport) = open(relay, options).await?;
+    let (sender, receiver, transport) = open_host(relay, options).await?;
     greet(sender, receiver, transport, hello).await
 }
 
@@ -140,7 +140,7 @@ pub async fn greet(
 }
 
 /// Opens a host link without saying hello (for callers that craft their own first message).
-pub async fn open(
+pub async fn open_host(
     relay: &RelayInfo,
     options: &HostOptions,
 ) -> Result<(HostSender, HostReceiver, HostTransport), NetError> {
@@ -319,7 +319,7 @@ impl HostSender {
     /// when its stream copy and the next datagrams are all lost (the stream alone would hold
     /// every later frame back until the loss is repaired). On a link opened in 0-RTT the
     /// first frame goes at once, on the stream only, and the next waits for the relay's
-    /// answer (see [`crate::net::early`]).
+    /// answer (see [`crate::client::quic::early`]).
     pub async fn send_frame(&mut self, message: Bytes) -> Result<(), NetError> {
         if let Tx::Quic {
             conn,

@@ -10,8 +10,8 @@ use wtransport::proto::session::{SessionRequest, SessionResponse};
 use wtransport::proto::settings::Settings;
 use wtransport::proto::stream_header::StreamHeader;
 
-use crate::net::host::dial_quic;
-use crate::net::{NetError, RelayInfo};
+use crate::client::host_link::dial_quic;
+use crate::client::{NetError, RelayInfo};
 
 /// Response headers larger than this are not a relay's.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;

@@ -21,17 +21,22 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
+mod pty;
+mod relay_target;
+mod slash;
+
 use crate::cli::HostArgs;
-use crate::emulator::Emulator;
-use crate::frames::FrameEncoder;
-use crate::local::{LocalOut, spawn_stdin};
-use crate::net::HostTransport;
-use crate::parsing::ParsingThread;
-use crate::pty::{self, Spawned};
-use crate::render::{self, Viewport};
-use crate::share::{RelayTarget, ShareEvent, Sharing};
-use crate::slash::{Command, SlashFilter};
-use crate::tty::{self, RawMode};
+use crate::client::HostTransport;
+use crate::client::{ShareEvent, Sharing};
+use crate::sync::ScreenEncoder;
+use crate::sync::emulator::Emulator;
+use crate::sync::emulator_thread::EmulatorThread;
+use crate::term::render::{self, Viewport};
+use crate::term::stdio::{LocalOut, spawn_stdin};
+use crate::term::tty::{self, RawMode};
+use pty::Spawned;
+use relay_target::RelayTarget;
+use slash::{Command, SlashFilter};
 
 /// How long the output of an exited child is drained (its background jobs may hold the
 /// PTY open forever).
@@ -66,8 +71,8 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
     let interactive = tty::stdout_is_terminal();
     let (cols, rows) = tty::local_size();
     let mut host = Host {
-        emulator: ParsingThread::spawn(Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS))),
-        encoder: FrameEncoder::new(),
+        emulator: EmulatorThread::spawn(Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS))),
+        encoder: ScreenEncoder::new(),
         filter: SlashFilter::new(!args.no_slash),
         out: LocalOut::spawn(),
         interactive,
@@ -98,8 +103,8 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
 }
 
 struct Host {
-    emulator: ParsingThread,
-    encoder: FrameEncoder,
+    emulator: EmulatorThread,
+    encoder: ScreenEncoder,
     filter: SlashFilter,
     out: LocalOut,
     /// Whether stdout is a terminal: notices and repaints go there, else to stderr.
