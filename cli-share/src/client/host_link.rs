@@ -178,12 +178,12 @@ pub(crate) async fn resolve(authority: &str) -> Result<(SocketAddr, String), Net
 }
 
 /// The relay's keep-alives and idle timeout govern the link (see
-/// [`relay::CLIENT_IDLE_TIMEOUT`]): its pings, and our acknowledgements of them, keep
+/// [`protocol::CLIENT_IDLE_TIMEOUT`]): its pings, and our acknowledgements of them, keep
 /// both sides and the NAT bindings between them alive.
 pub(crate) fn transport_config(congestion: Congestion) -> quinn::TransportConfig {
     use quinn::congestion::{BbrConfig, CubicConfig, NewRenoConfig};
     let mut transport = quinn::TransportConfig::default();
-    transport.max_idle_timeout(relay::CLIENT_IDLE_TIMEOUT.try_into().ok());
+    transport.max_idle_timeout(protocol::CLIENT_IDLE_TIMEOUT.try_into().ok());
     match congestion {
         Congestion::Cubic => {
             transport.congestion_controller_factory(Arc::new(CubicConfig::default()))

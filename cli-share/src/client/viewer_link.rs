@@ -85,7 +85,7 @@ pub async fn connect_viewer(
 
 async fn ws(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, NetError> {
     let url = ws_url(&relay.base, &format!("/ws/sessions/{}", link.session_id))?;
-    let protocol = format!("{}, token.{}", relay::WS_PROTOCOL, link.token);
+    let protocol = format!("{}, token.{}", protocol::WS_PROTOCOL, link.token);
     let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol))
         .await?
         .split();
@@ -103,7 +103,7 @@ async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, 
         .with_custom_tls(tls)
         .keep_alive_interval(None)
         // The relay's pings and idle timeout govern the link, as for hosts.
-        .max_idle_timeout(Some(relay::CLIENT_IDLE_TIMEOUT))
+        .max_idle_timeout(Some(protocol::CLIENT_IDLE_TIMEOUT))
         .map_err(|e| NetError::Tls(e.to_string()))?
         .build();
     let endpoint =
