@@ -131,14 +131,11 @@ async fn a_host_that_changes_address_keeps_its_session() {
     let frame = |seq: u64, text: &str| {
         let mut screen = protocol::Screen::new(40, 5);
         screen.lines[0] = protocol::Line::plain(text);
-        bytes::Bytes::from(
-            protocol::encode(&protocol::HostToRelay::Frame(protocol::ScreenFrame {
-                seq,
-                keyframe: true,
-                payload: protocol::encode(&protocol::ScreenUpdate::Keyframe(screen)).unwrap(),
-            }))
-            .unwrap(),
-        )
+        protocol::ScreenFrame {
+            seq,
+            keyframe: true,
+            payload: protocol::encode(&protocol::ScreenUpdate::Keyframe(screen)).unwrap(),
+        }
     };
     within(
         "first frame sent",

@@ -276,7 +276,7 @@ async fn another_protocol_version_is_refused_with_version_mismatch() {
     .unwrap();
     sender.send_raw(bytes.into()).await.unwrap();
     match within("refusal", receiver.recv()).await {
-        Ok(Some(RelayToHost::Refused(refusal))) => {
+        Ok(RelayToHost::Refused(refusal)) => {
             assert_eq!(refusal.reason, RefusalReason::VersionMismatch)
         }
         other => panic!("expected a version refusal, got {other:?}"),

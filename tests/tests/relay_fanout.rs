@@ -33,7 +33,7 @@ async fn websocket_and_webtransport_viewers_receive_identical_frames() {
     // The host heard about both viewers, with their transports.
     let mut transports = Vec::new();
     while transports.len() < 2 {
-        if let Some(RelayToHost::ViewerJoined { transport, .. }) =
+        if let RelayToHost::ViewerJoined { transport, .. } =
             within("viewer joined", host.receiver.recv()).await.unwrap()
         {
             transports.push(transport);

@@ -7,14 +7,15 @@
 //! - [`viewer_link`]: a viewer link from a share URL ([`share_url`]) over WebTransport or
 //!   WebSocket.
 //!
-//! Framing is [`protocol::FrameCodec`] on streams and one message per WebSocket message,
-//! exactly as the relay does it.
+//! Both kinds of link carry messages over one [`link`] type whatever the transport:
+//! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
+//! the relay does it.
 
-mod closed;
 mod discovery;
 mod error;
 mod h3_status;
 mod host_link;
+mod link;
 mod quic;
 mod share_url;
 mod sharing;
@@ -26,9 +27,10 @@ pub use discovery::{ApiInfo, RelayInfo, discover};
 pub use error::NetError;
 pub use h3_status::connect_status;
 pub use host_link::{
-    Congestion, HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, connect_host,
+    HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, OpenLink, connect_host,
     open_host,
 };
+pub use quic::Congestion;
 pub use share_url::ShareUrl;
 pub use sharing::{ShareEvent, Sharing, Target};
 pub use tls::Trust;

@@ -5,14 +5,13 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use bytes::Bytes;
-use protocol::{HostHello, HostToRelay, Links, Mode, RelayToHost, ViewerCount};
+use protocol::{HostHello, HostToRelay, Links, Mode, RelayToHost, ScreenFrame, ViewerCount};
 use rustls_pki_types::CertificateDer;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::client::host_link::{self, HostOptions, HostReceiver, HostSender, HostTransport};
+use crate::client::host_link::{self, HostOptions, HostTransport, OpenLink};
 use crate::client::{NetError, RelayInfo, discovery};
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
@@ -74,9 +73,16 @@ pub enum ShareEvent {
     Stopped(String),
 }
 
-/// A running share: hand it messages one at a time, read its events.
+/// What the host hands the link, one at a time.
+enum Outgoing {
+    Frame(ScreenFrame),
+    RequestLinks { collab: bool },
+    Bye(String),
+}
+
+/// A running share: hand it frames one at a time, read its events.
 pub struct Sharing {
-    outgoing: mpsc::Sender<HostToRelay>,
+    outgoing: mpsc::Sender<Outgoing>,
     events: mpsc::Receiver<ShareEvent>,
     task: JoinHandle<()>,
     live: bool,
@@ -146,9 +152,15 @@ impl Sharing {
         self.live
     }
 
-    /// Hands a message to the link; `false` when one is still being written.
-    pub fn request(&self, message: HostToRelay) -> bool {
-        self.outgoing.try_send(message).is_ok()
+    /// Hands a frame to the link; `false` when something is still being written.
+    pub fn send_frame(&self, frame: ScreenFrame) -> bool {
+        self.outgoing.try_send(Outgoing::Frame(frame)).is_ok()
+    }
+
+    /// Asks the relay for fresh links (a collab one too if `collab`); they come as
+    /// [`ShareEvent::Links`].
+    pub fn request_links(&self, collab: bool) {
+        let _ = self.outgoing.try_send(Outgoing::RequestLinks { collab });
     }
 
     pub async fn next(&mut self) -> Option<ShareEvent> {
@@ -164,9 +176,7 @@ impl Sharing {
 
     /// Says goodbye (viewers see the session end) and closes the link, within `wait`.
     pub async fn stop(mut self, reason: &str, wait: Duration) {
-        let bye = HostToRelay::Bye {
-            reason: reason.to_owned(),
-        };
+        let bye = Outgoing::Bye(reason.to_owned());
         let _ = tokio::time::timeout(wait, async {
             if self.live && self.outgoing.send(bye).await.is_ok() {
                 // The link ends after writing the goodbye and seeing the relay close.
@@ -182,7 +192,7 @@ impl Sharing {
 async fn supervise(
     mut connector: Connector,
     mut hello: HostHello,
-    mut outgoing: mpsc::Receiver<HostToRelay>,
+    mut outgoing: mpsc::Receiver<Outgoing>,
     events: mpsc::Sender<ShareEvent>,
 ) {
     let mut backoff = BACKOFF_START;
@@ -192,7 +202,7 @@ async fn supervise(
             Ok(link) => {
                 // A frame that waited out the outage is stale: the host sends a keyframe now.
                 let waiting = match outgoing.try_recv() {
-                    Ok(HostToRelay::Frame(_)) | Err(_) => None,
+                    Ok(Outgoing::Frame(_)) | Err(_) => None,
                     Ok(other) => Some(other),
                 };
                 if events.send(ShareEvent::Connected).await.is_err() {
@@ -244,9 +254,6 @@ async fn supervise(
         backoff = (backoff * 2).clamp(BACKOFF_START, BACKOFF_MAX);
     }
 }
-
-/// An opened host link, before its hello.
-type OpenLink = (HostSender, HostReceiver, HostTransport);
 
 /// Connects and resumes, remembering what the relay published and which transport
 /// worked, so that a resume costs one handshake and not a discovery plus a fallback.
@@ -353,8 +360,8 @@ async fn race(
 async fn run(
     (mut sender, mut receiver, transport): OpenLink,
     hello: &mut HostHello,
-    waiting: Option<HostToRelay>,
-    outgoing: &mut mpsc::Receiver<HostToRelay>,
+    waiting: Option<Outgoing>,
+    outgoing: &mut mpsc::Receiver<Outgoing>,
     events: &mpsc::Sender<ShareEvent>,
     welcomed: &AtomicBool,
 ) -> Result<(), NetError> {
@@ -376,36 +383,25 @@ async fn run(
                     },
                 },
             };
-            if let HostToRelay::Bye { reason } = message {
-                let said = sender.bye(&reason).await;
-                let _ = events.send(ShareEvent::Sent).await;
-                return said.map(|()| true);
-            }
             let written = match message {
-                HostToRelay::Frame(_) => match protocol::encode(&message) {
-                    Ok(bytes) => sender.send_frame(Bytes::from(bytes)).await,
-                    Err(e) => Err(NetError::Protocol(e.to_string())),
-                },
-                _ => sender.send(&message).await,
+                Outgoing::Frame(frame) => sender.send_frame(frame).await,
+                Outgoing::RequestLinks { collab } => {
+                    sender.send(&HostToRelay::RequestLinks { collab }).await
+                }
+                Outgoing::Bye(reason) => {
+                    let said = sender.bye(&reason).await;
+                    let _ = events.send(ShareEvent::Sent).await;
+                    return said.map(|()| true);
+                }
             };
             let _ = events.send(ShareEvent::Sent).await;
             written?;
         }
     };
     let reader = async {
-        let welcome = tokio::time::timeout(WELCOME_TIMEOUT, receiver.recv())
+        let welcome = tokio::time::timeout(WELCOME_TIMEOUT, receiver.welcome())
             .await
-            .map_err(|_| NetError::Timeout("the relay's welcome"))?;
-        let welcome = match welcome? {
-            Some(RelayToHost::Welcome(welcome)) => welcome,
-            Some(RelayToHost::Refused(refusal)) => return Err(NetError::Refused(refusal)),
-            Some(other) => {
-                return Err(NetError::Protocol(format!(
-                    "expected a welcome, got {other:?}"
-                )));
-            }
-            None => return Err(NetError::Closed("closed before the welcome".into())),
-        };
+            .map_err(|_| NetError::Timeout("the relay's welcome"))??;
         hello.resume = Some(welcome.host_token);
         welcomed.store(true, Ordering::Relaxed);
         let event = ShareEvent::Welcome {
@@ -418,10 +414,7 @@ async fn run(
             return Ok(());
         }
         loop {
-            let Some(message) = receiver.recv().await? else {
-                return Err(NetError::Closed("the relay closed the link".into()));
-            };
-            let event = match message {
+            let event = match receiver.recv().await? {
                 RelayToHost::Links(links) => ShareEvent::Links(links),
                 RelayToHost::ViewerInput { mode, data, .. } => ShareEvent::Input { mode, data },
                 RelayToHost::ViewerJoined { mode, viewers, .. } => {
@@ -449,7 +442,7 @@ async fn run(
     if said_goodbye {
         // Wait for the relay to close, so viewers hear of the end before the host leaves.
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
-            while let Ok(Some(_)) = receiver.recv().await {}
+            while receiver.recv().await.is_ok() {}
         })
         .await;
     }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use protocol::limits::{MAX_COLS, MAX_ROWS};
-use protocol::{HostHello, HostToRelay, Links, Mode, ViewerCount};
+use protocol::{HostHello, Links, Mode, ViewerCount};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -269,9 +269,7 @@ impl Host {
             Command::Share { collab } => {
                 self.collab_requested |= collab;
                 if let Some(sharing) = &self.sharing {
-                    sharing.request(HostToRelay::RequestLinks {
-                        collab: self.collab_requested,
-                    });
+                    sharing.request_links(self.collab_requested);
                     return;
                 }
                 if !self.warned_scrollback {
@@ -455,7 +453,7 @@ impl Host {
         self.flood_frame_at = now + FLOOD_FRAME_INTERVAL;
         match encoded {
             Ok(Some(frame)) => {
-                self.in_flight = sharing.request(HostToRelay::Frame(frame));
+                self.in_flight = sharing.send_frame(frame);
                 if !self.in_flight {
                     self.encoder.force_keyframe();
                     self.dirty = true;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use cli_share::client::{Congestion, HostOptions, HostTransport, ShareUrl, ViewerTransport};
 use cli_share::client::{ShareEvent, Sharing, Target};
-use protocol::{FrameHeader, HostHello, HostToRelay, PROTOCOL_VERSION, ScreenFrame};
+use protocol::{FrameHeader, HostHello, PROTOCOL_VERSION, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -274,7 +274,7 @@ impl Net {
         let mut session = self.session(path).await?;
         let mut samples = Samples::default();
         let mut tick = tokio::time::interval(INTERVAL);
-        let mut pending: Option<HostToRelay> = None;
+        let mut pending: Option<ScreenFrame> = None;
         while session.next_seq < frames || pending.is_some() {
             tokio::select! {
                 _ = tick.tick(), if session.next_seq < frames && pending.is_none() => {
@@ -289,10 +289,10 @@ impl Net {
                 },
                 Some((seq, at)) = session.arrivals.recv() => session.arrived(seq, at, &mut samples),
             }
-            if let Some(message) = pending.take()
-                && !session.sharing.request(message.clone())
+            if let Some(frame) = pending.take()
+                && !session.sharing.send_frame(frame.clone())
             {
-                pending = Some(message);
+                pending = Some(frame);
             }
         }
         let deadline = Instant::now() + PATIENCE;
@@ -312,7 +312,7 @@ impl Net {
     async fn blackout_resume(&self) -> anyhow::Result<Resumed> {
         let mut session = self.session(QUIC).await?;
         let mut tick = tokio::time::interval(INTERVAL);
-        let mut pending: Option<HostToRelay> = None;
+        let mut pending: Option<ScreenFrame> = None;
         let mut in_flight = false;
         let mut window = None;
         let mut first_frame = None;
@@ -351,10 +351,10 @@ impl Net {
                 }
                 _ = tokio::time::sleep(PATIENCE) => anyhow::bail!("no frame after the blackout"),
             }
-            if !in_flight && let Some(message) = pending.take() {
-                in_flight = session.sharing.request(message.clone());
+            if !in_flight && let Some(frame) = pending.take() {
+                in_flight = session.sharing.send_frame(frame.clone());
                 if !in_flight {
-                    pending = Some(message);
+                    pending = Some(frame);
                 }
             }
         };
@@ -391,17 +391,17 @@ struct Session {
 
 impl Session {
     /// A screen change now: the frame carrying it.
-    fn change(&mut self, keyframe: bool) -> HostToRelay {
+    fn change(&mut self, keyframe: bool) -> ScreenFrame {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Ok(mut sent) = self.sent.lock() {
             sent.insert(seq, Instant::now());
         }
-        HostToRelay::Frame(ScreenFrame {
+        ScreenFrame {
             seq,
             keyframe: keyframe || seq == 0,
             payload: vec![b'x'; PAYLOAD],
-        })
+        }
     }
 
     /// When the screen change `seq` carries happened, if it has not arrived yet.

@@ -38,7 +38,7 @@ impl OurHost {
         };
         let connection = connect_host(relay, &hello, &options).await?;
         let mut receiver = connection.receiver;
-        tokio::spawn(async move { while let Ok(Some(_)) = receiver.recv().await {} });
+        tokio::spawn(async move { while receiver.recv().await.is_ok() {} });
         let mut host = OurHost {
             sender: connection.sender,
             links: connection.welcome.links,

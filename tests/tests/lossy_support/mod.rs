@@ -16,7 +16,7 @@ use cli_share::ScreenEncoder;
 use cli_share::client::{HostOptions, HostTransport, ShareUrl, ViewerTransport};
 use cli_share::client::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
-use protocol::{HostHello, HostToRelay, RelayToViewer};
+use protocol::{HostHello, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
@@ -300,11 +300,11 @@ impl Host {
             .encode(self.emulator.snapshot())
             .expect("encode")
             .expect("the screen changed");
-        let mut message = Some(HostToRelay::Frame(frame));
+        let mut frame = Some(frame);
         within("the link to take a frame", async {
-            while let Some(m) = message.take() {
-                if !self.sharing.request(m.clone()) {
-                    message = Some(m);
+            while let Some(f) = frame.take() {
+                if !self.sharing.send_frame(f.clone()) {
+                    frame = Some(f);
                     match self.sharing.next().await {
                         Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
                         None => panic!("sharing task ended"),
