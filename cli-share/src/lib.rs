@@ -12,6 +12,8 @@ pub mod client;
 mod host;
 mod sync;
 mod term;
+#[cfg(test)]
+mod testing;
 mod watch;
 
 pub use cli::Cli;

@@ -3,7 +3,8 @@
 //! - [`discovery`]: what a relay publishes at `/api/info`, and how far to trust it ([`tls`]);
 //! - [`host_link`]: a host link over QUIC (WebSocket fallback), split into sender and
 //!   receiver, resuming in 0-RTT with its first flight repeated until answered ([`quic`]);
-//! - [`sharing`]: the host link kept alive across drops (reconnect, resume);
+//! - [`sharing`]: the host link kept alive across drops by the [`supervisor`] (reconnect,
+//!   resume), each next link opened by the [`connector`];
 //! - [`viewer_link`]: a viewer link from a share URL ([`share_url`]) over WebTransport or
 //!   WebSocket.
 //!
@@ -11,6 +12,7 @@
 //! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
 //! the relay does it.
 
+mod connector;
 mod discovery;
 mod error;
 mod h3_status;
@@ -19,6 +21,7 @@ mod link;
 mod quic;
 mod share_url;
 mod sharing;
+mod supervisor;
 mod tls;
 mod viewer_link;
 mod websocket;
