@@ -86,6 +86,13 @@ impl Viewer {
         message
     }
 
+    /// Types into a collab session.
+    pub async fn type_keys(&mut self, keys: &[u8]) {
+        within("the keys to go", self.link.send_input(keys))
+            .await
+            .expect("the keys go");
+    }
+
     /// Receives until `pick` matches; a lost link fails the test.
     pub async fn until(&mut self, what: &str, pick: impl Fn(&RelayToViewer) -> bool) {
         loop {
@@ -95,6 +102,14 @@ impl Viewer {
                 Err(error) => panic!("{what}: {error}"),
             }
         }
+    }
+
+    /// Receives until the session ends.
+    pub async fn ended(&mut self) {
+        self.until("the end of the session", |message| {
+            matches!(message, RelayToViewer::Ended { .. })
+        })
+        .await
     }
 
     /// Receives until the screen shows `text`.

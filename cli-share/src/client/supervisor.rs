@@ -230,7 +230,7 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use protocol::{Links, RelayToViewer};
+    use protocol::Links;
     use relay::RelayConfig;
     use tokio::net::UdpSocket;
 
@@ -380,11 +380,7 @@ mod tests {
             matches!(event, ShareEvent::Reconnecting(_)).then_some(())
         })
         .await;
-        viewer
-            .until("the session to end", |message| {
-                matches!(message, RelayToViewer::Ended { .. })
-            })
-            .await;
+        viewer.ended().await;
         path.restore();
 
         // The resuming hello gets through and is refused: the host gives up.

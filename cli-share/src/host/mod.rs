@@ -438,3 +438,174 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::client::ViewerTransport;
+    use crate::testing::{Viewer, within};
+
+    /// The user's terminal: what the host writes on it arrives here.
+    struct Terminal {
+        written: mpsc::UnboundedReceiver<Vec<u8>>,
+        text: String,
+    }
+
+    struct TerminalWriter(mpsc::UnboundedSender<Vec<u8>>);
+
+    impl Write for TerminalWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(bytes.to_vec());
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Terminal {
+        fn new() -> (Terminal, Console) {
+            let (tx, written) = mpsc::unbounded_channel();
+            let out = LocalOut::spawn_to(Box::new(TerminalWriter(tx)));
+            let terminal = Terminal {
+                written,
+                text: String::new(),
+            };
+            (terminal, Console::new(out, true))
+        }
+
+        /// The text written from now until it contains `wanted`.
+        async fn until(&mut self, wanted: &str) -> String {
+            self.text.clear();
+            within(&format!("{wanted:?} on the terminal"), async {
+                while !self.text.contains(wanted) {
+                    let bytes = self.written.recv().await.expect("the console is open");
+                    self.text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            })
+            .await;
+            std::mem::take(&mut self.text)
+        }
+    }
+
+    /// A host with the embedded relay, running `sh` on a terminal of the test's.
+    fn host(
+        collab: bool,
+    ) -> (
+        Terminal,
+        mpsc::Sender<Vec<u8>>,
+        tokio::task::JoinHandle<i32>,
+    ) {
+        let args = HostArgs {
+            relay: None,
+            collab,
+            now: false,
+            no_slash: false,
+            host_key: None,
+            command: Vec::new(),
+        };
+        let (terminal, console) = Terminal::new();
+        let mut host = Host::new(&args, console, (80, 24));
+        let (keys, typed) = mpsc::channel(16);
+        let session = tokio::spawn(async move {
+            let code = host.session(vec!["sh".into()], 80, 24, typed).await;
+            host.farewell().await;
+            code.expect("the session runs")
+        });
+        (terminal, keys, session)
+    }
+
+    async fn type_keys(keys: &mpsc::Sender<Vec<u8>>, text: &str) {
+        keys.send(text.as_bytes().to_vec())
+            .await
+            .expect("the host reads keys");
+    }
+
+    /// The URL after `label` in what the terminal showed.
+    fn link_after(text: &str, label: &str) -> String {
+        let (_, rest) = text.split_once(label).expect("the label");
+        rest.split(['\r', '\n'])
+            .next()
+            .expect("a line")
+            .trim()
+            .to_owned()
+    }
+
+    /// Types `command` (a `/share`) and joins the link shown after `label`.
+    async fn share(
+        terminal: &mut Terminal,
+        keys: &mpsc::Sender<Vec<u8>>,
+        command: &str,
+        label: &str,
+        transport: ViewerTransport,
+    ) -> Viewer {
+        type_keys(keys, command).await;
+        let shown = terminal.until("/unshare to stop").await;
+        Viewer::join(&link_after(&shown, label), transport).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slash_share_gives_the_user_a_link_to_the_live_screen_and_exit_ends_it() {
+        let (mut terminal, keys, session) = host(false);
+        let read_only = "read-only link: ";
+        let mut viewer = share(
+            &mut terminal,
+            &keys,
+            "/share\r",
+            read_only,
+            ViewerTransport::WebSocket,
+        )
+        .await;
+
+        type_keys(&keys, "echo marker-$((6*7))\r").await;
+        terminal.until("marker-42").await;
+        viewer.shows("marker-42").await;
+        let seen = viewer.mirror.screen().expect("a screen").text();
+        assert!(
+            !seen.contains("read-only link"),
+            "notices stay local: {seen}"
+        );
+
+        type_keys(&keys, "exit 7\r").await;
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            7
+        );
+        viewer.ended().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn collab_keys_reach_the_child_and_unshare_ends_the_viewers() {
+        let (mut terminal, keys, session) = host(true);
+        let collab = "collab link: ";
+        let command = "/share --collab\r";
+        let mut viewer = share(
+            &mut terminal,
+            &keys,
+            command,
+            collab,
+            ViewerTransport::WebTransport,
+        )
+        .await;
+        terminal.until("a collaborator joined").await;
+
+        viewer.type_keys(b"echo typed-$((2+3))-remotely\r").await;
+        terminal.until("typed-5-remotely").await;
+        viewer.shows("typed-5-remotely").await;
+
+        type_keys(&keys, "/unshare\r").await;
+        terminal.until("sharing stopped").await;
+        viewer.ended().await;
+        // The child runs on without the share.
+        type_keys(&keys, "echo still-$((1+1))-here\r").await;
+        terminal.until("still-2-here").await;
+        drop(keys);
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            0
+        );
+    }
+}
