@@ -15,7 +15,7 @@ use cli_share::Mirror;
 use cli_share::ScreenEncoder;
 use cli_share::client::{HostOptions, HostTransport, ShareUrl, ViewerTransport};
 use cli_share::client::{ShareEvent, Sharing, Target};
-use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
+use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread};
 use protocol::{HostHello, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use rustls::pki_types::CertificateDer;
@@ -34,25 +34,11 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 }
 
 /// The usual start of a test: a 50 ms, loss-free link with the relay (grace `grace`)
-/// running in A; `None` when the emulator cannot run here (the test then passes).
-pub async fn started(grace: Duration) -> Option<Net> {
-    if skip() {
-        return None;
-    }
+/// running in A.
+pub async fn started(grace: Duration) -> Net {
     let mut net = Net::new(impaired(50, 0.0), grace);
     net.start_relay().await;
-    Some(net)
-}
-
-/// `Some(reason)` when the emulator cannot run here (not root): the test prints it and passes.
-fn skip() -> bool {
-    match unavailable_reason() {
-        Some(reason) => {
-            println!("skipping: {reason}");
-            true
-        }
-        None => false,
-    }
+    net
 }
 
 /// A link with the relay in A. Fields drop in declaration order: relay, runtimes, link.
@@ -73,7 +59,8 @@ impl Net {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let link = EmulatedLink::new(LinkConfig::symmetric(impairments)).expect("link");
+        let link = EmulatedLink::new(LinkConfig::symmetric(impairments))
+            .unwrap_or_else(|e| panic!("an emulated link: {e}"));
         let a = link.a().runtime().expect("runtime in A");
         let b = link.b().runtime().expect("runtime in B");
         let dir = std::env::temp_dir().join(format!(
