@@ -183,7 +183,7 @@ impl HostSender {
     /// stream copy and the next datagrams are all lost (the stream alone would hold every
     /// later frame back until the loss is repaired). On a link opened in 0-RTT the first
     /// frame goes at once, on the stream only, and the next waits for the relay's answer
-    /// (see [`crate::client::quic::early`]).
+    /// (see `client/quic/early.rs`).
     pub async fn send_frame(&mut self, frame: ScreenFrame) -> Result<(), NetError> {
         let message = protocol::encode(&HostToRelay::Frame(frame))
             .map(Bytes::from)
@@ -256,7 +256,8 @@ impl HostSender {
 }
 
 impl HostReceiver {
-    /// The next message; an error once the link ended (see [`LinkRx::recv`]).
+    /// The next message; once the link ended, why (a close without a code is
+    /// [`NetError::Closed`], as on every transport).
     pub async fn recv(&mut self) -> Result<RelayToHost, NetError> {
         let bytes = self.0.recv().await?;
         protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))

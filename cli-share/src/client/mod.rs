@@ -1,14 +1,14 @@
 //! The client side of the relay's wire, shared by the `share` host, `share watch`, the
 //! end-to-end tests and the benchmarks:
-//! - [`discovery`]: what a relay publishes at `/api/info`, and how far to trust it ([`tls`]);
-//! - [`host_link`]: a host link over QUIC (WebSocket fallback), split into sender and
-//!   receiver, resuming in 0-RTT with its first flight repeated until answered ([`quic`]);
-//! - [`sharing`]: the host link kept alive across drops by the [`supervisor`] (reconnect,
-//!   resume), each next link opened by the [`connector`];
-//! - [`viewer_link`]: a viewer link from a share URL ([`share_url`]) over WebTransport or
-//!   WebSocket.
+//! - [`discover`]: what a relay publishes at `/api/info`, and how far to [`Trust`] it;
+//! - [`connect_host`]: a host link over QUIC (WebSocket fallback), split into a
+//!   [`HostSender`] and a [`HostReceiver`], resuming in 0-RTT with its first flight
+//!   repeated until answered (`quic/`);
+//! - [`Sharing`]: the host link kept alive across drops by the `supervisor` (reconnect,
+//!   resume), each next link opened by the `connector`;
+//! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] over WebTransport or WebSocket.
 //!
-//! Both kinds of link carry messages over one [`link`] type whatever the transport:
+//! Both kinds of link carry messages over one `link` type whatever the transport:
 //! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
 //! the relay does it.
 

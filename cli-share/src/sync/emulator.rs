@@ -129,7 +129,7 @@ impl Emulator {
         HISTORY_ROWS + 2 * usize::from(self.screen.rows)
     }
 
-    /// Whether plain text may be skipped now (see [`crate::sync::skipping`]): lines scroll into
+    /// Whether plain text may be skipped now (see `sync/skipping.rs`): lines scroll into
     /// the history only on the main screen, and buffered output is not parsed yet.
     pub fn may_skip(&self) -> bool {
         !self.term.mode().contains(TermMode::ALT_SCREEN) && self.sync_deadline().is_none()
