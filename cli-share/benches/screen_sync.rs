@@ -3,8 +3,8 @@
 
 use std::hint::black_box;
 
-use cli_share::emulator::Emulator;
-use cli_share::frames::FrameEncoder;
+use cli_share::Emulator;
+use cli_share::ScreenEncoder;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const COLS: u16 = 200;
@@ -25,10 +25,10 @@ fn mixed_output(lines: usize) -> Vec<u8> {
 }
 
 /// An emulator whose scrollback is full, with an encoder that has sent its state.
-fn warmed_up() -> (Emulator, FrameEncoder) {
+fn warmed_up() -> (Emulator, ScreenEncoder) {
     let mut emulator = Emulator::new(COLS, ROWS);
     emulator.feed(&mixed_output(3000));
-    let mut encoder = FrameEncoder::new();
+    let mut encoder = ScreenEncoder::new();
     encoder.encode(emulator.snapshot()).unwrap();
     (emulator, encoder)
 }

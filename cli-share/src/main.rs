@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli_share::cli::{Cli, Watch};
-use cli_share::{host, watch};
+use cli_share::Cli;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -26,12 +25,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(async {
-        match cli.watch {
-            Some(Watch::Watch(args)) => watch::run(args).await,
-            None => host::run(cli.host).await,
-        }
-    });
+    let result = runtime.block_on(cli_share::run(cli));
     // The stdin reader thread may be blocked in a read: do not wait for it.
     runtime.shutdown_background();
     match result {

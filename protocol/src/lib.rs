@@ -28,3 +28,11 @@ pub const HOST_ALPN: &[u8] = b"share-host/1";
 
 /// ALPN of HTTP/3, the one WebTransport rides on.
 pub const WEBTRANSPORT_ALPN: &[u8] = b"h3";
+
+/// Subprotocol of the viewer WebSocket; a token may ride next to it as `token.<jwt>`.
+pub const WS_PROTOCOL: &str = "share.v1";
+
+/// The QUIC idle timeout clients (hosts, `share watch`) offer: longer than any the relay
+/// uses, so that the relay's (QUIC takes the smaller of the two) decides, and clients need
+/// not ping.
+pub const CLIENT_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);

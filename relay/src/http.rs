@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::StreamExt;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use protocol::{Transport, limits};
+use protocol::{Transport, WS_PROTOCOL, limits};
 use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -26,8 +26,6 @@ use crate::link::{LinkRx, LinkTx};
 use crate::shared::Shared;
 use crate::viewer::MAX_VIEWER_MESSAGE;
 
-/// Subprotocol of the viewer WebSocket; a token may ride next to it as `token.<jwt>`.
-pub const WS_PROTOCOL: &str = "share.v1";
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Read and write buffer of every WebSocket. tungstenite zero-fills its whole read buffer

@@ -31,8 +31,7 @@ use url::{Host, Url};
 
 pub use config::RelayConfig;
 pub use error::RelayError;
-pub use http::WS_PROTOCOL;
-pub use quic::{CLIENT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE, idle_timeout};
+pub use quic::{DEFAULT_KEEP_ALIVE, idle_timeout};
 pub use shared::HOST_TOKEN_TTL;
 
 use crate::quic::Serves;

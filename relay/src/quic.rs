@@ -23,13 +23,11 @@ pub const DEFAULT_KEEP_ALIVE: Duration = Duration::from_secs(1);
 /// The idle timeout that goes with a keep-alive interval: with the default, a dead host
 /// link is noticed within 3 s on both sides: viewers see "host away" and the host starts
 /// resuming (a new connection, the same session). Longer outages than this are covered by
-/// resume, not by the connection surviving them.
+/// resume, not by the connection surviving them. Clients offer a longer one
+/// ([`protocol::CLIENT_IDLE_TIMEOUT`]), so this one governs.
 pub fn idle_timeout(keep_alive: Duration) -> Duration {
     keep_alive * 3
 }
-/// The idle timeout clients offer: longer than any the relay uses, so that the relay's
-/// (QUIC takes the smaller of the two) decides, and clients need not ping.
-pub const CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 /// How long a connection may take from handshake to its first stream.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// Resumption tickets the relay remembers (a few hundred bytes each; two per connection,

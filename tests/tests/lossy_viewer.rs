@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
 
-use cli_share::share::ShareEvent;
+use cli_share::client::ShareEvent;
 use lossy_support::*;
 
 fn share_binary() -> PathBuf {
@@ -63,10 +63,9 @@ async fn viewer_event(host: &mut Host, joined: bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn share_watch_rejoins_after_its_connection_is_cut() {
-    let Some(mut net) = started(Duration::from_secs(20)).await else {
-        return;
-    };
+    let mut net = started(Duration::from_secs(20)).await;
     // The host is on the relay's side of the link; the watcher's path is the one cut.
     let mut host = net.host(&net.a, None).await;
     host.show("before the cut").await;

@@ -1,5 +1,5 @@
 //! The network emulator carries real UDP and TCP traffic between two namespaces and applies
-//! loss, delay and blackouts to it. Needs root; skips with a printed reason otherwise.
+//! loss, delay and blackouts to it. Needs root (ignored otherwise).
 
 use std::{
     io,
@@ -10,7 +10,6 @@ use std::{
 use anyhow::{Context, ensure};
 use e2e::netem::{
     EmulatedLink, Impairments, LinkConfig, LinkStats, Netns, RateLimit, RuntimeThread, TUN_NAME,
-    unavailable_reason,
 };
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
@@ -21,12 +20,8 @@ use tokio::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-fn link(config: LinkConfig) -> anyhow::Result<Option<EmulatedLink>> {
-    if let Some(reason) = unavailable_reason() {
-        println!("skipping: {reason}");
-        return Ok(None);
-    }
-    Ok(Some(EmulatedLink::new(config)?))
+fn link(config: LinkConfig) -> anyhow::Result<EmulatedLink> {
+    Ok(EmulatedLink::new(config)?)
 }
 
 /// A UDP socket bound inside `ns`, usable from the test's runtime.
@@ -84,10 +79,9 @@ async fn wait_stats(
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn udp_echo_crosses_a_clean_link() -> anyhow::Result<()> {
-    let Some(link) = link(LinkConfig::default())? else {
-        return Ok(());
-    };
+    let link = link(LinkConfig::default())?;
     let rt_b = link.b().runtime()?;
     let server = start_echo(&rt_b, link.addr_b()).await?;
     let client = udp_in(link.a(), link.addr_a())?;
@@ -105,10 +99,9 @@ async fn udp_echo_crosses_a_clean_link() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn child_process_runs_inside_a_namespace() -> anyhow::Result<()> {
-    let Some(link) = link(LinkConfig::default())? else {
-        return Ok(());
-    };
+    let link = link(LinkConfig::default())?;
     let out = tokio::process::Command::from(link.a().command("ip"))
         .args(["-4", "addr", "show", "dev", TUN_NAME])
         .output()
@@ -123,10 +116,9 @@ async fn child_process_runs_inside_a_namespace() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn blackout_drops_everything_until_it_ends() -> anyhow::Result<()> {
-    let Some(link) = link(LinkConfig::default())? else {
-        return Ok(());
-    };
+    let link = link(LinkConfig::default())?;
     let receiver = udp_in(link.b(), link.addr_b())?;
     let sender = udp_in(link.a(), link.addr_a())?;
     let to = receiver.local_addr()?;
@@ -160,10 +152,9 @@ async fn blackout_drops_everything_until_it_ends() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn scheduled_blackout_ends_by_itself() -> anyhow::Result<()> {
-    let Some(link) = link(LinkConfig::default())? else {
-        return Ok(());
-    };
+    let link = link(LinkConfig::default())?;
     let rt_b = link.b().runtime()?;
     let server = start_echo(&rt_b, link.addr_b()).await?;
     let client = udp_in(link.a(), link.addr_a())?;
@@ -196,6 +187,7 @@ async fn scheduled_blackout_ends_by_itself() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn random_loss_drops_about_the_configured_share() -> anyhow::Result<()> {
     const SENT: u64 = 1000;
     const BATCH: u64 = 100;
@@ -206,9 +198,7 @@ async fn random_loss_drops_about_the_configured_share() -> anyhow::Result<()> {
         },
         ..Default::default()
     };
-    let Some(link) = link(config)? else {
-        return Ok(());
-    };
+    let link = link(config)?;
     let receiver = udp_in(link.b(), link.addr_b())?;
     let sender = udp_in(link.a(), link.addr_a())?;
     let to = receiver.local_addr()?;
@@ -245,14 +235,13 @@ async fn random_loss_drops_about_the_configured_share() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn delay_applies_to_each_direction() -> anyhow::Result<()> {
     let config = LinkConfig::symmetric(Impairments {
         delay: Duration::from_millis(50),
         ..Default::default()
     });
-    let Some(link) = link(config)? else {
-        return Ok(());
-    };
+    let link = link(config)?;
     let rt_b = link.b().runtime()?;
     let server = start_echo(&rt_b, link.addr_b()).await?;
     let client = udp_in(link.a(), link.addr_a())?;
@@ -307,14 +296,13 @@ async fn tcp_transfer(
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn tcp_megabyte_survives_five_percent_loss() -> anyhow::Result<()> {
     let config = LinkConfig::symmetric(Impairments {
         loss_pct: 5.0,
         ..Default::default()
     });
-    let Some(link) = link(config)? else {
-        return Ok(());
-    };
+    let link = link(config)?;
     tcp_transfer(&link, 1 << 20, Duration::from_secs(60)).await?;
     let stats = link.control().stats();
     assert!(
@@ -325,6 +313,7 @@ async fn tcp_megabyte_survives_five_percent_loss() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn rate_limit_paces_tcp() -> anyhow::Result<()> {
     const RATE: u64 = 256 * 1024;
     const LEN: usize = 256 * 1024;
@@ -336,9 +325,7 @@ async fn rate_limit_paces_tcp() -> anyhow::Result<()> {
         },
         ..Default::default()
     };
-    let Some(link) = link(config)? else {
-        return Ok(());
-    };
+    let link = link(config)?;
     let took = tcp_transfer(&link, LEN, Duration::from_secs(60)).await?;
     // Headers only add bytes, so the payload beyond the initial burst bounds the time below.
     let floor = Duration::from_secs_f64((LEN as u64 - limit.burst_bytes) as f64 / RATE as f64);

@@ -7,8 +7,8 @@ mod relay_support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use cli_share::net::h3_status::connect_status;
-use cli_share::net::{NetError, ViewerTransport};
+use cli_share::client::connect_status;
+use cli_share::client::{NetError, ViewerTransport};
 use protocol::{Claims, HostToRelay, Mode, RefusalReason, RelayToHost};
 use relay::RelayConfig;
 use relay_support::*;
@@ -270,13 +270,13 @@ async fn another_protocol_version_is_refused_with_version_mismatch() {
     bytes.extend_from_slice(&[0xff; 9]);
     let (mut sender, mut receiver, _) = within(
         "host link",
-        cli_share::net::host::open(&h.info, &quic_only()),
+        cli_share::client::open_host(&h.info, &quic_only()),
     )
     .await
     .unwrap();
     sender.send_raw(bytes.into()).await.unwrap();
     match within("refusal", receiver.recv()).await {
-        Ok(Some(RelayToHost::Refused(refusal))) => {
+        Ok(RelayToHost::Refused(refusal)) => {
             assert_eq!(refusal.reason, RefusalReason::VersionMismatch)
         }
         other => panic!("expected a version refusal, got {other:?}"),

@@ -5,7 +5,7 @@
 
 mod relay_support;
 
-use cli_share::net::ViewerTransport;
+use cli_share::client::ViewerTransport;
 use protocol::{RelayToHost, RelayToViewer};
 use relay::queue::MAX_QUEUE_BYTES;
 use relay_support::*;
@@ -33,7 +33,7 @@ async fn websocket_and_webtransport_viewers_receive_identical_frames() {
     // The host heard about both viewers, with their transports.
     let mut transports = Vec::new();
     while transports.len() < 2 {
-        if let Some(RelayToHost::ViewerJoined { transport, .. }) =
+        if let RelayToHost::ViewerJoined { transport, .. } =
             within("viewer joined", host.receiver.recv()).await.unwrap()
         {
             transports.push(transport);

@@ -7,8 +7,8 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::net::host::HostOptions;
-use cli_share::net::{HostTransport, Trust, ViewerTransport, connect_host, discover};
+use cli_share::client::HostOptions;
+use cli_share::client::{HostTransport, Trust, ViewerTransport, connect_host, discover};
 use relay::RelayConfig;
 use relay_support::*;
 
@@ -218,10 +218,10 @@ async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
     let mut host = within("host", connect_host(&info, &hello(), &quic_only()))
         .await
         .expect("host trusts the rotated certificate");
-    let link = cli_share::net::ShareLink::parse(&host.welcome.links.read).unwrap();
+    let link = cli_share::client::ShareUrl::parse(&host.welcome.links.read).unwrap();
     let mut viewer = within(
         "viewer",
-        cli_share::net::connect_viewer(&info, &link, ViewerTransport::WebTransport),
+        cli_share::client::connect_viewer(&info, &link, ViewerTransport::WebTransport),
     )
     .await
     .expect("viewer trusts the rotated certificate");

@@ -7,13 +7,13 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::net::{NetError, ViewerTransport};
+use cli_share::client::{NetError, ViewerTransport};
 use protocol::{EndReason, HostHello, RelayToHost, RelayToViewer};
 use relay::RelayConfig;
 use relay_support::*;
 
 /// Waits for `Ended` and the close that must follow it.
-async fn ended(viewer: &mut cli_share::net::ViewerLink) -> EndReason {
+async fn ended(viewer: &mut cli_share::client::ViewerLink) -> EndReason {
     let reason = recv_until(viewer, "ended", |m| match m {
         RelayToViewer::Ended { reason, .. } => Some(*reason),
         _ => None,
@@ -134,7 +134,7 @@ async fn a_host_token_for_a_session_the_relay_lost_recreates_it() {
     let request = within("keyframe request", host.receiver.recv())
         .await
         .unwrap();
-    assert_eq!(request, Some(RelayToHost::RequestKeyframe));
+    assert_eq!(request, RelayToHost::RequestKeyframe);
     // Links minted for the id before the "restart" work.
     let old_link = h.share_link(
         "recreated-session-id",
@@ -162,7 +162,7 @@ async fn a_second_connection_of_the_host_replaces_the_first() {
     let closed = within("first host closed", async {
         loop {
             match first.receiver.recv().await {
-                Ok(Some(_)) => continue,
+                Ok(_) => continue,
                 other => return other,
             }
         }
@@ -201,8 +201,8 @@ async fn shutdown_tells_hosts_and_viewers_it_is_going_away() {
     let going = within("host told", async {
         loop {
             match host.receiver.recv().await {
-                Ok(Some(RelayToHost::GoingAway)) => return true,
-                Ok(Some(_)) => continue,
+                Ok(RelayToHost::GoingAway) => return true,
+                Ok(_) => continue,
                 _ => return false,
             }
         }
@@ -221,7 +221,7 @@ async fn a_host_asking_for_links_gets_fresh_working_ones() {
         .unwrap();
     let links = within("links", async {
         loop {
-            if let Some(RelayToHost::Links(links)) = host.receiver.recv().await.unwrap() {
+            if let RelayToHost::Links(links) = host.receiver.recv().await.unwrap() {
                 return links;
             }
         }

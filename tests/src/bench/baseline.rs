@@ -199,7 +199,7 @@ type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStre
 async fn connect(addr: &str, role: &str, id: &str) -> anyhow::Result<Socket> {
     let url = format!("ws://{addr}/{role}/{id}");
     // The load generator's clients cost the same for either relay.
-    let config = cli_share::net::websocket_config();
+    let config = cli_share::client::websocket_config();
     let (ws, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true).await?;
     Ok(ws)
 }

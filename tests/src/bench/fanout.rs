@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use cli_share::net::{RelayInfo, ShareLink, ViewerTransport, connect_viewer};
+use cli_share::client::{RelayInfo, ShareUrl, ViewerTransport, connect_viewer};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::Ctx;
@@ -55,7 +55,7 @@ impl Mix {
 /// Where viewers connect: the real relay (through a session's read link) or the naive one.
 #[derive(Clone)]
 enum Target {
-    Ours(Arc<(RelayInfo, ShareLink)>),
+    Ours(Arc<(RelayInfo, ShareUrl)>),
     Naive(String),
 }
 

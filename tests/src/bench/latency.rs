@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use cli_share::net::{ViewerTransport, connect_viewer};
+use cli_share::client::{ViewerTransport, connect_viewer};
 
 use super::Ctx;
 use super::baseline::{NaiveHost, NaiveViewer};

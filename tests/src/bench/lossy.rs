@@ -1,6 +1,6 @@
 //! The proof of issue 6: screen updates across a bad link, QUIC against WebSocket/TCP.
 //! The relay (the library) runs in namespace A, the host (`share`'s reconnecting link,
-//! [`cli_share::share::Sharing`]) in namespace B across the emulated link, and a viewer on
+//! [`cli_share::client::Sharing`]) in namespace B across the emulated link, and a viewer on
 //! A's side of it (the relay's own address, so never across the link). The host changes
 //! its screen every [`INTERVAL`]; the time from that change to the frame's arrival at the
 //! viewer is measured with one monotonic clock, as p50/p95/p99, for the QUIC and the
@@ -18,9 +18,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::net::{Congestion, HostOptions, HostTransport, ShareLink, ViewerTransport};
-use cli_share::share::{ShareEvent, Sharing, Target};
-use protocol::{FrameHeader, HostHello, HostToRelay, PROTOCOL_VERSION, ScreenFrame};
+use cli_share::client::{Congestion, HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{ShareEvent, Sharing, Target};
+use protocol::{FrameHeader, HostHello, PROTOCOL_VERSION, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -202,12 +202,12 @@ impl Net {
 
     /// The relay as clients see it: its self-signed certificate pinned from the running
     /// relay (discovery over plain HTTP to a non-loopback address would not pin it).
-    fn relay_info(&self) -> anyhow::Result<cli_share::net::RelayInfo> {
+    fn relay_info(&self) -> anyhow::Result<cli_share::client::RelayInfo> {
         let relay = self.relay.as_ref().context("relay stopped")?;
         let fingerprints = relay.fingerprints();
-        Ok(cli_share::net::RelayInfo {
+        Ok(cli_share::client::RelayInfo {
             base: relay.public_url().clone(),
-            info: cli_share::net::discovery::Info {
+            info: cli_share::client::ApiInfo {
                 version: String::new(),
                 protocol: PROTOCOL_VERSION,
                 quic: relay.quic_addr().to_string(),
@@ -215,7 +215,7 @@ impl Net {
                 fingerprints: fingerprints.clone(),
                 self_signed: true,
             },
-            trust: cli_share::net::Trust::pinned_hex(&fingerprints)?,
+            trust: cli_share::client::Trust::pinned_hex(&fingerprints)?,
         })
     }
 
@@ -247,10 +247,10 @@ impl Net {
         };
         let (arrivals_tx, arrivals) = mpsc::unbounded_channel();
         let info = self.relay_info()?;
-        let link = ShareLink::parse(&link)?;
+        let link = ShareUrl::parse(&link)?;
         let viewer = self.a.spawn(async move {
             let mut viewer =
-                cli_share::net::connect_viewer(&info, &link, ViewerTransport::WebSocket).await?;
+                cli_share::client::connect_viewer(&info, &link, ViewerTransport::WebSocket).await?;
             loop {
                 let message = viewer.recv_raw().await?;
                 if let Ok(Some(header)) = FrameHeader::peek(&message) {
@@ -274,7 +274,7 @@ impl Net {
         let mut session = self.session(path).await?;
         let mut samples = Samples::default();
         let mut tick = tokio::time::interval(INTERVAL);
-        let mut pending: Option<HostToRelay> = None;
+        let mut pending: Option<ScreenFrame> = None;
         while session.next_seq < frames || pending.is_some() {
             tokio::select! {
                 _ = tick.tick(), if session.next_seq < frames && pending.is_none() => {
@@ -289,10 +289,10 @@ impl Net {
                 },
                 Some((seq, at)) = session.arrivals.recv() => session.arrived(seq, at, &mut samples),
             }
-            if let Some(message) = pending.take()
-                && !session.sharing.request(message.clone())
+            if let Some(frame) = pending.take()
+                && !session.sharing.send_frame(frame.clone())
             {
-                pending = Some(message);
+                pending = Some(frame);
             }
         }
         let deadline = Instant::now() + PATIENCE;
@@ -312,7 +312,7 @@ impl Net {
     async fn blackout_resume(&self) -> anyhow::Result<Resumed> {
         let mut session = self.session(QUIC).await?;
         let mut tick = tokio::time::interval(INTERVAL);
-        let mut pending: Option<HostToRelay> = None;
+        let mut pending: Option<ScreenFrame> = None;
         let mut in_flight = false;
         let mut window = None;
         let mut first_frame = None;
@@ -351,10 +351,10 @@ impl Net {
                 }
                 _ = tokio::time::sleep(PATIENCE) => anyhow::bail!("no frame after the blackout"),
             }
-            if !in_flight && let Some(message) = pending.take() {
-                in_flight = session.sharing.request(message.clone());
+            if !in_flight && let Some(frame) = pending.take() {
+                in_flight = session.sharing.send_frame(frame.clone());
                 if !in_flight {
-                    pending = Some(message);
+                    pending = Some(frame);
                 }
             }
         };
@@ -391,17 +391,17 @@ struct Session {
 
 impl Session {
     /// A screen change now: the frame carrying it.
-    fn change(&mut self, keyframe: bool) -> HostToRelay {
+    fn change(&mut self, keyframe: bool) -> ScreenFrame {
         let seq = self.next_seq;
         self.next_seq += 1;
         if let Ok(mut sent) = self.sent.lock() {
             sent.insert(seq, Instant::now());
         }
-        HostToRelay::Frame(ScreenFrame {
+        ScreenFrame {
             seq,
             keyframe: keyframe || seq == 0,
             payload: vec![b'x'; PAYLOAD],
-        })
+        }
     }
 
     /// When the screen change `seq` carries happened, if it has not arrived yet.

@@ -1,9 +1,9 @@
-//! Hosts and viewers of the real relay, through the clients of `cli_share::net` (the same
+//! Hosts and viewers of the real relay, through the clients of `cli_share::client` (the same
 //! code `share` and `share watch` run), plus a viewer that keeps the decoded screen.
 
 use anyhow::Context as _;
-use cli_share::net::{
-    HostOptions, HostSender, HostTransport, RelayInfo, ShareLink, ViewerLink, ViewerTransport,
+use cli_share::client::{
+    HostOptions, HostSender, HostTransport, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
 use protocol::{HostHello, HostToRelay, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
@@ -38,7 +38,7 @@ impl OurHost {
         };
         let connection = connect_host(relay, &hello, &options).await?;
         let mut receiver = connection.receiver;
-        tokio::spawn(async move { while let Ok(Some(_)) = receiver.recv().await {} });
+        tokio::spawn(async move { while receiver.recv().await.is_ok() {} });
         let mut host = OurHost {
             sender: connection.sender,
             links: connection.welcome.links,
@@ -52,8 +52,8 @@ impl OurHost {
         Ok(())
     }
 
-    pub fn read_link(&self) -> anyhow::Result<ShareLink> {
-        Ok(ShareLink::parse(&self.links.read)?)
+    pub fn read_link(&self) -> anyhow::Result<ShareUrl> {
+        Ok(ShareUrl::parse(&self.links.read)?)
     }
 }
 
@@ -68,7 +68,7 @@ pub struct ScreenViewer {
 impl ScreenViewer {
     pub async fn connect(
         relay: &RelayInfo,
-        link: &ShareLink,
+        link: &ShareUrl,
         transport: ViewerTransport,
     ) -> anyhow::Result<ScreenViewer> {
         Ok(ScreenViewer {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::net::{ViewerTransport, connect_viewer};
+use cli_share::client::{ViewerTransport, connect_viewer};
 use futures::StreamExt as _;
 
 use super::Ctx;

@@ -3,7 +3,7 @@
 //! would emit for the naive one. The receiving side reads the number back to match the
 //! arrival with the send time.
 
-use cli_share::net::ViewerLink;
+use cli_share::client::ViewerLink;
 use protocol::{Cursor, FrameHeader, Line, Screen, ScreenDiff, ScreenFrame, ScreenUpdate};
 
 use super::baseline::{NaiveHost, NaiveViewer};

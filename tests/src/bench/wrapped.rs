@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::net::{RelayInfo, ShareLink, ViewerTransport};
+use cli_share::client::{RelayInfo, ShareUrl, ViewerTransport};
 
 use super::Ctx;
 use super::baseline::NaiveViewer;
@@ -55,7 +55,7 @@ pub async fn ours(
 }
 
 /// Waits for `share` to print the link labelled `label` (a whole line) and parses it.
-async fn link_after(terminal: &mut Terminal, label: &str) -> anyhow::Result<ShareLink> {
+async fn link_after(terminal: &mut Terminal, label: &str) -> anyhow::Result<ShareUrl> {
     let link = terminal
         .wait_until(label, Duration::from_secs(30), |text| {
             let rest = &text[text.find(label)? + label.len()..];
@@ -64,7 +64,7 @@ async fn link_after(terminal: &mut Terminal, label: &str) -> anyhow::Result<Shar
         })
         .await
         .context("share did not print its link")?;
-    Ok(ShareLink::parse(&link)?)
+    Ok(ShareUrl::parse(&link)?)
 }
 
 /// `command` run by the naive host wrapper on the naive relay, with a viewer attached first.

@@ -19,6 +19,9 @@ pub enum NetemError {
     },
     #[error("a thread inside network namespace {0} panicked")]
     ThreadPanicked(String),
+    /// This machine cannot run emulated links (see [`super::unavailable_reason`]).
+    #[error("{0}: the tests marked `needs root` run as root only")]
+    Unavailable(String),
 }
 
 impl NetemError {

@@ -39,6 +39,9 @@ impl EmulatedLink {
 
     /// Sets up a link whose loss and jitter decisions follow `seed`. Blocks while it runs `ip`.
     pub fn with_seed(config: LinkConfig, seed: u64) -> Result<Self, NetemError> {
+        if let Some(reason) = super::unavailable_reason() {
+            return Err(NetemError::Unavailable(reason));
+        }
         static NEXT_SUBNET: AtomicU8 = AtomicU8::new(0);
         // Each pair lives in its own namespaces, so subnets may repeat; distinct ones only
         // make `ip` output easier to tell apart.

@@ -1,6 +1,6 @@
 //! Shared setup of the lossy-link tests: the real relay in namespace A (HTTPS with a
 //! development CA, fixed ports, a fixed JWT secret so it can be restarted), a real host
-//! (`cli_share::share::Sharing`, the reconnecting host link of `share`) and viewers,
+//! (`cli_share::client::Sharing`, the reconnecting host link of `share`) and viewers,
 //! each in the namespace the test needs. Everything waits on events with generous
 //! timeouts; nothing sleeps to synchronise.
 
@@ -10,13 +10,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cli_share::emulator::Emulator;
-use cli_share::frames::FrameEncoder;
-use cli_share::mirror::Mirror;
-use cli_share::net::{HostOptions, HostTransport, ShareLink, ViewerTransport};
-use cli_share::share::{ShareEvent, Sharing, Target};
-use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread, unavailable_reason};
-use protocol::{HostHello, HostToRelay, RelayToViewer};
+use cli_share::Emulator;
+use cli_share::Mirror;
+use cli_share::ScreenEncoder;
+use cli_share::client::{HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{ShareEvent, Sharing, Target};
+use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread};
+use protocol::{HostHello, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use rustls::pki_types::CertificateDer;
 use tokio::sync::mpsc;
@@ -34,25 +34,11 @@ pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
 }
 
 /// The usual start of a test: a 50 ms, loss-free link with the relay (grace `grace`)
-/// running in A; `None` when the emulator cannot run here (the test then passes).
-pub async fn started(grace: Duration) -> Option<Net> {
-    if skip() {
-        return None;
-    }
+/// running in A.
+pub async fn started(grace: Duration) -> Net {
     let mut net = Net::new(impaired(50, 0.0), grace);
     net.start_relay().await;
-    Some(net)
-}
-
-/// `Some(reason)` when the emulator cannot run here (not root): the test prints it and passes.
-fn skip() -> bool {
-    match unavailable_reason() {
-        Some(reason) => {
-            println!("skipping: {reason}");
-            true
-        }
-        None => false,
-    }
+    net
 }
 
 /// A link with the relay in A. Fields drop in declaration order: relay, runtimes, link.
@@ -73,7 +59,8 @@ impl Net {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let link = EmulatedLink::new(LinkConfig::symmetric(impairments)).expect("link");
+        let link = EmulatedLink::new(LinkConfig::symmetric(impairments))
+            .unwrap_or_else(|e| panic!("an emulated link: {e}"));
         let a = link.a().runtime().expect("runtime in A");
         let b = link.b().runtime().expect("runtime in B");
         let dir = std::env::temp_dir().join(format!(
@@ -169,7 +156,7 @@ impl Net {
         let mut host = Host {
             sharing,
             emulator: Emulator::new(40, 5),
-            encoder: FrameEncoder::new(),
+            encoder: ScreenEncoder::new(),
             link: String::new(),
             resumes: 0,
         };
@@ -203,12 +190,12 @@ impl Net {
     /// A viewer of `link` running in `rt` whose messages arrive on the returned channel.
     pub fn viewer(&self, rt: &RuntimeThread, link: &str, transport: ViewerTransport) -> Viewer {
         let (tx, rx) = mpsc::unbounded_channel();
-        let link = ShareLink::parse(link).expect("link");
+        let link = ShareUrl::parse(link).expect("link");
         let base = link.base.clone();
         let roots = vec![self.ca.clone()];
         rt.spawn(async move {
-            let relay = cli_share::net::discover(&base, &roots).await?;
-            let mut viewer = cli_share::net::connect_viewer(&relay, &link, transport).await?;
+            let relay = cli_share::client::discover(&base, &roots).await?;
+            let mut viewer = cli_share::client::connect_viewer(&relay, &link, transport).await?;
             loop {
                 let message = viewer.recv().await;
                 let end = message.is_err();
@@ -228,7 +215,7 @@ impl Net {
 pub struct Host {
     pub sharing: Sharing,
     emulator: Emulator,
-    encoder: FrameEncoder,
+    encoder: ScreenEncoder,
     pub link: String,
     pub resumes: u32,
 }
@@ -300,11 +287,11 @@ impl Host {
             .encode(self.emulator.snapshot())
             .expect("encode")
             .expect("the screen changed");
-        let mut message = Some(HostToRelay::Frame(frame));
+        let mut frame = Some(frame);
         within("the link to take a frame", async {
-            while let Some(m) = message.take() {
-                if !self.sharing.request(m.clone()) {
-                    message = Some(m);
+            while let Some(f) = frame.take() {
+                if !self.sharing.send_frame(f.clone()) {
+                    frame = Some(f);
                     match self.sharing.next().await {
                         Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
                         None => panic!("sharing task ended"),
@@ -319,7 +306,7 @@ impl Host {
 
 /// A viewer's messages, and the screen they build.
 pub struct Viewer {
-    rx: mpsc::UnboundedReceiver<Result<RelayToViewer, cli_share::net::NetError>>,
+    rx: mpsc::UnboundedReceiver<Result<RelayToViewer, cli_share::client::NetError>>,
     pub mirror: Mirror,
 }
 

@@ -1,5 +1,5 @@
 //! Shared setup of the relay end-to-end tests: a real relay on loopback port 0, real hosts
-//! and viewers through `cli_share::net`, and small helpers that wait on events with
+//! and viewers through `cli_share::client`, and small helpers that wait on events with
 //! generous timeouts (never sleeps).
 
 #![allow(dead_code)] // Each test file uses a subset.
@@ -8,9 +8,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cli_share::net::host::HostOptions;
-use cli_share::net::{
-    HostConnection, HostTransport, NetError, RelayInfo, ShareLink, ViewerLink, ViewerTransport,
+use cli_share::client::HostOptions;
+use cli_share::client::{
+    HostConnection, HostTransport, NetError, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
 use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
@@ -79,7 +79,7 @@ impl Harness {
         link: &str,
         transport: ViewerTransport,
     ) -> Result<ViewerLink, NetError> {
-        let link = ShareLink::parse(link).expect("share link");
+        let link = ShareUrl::parse(link).expect("share link");
         within(
             "viewer connect",
             connect_viewer(&self.info, &link, transport),

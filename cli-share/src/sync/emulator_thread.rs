@@ -2,7 +2,7 @@
 //! Feeding never waits for the emulator unless the backlog is full, so under a flood the
 //! local mirror runs at the terminal's pace. The thread takes the whole backlog at once;
 //! during a flood it lets the backlog grow into batches first, and skips the plain text
-//! of a batch that would scroll away unseen (see [`crate::skipping`]). So a text flood
+//! of a batch that would scroll away unseen (see [`crate::sync::skipping`]). So a text flood
 //! costs the emulator a screen and a history of lines per batch, not every byte, and it
 //! leaves the CPU to the child and the local terminal. The host reads the emulator's
 //! state through a lock when it takes a snapshot, and hears of every change through a
@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, oneshot, watch};
 
-use crate::emulator::Emulator;
-use crate::skipping::Scanner;
+use crate::sync::emulator::Emulator;
+use crate::sync::skipping::Scanner;
 
 /// Bytes of output waiting for the emulator before feeding waits: room for a batch ten
 /// times the lines [`Emulator::lines_that_bury`] keeps of ordinary text.
@@ -28,14 +28,19 @@ const UNSKIPPABLE_BACKLOG: usize = 512 * 1024;
 const NICENESS: i32 = 5;
 /// Output taken at once that makes the next round a batch: more than a full redraw.
 const FLOOD_BYTES: usize = 64 * 1024;
-/// Longest a batch waits to grow, so snapshots during a flood stay this fresh (and well
-/// within the host's calm period: a flood must not look calm to it between batches).
-const BATCH_TIME: Duration = Duration::from_millis(50);
-/// A pause in the output this long ends the batch: what follows a flood (the prompt
-/// after a Ctrl-C) shows at once.
-const BATCH_PAUSE: Duration = Duration::from_millis(5);
 /// Most bytes parsed while holding the emulator's lock, so snapshots are not held up.
 const PARSE_PIECE: usize = 16 * 1024;
+
+/// How the thread batches a flood's output. The host's frame pacer sets it
+/// (`crate::host::pacer::BATCHES`), with the timings it must agree with.
+#[derive(Debug, Clone, Copy)]
+pub struct Batches {
+    /// Longest a batch waits to grow, so snapshots during a flood stay this fresh.
+    pub longest: Duration,
+    /// A pause in the output this long ends the batch: what follows a flood (the prompt
+    /// after a Ctrl-C) is parsed at once.
+    pub ended_by_pause: Duration,
+}
 
 enum Op {
     Output(Vec<u8>),
@@ -53,6 +58,7 @@ struct Backlog {
     /// Output bytes queued before feeding waits.
     limit: usize,
     closed: bool,
+    batches: Batches,
 }
 
 impl Backlog {
@@ -68,7 +74,7 @@ impl Backlog {
         if !only_output || self.bytes >= self.limit {
             return Some(now);
         }
-        Some((round + BATCH_TIME).min(fed_at + BATCH_PAUSE))
+        Some((round + self.batches.longest).min(fed_at + self.batches.ended_by_pause))
     }
 }
 
@@ -81,19 +87,19 @@ struct Shared {
     room: Notify,
 }
 
-pub struct ParsingThread {
+pub struct EmulatorThread {
     shared: Arc<Shared>,
     changes: watch::Receiver<u64>,
 }
 
-impl ParsingThread {
+impl EmulatorThread {
     /// Starts the thread. The thread ends when this is dropped.
-    pub fn spawn(emulator: Emulator) -> ParsingThread {
+    pub fn spawn(emulator: Emulator, batches: Batches) -> EmulatorThread {
         let (changes_tx, changes) = watch::channel(0u64);
-        let thread = Parser::new(emulator, changes_tx);
+        let thread = Parser::new(emulator, batches, changes_tx);
         let shared = thread.shared.clone();
         std::thread::spawn(move || thread.run());
-        ParsingThread { shared, changes }
+        EmulatorThread { shared, changes }
     }
 
     /// Queues output of the child; waits only while the backlog is full.
@@ -154,7 +160,7 @@ impl ParsingThread {
     }
 }
 
-impl Drop for ParsingThread {
+impl Drop for EmulatorThread {
     fn drop(&mut self) {
         lock(&self.shared.backlog).closed = true;
         self.shared.work.notify_one();
@@ -183,7 +189,7 @@ struct Parser {
 }
 
 impl Parser {
-    fn new(emulator: Emulator, changes: watch::Sender<u64>) -> Parser {
+    fn new(emulator: Emulator, batches: Batches, changes: watch::Sender<u64>) -> Parser {
         let rows = emulator.size().1;
         Parser {
             shared: Arc::new(Shared {
@@ -194,6 +200,7 @@ impl Parser {
                     fed_at: None,
                     limit: MAX_BACKLOG,
                     closed: false,
+                    batches,
                 }),
                 work: Condvar::new(),
                 room: Notify::new(),
@@ -400,7 +407,8 @@ mod tests {
         snapshot_after: &[usize],
     ) -> (Screen, Screen, usize) {
         let mut full = Emulator::new(cols, rows);
-        let mut skipping = Parser::new(Emulator::new(cols, rows), watch::channel(0).0);
+        let batches = crate::host::pacer::BATCHES;
+        let mut skipping = Parser::new(Emulator::new(cols, rows), batches, watch::channel(0).0);
         let mut skipped = 0;
         for (i, chunk) in chunks.iter().enumerate() {
             full.feed(chunk);

@@ -20,6 +20,11 @@ const MAX_SGR_BYTES: usize = 64;
 const NUMERIC: &[u8] = b"0123456789;:";
 /// Most parameters of such a sequence (the parser ignores a sequence with more than 32).
 const MAX_PARAMS: usize = 16;
+/// The C0 controls that start or cut sequences short.
+const BEL: u8 = 0x07;
+const CAN: u8 = 0x18;
+const SUB: u8 = 0x1a;
+const ESC: u8 = 0x1b;
 
 /// A stretch of a backlog the emulator may skip: feed it `\r` and `pen` instead of
 /// `bytes[from..to]`, provided the emulator is on its main screen and not buffering a
@@ -43,6 +48,20 @@ enum State {
     Osc,
     /// DCS, SOS, PM, APC: end only with CAN, SUB or ESC as far as the scanner knows.
     String,
+}
+
+impl State {
+    /// The state after `byte` in a sequence that only waits for its end: nothing in it is
+    /// plain text.
+    fn until_end(self, byte: u8) -> State {
+        match (self, byte) {
+            (_, CAN | SUB) => State::Ground,
+            (_, ESC) => State::Escape,
+            (State::Osc, BEL) => State::Ground,
+            (State::EscapeIntermediate, 0x30..=0x7e) => State::Ground,
+            (state, _) => state,
+        }
+    }
 }
 
 /// The bytes of a control sequence between `ESC [` and its final byte.
@@ -193,118 +212,83 @@ impl Scanner {
     /// Reads the next output and returns the stretches of it that may be skipped, in
     /// order: those followed by at least `keep` line feeds of plain text.
     pub fn scan(&mut self, bytes: &[u8], keep: usize) -> Vec<Skip> {
-        let mut skips = Vec::new();
-        let mut run: Option<Run> = None;
+        let mut scan = Scan::new(bytes, keep);
         let mut at = 0;
         while let Some(&byte) = bytes.get(at) {
-            match self.state {
-                State::Ground => match byte {
-                    0x1b => {
-                        self.state = State::Escape;
-                        if let Some(run) = &mut run {
-                            run.escape_at = Some(at);
-                        }
-                    }
-                    b'\n' | b'\r' | b'\t' | 0x20..=0x7e | 0x80..=0xff => {
-                        if run.is_none() && self.full_region {
-                            run = Some(Run::new());
-                        }
-                        if let (Some(run), b'\n') = (&mut run, byte) {
-                            let after_cr = at.checked_sub(1).map(|i| bytes[i]) == Some(b'\r');
-                            run.line_feed(at + 1, after_cr, keep);
-                        }
-                        // The bulk of a flood: text that neither ends a run nor feeds a line.
-                        let rest = &bytes[at + 1..];
-                        at += 1 + rest
-                            .iter()
-                            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-                            .unwrap_or(rest.len());
-                        continue;
-                    }
-                    _ => close(&mut run, bytes, at, &mut skips),
-                },
-                State::Escape => {
-                    self.state = match byte {
-                        b'[' => {
-                            self.csi.clear();
-                            State::Csi
-                        }
-                        b']' => State::Osc,
-                        b'P' | b'X' | b'^' | b'_' => State::String,
-                        0x20..=0x2f => State::EscapeIntermediate,
-                        b'c' => {
-                            // Full reset.
-                            self.full_region = true;
-                            State::Ground
-                        }
-                        0x30..=0x7e | 0x18 | 0x1a => State::Ground,
-                        _ => State::Escape,
-                    };
-                    if self.state != State::Csi {
-                        let end = run.as_ref().and_then(|run| run.escape_at).unwrap_or(at);
-                        close(&mut run, bytes, end, &mut skips);
-                    }
+            at = match self.state {
+                State::Ground => self.ground(byte, at, &mut scan),
+                State::Escape => self.escape(byte, at, &mut scan),
+                State::Csi => self.csi(byte, at, &mut scan),
+                State::EscapeIntermediate | State::Osc | State::String => {
+                    self.state = self.state.until_end(byte);
+                    at + 1
                 }
-                State::EscapeIntermediate => {
-                    self.state = match byte {
-                        0x30..=0x7e | 0x18 | 0x1a => State::Ground,
-                        0x1b => State::Escape,
-                        _ => State::EscapeIntermediate,
-                    }
-                }
-                State::Csi => match byte {
-                    0x40..=0x7e => {
-                        self.state = State::Ground;
-                        let sgr = self.csi_dispatch(byte);
-                        match (&mut run, sgr) {
-                            (Some(open), Some(reset)) => {
-                                let start = open.escape_at.take().unwrap_or(at);
-                                open.sgrs.push((start, at + 1, reset));
-                            }
-                            _ => {
-                                let end = run.as_ref().and_then(|run| run.escape_at);
-                                close(&mut run, bytes, end.unwrap_or(at), &mut skips);
-                            }
-                        }
-                    }
-                    0x18 | 0x1a => {
-                        self.state = State::Ground;
-                        let end = run.as_ref().and_then(|run| run.escape_at);
-                        close(&mut run, bytes, end.unwrap_or(at), &mut skips);
-                    }
-                    0x1b => {
-                        self.state = State::Escape;
-                        let end = run.as_ref().and_then(|run| run.escape_at);
-                        close(&mut run, bytes, end.unwrap_or(at), &mut skips);
-                    }
-                    0x20..=0x3f => self.csi.push(byte),
-                    0x00..=0x1f => self.csi.controls = true,
-                    _ => {}
-                },
-                State::Osc => {
-                    self.state = match byte {
-                        0x07 | 0x18 | 0x1a => State::Ground,
-                        0x1b => State::Escape,
-                        _ => State::Osc,
-                    }
-                }
-                State::String => {
-                    self.state = match byte {
-                        0x18 | 0x1a => State::Ground,
-                        0x1b => State::Escape,
-                        _ => State::String,
-                    }
-                }
-            }
-            at += 1;
+            };
         }
-        // A sequence cut off by the end of the backlog ends the run where it started.
-        let end = run
-            .as_ref()
-            .and_then(|run| run.escape_at)
-            .unwrap_or(bytes.len());
-        close(&mut run, bytes, end, &mut skips);
-        skips
+        scan.finish()
+    }
+
+    /// A byte outside any sequence; returns where to read on.
+    fn ground(&mut self, byte: u8, at: usize, scan: &mut Scan) -> usize {
+        match byte {
+            ESC => {
+                self.state = State::Escape;
+                scan.sequence_starts(at);
+                at + 1
+            }
+            b'\n' | b'\r' | b'\t' | 0x20..=0x7e | 0x80..=0xff => scan.text(at, self.full_region),
+            _ => {
+                scan.not_text(at);
+                at + 1
+            }
+        }
+    }
+
+    /// The byte after ESC says which sequence this is: only a CSI may be an SGR.
+    fn escape(&mut self, byte: u8, at: usize, scan: &mut Scan) -> usize {
+        self.state = match byte {
+            b'[' => {
+                self.csi.clear();
+                State::Csi
+            }
+            b']' => State::Osc,
+            b'P' | b'X' | b'^' | b'_' => State::String,
+            0x20..=0x2f => State::EscapeIntermediate,
+            b'c' => {
+                // Full reset.
+                self.full_region = true;
+                State::Ground
+            }
+            0x30..=0x7e | CAN | SUB => State::Ground,
+            _ => State::Escape,
+        };
+        if self.state != State::Csi {
+            scan.not_text(at);
+        }
+        at + 1
+    }
+
+    /// A byte of a control sequence: its parameters, or its end.
+    fn csi(&mut self, byte: u8, at: usize, scan: &mut Scan) -> usize {
+        match byte {
+            0x40..=0x7e => {
+                self.state = State::Ground;
+                let sgr = self.csi_dispatch(byte);
+                scan.sequence_ends(at, sgr);
+            }
+            CAN | SUB => {
+                self.state = State::Ground;
+                scan.not_text(at);
+            }
+            ESC => {
+                self.state = State::Escape;
+                scan.not_text(at);
+            }
+            0x20..=0x3f => self.csi.push(byte),
+            0x00..=0x1f => self.csi.controls = true,
+            _ => {}
+        }
+        at + 1
     }
 
     /// Follows the scrolling region. Returns `Some(resets)` for an SGR sequence that is
@@ -343,18 +327,86 @@ impl Scanner {
     }
 }
 
-/// Ends the open run at `end` (exclusive), keeping the skip it allows.
-fn close(run: &mut Option<Run>, bytes: &[u8], end: usize, skips: &mut Vec<Skip>) {
-    let Some(mut closed) = run.take() else {
-        return;
-    };
-    // Line feeds at or after `end` belong to no run: they were never counted, but the
-    // cut must also lie before the end.
-    if closed.cut.is_some_and(|cut| cut > end) {
-        closed.cut = None;
+/// One backlog being scanned: the run of plain text open at the current byte, and the
+/// skips the runs closed so far allow.
+struct Scan<'a> {
+    bytes: &'a [u8],
+    keep: usize,
+    run: Option<Run>,
+    skips: Vec<Skip>,
+}
+
+impl<'a> Scan<'a> {
+    fn new(bytes: &'a [u8], keep: usize) -> Scan<'a> {
+        Scan {
+            bytes,
+            keep,
+            run: None,
+            skips: Vec::new(),
+        }
     }
-    if let Some(skip) = closed.skip(&bytes[..end]) {
-        skips.push(skip);
+
+    /// Text at `at`: opens a run where the whole screen scrolls, and counts a line feed.
+    /// Returns where the next byte is that may end the run or feed a line: the bulk of a
+    /// flood is read in one go.
+    fn text(&mut self, at: usize, full_region: bool) -> usize {
+        let bytes = self.bytes;
+        if self.run.is_none() && full_region {
+            self.run = Some(Run::new());
+        }
+        if let (Some(run), b'\n') = (&mut self.run, bytes[at]) {
+            let after_cr = at.checked_sub(1).map(|i| bytes[i]) == Some(b'\r');
+            run.line_feed(at + 1, after_cr, self.keep);
+        }
+        let rest = &bytes[at + 1..];
+        let plain = rest
+            .iter()
+            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
+            .unwrap_or(rest.len());
+        at + 1 + plain
+    }
+
+    /// An escape sequence starts at `at`; it may turn out to be an SGR.
+    fn sequence_starts(&mut self, at: usize) {
+        if let Some(run) = &mut self.run {
+            run.escape_at = Some(at);
+        }
+    }
+
+    /// The sequence ends at `at`: an SGR (`Some(resets)`) is plain text and stays in the
+    /// run; any other sequence is not.
+    fn sequence_ends(&mut self, at: usize, sgr: Option<bool>) {
+        match (&mut self.run, sgr) {
+            (Some(run), Some(resets)) => {
+                let start = run.escape_at.take().unwrap_or(at);
+                run.sgrs.push((start, at + 1, resets));
+            }
+            _ => self.not_text(at),
+        }
+    }
+
+    /// The byte at `at` is not plain text: the open run ends before it, or before the
+    /// sequence it is part of.
+    fn not_text(&mut self, at: usize) {
+        let Some(mut closed) = self.run.take() else {
+            return;
+        };
+        let end = closed.escape_at.unwrap_or(at);
+        // Line feeds at or after `end` belong to no run: they were never counted, but the
+        // cut must also lie before the end.
+        if closed.cut.is_some_and(|cut| cut > end) {
+            closed.cut = None;
+        }
+        if let Some(skip) = closed.skip(&self.bytes[..end]) {
+            self.skips.push(skip);
+        }
+    }
+
+    /// The skips of the whole backlog. A sequence cut off by its end ends the run where
+    /// it started.
+    fn finish(mut self) -> Vec<Skip> {
+        self.not_text(self.bytes.len());
+        self.skips
     }
 }
 

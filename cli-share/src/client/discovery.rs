@@ -10,9 +10,9 @@ use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
 use url::{Host, Url};
 
-use crate::net::link::ShareLink;
-use crate::net::tls::install_provider;
-use crate::net::{NetError, Trust};
+use crate::client::share_url::ShareUrl;
+use crate::client::tls::install_provider;
+use crate::client::{NetError, Trust};
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// An `/api/info` answer larger than this is not a relay's.
@@ -20,7 +20,7 @@ const MAX_INFO_BYTES: usize = 64 * 1024;
 
 /// What `/api/info` says, as sent.
 #[derive(Debug, Clone, Deserialize)]
-pub struct Info {
+pub struct ApiInfo {
     pub version: String,
     pub protocol: u16,
     /// `host:port` of the QUIC endpoint.
@@ -36,7 +36,7 @@ pub struct Info {
 #[derive(Debug, Clone)]
 pub struct RelayInfo {
     pub base: Url,
-    pub info: Info,
+    pub info: ApiInfo,
     pub trust: Trust,
 }
 
@@ -67,7 +67,7 @@ pub async fn discover(
     let client = client
         .build()
         .map_err(|e| NetError::Connect(e.to_string()))?;
-    let url = ShareLink::endpoint(base, "/api/info")?;
+    let url = ShareUrl::endpoint(base, "/api/info")?;
     let response = client
         .get(url)
         .send()
@@ -89,7 +89,7 @@ pub async fn discover(
     if body.len() > MAX_INFO_BYTES {
         return Err(NetError::Discovery("answer too large".into()));
     }
-    let info: Info =
+    let info: ApiInfo =
         serde_json::from_slice(&body).map_err(|e| NetError::Discovery(e.to_string()))?;
     let trustworthy_answer = base.scheme() == "https" || is_loopback(base);
     let trust = if info.self_signed && trustworthy_answer {

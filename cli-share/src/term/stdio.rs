@@ -37,16 +37,22 @@ pub struct LocalOut {
 }
 
 impl LocalOut {
+    /// Writes to stdout.
     pub fn spawn() -> LocalOut {
+        // Straight to the file descriptor: std's stdout is line-buffered, which costs a
+        // second write per chunk of a flood.
+        let out = match std::io::stdout().as_fd().try_clone_to_owned() {
+            Ok(fd) => Box::new(File::from(fd)) as Box<dyn Write + Send>,
+            Err(_) => Box::new(std::io::stdout()),
+        };
+        LocalOut::spawn_to(out)
+    }
+
+    /// Writes to `out`, which stands for the terminal (tests give a buffer).
+    pub fn spawn_to(mut out: Box<dyn Write + Send>) -> LocalOut {
         // Chunks are up to 64 KiB: a short queue keeps what a Ctrl-C stops from piling up.
         let (tx, mut rx) = mpsc::channel::<Vec<u8>>(4);
         let thread = std::thread::spawn(move || {
-            // Straight to the file descriptor: std's stdout is line-buffered, which costs a
-            // second write per chunk of a flood.
-            let mut out = match std::io::stdout().as_fd().try_clone_to_owned() {
-                Ok(fd) => Box::new(File::from(fd)) as Box<dyn Write>,
-                Err(_) => Box::new(std::io::stdout().lock()),
-            };
             while let Some(bytes) = rx.blocking_recv() {
                 if out.write_all(&bytes).and_then(|()| out.flush()).is_err() {
                     // The terminal is gone; keep draining so the producer never blocks.

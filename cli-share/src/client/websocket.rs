@@ -9,7 +9,7 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use url::Url;
 
-use crate::net::{NetError, Trust};
+use crate::client::{NetError, Trust};
 
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
@@ -89,7 +89,7 @@ pub(crate) async fn websocket(
 
 /// `http(s)://…` to `ws(s)://…` with `path`.
 pub(crate) fn ws_url(base: &Url, path: &str) -> Result<Url, NetError> {
-    let mut url = crate::net::link::ShareLink::endpoint(base, path)?;
+    let mut url = crate::client::share_url::ShareUrl::endpoint(base, path)?;
     let scheme = if base.scheme() == "https" {
         "wss"
     } else {

@@ -18,7 +18,7 @@ use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
 use protocol::limits::{MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
 use protocol::{Cursor, Screen};
 
-use crate::convert;
+use crate::sync::convert;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
 /// Counting further would change nothing viewers see: past a scrollback and a screen, a
@@ -129,7 +129,7 @@ impl Emulator {
         HISTORY_ROWS + 2 * usize::from(self.screen.rows)
     }
 
-    /// Whether plain text may be skipped now (see [`crate::skipping`]): lines scroll into
+    /// Whether plain text may be skipped now (see `sync/skipping.rs`): lines scroll into
     /// the history only on the main screen, and buffered output is not parsed yet.
     pub fn may_skip(&self) -> bool {
         !self.term.mode().contains(TermMode::ALT_SCREEN) && self.sync_deadline().is_none()

@@ -2,7 +2,7 @@
 //! the relay gave it, and sends its hello and first frame (the keyframe) before the
 //! handshake completes. After an outage, viewers then see the host back half a round trip
 //! after the path returns, not two. Later frames wait for the relay's answer. What the
-//! first flight repeats (see [`crate::net::repeat`]) stays small, and a relay that refuses
+//! first flight repeats (see [`crate::client::quic::repeat`]) stays small, and a relay that refuses
 //! the 0-RTT data (it restarted, or forgot the ticket) costs one frame, sent again on the
 //! next link.
 
@@ -15,7 +15,7 @@ use rustls::client::{
 };
 use rustls_pki_types::ServerName;
 
-use crate::net::NetError;
+use crate::client::NetError;
 
 /// Relays (by name) whose tickets are kept.
 const RELAYS_REMEMBERED: usize = 32;

@@ -6,16 +6,13 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures::stream::{SplitSink, SplitStream};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
-use wtransport::VarInt;
 
-use crate::net::closed::close_error;
-use crate::net::io::{Ws, websocket, ws_url};
-use crate::net::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareLink};
+use crate::client::link::{LinkRx, LinkTx};
+use crate::client::websocket::{websocket, ws_url};
+use crate::client::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareUrl};
 
 /// How long Auto gives WebTransport before falling back to WebSocket.
 const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -29,29 +26,15 @@ pub enum ViewerTransport {
     Auto,
 }
 
-enum Tx {
-    WebTransport {
-        send: FramedWrite<wtransport::SendStream, FrameCodec>,
-        // Keeps the client endpoint alive as long as the link.
-        _endpoint: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
-    },
-    WebSocket(SplitSink<Ws, Message>),
-}
-
-enum Rx {
-    WebTransport {
-        conn: wtransport::Connection,
-        read: FramedRead<wtransport::RecvStream, FrameCodec>,
-        /// `Ended` was read and the session closed from this side.
-        ended: bool,
-    },
-    WebSocket(SplitStream<Ws>),
-}
-
 /// Sends a viewer's input.
-pub struct ViewerSender(Tx);
+pub struct ViewerSender(LinkTx);
+
 /// Receives what the relay sends a viewer.
-pub struct ViewerReceiver(Rx);
+pub struct ViewerReceiver {
+    link: LinkRx,
+    /// `Ended` was read and the link closed from this side.
+    ended: bool,
+}
 
 /// A connected viewer.
 pub struct ViewerLink {
@@ -63,7 +46,7 @@ pub struct ViewerLink {
 /// Connects to the session of `link` on the discovered `relay`.
 pub async fn connect_viewer(
     relay: &RelayInfo,
-    link: &ShareLink,
+    link: &ShareUrl,
     transport: ViewerTransport,
 ) -> Result<ViewerLink, NetError> {
     match transport {
@@ -83,27 +66,27 @@ pub async fn connect_viewer(
     }
 }
 
-async fn ws(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+async fn ws(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, NetError> {
     let url = ws_url(&relay.base, &format!("/ws/sessions/{}", link.session_id))?;
-    let protocol = format!("{}, token.{}", relay::WS_PROTOCOL, link.token);
+    let protocol = format!("{}, token.{}", protocol::WS_PROTOCOL, link.token);
     let (sink, stream) = websocket(&url, &relay.trust, Some(&protocol))
         .await?
         .split();
     Ok(ViewerLink {
         transport: Transport::WebSocket,
-        sender: ViewerSender(Tx::WebSocket(sink)),
-        receiver: ViewerReceiver(Rx::WebSocket(stream)),
+        sender: ViewerSender(LinkTx::WebSocket(sink)),
+        receiver: ViewerReceiver::new(LinkRx::WebSocket(stream)),
     })
 }
 
-async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink, NetError> {
+async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, NetError> {
     let tls = relay.trust.client_config(&[WEBTRANSPORT_ALPN])?;
     let config = wtransport::ClientConfig::builder()
         .with_bind_default()
         .with_custom_tls(tls)
         .keep_alive_interval(None)
         // The relay's pings and idle timeout govern the link, as for hosts.
-        .max_idle_timeout(Some(relay::CLIENT_IDLE_TIMEOUT))
+        .max_idle_timeout(Some(protocol::CLIENT_IDLE_TIMEOUT))
         .map_err(|e| NetError::Tls(e.to_string()))?
         .build();
     let endpoint =
@@ -123,7 +106,7 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         Err(wtransport::error::ConnectingError::SessionRejected) => {
             // Ask again, reading the status this time, to tell 403 from 404.
             return Err(
-                match crate::net::h3_status::connect_status(relay, &url).await {
+                match crate::client::h3_status::connect_status(relay, &url).await {
                     Ok(403) => NetError::Forbidden,
                     Ok(404) => NetError::NotFound,
                     Ok(status) => NetError::Rejected(format!("HTTP {status}")),
@@ -141,14 +124,13 @@ async fn webtransport(relay: &RelayInfo, link: &ShareLink) -> Result<ViewerLink,
         .map_err(|e| NetError::Connect(e.to_string()))?;
     Ok(ViewerLink {
         transport: Transport::WebTransport,
-        sender: ViewerSender(Tx::WebTransport {
+        sender: ViewerSender(LinkTx::WebTransport {
             send: FramedWrite::new(send, FrameCodec::default()),
             _endpoint: endpoint,
         }),
-        receiver: ViewerReceiver(Rx::WebTransport {
+        receiver: ViewerReceiver::new(LinkRx::WebTransport {
             conn,
             read: FramedRead::new(recv, FrameCodec::default()),
-            ended: false,
         }),
     })
 }
@@ -172,47 +154,30 @@ impl ViewerLink {
 }
 
 impl ViewerReceiver {
+    fn new(link: LinkRx) -> ViewerReceiver {
+        ViewerReceiver { link, ended: false }
+    }
+
     /// The next message. After `Ended` the link closes and this returns
     /// [`NetError::Ended`] (or [`NetError::GoingAway`] after `GoingAway`).
     pub async fn recv(&mut self) -> Result<RelayToViewer, NetError> {
         let bytes = self.recv_raw().await?;
         let message = protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))?;
-        if let (RelayToViewer::Ended { .. }, Rx::WebTransport { conn, ended, .. }) =
-            (&message, &mut self.0)
-        {
+        if let (RelayToViewer::Ended { .. }, LinkRx::WebTransport { .. }) = (&message, &self.link) {
             // The relay waits for the viewer to close after `Ended`, as a browser does once it
             // has read it, so that closing never discards an unread `Ended`.
-            conn.close(VarInt::from_u32(close::ENDED.into()), b"ended");
-            *ended = true;
+            self.link.close(close::ENDED, "ended");
+            self.ended = true;
         }
         Ok(message)
     }
 
     /// The next message's bytes, undecoded (frames are forwarded byte for byte).
     pub async fn recv_raw(&mut self) -> Result<Bytes, NetError> {
-        match &mut self.0 {
-            Rx::WebTransport { ended: true, .. } => Err(NetError::Ended),
-            Rx::WebTransport { conn, read, .. } => match read.next().await {
-                Some(Ok(bytes)) => Ok(bytes),
-                Some(Err(_)) | None => Err(close_error(conn.quic_connection()).await),
-            },
-            Rx::WebSocket(stream) => loop {
-                match stream.next().await {
-                    Some(Ok(Message::Binary(bytes))) => return Ok(bytes),
-                    Some(Ok(Message::Close(Some(frame)))) => {
-                        return Err(NetError::from_close(
-                            u16::from(frame.code).into(),
-                            &frame.reason,
-                        ));
-                    }
-                    Some(Ok(Message::Close(None))) | None => {
-                        return Err(NetError::Closed("connection closed".into()));
-                    }
-                    Some(Ok(_)) => continue,
-                    Some(Err(e)) => return Err(NetError::Closed(e.to_string())),
-                }
-            },
+        if self.ended {
+            return Err(NetError::Ended);
         }
+        self.link.recv().await
     }
 }
 
@@ -226,16 +191,6 @@ impl ViewerSender {
         }
         let bytes = protocol::encode(&ViewerToRelay::Input(data.to_vec()))
             .map_err(|e| NetError::Protocol(e.to_string()))?;
-        let bytes = Bytes::from(bytes);
-        match &mut self.0 {
-            Tx::WebTransport { send, .. } => send
-                .send(bytes)
-                .await
-                .map_err(|e| NetError::Closed(e.to_string())),
-            Tx::WebSocket(sink) => sink
-                .send(Message::Binary(bytes))
-                .await
-                .map_err(|e| NetError::Closed(e.to_string())),
-        }
+        self.0.send(Bytes::from(bytes)).await
     }
 }

@@ -122,7 +122,7 @@ mod tests {
     use protocol::Run;
 
     use super::*;
-    use crate::emulator::Emulator;
+    use crate::sync::emulator::Emulator;
 
     const VIEW: Viewport = Viewport { cols: 20, rows: 5 };
 

@@ -2,129 +2,104 @@
 //! through (minus the wrapper's own `/share` commands), and, while sharing, the screen
 //! sent to the relay as coalesced frames.
 //!
-//! One loop reads the PTY: output goes to the local terminal and, through a bounded queue,
-//! to the emulator on its own thread, which parses while the loop reads on. A snapshot is
-//! taken only when the link to the relay is ready for another frame, so a slow link never
-//! slows the local terminal and never builds a backlog: the next frame carries everything
-//! that changed meanwhile. During a flood frames come less often and leave the rows that
-//! scrolled past out; a keyframe brings viewers the true scrollback once output calms.
+//! One loop reads the PTY: output goes to the local terminal ([`console`]) and, through a
+//! bounded queue, to the emulator on its own thread, which parses while the loop reads on.
+//! A snapshot is taken only when the link to the relay is ready for another frame and the
+//! [`pacer`] says it is time, so a slow link never slows the local terminal and never
+//! builds a backlog: the next frame carries everything that changed meanwhile. During a
+//! flood frames come less often and leave the rows that scrolled past out; a keyframe
+//! brings viewers the true scrollback once output calms.
+
+mod console;
+pub(crate) mod pacer;
+mod pty;
+mod relay_target;
+mod slash;
 
 use std::ffi::OsString;
 use std::time::Duration;
 
-use futures::FutureExt;
 use protocol::limits::{MAX_COLS, MAX_ROWS};
-use protocol::{HostHello, HostToRelay, Links, Mode, ViewerCount};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use protocol::{HostHello, Links, Mode, ViewerCount};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
 use crate::cli::HostArgs;
-use crate::emulator::Emulator;
-use crate::frames::FrameEncoder;
-use crate::local::{LocalOut, spawn_stdin};
-use crate::net::HostTransport;
-use crate::parsing::ParsingThread;
-use crate::pty::{self, Spawned};
-use crate::render::{self, Viewport};
-use crate::share::{RelayTarget, ShareEvent, Sharing};
-use crate::slash::{Command, SlashFilter};
-use crate::tty::{self, RawMode};
+use crate::client::{HostTransport, ShareEvent, Sharing};
+use crate::sync::emulator_thread::EmulatorThread;
+use crate::sync::{Emulator, ScreenEncoder};
+use crate::term::stdio::{LocalOut, spawn_stdin};
+use crate::term::tty::{self, RawMode};
+use console::Console;
+use pacer::FramePacer;
+use pty::{PtyInput, Spawned, read_more};
+use relay_target::RelayTarget;
+use slash::{Command, SlashFilter};
 
 /// How long the output of an exited child is drained (its background jobs may hold the
 /// PTY open forever).
 const DRAIN_IDLE: Duration = Duration::from_millis(200);
 /// How long the last frame and the goodbye may take when leaving.
 const FAREWELL: Duration = Duration::from_secs(3);
-/// Shortest time between two frames (and so between two snapshots).
-const MIN_FRAME_INTERVAL: Duration = Duration::from_millis(10);
-/// The same during a flood, when every frame replaces the whole screen anyway.
-const FLOOD_FRAME_INTERVAL: Duration = Duration::from_millis(40);
-/// During a flood, a pause this long in the output ends the wait for the flood interval:
-/// what a Ctrl-C brings back shows at once.
-const FLOOD_PAUSE: Duration = Duration::from_millis(4);
-/// Quiet time after which the scrollback left out during a flood is sent.
-const CALM_AFTER: Duration = Duration::from_millis(150);
 /// Most bytes read from the PTY before they are passed on.
 const READ_CHUNK: usize = 64 * 1024;
-/// A snapshot takes at most 1/N of the time while the screen changes continuously.
-const SNAPSHOT_COST_FACTOR: u32 = 4;
 /// How long `--now` waits for the relay before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// Operations on the PTY, done in order by one task so a child that does not read its
-/// input never blocks the loop that reads its output.
-enum PtyOp {
-    Write(Vec<u8>),
-    Resize(u16, u16),
-}
-
 /// Runs the session; returns the exit code for the process.
 pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
-    let interactive = tty::stdout_is_terminal();
     let (cols, rows) = tty::local_size();
-    let mut host = Host {
-        emulator: ParsingThread::spawn(Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS))),
-        encoder: FrameEncoder::new(),
-        filter: SlashFilter::new(!args.no_slash),
-        out: LocalOut::spawn(),
-        interactive,
-        relay: RelayTarget::new(args.relay.clone()),
-        host_key: args.host_key.clone(),
-        sharing: None,
-        in_flight: false,
-        next_frame_at: Instant::now(),
-        flood_frame_at: Instant::now(),
-        dirty: false,
-        last_change: Instant::now(),
-        repaint_pending: false,
-        warned_scrollback: false,
-        collab_requested: args.collab,
-        viewers: ViewerCount::default(),
-    };
+    let console = Console::new(LocalOut::spawn(), tty::stdout_is_terminal());
+    let mut host = Host::new(&args, console, (cols, rows));
     if args.now {
         host.start_now(cols, rows).await?;
     }
     let raw_mode = RawMode::enable()?;
-    let code = host
-        .session(pty::command_or_shell(args.command), cols, rows)
-        .await;
+    let command = pty::command_or_shell(args.command);
+    let code = host.session(command, cols, rows, spawn_stdin()).await;
     host.farewell().await;
-    host.out.finish();
+    host.console.finish();
     drop(raw_mode);
     code
 }
 
 struct Host {
-    emulator: ParsingThread,
-    encoder: FrameEncoder,
+    // The screen viewers see: the emulator, the frames made from it, and when they go.
+    emulator: EmulatorThread,
+    encoder: ScreenEncoder,
+    pacer: FramePacer,
+    // The local user.
+    console: Console,
     filter: SlashFilter,
-    out: LocalOut,
-    /// Whether stdout is a terminal: notices and repaints go there, else to stderr.
-    interactive: bool,
+    // The share.
     relay: RelayTarget,
     host_key: Option<String>,
-    sharing: Option<Sharing>,
-    /// A frame was handed to the link and not yet written.
-    in_flight: bool,
-    /// No frame before this instant.
-    next_frame_at: Instant,
-    /// During a flood, no frame before this instant unless the output pauses.
-    flood_frame_at: Instant,
-    /// The screen changed since the last frame.
-    dirty: bool,
-    /// When the emulator last reported a change.
-    last_change: Instant,
-    /// A notice covers part of the screen: repaint on the next keystroke.
-    repaint_pending: bool,
-    warned_scrollback: bool,
     collab_requested: bool,
+    sharing: Option<Sharing>,
     viewers: ViewerCount,
+    warned_scrollback: bool,
 }
 
 impl Host {
+    fn new(args: &HostArgs, console: Console, (cols, rows): (u16, u16)) -> Host {
+        let emulator = Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        Host {
+            emulator: EmulatorThread::spawn(emulator, pacer::BATCHES),
+            encoder: ScreenEncoder::new(),
+            pacer: FramePacer::new(),
+            console,
+            filter: SlashFilter::new(!args.no_slash),
+            relay: RelayTarget::new(args.relay.clone()),
+            host_key: args.host_key.clone(),
+            collab_requested: args.collab,
+            sharing: None,
+            viewers: ViewerCount::default(),
+            warned_scrollback: false,
+        }
+    }
+
     /// `--now`: share before the child starts and print the links on their own lines.
     async fn start_now(&mut self, cols: u16, rows: u16) -> anyhow::Result<()> {
         let mut sharing = self.connect(cols, rows, self.collab_requested).await?;
@@ -138,8 +113,7 @@ impl Host {
                         eprintln!("share: collab link: {collab}");
                     }
                     self.warned_scrollback = true;
-                    self.encoder.force_keyframe();
-                    self.dirty = true;
+                    self.send_keyframe();
                     self.sharing = Some(sharing);
                     return Ok(());
                 }
@@ -160,21 +134,21 @@ impl Host {
         Ok(Sharing::start(base, hello))
     }
 
-    /// Runs the child until it exits; returns its exit code.
+    /// Runs `command` until it exits, with the user's keys from `keys`; returns its exit
+    /// code.
     async fn session(
         &mut self,
         command: Vec<OsString>,
         cols: u16,
         rows: u16,
+        keys: mpsc::Receiver<Vec<u8>>,
     ) -> anyhow::Result<i32> {
         let Spawned {
             mut reader,
-            writer,
+            input,
             mut child,
         } = pty::spawn(&command, cols, rows)?;
-        let (pty_tx, pty_rx) = mpsc::unbounded_channel();
-        tokio::spawn(pty_writer(writer, pty_rx));
-        let mut stdin = Some(spawn_stdin());
+        let mut keys = Some(keys);
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
         let mut hangup = signal(SignalKind::hangup())?;
@@ -182,47 +156,41 @@ impl Host {
         let mut interrupt = signal(SignalKind::interrupt())?;
         let mut buf = vec![0u8; READ_CHUNK];
         let mut status = None;
-        self.send_frame_if_ready();
+        self.send_frame_if_due();
         loop {
-            let frame_due = self.frame_pending().then(|| self.frame_due_at());
-            let repay_at = self
-                .encoder
-                .history_debt()
-                .then_some(self.last_change + CALM_AFTER);
+            let frame_due = self.frame_due();
+            let repay_at = self.encoder.history_debt().then(|| self.pacer.calm_at());
             tokio::select! {
                 read = read_more(&mut reader, &mut buf) => match read {
                     Ok(n) if n > 0 => self.child_output(&buf[..n]).await,
                     // EOF, or EIO once every process holding the PTY is gone.
                     _ => break,
                 },
-                () = self.emulator.changed() => {
-                    self.dirty = true;
-                    self.last_change = Instant::now();
-                }
-                input = recv_some(&mut stdin) => match input {
-                    Some(bytes) => self.keystrokes(&bytes, &pty_tx).await,
+                () = self.emulator.changed() => self.pacer.changed(),
+                typed = recv_some(&mut keys) => match typed {
+                    Some(bytes) => self.keystrokes(&bytes, &input).await,
                     None => {
-                        stdin = None;
+                        keys = None;
                         // End of our input is end of the child's: an EOF character.
-                        let _ = pty_tx.send(PtyOp::Write(vec![0x04]));
+                        input.write(vec![0x04]);
                     }
                 },
-                _ = winch.recv() => self.resize(&pty_tx).await,
+                _ = winch.recv() => self.resize(&input).await,
                 exited = child.wait(), if status.is_none() => {
                     status = Some(exited?);
                     break;
                 }
-                event = next_event(&mut self.sharing) => self.share_event(event, &pty_tx).await,
+                event = next_event(&mut self.sharing) => self.share_event(event, &input).await,
                 _ = sleep_until(frame_due.unwrap_or_else(Instant::now)), if frame_due.is_some() => {}
                 _ = sleep_until(repay_at.unwrap_or_else(Instant::now)), if repay_at.is_some() => {
                     self.encoder.repay_history_debt();
-                    self.dirty = true;
+                    self.pacer.resend();
                 }
                 _ = term.recv() => return Ok(128 + nix::libc::SIGTERM),
                 _ = hangup.recv() => return Ok(128 + nix::libc::SIGHUP),
                 _ = interrupt.recv() => return Ok(128 + nix::libc::SIGINT),
             }
-            self.send_frame_if_ready();
+            self.send_frame_if_due();
         }
         // Output still buffered in the PTY belongs on screen before leaving.
         while let Ok(Ok(n)) = timeout(DRAIN_IDLE, read_more(&mut reader, &mut buf)).await {
@@ -239,20 +207,16 @@ impl Host {
     }
 
     async fn child_output(&mut self, bytes: &[u8]) {
-        self.out.write(bytes.to_vec()).await;
+        self.console.output(bytes.to_vec()).await;
         self.emulator.feed(bytes.to_vec()).await;
     }
 
-    async fn keystrokes(&mut self, bytes: &[u8], pty_tx: &mpsc::UnboundedSender<PtyOp>) {
-        if self.repaint_pending {
-            self.repaint().await;
-        }
+    async fn keystrokes(&mut self, bytes: &[u8], input: &PtyInput) {
+        self.console.before_key(&mut self.emulator).await;
         let filtered = self.filter.feed(bytes);
-        if self.interactive && !filtered.echo.is_empty() {
-            self.out.write(filtered.echo).await;
-        }
+        self.console.echo(filtered.echo).await;
         if !filtered.to_child.is_empty() {
-            let _ = pty_tx.send(PtyOp::Write(filtered.to_child));
+            input.write(filtered.to_child);
         }
         for command in filtered.commands {
             self.command(command).await;
@@ -264,9 +228,7 @@ impl Host {
             Command::Share { collab } => {
                 self.collab_requested |= collab;
                 if let Some(sharing) = &self.sharing {
-                    sharing.request(HostToRelay::RequestLinks {
-                        collab: self.collab_requested,
-                    });
+                    sharing.request_links(self.collab_requested);
                     return;
                 }
                 if !self.warned_scrollback {
@@ -283,7 +245,7 @@ impl Host {
             Command::Unshare => match self.sharing.take() {
                 Some(sharing) => {
                     sharing.stop("the host stopped sharing", FAREWELL).await;
-                    self.in_flight = false;
+                    self.pacer.link_free();
                     self.viewers = ViewerCount::default();
                     self.notice("sharing stopped").await;
                 }
@@ -292,22 +254,17 @@ impl Host {
         }
     }
 
-    async fn share_event(
-        &mut self,
-        event: Option<ShareEvent>,
-        pty_tx: &mpsc::UnboundedSender<PtyOp>,
-    ) {
+    async fn share_event(&mut self, event: Option<ShareEvent>, input: &PtyInput) {
         let Some(event) = event else {
             self.sharing = None;
-            self.in_flight = false;
+            self.pacer.link_free();
             return;
         };
         match event {
-            ShareEvent::Sent => self.in_flight = false,
+            ShareEvent::Sent => self.pacer.link_free(),
             ShareEvent::Connected => {
-                self.in_flight = false;
-                self.encoder.force_keyframe();
-                self.dirty = true;
+                self.pacer.link_free();
+                self.send_keyframe();
             }
             ShareEvent::Welcome {
                 links,
@@ -345,21 +302,18 @@ impl Host {
             // Second line of defence: only input the relay vouches for as collab.
             ShareEvent::Input { mode, data } => {
                 if mode == Mode::Collab {
-                    let _ = pty_tx.send(PtyOp::Write(data));
+                    input.write(data);
                 }
             }
-            ShareEvent::RequestKeyframe => {
-                self.encoder.force_keyframe();
-                self.dirty = true;
-            }
+            ShareEvent::RequestKeyframe => self.send_keyframe(),
             ShareEvent::Reconnecting(why) => {
-                self.in_flight = false;
+                self.pacer.link_free();
                 self.notice(&format!("lost the relay ({why}), reconnecting"))
                     .await;
             }
             ShareEvent::Stopped(why) => {
                 self.sharing = None;
-                self.in_flight = false;
+                self.pacer.link_free();
                 self.notice(&format!("sharing ended: {why}")).await;
             }
         }
@@ -379,81 +333,52 @@ impl Host {
         self.notice(&text).await;
     }
 
-    /// A message for the local user only: it never enters the emulator, so viewers do
-    /// not see it, and the screen is repainted from the emulator on the next keystroke.
     async fn notice(&mut self, text: &str) {
-        if self.interactive {
-            let body = text.replace("\r\n", "\r\n\x1b[7m share \x1b[0m ");
-            // Consecutive notices stack without blank lines between them.
-            let lead = if self.repaint_pending { "" } else { "\r\n" };
-            let message = format!("{lead}\x1b[0m\x1b[7m share \x1b[0m {body}\r\n");
-            self.out.write(message.into_bytes()).await;
-            self.repaint_pending = true;
-        } else {
-            for line in text.split("\r\n") {
-                eprintln!("share: {line}");
-            }
-        }
+        self.console.notice(text).await;
     }
 
-    async fn repaint(&mut self) {
-        self.repaint_pending = false;
+    async fn resize(&mut self, input: &PtyInput) {
         let (cols, rows) = tty::local_size();
-        // The local terminal shows all output read so far: so must the repaint.
-        self.emulator.settle().await;
-        let painted = render::full(self.emulator.lock().snapshot(), Viewport { cols, rows });
-        self.out.write(painted).await;
-    }
-
-    async fn resize(&mut self, pty_tx: &mpsc::UnboundedSender<PtyOp>) {
-        let (cols, rows) = tty::local_size();
-        let _ = pty_tx.send(PtyOp::Resize(cols, rows));
+        input.resize(cols, rows);
         self.emulator
             .resize(cols.min(MAX_COLS), rows.min(MAX_ROWS))
             .await;
+        self.send_keyframe();
+    }
+
+    /// The next frame is a keyframe, sent even if the screen did not change.
+    fn send_keyframe(&mut self) {
         self.encoder.force_keyframe();
-        self.dirty = true;
+        self.pacer.resend();
     }
 
-    /// Whether a frame waits only for the link or the frame interval.
-    fn frame_pending(&self) -> bool {
-        self.dirty && !self.in_flight && self.sharing.as_ref().is_some_and(Sharing::is_live)
+    /// When the next frame may go, if one waits only for its time.
+    fn frame_due(&self) -> Option<Instant> {
+        let live = self.sharing.as_ref().is_some_and(Sharing::is_live);
+        self.pacer.due(live, self.encoder.flooding())
     }
 
-    /// When the next frame may go: after the frame interval, longer during a flood
-    /// unless the output pauses.
-    fn frame_due_at(&self) -> Instant {
-        if self.encoder.flooding() {
-            let paused_at = self.last_change + FLOOD_PAUSE;
-            self.next_frame_at.max(self.flood_frame_at.min(paused_at))
-        } else {
-            self.next_frame_at
-        }
-    }
-
-    /// Sends the current screen if it changed, the link can take a frame and the frame
-    /// interval has passed. The interval grows with the cost of a snapshot, so that
-    /// under a flood snapshots take a bounded share of the time.
-    fn send_frame_if_ready(&mut self) {
-        if !self.frame_pending() || Instant::now() < self.frame_due_at() {
-            return;
-        }
+    /// Makes a frame of the current screen and hands it to the link, if the pacer says
+    /// one is due.
+    fn send_frame_if_due(&mut self) {
         let Some(sharing) = &self.sharing else {
             return;
         };
-        self.dirty = false;
+        if !self
+            .pacer
+            .is_due(sharing.is_live(), self.encoder.flooding())
+        {
+            return;
+        }
         let started = Instant::now();
         let encoded = self.encoder.encode(self.emulator.lock().snapshot());
-        let cost = started.elapsed();
-        let now = Instant::now();
-        self.next_frame_at = now + (cost * SNAPSHOT_COST_FACTOR).max(MIN_FRAME_INTERVAL);
-        self.flood_frame_at = now + FLOOD_FRAME_INTERVAL;
+        self.pacer.made(started.elapsed());
         match encoded {
             Ok(Some(frame)) => {
-                self.in_flight = sharing.request(HostToRelay::Frame(frame));
-                if !self.in_flight {
-                    self.encoder.force_keyframe();
-                    self.dirty = true;
+                if sharing.send_frame(frame) {
+                    self.pacer.handed();
+                } else {
+                    self.send_keyframe();
                 }
             }
             Ok(None) => {}
@@ -466,21 +391,21 @@ impl Host {
         let deadline = Instant::now() + FAREWELL;
         // The last frame shows all the output read.
         let _ = tokio::time::timeout_at(deadline, self.emulator.settle()).await;
-        self.dirty = true;
+        self.pacer.resend();
         // The flood is over: viewers get the scrollback it left out.
         if self.encoder.history_debt() {
             self.encoder.repay_history_debt();
         }
         loop {
-            if self.frame_pending() {
-                sleep_until(self.frame_due_at().min(deadline)).await;
+            if let Some(due) = self.frame_due() {
+                sleep_until(due.min(deadline)).await;
             }
-            self.send_frame_if_ready();
-            if !self.in_flight {
+            self.send_frame_if_due();
+            if !self.pacer.in_flight() {
                 break;
             }
             match timeout_at(deadline, next_event(&mut self.sharing)).await {
-                Some(ShareEvent::Sent) => self.in_flight = false,
+                Some(ShareEvent::Sent) => self.pacer.link_free(),
                 Some(ShareEvent::Stopped(_)) | None => break,
                 Some(_) => {}
             }
@@ -500,23 +425,6 @@ async fn timeout_at<T>(deadline: Instant, future: impl Future<Output = Option<T>
         .flatten()
 }
 
-/// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
-/// reads follow while they complete at once (the kernel hands out a PTY's output a few
-/// KiB at a time), so a flood is passed on in big chunks.
-async fn read_more(
-    reader: &mut pty_process::OwnedReadPty,
-    buf: &mut [u8],
-) -> std::io::Result<usize> {
-    let mut filled = reader.read(buf).await?;
-    while filled > 0 && filled < buf.len() {
-        match reader.read(&mut buf[filled..]).now_or_never() {
-            Some(Ok(n)) if n > 0 => filled += n,
-            _ => break,
-        }
-    }
-    Ok(filled)
-}
-
 async fn recv_some(rx: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {
     match rx {
         Some(rx) => rx.recv().await,
@@ -531,18 +439,173 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
     }
 }
 
-async fn pty_writer(
-    mut writer: pty_process::OwnedWritePty,
-    mut ops: mpsc::UnboundedReceiver<PtyOp>,
-) {
-    while let Some(op) = ops.recv().await {
-        match op {
-            PtyOp::Write(bytes) => {
-                if writer.write_all(&bytes).await.is_err() {
-                    break;
-                }
-            }
-            PtyOp::Resize(cols, rows) => pty::resize(&writer, cols, rows),
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::client::ViewerTransport;
+    use crate::testing::{Viewer, within};
+
+    /// The user's terminal: what the host writes on it arrives here.
+    struct Terminal {
+        written: mpsc::UnboundedReceiver<Vec<u8>>,
+        text: String,
+    }
+
+    struct TerminalWriter(mpsc::UnboundedSender<Vec<u8>>);
+
+    impl Write for TerminalWriter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.send(bytes.to_vec());
+            Ok(bytes.len())
         }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Terminal {
+        fn new() -> (Terminal, Console) {
+            let (tx, written) = mpsc::unbounded_channel();
+            let out = LocalOut::spawn_to(Box::new(TerminalWriter(tx)));
+            let terminal = Terminal {
+                written,
+                text: String::new(),
+            };
+            (terminal, Console::new(out, true))
+        }
+
+        /// The text written from now until it contains `wanted`.
+        async fn until(&mut self, wanted: &str) -> String {
+            self.text.clear();
+            within(&format!("{wanted:?} on the terminal"), async {
+                while !self.text.contains(wanted) {
+                    let bytes = self.written.recv().await.expect("the console is open");
+                    self.text.push_str(&String::from_utf8_lossy(&bytes));
+                }
+            })
+            .await;
+            std::mem::take(&mut self.text)
+        }
+    }
+
+    /// A host with the embedded relay, running `sh` on a terminal of the test's.
+    fn host(
+        collab: bool,
+    ) -> (
+        Terminal,
+        mpsc::Sender<Vec<u8>>,
+        tokio::task::JoinHandle<i32>,
+    ) {
+        let args = HostArgs {
+            relay: None,
+            collab,
+            now: false,
+            no_slash: false,
+            host_key: None,
+            command: Vec::new(),
+        };
+        let (terminal, console) = Terminal::new();
+        let mut host = Host::new(&args, console, (80, 24));
+        let (keys, typed) = mpsc::channel(16);
+        let session = tokio::spawn(async move {
+            let code = host.session(vec!["sh".into()], 80, 24, typed).await;
+            host.farewell().await;
+            code.expect("the session runs")
+        });
+        (terminal, keys, session)
+    }
+
+    async fn type_keys(keys: &mpsc::Sender<Vec<u8>>, text: &str) {
+        keys.send(text.as_bytes().to_vec())
+            .await
+            .expect("the host reads keys");
+    }
+
+    /// The URL after `label` in what the terminal showed.
+    fn link_after(text: &str, label: &str) -> String {
+        let (_, rest) = text.split_once(label).expect("the label");
+        rest.split(['\r', '\n'])
+            .next()
+            .expect("a line")
+            .trim()
+            .to_owned()
+    }
+
+    /// Types `command` (a `/share`) and joins the link shown after `label`.
+    async fn share(
+        terminal: &mut Terminal,
+        keys: &mpsc::Sender<Vec<u8>>,
+        command: &str,
+        label: &str,
+        transport: ViewerTransport,
+    ) -> Viewer {
+        type_keys(keys, command).await;
+        let shown = terminal.until("/unshare to stop").await;
+        Viewer::join(&link_after(&shown, label), transport).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn slash_share_gives_the_user_a_link_to_the_live_screen_and_exit_ends_it() {
+        let (mut terminal, keys, session) = host(false);
+        let read_only = "read-only link: ";
+        let mut viewer = share(
+            &mut terminal,
+            &keys,
+            "/share\r",
+            read_only,
+            ViewerTransport::WebSocket,
+        )
+        .await;
+
+        type_keys(&keys, "echo marker-$((6*7))\r").await;
+        terminal.until("marker-42").await;
+        viewer.shows("marker-42").await;
+        let seen = viewer.mirror.screen().expect("a screen").text();
+        assert!(
+            !seen.contains("read-only link"),
+            "notices stay local: {seen}"
+        );
+
+        type_keys(&keys, "exit 7\r").await;
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            7
+        );
+        viewer.ended().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn collab_keys_reach_the_child_and_unshare_ends_the_viewers() {
+        let (mut terminal, keys, session) = host(true);
+        let collab = "collab link: ";
+        let command = "/share --collab\r";
+        let mut viewer = share(
+            &mut terminal,
+            &keys,
+            command,
+            collab,
+            ViewerTransport::WebTransport,
+        )
+        .await;
+        terminal.until("a collaborator joined").await;
+
+        viewer.type_keys(b"echo typed-$((2+3))-remotely\r").await;
+        terminal.until("typed-5-remotely").await;
+        viewer.shows("typed-5-remotely").await;
+
+        type_keys(&keys, "/unshare\r").await;
+        terminal.until("sharing stopped").await;
+        viewer.ended().await;
+        // The child runs on without the share.
+        type_keys(&keys, "echo still-$((1+1))-here\r").await;
+        terminal.until("still-2-here").await;
+        drop(keys);
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            0
+        );
     }
 }

@@ -217,7 +217,7 @@ pub(crate) fn client_endpoint(bind: SocketAddr) -> io::Result<(quinn::Endpoint, 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::net::Trust;
+    use crate::client::Trust;
 
     const PATIENCE: Duration = Duration::from_secs(10);
 

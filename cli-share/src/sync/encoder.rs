@@ -21,7 +21,7 @@ const MIN_DIFF_BUDGET: usize = 16 * 1024;
 const FLOOD_HISTORY_ROWS: usize = 500;
 
 #[derive(Debug, Default)]
-pub struct FrameEncoder {
+pub struct ScreenEncoder {
     last_sent: Option<Screen>,
     next_seq: u64,
     keyframe_bytes: usize,
@@ -33,9 +33,9 @@ pub struct FrameEncoder {
     flooding: bool,
 }
 
-impl FrameEncoder {
-    pub fn new() -> FrameEncoder {
-        FrameEncoder::default()
+impl ScreenEncoder {
+    pub fn new() -> ScreenEncoder {
+        ScreenEncoder::default()
     }
 
     /// Makes the next frame a keyframe.
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn first_frame_is_a_keyframe_then_diffs_then_nothing() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         let first = encoder.encode(&mut screen).unwrap().unwrap();
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn coalesced_changes_arrive_as_one_diff_of_the_final_state() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -220,7 +220,7 @@ mod tests {
 
     #[test]
     fn keyframes_on_demand_on_resize_and_when_diffs_outweigh_the_keyframe() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
         assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
         encoder.force_keyframe();
@@ -258,7 +258,7 @@ mod tests {
 
     #[test]
     fn floods_leave_history_out_and_a_keyframe_repays_it() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(20, 4);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn keyframes_during_a_flood_blank_the_scrollback() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(200, 40);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn oversized_keyframes_shed_scrollback() {
-        let mut encoder = FrameEncoder::new();
+        let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(1000, 2);
         let long = Line::plain(&"x".repeat(1000));
         screen.scrollback = std::iter::repeat_n(long, 5000).collect();

@@ -3,29 +3,29 @@
 
 use url::Url;
 
-use crate::net::NetError;
+use crate::client::NetError;
 
 /// A parsed share link.
 #[derive(Clone)]
-pub struct ShareLink {
+pub struct ShareUrl {
     /// The relay's HTTP(S) base, e.g. `https://relay.example`.
     pub base: Url,
     pub session_id: String,
     pub token: String,
 }
 
-impl std::fmt::Debug for ShareLink {
+impl std::fmt::Debug for ShareUrl {
     // The token is a credential: never printed.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShareLink")
+        f.debug_struct("ShareUrl")
             .field("base", &self.base.as_str())
             .field("session_id", &self.session_id)
             .finish_non_exhaustive()
     }
 }
 
-impl ShareLink {
-    pub fn parse(link: &str) -> Result<ShareLink, NetError> {
+impl ShareUrl {
+    pub fn parse(link: &str) -> Result<ShareUrl, NetError> {
         let url = Url::parse(link).map_err(|e| NetError::Url(e.to_string()))?;
         let token = url
             .fragment()
@@ -41,7 +41,7 @@ impl ShareLink {
         base.set_fragment(None);
         base.set_query(None);
         base.set_path(&prefix);
-        Ok(ShareLink {
+        Ok(ShareUrl {
             base,
             session_id: id,
             token,
@@ -61,14 +61,14 @@ mod tests {
 
     #[test]
     fn links_split_into_base_id_and_token() {
-        let link = ShareLink::parse("http://127.0.0.1:8080/s/abc_-D#x.y.z").unwrap();
+        let link = ShareUrl::parse("http://127.0.0.1:8080/s/abc_-D#x.y.z").unwrap();
         assert_eq!(link.base.as_str(), "http://127.0.0.1:8080/");
         assert_eq!(link.session_id, "abc_-D");
         assert_eq!(link.token, "x.y.z");
-        let nested = ShareLink::parse("https://h/relay/s/id#t").unwrap();
+        let nested = ShareUrl::parse("https://h/relay/s/id#t").unwrap();
         assert_eq!(nested.base.as_str(), "https://h/relay");
-        assert!(ShareLink::parse("http://h/s/id").is_err());
-        assert!(ShareLink::parse("http://h/x/id#t").is_err());
+        assert!(ShareUrl::parse("http://h/s/id").is_err());
+        assert!(ShareUrl::parse("http://h/x/id#t").is_err());
         assert!(!format!("{link:?}").contains("x.y.z"));
     }
 }

@@ -14,7 +14,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::net::NetError;
+use crate::client::NetError;
 
 /// What the client accepts as the relay's certificate.
 #[derive(Clone)]

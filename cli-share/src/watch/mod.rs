@@ -11,13 +11,15 @@ use protocol::{EndReason, Mode, RelayToViewer, Screen};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
+mod escapes;
+
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::escapes::unescape;
-use crate::local::{LocalOut, spawn_stdin};
-use crate::mirror::Mirror;
-use crate::net::{self, NetError, ShareLink, ViewerLink, ViewerTransport};
-use crate::render::{self, Viewport};
-use crate::tty::{self, RawMode};
+use crate::client::{self, NetError, ShareUrl, ViewerLink, ViewerTransport};
+use crate::sync::mirror::Mirror;
+use crate::term::render::{self, Viewport};
+use crate::term::stdio::{LocalOut, spawn_stdin};
+use crate::term::tty::{self, RawMode};
+use escapes::unescape;
 
 /// After the first keyframe, how long without news means `--dump` has caught up.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -28,7 +30,8 @@ const RETRY_FOR: Duration = Duration::from_secs(30);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
 const QUIT_KEY: u8 = 0x1d;
 
-const EXIT_TIMEOUT: i32 = 1;
+/// Timed out, or the network failed.
+const EXIT_FAILED: i32 = 1;
 const EXIT_BAD_LINK: i32 = 2;
 const EXIT_ENDED: i32 = 3;
 
@@ -41,7 +44,7 @@ enum Goal {
 }
 
 pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
-    let link = match ShareLink::parse(&args.url) {
+    let link = match ShareUrl::parse(&args.url) {
         Ok(link) => link,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &error.to_string())),
     };
@@ -74,7 +77,12 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         match viewer.recv().await {
             Ok(RelayToViewer::Welcome(welcome)) => break (viewer, welcome.mode),
             Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
-            Ok(other) => return Ok(fail(1, &format!("unexpected first message {other:?}"))),
+            Ok(other) => {
+                return Ok(fail(
+                    EXIT_FAILED,
+                    &format!("unexpected first message {other:?}"),
+                ));
+            }
             // Lost before the welcome (a bad link): join again, as after it.
             Err(NetError::GoingAway | NetError::Closed(_)) if Instant::now() < give_up => {
                 sleep(Duration::from_millis(250)).await;
@@ -105,7 +113,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 }
 
 struct Session {
-    link: ShareLink,
+    link: ShareUrl,
     transport: ViewerTransport,
     viewer: ViewerLink,
     mode: Mode,
@@ -133,7 +141,7 @@ impl Session {
                         return print_screen(self.mirror.screen(), 0);
                     }
                     eprintln!("share watch: timed out");
-                    return print_screen(self.mirror.screen(), EXIT_TIMEOUT);
+                    return print_screen(self.mirror.screen(), EXIT_FAILED);
                 }
             };
             match self.handle(message).await {
@@ -259,16 +267,16 @@ impl Session {
                 return Next::Nothing;
             }
         }
-        Next::Exit(fail(1, "the relay went away"))
+        Next::Exit(fail(EXIT_FAILED, "the relay went away"))
     }
 }
 
 /// Discovers the relay of `link` and joins its session; the exit code on failure.
-async fn connect(link: &ShareLink, transport: ViewerTransport) -> Result<ViewerLink, i32> {
-    let relay = net::discover(&link.base, &[])
+async fn connect(link: &ShareUrl, transport: ViewerTransport) -> Result<ViewerLink, i32> {
+    let relay = client::discover(&link.base, &[])
         .await
         .map_err(|error| net_failure(&error))?;
-    net::connect_viewer(&relay, link, transport)
+    client::connect_viewer(&relay, link, transport)
         .await
         .map_err(|error| net_failure(&error))
 }
@@ -285,7 +293,7 @@ fn net_failure(error: &NetError) -> i32 {
         ),
         NetError::Rejected(_) | NetError::Url(_) => fail(EXIT_BAD_LINK, &error.to_string()),
         NetError::Ended => ended(EndReason::HostEnded, ""),
-        other => fail(1, &other.to_string()),
+        other => fail(EXIT_FAILED, &other.to_string()),
     }
 }
 
@@ -313,4 +321,116 @@ fn print_screen(screen: Option<&Screen>, code: i32) -> i32 {
         println!("{}", text.trim_end_matches('\n'));
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{HostHello, RelayToHost};
+
+    use super::*;
+    use crate::client::{HostConnection, HostOptions, HostTransport, connect_host};
+    use crate::testing::{relay_config, showing, start_relay, within};
+
+    /// A host on a relay of its own, showing `text`.
+    async fn host_showing(text: &str) -> (relay::RunningRelay, HostConnection) {
+        let relay = start_relay(relay_config()).await;
+        let options = HostOptions {
+            transport: Some(HostTransport::Quic),
+            ..HostOptions::default()
+        };
+        let mut host = within("the host", async {
+            let info = client::discover(relay.public_url(), &[]).await?;
+            connect_host(&info, &HostHello::new(40, 5), &options).await
+        })
+        .await
+        .expect("the host is welcomed");
+        within("the frame", host.sender.send_frame(showing(0, text)))
+            .await
+            .expect("sent");
+        (relay, host)
+    }
+
+    fn args(url: &str) -> WatchArgs {
+        WatchArgs {
+            url: url.to_owned(),
+            transport: TransportChoice::Auto,
+            dump: false,
+            until: None,
+            timeout: 10.0,
+            send: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn until_exits_0_once_the_screen_shows_the_text_and_1_after_its_timeout() {
+        let (relay, host) = host_showing("hello watchers").await;
+        let link = &host.welcome.links.read;
+        let shown = WatchArgs {
+            until: Some("hello watchers".into()),
+            ..args(link)
+        };
+        assert_eq!(within("the watch", run(shown)).await.unwrap(), 0);
+        let never = WatchArgs {
+            until: Some("never shown".into()),
+            timeout: 0.5,
+            ..args(link)
+        };
+        assert_eq!(within("the watch", run(never)).await.unwrap(), EXIT_FAILED);
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_watch_of_a_session_that_ends_exits_3() {
+        let (relay, mut host) = host_showing("about to end").await;
+        let watching = tokio::spawn(run(WatchArgs {
+            until: Some("never shown".into()),
+            timeout: 60.0,
+            ..args(&host.welcome.links.read)
+        }));
+        within("the watcher to join", async {
+            while !matches!(
+                host.receiver.recv().await,
+                Ok(RelayToHost::ViewerJoined { .. })
+            ) {}
+        })
+        .await;
+        host.sender.bye("done").await.expect("goodbye");
+        let code = within("the watch", watching).await.expect("joined");
+        assert_eq!(code.unwrap(), EXIT_ENDED);
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn bad_links_and_input_on_a_read_only_link_exit_2() {
+        let (relay, host) = host_showing("read only").await;
+        let read_only = WatchArgs {
+            send: Some("echo leaked\\r".into()),
+            ..args(&host.welcome.links.read)
+        };
+        assert_eq!(
+            within("the watch", run(read_only)).await.unwrap(),
+            EXIT_BAD_LINK
+        );
+        let (base, token) = host.welcome.links.read.split_once('#').unwrap();
+        let forged = format!("{base}#{token}x");
+        assert_eq!(
+            within("the watch", run(args(&forged))).await.unwrap(),
+            EXIT_BAD_LINK
+        );
+        assert_eq!(
+            within("the watch", run(args("not a link"))).await.unwrap(),
+            EXIT_BAD_LINK
+        );
+        relay.shutdown().await;
+    }
+
+    #[test]
+    fn failures_map_to_exit_codes() {
+        assert_eq!(net_failure(&NetError::Forbidden), EXIT_BAD_LINK);
+        assert_eq!(net_failure(&NetError::NotFound), EXIT_BAD_LINK);
+        assert_eq!(net_failure(&NetError::Url("x".into())), EXIT_BAD_LINK);
+        assert_eq!(net_failure(&NetError::Ended), EXIT_ENDED);
+        assert_eq!(net_failure(&NetError::Timeout("x")), EXIT_FAILED);
+        assert_eq!(net_failure(&NetError::Closed("x".into())), EXIT_FAILED);
+    }
 }

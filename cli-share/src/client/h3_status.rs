@@ -10,8 +10,8 @@ use wtransport::proto::session::{SessionRequest, SessionResponse};
 use wtransport::proto::settings::Settings;
 use wtransport::proto::stream_header::StreamHeader;
 
-use crate::net::host::dial_quic;
-use crate::net::{NetError, RelayInfo};
+use crate::client::quic;
+use crate::client::{NetError, RelayInfo};
 
 /// Response headers larger than this are not a relay's.
 const MAX_RESPONSE_BYTES: usize = 16 * 1024;
@@ -29,13 +29,7 @@ pub async fn connect_status(relay: &RelayInfo, url: &str) -> Result<u16, NetErro
         parsed.host_str().unwrap_or_default(),
         parsed.port_or_known_default().unwrap_or(443)
     );
-    let (_endpoint, conn) = dial_quic(
-        relay,
-        &authority,
-        protocol::WEBTRANSPORT_ALPN,
-        Default::default(),
-    )
-    .await?;
+    let (_endpoint, conn) = quic::dial(relay, &authority, protocol::WEBTRANSPORT_ALPN).await?;
     let status = exchange(&conn, url).await;
     conn.close(quinn::VarInt::from_u32(0), b"");
     status

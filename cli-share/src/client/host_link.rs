@@ -1,0 +1,277 @@
+//! A host's link to the relay: QUIC with the host ALPN (the relay's certificate checked as
+//! discovery decided), falling back to the WebSocket `/ws/host` when the QUIC handshake does
+//! not complete in time (UDP blocked). Split into a [`HostSender`] (awaiting a send is the
+//! backpressure) and a [`HostReceiver`], over the one [`LinkTx`]/[`LinkRx`] pair.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use protocol::{
+    FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost, ScreenFrame, datagram,
+};
+use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::client::link::{LinkRx, LinkTx};
+use crate::client::quic::early::EarlyGate;
+use crate::client::quic::repeat::Repeats;
+use crate::client::quic::{self, Congestion, Dialing};
+use crate::client::websocket::{websocket, ws_url};
+use crate::client::{NetError, RelayInfo};
+
+/// Which transport carries a host link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostTransport {
+    Quic,
+    WebSocket,
+}
+
+/// How to connect a host.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    /// `None`: QUIC, falling back to WebSocket after `quic_timeout`.
+    pub transport: Option<HostTransport>,
+    pub quic_timeout: Duration,
+    /// Congestion controller of the QUIC link (host to relay is where frames flow).
+    pub congestion: Congestion,
+    /// Whether [`HostSender::send_frame`] also sends small frames as QUIC datagrams.
+    pub frame_datagrams: bool,
+}
+
+impl Default for HostOptions {
+    fn default() -> Self {
+        HostOptions {
+            transport: None,
+            quic_timeout: Duration::from_secs(3),
+            congestion: Congestion::default(),
+            frame_datagrams: true,
+        }
+    }
+}
+
+/// How long a frame's stream copy waits after its datagram copy, so the two leave in
+/// different packets and one loss cannot take both.
+const DATAGRAM_LEAD: Duration = Duration::from_millis(1);
+
+/// A welcomed host.
+pub struct HostConnection {
+    pub welcome: HostWelcome,
+    pub transport: HostTransport,
+    pub sender: HostSender,
+    pub receiver: HostReceiver,
+}
+
+/// The sending half of a host link.
+pub struct HostSender {
+    link: LinkTx,
+    /// What a QUIC link adds; `None` on a WebSocket.
+    quic: Option<QuicHost>,
+}
+
+/// A QUIC host link's repeated first flight, 0-RTT gate and datagram copies of frames.
+struct QuicHost {
+    // Held: the first flight repeats until the relay answers.
+    _repeats: Arc<Repeats>,
+    gate: EarlyGate,
+    /// The frames the next datagram repeats, oldest first; `None` without datagrams.
+    recent: Option<VecDeque<Bytes>>,
+}
+
+/// The receiving half of a host link.
+pub struct HostReceiver(LinkRx);
+
+/// An opened host link, before its hello.
+pub type OpenLink = (HostSender, HostReceiver, HostTransport);
+
+/// Connects, says hello and waits for the welcome; a refusal is [`NetError::Refused`].
+pub async fn connect_host(
+    relay: &RelayInfo,
+    hello: &HostHello,
+    options: &HostOptions,
+) -> Result<HostConnection, NetError> {
+    let (mut sender, mut receiver, transport) = open_host(relay, options).await?;
+    sender.send(&HostToRelay::Hello(hello.clone())).await?;
+    let welcome = receiver.welcome().await?;
+    Ok(HostConnection {
+        welcome,
+        transport,
+        sender,
+        receiver,
+    })
+}
+
+/// Opens a host link without saying hello (for callers that craft their own first message).
+pub async fn open_host(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
+    match options.transport {
+        Some(HostTransport::Quic) => quic(relay, options).await,
+        Some(HostTransport::WebSocket) => ws(relay).await,
+        None => match tokio::time::timeout(options.quic_timeout, quic(relay, options)).await {
+            Ok(Ok(link)) => Ok(link),
+            Ok(Err(error)) => {
+                tracing::info!(%error, "QUIC to the relay failed; using WebSocket");
+                ws(relay).await
+            }
+            Err(_) => {
+                tracing::info!("QUIC handshake timed out; using WebSocket");
+                ws(relay).await
+            }
+        },
+    }
+}
+
+async fn quic(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
+    let Dialing {
+        endpoint,
+        repeats,
+        connecting,
+    } = quic::start(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await?;
+    // With a ticket from an earlier link the link is usable at once (0-RTT).
+    let (conn, gate) = match connecting.into_0rtt() {
+        Ok((conn, accepted)) => (conn, EarlyGate::until(accepted)),
+        Err(connecting) => (quic::established(connecting).await?, EarlyGate::open()),
+    };
+    let (send, recv) = conn
+        .open_bi()
+        .await
+        .map_err(|e| NetError::Connect(e.to_string()))?;
+    let sender = HostSender {
+        link: LinkTx::Quic {
+            conn: conn.clone(),
+            send: FramedWrite::new(send, FrameCodec::default()),
+            endpoint,
+        },
+        quic: Some(QuicHost {
+            _repeats: repeats,
+            gate,
+            recent: options.frame_datagrams.then(VecDeque::new),
+        }),
+    };
+    let receiver = HostReceiver(LinkRx::Quic {
+        conn,
+        read: FramedRead::new(recv, FrameCodec::default()),
+    });
+    Ok((sender, receiver, HostTransport::Quic))
+}
+
+async fn ws(relay: &RelayInfo) -> Result<OpenLink, NetError> {
+    let url = ws_url(&relay.base, "/ws/host")?;
+    let (sink, stream) = websocket(&url, &relay.trust, None).await?.split();
+    let sender = HostSender {
+        link: LinkTx::WebSocket(sink),
+        quic: None,
+    };
+    let receiver = HostReceiver(LinkRx::WebSocket(stream));
+    Ok((sender, receiver, HostTransport::WebSocket))
+}
+
+impl HostSender {
+    pub async fn send(&mut self, message: &HostToRelay) -> Result<(), NetError> {
+        let bytes = protocol::encode(message).map_err(|e| NetError::Protocol(e.to_string()))?;
+        self.send_raw(Bytes::from(bytes)).await
+    }
+
+    /// Sends one already-encoded message (tests that craft their own).
+    pub async fn send_raw(&mut self, message: Bytes) -> Result<(), NetError> {
+        self.link.send(message).await
+    }
+
+    /// Sends one frame. Over QUIC a frame that fits one datagram is first sent as a
+    /// datagram too, with the frames before it (see [`protocol::datagram`]): the relay
+    /// forwards whichever copy arrives first, so a lost packet delays a frame only when its
+    /// stream copy and the next datagrams are all lost (the stream alone would hold every
+    /// later frame back until the loss is repaired). On a link opened in 0-RTT the first
+    /// frame goes at once, on the stream only, and the next waits for the relay's answer
+    /// (see `client/quic/early.rs`).
+    pub async fn send_frame(&mut self, frame: ScreenFrame) -> Result<(), NetError> {
+        let message = protocol::encode(&HostToRelay::Frame(frame))
+            .map(Bytes::from)
+            .map_err(|e| NetError::Protocol(e.to_string()))?;
+        if let (Some((conn, _)), Some(quic)) = (self.link.quic(), &mut self.quic) {
+            quic.gate.before_frame(conn).await?;
+            if let Some(recent) = &mut quic.recent
+                && !quic.gate.is_early()
+            {
+                recent.push_back(message.clone());
+                if recent.len() > datagram::REPEATED_FRAMES + 1 {
+                    recent.pop_front();
+                }
+                let packed = conn
+                    .max_datagram_size()
+                    .and_then(|max| datagram::pack(recent.make_contiguous(), max));
+                if let Some(packed) = packed
+                    && conn.send_datagram(packed).is_ok()
+                {
+                    tokio::time::sleep(DATAGRAM_LEAD).await;
+                }
+            }
+        }
+        self.link.send(message).await
+    }
+
+    /// Resolves when the relay has taken the data of a link opened in 0-RTT (`Ok`) or has
+    /// refused it; never for other links. Cancel-safe.
+    pub async fn settled(&mut self) -> Result<(), NetError> {
+        match (self.link.quic(), &mut self.quic) {
+            (Some((conn, _)), Some(quic)) => quic.gate.settled(conn).await,
+            _ => std::future::pending().await,
+        }
+    }
+
+    /// The QUIC connection under the link, for its statistics (RTT, losses) and datagrams.
+    pub fn quic_connection(&self) -> Option<&quinn::Connection> {
+        self.link.quic().map(|(conn, _)| conn)
+    }
+
+    /// Moves a QUIC link to `socket` (the host's address changed, or its old socket broke);
+    /// the relay follows the connection to its new address and the session carries on.
+    pub fn rebind(&self, socket: std::net::UdpSocket) -> Result<(), NetError> {
+        match self.link.quic() {
+            Some((_, endpoint)) => endpoint
+                .rebind(socket)
+                .map_err(|e| NetError::Connect(e.to_string())),
+            None => Err(NetError::Connect("a WebSocket link cannot rebind".into())),
+        }
+    }
+
+    /// Stops sharing: sends `Bye`, ends the link and waits (briefly) for the relay to take
+    /// it. Viewers are told the session ended.
+    pub async fn bye(mut self, reason: &str) -> Result<(), NetError> {
+        self.send(&HostToRelay::Bye {
+            reason: reason.to_owned(),
+        })
+        .await?;
+        self.link.finish().await;
+        Ok(())
+    }
+
+    /// Drops the connection without a goodbye, as a crash or network loss would: the relay
+    /// keeps the session for its grace period.
+    pub fn abort(self) {
+        if let Some((conn, _)) = self.link.quic() {
+            conn.close(quinn::VarInt::from_u32(0), b"aborted");
+        }
+    }
+}
+
+impl HostReceiver {
+    /// The next message; once the link ended, why (a close without a code is
+    /// [`NetError::Closed`], as on every transport).
+    pub async fn recv(&mut self) -> Result<RelayToHost, NetError> {
+        let bytes = self.0.recv().await?;
+        protocol::decode(&bytes).map_err(|e| NetError::Protocol(e.to_string()))
+    }
+
+    /// The relay's answer to a hello: its welcome, or why it refused the host. Every host
+    /// link waits for it here.
+    pub async fn welcome(&mut self) -> Result<HostWelcome, NetError> {
+        match self.recv().await? {
+            RelayToHost::Welcome(welcome) => Ok(welcome),
+            RelayToHost::Refused(refusal) => Err(NetError::Refused(refusal)),
+            other => Err(NetError::Protocol(format!(
+                "expected a welcome, got {other:?}"
+            ))),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! One sharing of the session, as the host loop sees it: hand it frames one at a time,
+//! read its [`ShareEvent`]s. Behind it the [`supervisor`](super::supervisor) keeps the
+//! host link to the relay alive across drops (reconnect with backoff, resume with the
+//! host token).
+
+use std::time::Duration;
+
+use protocol::{HostHello, Links, Mode, ScreenFrame, ViewerCount};
+use rustls_pki_types::CertificateDer;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use url::Url;
+
+use crate::client::RelayInfo;
+use crate::client::connector::Connector;
+use crate::client::host_link::{HostOptions, HostTransport};
+use crate::client::supervisor;
+
+/// What the relay link reports to the host loop.
+#[derive(Debug)]
+pub enum ShareEvent {
+    /// A link is open and the hello on its way: the next frame should be a keyframe, and
+    /// goes right after the hello.
+    Connected,
+    /// Welcomed (or welcomed back, `resumed`): the session is live.
+    Welcome {
+        links: Links,
+        viewers: ViewerCount,
+        resumed: bool,
+        transport: HostTransport,
+    },
+    Links(Links),
+    Joined {
+        mode: Mode,
+        viewers: ViewerCount,
+    },
+    Left {
+        viewers: ViewerCount,
+    },
+    Input {
+        mode: Mode,
+        data: Vec<u8>,
+    },
+    RequestKeyframe,
+    /// The message handed over last was written (or lost with the connection).
+    Sent,
+    Reconnecting(String),
+    /// Sharing is over (refused, or the relay could not be reached again).
+    Stopped(String),
+}
+
+/// What the host hands the link, one at a time.
+pub(crate) enum Outgoing {
+    Frame(ScreenFrame),
+    RequestLinks { collab: bool },
+    Bye(String),
+}
+
+/// A running share: hand it frames one at a time, read its events.
+pub struct Sharing {
+    outgoing: mpsc::Sender<Outgoing>,
+    events: mpsc::Receiver<ShareEvent>,
+    task: JoinHandle<()>,
+    live: bool,
+}
+
+/// Where a share connects and how.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub base: Url,
+    /// Trusted besides the platform's roots (a development CA).
+    pub extra_roots: Vec<CertificateDer<'static>>,
+    pub options: HostOptions,
+}
+
+impl Sharing {
+    pub fn start(base: Url, hello: HostHello) -> Sharing {
+        let target = Target {
+            base,
+            extra_roots: Vec::new(),
+            options: HostOptions::default(),
+        };
+        Sharing::start_with(target, hello)
+    }
+
+    /// Like [`start`](Self::start), for callers (tests, benchmarks) that choose the trust
+    /// and the transport.
+    pub fn start_with(target: Target, hello: HostHello) -> Sharing {
+        Sharing::spawn(Connector::new(target), hello)
+    }
+
+    /// Like [`start_with`](Self::start_with) with the relay already discovered (or known
+    /// otherwise, e.g. pinned by a benchmark that runs it); `target.options.transport`
+    /// (QUIC by default) is used from the start.
+    pub fn start_with_relay(target: Target, relay: RelayInfo, hello: HostHello) -> Sharing {
+        Sharing::spawn(Connector::knowing(target, relay), hello)
+    }
+
+    fn spawn(connector: Connector, hello: HostHello) -> Sharing {
+        let (outgoing, outgoing_rx) = mpsc::channel(1);
+        let (events_tx, events) = mpsc::channel(64);
+        let task = tokio::spawn(async move {
+            if let Err(why) = supervisor::supervise(connector, hello, outgoing_rx, &events_tx).await
+            {
+                let _ = events_tx.send(ShareEvent::Stopped(why)).await;
+            }
+        });
+        Sharing {
+            outgoing,
+            events,
+            task,
+            live: false,
+        }
+    }
+
+    /// Whether the link is up and can take a frame.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// Hands a frame to the link; `false` when something is still being written.
+    pub fn send_frame(&self, frame: ScreenFrame) -> bool {
+        self.outgoing.try_send(Outgoing::Frame(frame)).is_ok()
+    }
+
+    /// Asks the relay for fresh links (a collab one too if `collab`); they come as
+    /// [`ShareEvent::Links`].
+    pub fn request_links(&self, collab: bool) {
+        let _ = self.outgoing.try_send(Outgoing::RequestLinks { collab });
+    }
+
+    pub async fn next(&mut self) -> Option<ShareEvent> {
+        let event = self.events.recv().await;
+        match &event {
+            // Frames may follow the hello at once, before the welcome.
+            Some(ShareEvent::Connected | ShareEvent::Welcome { .. }) => self.live = true,
+            Some(ShareEvent::Reconnecting(_) | ShareEvent::Stopped(_)) | None => self.live = false,
+            _ => {}
+        }
+        event
+    }
+
+    /// Says goodbye (viewers see the session end) and closes the link, within `wait`.
+    pub async fn stop(mut self, reason: &str, wait: Duration) {
+        let bye = Outgoing::Bye(reason.to_owned());
+        let _ = tokio::time::timeout(wait, async {
+            if self.live && self.outgoing.send(bye).await.is_ok() {
+                // The link ends after writing the goodbye and seeing the relay close.
+                while self.events.recv().await.is_some() {}
+            }
+        })
+        .await;
+        self.task.abort();
+    }
+}

@@ -1,0 +1,74 @@
+//! The local user's side of the host: the child's output mirrored on their terminal, and
+//! notices only they see (links, viewers joining, reconnections). A notice never enters
+//! the emulator, so viewers never see it; the screen is repainted from the emulator on
+//! the user's next key.
+
+use crate::sync::emulator_thread::EmulatorThread;
+use crate::term::render::{self, Viewport};
+use crate::term::stdio::LocalOut;
+use crate::term::tty;
+
+pub struct Console {
+    out: LocalOut,
+    /// Whether the output is a terminal: notices and repaints go there, else to stderr.
+    interactive: bool,
+    /// A notice covers part of the screen: repaint on the next keystroke.
+    repaint_pending: bool,
+}
+
+impl Console {
+    pub fn new(out: LocalOut, interactive: bool) -> Console {
+        Console {
+            out,
+            interactive,
+            repaint_pending: false,
+        }
+    }
+
+    /// Output of the child, as it comes.
+    pub async fn output(&self, bytes: Vec<u8>) {
+        self.out.write(bytes).await;
+    }
+
+    /// Typed text the child has not seen yet (a command being typed): echoed on a
+    /// terminal only.
+    pub async fn echo(&self, bytes: Vec<u8>) {
+        if self.interactive && !bytes.is_empty() {
+            self.out.write(bytes).await;
+        }
+    }
+
+    /// A message for the local user only.
+    pub async fn notice(&mut self, text: &str) {
+        if self.interactive {
+            let body = text.replace("\r\n", "\r\n\x1b[7m share \x1b[0m ");
+            // Consecutive notices stack without blank lines between them.
+            let lead = if self.repaint_pending { "" } else { "\r\n" };
+            let message = format!("{lead}\x1b[0m\x1b[7m share \x1b[0m {body}\r\n");
+            self.out.write(message.into_bytes()).await;
+            self.repaint_pending = true;
+        } else {
+            for line in text.split("\r\n") {
+                eprintln!("share: {line}");
+            }
+        }
+    }
+
+    /// Before the user's next key: repaints the screen a notice covered, from `emulator`.
+    pub async fn before_key(&mut self, emulator: &mut EmulatorThread) {
+        if !self.repaint_pending {
+            return;
+        }
+        self.repaint_pending = false;
+        let (cols, rows) = tty::local_size();
+        // The local terminal shows all output read so far: so must the repaint.
+        emulator.settle().await;
+        let painted = render::full(emulator.lock().snapshot(), Viewport { cols, rows });
+        self.out.write(painted).await;
+    }
+
+    /// Waits until everything written is on the terminal.
+    pub fn finish(self) {
+        self.out.finish();
+    }
+}

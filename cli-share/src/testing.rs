@@ -1,0 +1,128 @@
+//! What the unit tests that talk to a relay share: the relay library started in this
+//! process, a bound on every wait, frames that show a text, and a viewer that keeps the
+//! screen it is sent.
+
+use std::time::Duration;
+
+use protocol::{Line, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
+use relay::{Relay, RelayConfig, RunningRelay};
+
+use crate::client::{NetError, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover};
+use crate::sync::Mirror;
+
+/// Generous bound for anything that should happen "soon" on a loaded machine.
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+pub async fn within<F: Future>(what: &str, future: F) -> F::Output {
+    tokio::time::timeout(PATIENCE, future)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+}
+
+/// A relay on loopback whose secret outlives it: restarted, it knows its links again.
+pub fn relay_config() -> RelayConfig {
+    RelayConfig {
+        jwt_secret: Some(b"cli-share-unit-tests-0123456789abcdef".to_vec()),
+        ..RelayConfig::loopback()
+    }
+}
+
+/// Starts a relay. A stopped relay's QUIC socket is released only when quinn's endpoint
+/// task next runs, so a restart on its ports retries while they are in use.
+pub async fn start_relay(config: RelayConfig) -> RunningRelay {
+    within("the relay's ports", async {
+        loop {
+            match Relay::start(config.clone()).await {
+                Err(relay::RelayError::Bind { source, .. })
+                    if source.kind() == std::io::ErrorKind::AddrInUse =>
+                {
+                    tokio::task::yield_now().await
+                }
+                started => break started.expect("the relay starts"),
+            }
+        }
+    })
+    .await
+}
+
+/// A keyframe of a 40x5 screen showing `text`.
+pub fn showing(seq: u64, text: &str) -> ScreenFrame {
+    let mut screen = Screen::new(40, 5);
+    screen.lines[0] = Line::plain(text);
+    ScreenFrame {
+        seq,
+        keyframe: true,
+        payload: protocol::encode(&ScreenUpdate::Keyframe(screen)).expect("encodes"),
+    }
+}
+
+/// A viewer of a share link and the screen its frames build.
+pub struct Viewer {
+    link: ViewerLink,
+    pub mirror: Mirror,
+}
+
+impl Viewer {
+    pub async fn join(url: &str, transport: ViewerTransport) -> Viewer {
+        let url = ShareUrl::parse(url).expect("a share URL");
+        let link = within("the viewer to join", async {
+            let relay = discover(&url.base, &[]).await?;
+            connect_viewer(&relay, &url, transport).await
+        })
+        .await
+        .expect("the viewer joins");
+        Viewer {
+            link,
+            mirror: Mirror::new(),
+        }
+    }
+
+    /// The next message, applied to the screen.
+    pub async fn next(&mut self, what: &str) -> Result<RelayToViewer, NetError> {
+        let message = within(what, self.link.recv()).await;
+        if let Ok(RelayToViewer::Frame(frame)) = &message {
+            self.mirror.apply(frame);
+        }
+        message
+    }
+
+    /// Types into a collab session.
+    pub async fn type_keys(&mut self, keys: &[u8]) {
+        within("the keys to go", self.link.send_input(keys))
+            .await
+            .expect("the keys go");
+    }
+
+    /// Receives until `pick` matches; a lost link fails the test.
+    pub async fn until(&mut self, what: &str, pick: impl Fn(&RelayToViewer) -> bool) {
+        loop {
+            match self.next(what).await {
+                Ok(message) if pick(&message) => return,
+                Ok(_) => {}
+                Err(error) => panic!("{what}: {error}"),
+            }
+        }
+    }
+
+    /// Receives until the session ends.
+    pub async fn ended(&mut self) {
+        self.until("the end of the session", |message| {
+            matches!(message, RelayToViewer::Ended { .. })
+        })
+        .await
+    }
+
+    /// Receives until the screen shows `text`.
+    pub async fn shows(&mut self, text: &str) {
+        let what = format!("the screen to show {text:?}");
+        while !self
+            .mirror
+            .screen()
+            .is_some_and(|screen| screen.text().contains(text))
+        {
+            if let Ok(RelayToViewer::Ended { .. }) | Err(_) = self.next(&what).await {
+                panic!("{what}: the session ended");
+            }
+        }
+    }
+}
