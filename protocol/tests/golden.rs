@@ -12,6 +12,7 @@ use protocol::screen::attrs;
 use protocol::*;
 use serde::Serialize;
 use serde_json::{Value, json};
+use unicode_width::UnicodeWidthChar;
 
 struct Vector {
     name: &'static str,
@@ -242,6 +243,31 @@ fn limits_json() -> Value {
     })
 }
 
+/// The code points of width 0 (which share the cell before them), as hexadecimal ranges
+/// `first-last` (or a single code point) separated by spaces: the browser's classification
+/// must include them all, or it would find rows wider than the host did.
+fn zero_width_json() -> Value {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+        if c.width() != Some(0) {
+            continue;
+        }
+        let code = c as u32;
+        match ranges.last_mut() {
+            Some((_, last)) if *last + 1 == code => *last = code,
+            _ => ranges.push((code, code)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|&(first, last)| match first == last {
+            true => format!("{first:x}"),
+            false => format!("{first:x}-{last:x}"),
+        })
+        .collect();
+    json!(text.join(" "))
+}
+
 fn to_json(vectors: &[Vector]) -> String {
     let list: Vec<Value> = vectors
         .iter()
@@ -255,7 +281,11 @@ fn to_json(vectors: &[Vector]) -> String {
             })
         })
         .collect();
-    let file = json!({ "limits": limits_json(), "vectors": list });
+    let file = json!({
+        "limits": limits_json(),
+        "zero_width": zero_width_json(),
+        "vectors": list,
+    });
     serde_json::to_string_pretty(&file).expect("vectors serialise") + "\n"
 }
 
