@@ -11,33 +11,32 @@ fn hex(text: &str) -> Vec<u8> {
     hex::decode(text).expect("hex digits")
 }
 
-/// `messages::host_to_relay`: a 15-byte `Hello` whose host key declares 65,535 bytes made
+/// `bytes` do not decode as a `T`, and finding out holds less than 1 KiB.
+fn refused_cheaply<T: serde::de::DeserializeOwned>(bytes: &[u8]) {
+    let (decoded, peak) = peak_of(|| decode::<T>(bytes));
+    assert!(decoded.is_err());
+    assert!(peak < 1024, "held {peak} bytes");
+}
+
+/// `messages` (HostToRelay): a 15-byte `Hello` whose host key declares 65,535 bytes made
 /// bincode allocate all of them before finding the message too short.
 #[test]
 fn a_string_longer_than_its_message_is_refused_before_allocating() {
-    let bytes = hex("00fc7011010000fbffff040100fbff");
-    let (decoded, peak) = peak_of(|| decode::<HostToRelay>(&bytes));
-    assert!(decoded.is_err());
-    assert!(peak < 1024, "held {peak} bytes");
+    refused_cheaply::<HostToRelay>(&hex("00fc7011010000fbffff040100fbff"));
     // The same with a 4 MiB byte field declared by a 10-byte `Input`.
     let mut input = vec![0, 252];
     input.extend_from_slice(&(4u32 << 20).to_le_bytes());
     input.extend_from_slice(b"abcd");
-    let (decoded, peak) = peak_of(|| decode::<ViewerToRelay>(&input));
-    assert!(decoded.is_err());
-    assert!(peak < 1024, "held {peak} bytes");
+    refused_cheaply::<ViewerToRelay>(&input);
 }
 
-/// `messages::relay_to_host`: a refusal message declaring 65,535 bytes, same cause.
+/// `messages` (RelayToHost): a refusal message declaring 65,535 bytes, same cause.
 #[test]
 fn a_refusal_message_longer_than_its_message_is_refused_before_allocating() {
-    let bytes = hex("000100fbffff0d75706772616465207368617265");
-    let (decoded, peak) = peak_of(|| decode::<RelayToHost>(&bytes));
-    assert!(decoded.is_err());
-    assert!(peak < 1024, "held {peak} bytes");
+    refused_cheaply::<RelayToHost>(&hex("000100fbffff0d75706772616465207368617265"));
 }
 
-/// `messages::screen_update` and `screen::screen_apply`: a keyframe declaring 2^64 - 1
+/// `messages` (ScreenUpdate) and `screen::screen_apply`: a keyframe declaring 2^64 - 1
 /// scrollback rows, or 65,535 screen rows, made serde reserve 1 MiB for them.
 #[test]
 fn a_keyframe_declaring_more_rows_than_the_limit_is_refused_before_allocating() {
