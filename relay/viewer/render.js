@@ -229,15 +229,18 @@ export class Renderer {
 
     // Bottom up: the screen's rows first, then scrollback from the newest.
     const screenStart = state.scrollback.length;
+    // Clamped to the screen, as `share watch` does: the host's word is not trusted.
     const cursor = state.cursor;
-    const cursorIndex = cursor.visible && cursor.row < state.rows && cursor.col < state.cols ? screenStart + cursor.row : -1;
+    const cursorRow = Math.min(cursor.row, state.rows - 1);
+    const cursorCol = Math.min(cursor.col, state.cols - 1);
+    const cursorIndex = cursor.visible ? screenStart + cursorRow : -1;
     let budget = SPANS_PER_CALL;
     let i = count - 1;
     for (; i >= 0 && budget > 0; i--) {
       const line = i < screenStart ? state.scrollback[i] : state.lines[i - screenStart];
-      const cursorCol = i === cursorIndex ? cursor.col : -1;
+      const rowCursor = i === cursorIndex ? cursorCol : -1;
       const row = this.rows[i];
-      if (row.line !== line || row.cursorCol !== cursorCol) budget -= drawRow(row, line, cursorCol);
+      if (row.line !== line || row.cursorCol !== rowCursor) budget -= drawRow(row, line, rowCursor);
     }
 
     term.classList.toggle('alt', state.alt_screen);

@@ -129,6 +129,22 @@ describe('viewer page in Chromium against a hostile host', () => {
     await context.close();
   });
 
+  test('a cursor far off the screen is drawn at its edge', async () => {
+    const { host, page, context } = await watchedHostileSession('ws');
+    const update = keyframe({ lines: [line(['edge'])] });
+    update.Keyframe.cursor = { row: 65535, col: 65535, visible: true };
+    await host.sendUpdate(update);
+    await page.waitForFunction(() => document.getElementById('term').innerText.includes('edge'), null, { timeout: TIMEOUT });
+    const last = await page.evaluate(() => {
+      const row = [...document.querySelectorAll('#term .row')].at(-1);
+      return { length: row.textContent.length, cursor: row.querySelectorAll('.cur').length };
+    });
+    assert.deepEqual(last, { length: COLS, cursor: 1 });
+    assert.equal(await page.locator('#banner').isVisible(), false);
+    host.close();
+    await context.close();
+  });
+
   test('a wide run is one span, and the cells after it line up', async () => {
     const { host, page, context } = await watchedHostileSession('ws');
     await host.sendUpdate(keyframe({ lines: [line(['ab'], ['中文字', attrs.WIDE], ['cd'])] }));
