@@ -51,7 +51,9 @@ const ZERO_WIDTH =
  * @param {string} c
  */
 export function isZeroWidth(c) {
-  return ZERO_WIDTH.test(c);
+  // Below the combining marks, only the soft hyphen: most text never reaches the pattern.
+  const code = /** @type {number} */ (c.codePointAt(0));
+  return code < 0x300 ? code === 0xad : ZERO_WIDTH.test(c);
 }
 
 /**
