@@ -70,8 +70,10 @@ impl Decoder for FrameCodec {
             return Err(FrameError::TooLarge { len, max: self.max });
         }
         if src.len() < PREFIX_BYTES + len {
-            // Reserve only what the (already bounded) frame still needs.
-            src.reserve(PREFIX_BYTES + len - src.len());
+            // The buffer grows by at most what has arrived: a prefix that announces 4 MiB
+            // and sends nothing more costs its sender as much as it costs us.
+            let missing = PREFIX_BYTES + len - src.len();
+            src.reserve(missing.min(src.len()));
             return Ok(None);
         }
         src.advance(PREFIX_BYTES);

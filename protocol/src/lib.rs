@@ -4,6 +4,7 @@
 //! Everything here is pure: no sockets, no clocks beyond token timestamps. Every decode of
 //! untrusted bytes is bounded by [`limits`] before it allocates and fails with a typed error.
 
+mod bounded;
 pub mod datagram;
 pub mod e2e;
 pub mod frame;

@@ -6,7 +6,9 @@
 use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
+use unicode_width::UnicodeWidthChar;
 
+use crate::bounded;
 use crate::limits::{MAX_COLS, MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
 
 /// A colour: the terminal default, one of the 256 indexed colours (0-15 are the 16 named
@@ -51,6 +53,7 @@ pub struct Run {
 /// continues on the next one (soft wrap), so copied text joins them.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Line {
+    #[serde(deserialize_with = "bounded::runs")]
     pub runs: Vec<Run>,
     pub wrapped: bool,
 }
@@ -71,19 +74,37 @@ impl Line {
         self.runs.iter().map(|run| run.text.as_str()).collect()
     }
 
-    /// Cells the row covers, counting wide characters twice.
+    /// Cells the row covers: two for each character of a wide run, none for characters of
+    /// no width of their own (combining marks and the like, which share the cell before
+    /// them, as the host's emulator stores them), one for any other.
     pub fn cells(&self) -> usize {
         self.runs
             .iter()
             .map(|run| {
-                let chars = run.text.chars().count();
-                if run.style.attrs & attrs::WIDE != 0 {
-                    chars * 2
+                let width = if run.style.attrs & attrs::WIDE != 0 {
+                    2
                 } else {
-                    chars
-                }
+                    1
+                };
+                let chars = run.text.chars().filter(|&c| c.width() != Some(0)).count();
+                chars * width
             })
             .sum()
+    }
+
+    /// Checks a row received from the network against the screen's width: at most `cols`
+    /// cells and `cols` runs (a run covers at least one cell), so that a viewer never lays
+    /// out more than the screen holds.
+    fn check_width(&self, cols: u16) -> Result<(), ScreenError> {
+        let cells = self.cells();
+        if self.runs.len() > cols as usize || cells > cols as usize {
+            return Err(ScreenError::LineTooWide {
+                runs: self.runs.len(),
+                cells,
+                cols,
+            });
+        }
+        Ok(())
     }
 }
 
@@ -100,8 +121,10 @@ pub struct Screen {
     pub cols: u16,
     pub rows: u16,
     /// Exactly `rows` rows, top first.
+    #[serde(deserialize_with = "bounded::rows")]
     pub lines: Vec<Line>,
     /// Rows that scrolled off the top, oldest first, at most [`SCROLLBACK_LINES`].
+    #[serde(deserialize_with = "bounded::scrollback")]
     pub scrollback: VecDeque<Line>,
     /// Rows that ever scrolled off the top, including those dropped from `scrollback`;
     /// gives every row a stable absolute number.
@@ -127,8 +150,10 @@ pub struct ScreenDiff {
     pub scroll: u64,
     /// Corrections to the rows just pushed into scrollback, for rows that changed before
     /// they scrolled away. Indexed from the oldest pushed row still kept.
+    #[serde(deserialize_with = "bounded::history_patches")]
     pub history: Vec<(u32, Line)>,
     /// Rows of the screen that differ after the shift.
+    #[serde(deserialize_with = "bounded::row_patches")]
     pub lines: Vec<(u16, Line)>,
     pub cursor: Cursor,
     pub title: Option<String>,
@@ -148,6 +173,14 @@ pub enum ScreenError {
     ScrollbackTooLong(usize),
     #[error("title is too long")]
     TitleTooLong,
+    #[error(
+        "a row of {runs} runs covering {cells} cells is wider than the screen's {cols} columns"
+    )]
+    LineTooWide {
+        runs: usize,
+        cells: usize,
+        cols: u16,
+    },
 }
 
 impl Screen {
@@ -188,6 +221,9 @@ impl Screen {
         }
         if self.title.len() > MAX_TEXT_BYTES {
             return Err(ScreenError::TitleTooLong);
+        }
+        for line in self.scrollback.iter().chain(&self.lines) {
+            line.check_width(self.cols)?;
         }
         Ok(())
     }
@@ -239,6 +275,12 @@ impl Screen {
         {
             return Err(ScreenError::TitleTooLong);
         }
+        for (_, line) in &diff.lines {
+            line.check_width(self.cols)?;
+        }
+        for (_, line) in &diff.history {
+            line.check_width(self.cols)?;
+        }
 
         self.scroll_up(diff.scroll);
         let first_pushed = self.scrollback.len() - pushed;
@@ -270,10 +312,12 @@ impl Screen {
             } else {
                 Line::default()
             };
+            // Room first: pushing past the limit before trimming would double the
+            // buffer, and a VecDeque keeps its capacity for good.
+            if self.scrollback.len() == SCROLLBACK_LINES {
+                self.scrollback.pop_front();
+            }
             self.scrollback.push_back(line);
-        }
-        while self.scrollback.len() > SCROLLBACK_LINES {
-            self.scrollback.pop_front();
         }
         let shift = count.min(rows as u64) as usize;
         self.lines.drain(..shift);

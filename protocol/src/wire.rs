@@ -1,5 +1,6 @@
 //! Message encoding: bincode 2 (standard configuration: little-endian, variable-length
-//! integers) through serde, with the decoder's allocation limit set to the frame limit.
+//! integers) through serde, with the decoder's allocation limit following the message's
+//! length, so that a declared length the message cannot hold fails before it is allocated.
 
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -53,6 +54,34 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), Wi
             max: MAX_FRAME_BYTES,
         });
     }
-    bincode::serde::decode_from_slice(bytes, config())
-        .map_err(|e| WireError::Malformed(e.to_string()))
+    // bincode counts against its limit 8 bytes per u64 (a one-byte varint included) and
+    // the declared length of every string and byte field, before allocating the field. A
+    // limit of 8 bytes per byte of the message never refuses a message that is all there,
+    // and refuses a field longer than the message before a byte of it is allocated.
+    // The limit is a type parameter, so it comes in steps, each 4 times the last.
+    type Decoder<T> = fn(&[u8]) -> Result<(T, usize), bincode::error::DecodeError>;
+    let steps: [(usize, Decoder<T>); 7] = [
+        (1 << 9, decode_within::<T, { 1 << 9 }>),
+        (1 << 11, decode_within::<T, { 1 << 11 }>),
+        (1 << 13, decode_within::<T, { 1 << 13 }>),
+        (1 << 15, decode_within::<T, { 1 << 15 }>),
+        (1 << 17, decode_within::<T, { 1 << 17 }>),
+        (1 << 19, decode_within::<T, { 1 << 19 }>),
+        (1 << 21, decode_within::<T, { 1 << 21 }>),
+    ];
+    let claimed = CLAIMED_PER_BYTE * bytes.len();
+    let decode = steps
+        .into_iter()
+        .find_map(|(limit, decode)| (claimed <= limit).then_some(decode))
+        .unwrap_or(decode_within::<T, { CLAIMED_PER_BYTE * MAX_FRAME_BYTES }>);
+    decode(bytes).map_err(|e| WireError::Malformed(e.to_string()))
+}
+
+/// Most bytes of its limit bincode counts per byte it reads: a u64 in a one-byte varint.
+const CLAIMED_PER_BYTE: usize = 8;
+
+fn decode_within<T: DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+) -> Result<(T, usize), bincode::error::DecodeError> {
+    bincode::serde::decode_from_slice(bytes, bincode::config::standard().with_limit::<LIMIT>())
 }

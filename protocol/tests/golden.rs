@@ -1,7 +1,9 @@
 //! Golden vectors: fixed messages whose encodings are checked into `vectors/vectors.json`,
-//! so that the browser's decoder can prove itself byte-compatible with this crate. A change
-//! of encoding fails here; regenerate deliberately with `UPDATE_VECTORS=1 cargo test -p
-//! protocol --test golden` and bump `PROTOCOL_VERSION` if old peers would misread it.
+//! so that the browser's decoder can prove itself byte-compatible with this crate, together
+//! with the protocol's limits, so that the browser's copies of them are checked rather than
+//! trusted. A change of encoding or of a limit fails here; regenerate deliberately with
+//! `UPDATE_VECTORS=1 cargo test -p protocol --test golden` and bump `PROTOCOL_VERSION` if
+//! old peers would misread it.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use protocol::screen::attrs;
 use protocol::*;
 use serde::Serialize;
 use serde_json::{Value, json};
+use unicode_width::UnicodeWidthChar;
 
 struct Vector {
     name: &'static str,
@@ -227,6 +230,44 @@ fn vectors_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/vectors/vectors.json")
 }
 
+/// Every limit the browser applies too, by the name of its constant.
+fn limits_json() -> Value {
+    json!({
+        "PROTOCOL_VERSION": PROTOCOL_VERSION,
+        "MAX_FRAME_BYTES": limits::MAX_FRAME_BYTES,
+        "MAX_INPUT_BYTES": limits::MAX_INPUT_BYTES,
+        "SCROLLBACK_LINES": limits::SCROLLBACK_LINES,
+        "MAX_COLS": limits::MAX_COLS,
+        "MAX_ROWS": limits::MAX_ROWS,
+        "MAX_TEXT_BYTES": limits::MAX_TEXT_BYTES,
+    })
+}
+
+/// The code points of width 0 (which share the cell before them), as hexadecimal ranges
+/// `first-last` (or a single code point) separated by spaces: the browser's classification
+/// must include them all, or it would find rows wider than the host did.
+fn zero_width_json() -> Value {
+    let mut ranges: Vec<(u32, u32)> = Vec::new();
+    for c in (0..=char::MAX as u32).filter_map(char::from_u32) {
+        if c.width() != Some(0) {
+            continue;
+        }
+        let code = c as u32;
+        match ranges.last_mut() {
+            Some((_, last)) if *last + 1 == code => *last = code,
+            _ => ranges.push((code, code)),
+        }
+    }
+    let text: Vec<String> = ranges
+        .iter()
+        .map(|&(first, last)| match first == last {
+            true => format!("{first:x}"),
+            false => format!("{first:x}-{last:x}"),
+        })
+        .collect();
+    json!(text.join(" "))
+}
+
 fn to_json(vectors: &[Vector]) -> String {
     let list: Vec<Value> = vectors
         .iter()
@@ -240,7 +281,12 @@ fn to_json(vectors: &[Vector]) -> String {
             })
         })
         .collect();
-    serde_json::to_string_pretty(&list).expect("vectors serialise") + "\n"
+    let file = json!({
+        "limits": limits_json(),
+        "zero_width": zero_width_json(),
+        "vectors": list,
+    });
+    serde_json::to_string_pretty(&file).expect("vectors serialise") + "\n"
 }
 
 #[test]
@@ -254,7 +300,7 @@ fn encodings_match_the_checked_in_vectors() {
     let stored = std::fs::read_to_string(&path).expect("vectors.json is checked in");
     assert_eq!(
         stored, current,
-        "an encoding changed: if deliberate, run UPDATE_VECTORS=1 cargo test -p protocol --test golden"
+        "an encoding or a limit changed: if deliberate, run UPDATE_VECTORS=1 cargo test -p protocol --test golden"
     );
 }
 

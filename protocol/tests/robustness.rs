@@ -3,6 +3,7 @@
 
 use bytes::BytesMut;
 use proptest::prelude::*;
+use protocol::screen::ScreenError;
 use protocol::*;
 use tokio_util::codec::Decoder;
 
@@ -132,5 +133,79 @@ fn other_messages_have_no_frame_header() {
     ] {
         let bytes = encode(&message).unwrap();
         assert_eq!(FrameHeader::peek(&bytes).unwrap(), None, "{message:?}");
+    }
+}
+
+fn run(text: &str, attrs: u16) -> Run {
+    Run {
+        text: text.into(),
+        style: Style {
+            attrs,
+            ..Style::default()
+        },
+    }
+}
+
+#[test]
+fn cells_count_wide_characters_twice_and_combining_marks_not_at_all() {
+    let line = Line {
+        runs: vec![
+            run("e\u{301}a", 0),
+            run("中文", screen::attrs::WIDE),
+            run("👩\u{200d}💻", screen::attrs::WIDE),
+        ],
+        wrapped: false,
+    };
+    assert_eq!(line.cells(), 2 + 4 + 4);
+}
+
+#[test]
+fn rows_wider_than_the_screen_are_refused() {
+    let mut keyframe = Screen::new(4, 1);
+    keyframe.lines[0] = Line::plain("12345");
+    assert!(matches!(
+        keyframe.validate(),
+        Err(ScreenError::LineTooWide {
+            cells: 5,
+            cols: 4,
+            ..
+        })
+    ));
+    keyframe.lines[0] = Line::plain("1234");
+    keyframe.scrollback.push_back(Line {
+        runs: vec![run("中中中", screen::attrs::WIDE)],
+        wrapped: false,
+    });
+    assert!(keyframe.validate().is_err(), "a wide row in scrollback");
+    // Five empty runs cover no cell, and are still more runs than columns.
+    keyframe.scrollback[0] = Line {
+        runs: vec![run("", 0); 5],
+        wrapped: false,
+    };
+    assert!(matches!(
+        keyframe.validate(),
+        Err(ScreenError::LineTooWide { runs: 5, .. })
+    ));
+    keyframe.scrollback[0] = Line::plain("e\u{301}\u{301}\u{301}ab");
+    assert_eq!(keyframe.validate(), Ok(()), "combining marks share a cell");
+
+    let mut screen = Screen::new(4, 2);
+    let before = screen.clone();
+    for diff in [
+        ScreenDiff {
+            lines: vec![(0, Line::plain("wider"))],
+            ..ScreenDiff::default()
+        },
+        ScreenDiff {
+            scroll: 1,
+            history: vec![(0, Line::plain("wider"))],
+            ..ScreenDiff::default()
+        },
+    ] {
+        assert!(matches!(
+            screen.apply(&diff),
+            Err(ScreenError::LineTooWide { .. })
+        ));
+        assert_eq!(screen, before);
     }
 }

@@ -19,7 +19,8 @@ fn style() -> impl Strategy<Value = Style> {
     (color(), color(), any::<u16>()).prop_map(|(fg, bg, attrs)| Style { fg, bg, attrs })
 }
 
-/// Lines drawn from a small alphabet so that equal lines (and so scroll matches) are common.
+/// Lines drawn from a small alphabet so that equal lines (and so scroll matches) are common;
+/// at most 18 cells (three runs of three wide characters), within the screens' 20 columns.
 fn line() -> impl Strategy<Value = Line> {
     (
         vec(
@@ -52,7 +53,7 @@ fn screen(rows: u16) -> impl Strategy<Value = Screen> {
     )
         .prop_map(
             move |(lines, scrollback, extra, cursor, title, alt_screen)| Screen {
-                cols: 10,
+                cols: 20,
                 rows,
                 scrolled_total: scrollback.len() as u64 + extra,
                 scrollback: VecDeque::from(scrollback),

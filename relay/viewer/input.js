@@ -1,13 +1,22 @@
+// @ts-check
 // Keyboard and paste input of a collab viewer, turned into the bytes an xterm-compatible
 // terminal would send to the host's shell. Pure functions of plain event fields, so that
 // node's test runner checks them without a browser.
 
+import { MAX_INPUT_BYTES } from './limits.js';
+
+/**
+ * The fields of a key event the mapping reads (a KeyboardEvent has them all).
+ * @typedef {{
+ *   key: string, ctrlKey: boolean, altKey: boolean, shiftKey: boolean, metaKey: boolean,
+ *   isComposing?: boolean, altGraph?: boolean,
+ * }} KeyFields
+ */
+
 const encoder = new TextEncoder();
 
-/** Largest input one message may carry (protocol::limits::MAX_INPUT_BYTES). */
-export const MAX_INPUT_BYTES = 64 * 1024;
-
 // Keys whose xterm sequence takes a modifier parameter as `CSI 1;<mod> <final>`.
+/** @type {Record<string, string>} */
 const CSI_FINAL = {
   ArrowUp: 'A',
   ArrowDown: 'B',
@@ -18,6 +27,7 @@ const CSI_FINAL = {
 };
 
 // Keys sent as `CSI <n> ~` (with `;<mod>` when modified).
+/** @type {Record<string, number>} */
 const CSI_TILDE = {
   Insert: 2,
   Delete: 3,
@@ -33,9 +43,11 @@ const CSI_TILDE = {
   F12: 24,
 };
 
+/** @type {Record<string, string>} */
 const SS3 = { F1: 'P', F2: 'Q', F3: 'R', F4: 'S' };
 
 // Ctrl with a punctuation key: the C0 control the ASCII table pairs it with.
+/** @type {Record<string, string>} */
 const CTRL_PUNCT = {
   ' ': '\x00',
   '@': '\x00',
@@ -55,12 +67,16 @@ const CTRL_PUNCT = {
   '8': '\x7f',
 };
 
-/** xterm's modifier parameter: 1 + shift + 2*alt + 4*ctrl, or 0 for none. */
+/**
+ * xterm's modifier parameter: 1 + shift + 2*alt + 4*ctrl, or 0 for none.
+ * @param {KeyFields} event
+ */
 function modifier(event) {
   const mod = (event.shiftKey ? 1 : 0) + (event.altKey ? 2 : 0) + (event.ctrlKey ? 4 : 0);
   return mod === 0 ? 0 : mod + 1;
 }
 
+/** @param {string} key */
 function isPrintable(key) {
   // One code point (an emoji is two UTF-16 units); named keys ("Enter", "Dead") are longer.
   return typeof key === 'string' && key.length > 0 && [...key].length === 1;
@@ -71,6 +87,8 @@ function isPrintable(key) {
  * modifiers, dead keys, Meta shortcuts left to the browser). `event` needs `key`,
  * `ctrlKey`, `altKey`, `shiftKey`, `metaKey` and optionally `altGraph` (AltGr held, which
  * some systems report as Ctrl+Alt).
+ * @param {KeyFields} event
+ * @returns {string | null}
  */
 export function keySequence(event) {
   const { key } = event;
@@ -107,7 +125,10 @@ export function keySequence(event) {
   return alt ? `\x1b${sequence}` : sequence;
 }
 
-/** Ctrl+key: letters map to 0x01-0x1a, some punctuation to the other C0 controls. */
+/**
+ * Ctrl+key: letters map to 0x01-0x1a, some punctuation to the other C0 controls.
+ * @param {string} key
+ */
 function controlCharacter(key) {
   const lower = key.toLowerCase();
   if (lower >= 'a' && lower <= 'z' && lower.length === 1) {
@@ -116,7 +137,10 @@ function controlCharacter(key) {
   return CTRL_PUNCT[key] ?? null;
 }
 
-/** The bytes of a key event, or null when it sends nothing. */
+/**
+ * The bytes of a key event, or null when it sends nothing.
+ * @param {KeyFields} event
+ */
 export function keyBytes(event) {
   const sequence = keySequence(event);
   return sequence === null ? null : encoder.encode(sequence);
@@ -126,6 +150,7 @@ export function keyBytes(event) {
  * Pasted text as the messages' payloads: line breaks become carriage returns, as a
  * terminal's Enter, and the bytes are split to fit the input limit without cutting a
  * character in two.
+ * @param {string} text
  */
 export function pasteChunks(text) {
   const bytes = encoder.encode(text.replace(/\r?\n/g, '\r'));

@@ -1,14 +1,26 @@
+// @ts-check
 // The viewer page: reads the session id from the path and the token from the fragment
 // (which never reaches a server log), connects over WebTransport or WebSocket, keeps the
 // screen model up to date and draws it once per animation frame, sends a collab viewer's
 // keystrokes, and keeps the user told what is going on: connected, host away, ended,
-// invalid link. It reconnects with backoff after a drop, never after the session ended.
+// invalid link. It reconnects with backoff after a drop, never after the session ended, nor
+// after a frame it cannot show: a host that sends one is broken or hostile, so the page
+// says so in its banner and keeps the last screen it could show.
 
-import { decode, encodeInput, peekWelcomeVersion, PROTOCOL_VERSION, types } from './decoder.js';
 import { keyBytes, pasteChunks } from './input.js';
+import { PROTOCOL_VERSION } from './limits.js';
+import { decodeRelayMessage, decodeScreenUpdate, encodeInput, peekWelcomeVersion } from './messages.js';
 import { Renderer } from './render.js';
 import { Screen } from './screen.js';
 import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from './transport.js';
+
+/** @typedef {import('./messages.js').Mode} Mode */
+/** @typedef {import('./messages.js').ScreenFrame} ScreenFrame */
+/** @typedef {import('./messages.js').ViewerCount} ViewerCount */
+/** @typedef {import('./transport.js').Link} Link */
+/** @typedef {import('./transport.js').TransportKind} TransportKind */
+/** @typedef {import('./transport.js').CloseInfo} CloseInfo */
+/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[] }} RelayInfo */
 
 const STORAGE_KEY = 'share.transport';
 const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
@@ -16,7 +28,8 @@ const INVALID_LINK = 'This link is invalid or has expired.';
 /** Failed reconnections in a row, with the relay up, after which the session is presumed gone. */
 const MAX_RECONNECT_FAILURES = 6;
 
-const el = (id) => document.getElementById(id);
+/** @param {string} id */
+const el = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {
   state: el('state'),
   viewers: el('viewers'),
@@ -29,19 +42,31 @@ const ui = {
 const screen = new Screen();
 const renderer = new Renderer(ui.term);
 const session = {
+  /** @type {Link | null} */
   link: null,
+  /** @type {Mode | null} */
   mode: null,
   stopped: false,
   connectedOnce: false,
   needKeyframe: true,
   renderPending: false,
+  /** Failed reconnections in a row. */
+  failures: 0,
 };
 
+/**
+ * @param {string} text
+ * @param {'ok' | 'warn' | 'bad'} level
+ */
 function setState(text, level) {
   ui.state.textContent = text;
   ui.state.className = level;
 }
 
+/**
+ * @param {string} text
+ * @param {'error' | 'info'} level
+ */
 function showBanner(text, level = 'error') {
   ui.banner.textContent = text;
   ui.banner.className = level;
@@ -52,7 +77,11 @@ function hideBanner() {
   ui.banner.hidden = true;
 }
 
-/** Stops for good: the session ended or cannot be joined. The screen stays as it was. */
+/**
+ * Stops for good: the session ended or cannot be joined. The screen stays as it was.
+ * @param {string} state
+ * @param {string} banner
+ */
 function stop(state, banner) {
   session.stopped = true;
   setState(state, 'bad');
@@ -63,7 +92,10 @@ function stop(state, banner) {
   session.link?.close();
 }
 
-/** `relayVersion` is null when the relay only said "mismatch" (its close code). */
+/**
+ * `relayVersion` is null when the relay only said "mismatch" (its close code).
+ * @param {number | null} relayVersion
+ */
 function versionMismatch(relayVersion) {
   const relay = relayVersion === null ? 'another version' : `version ${relayVersion}`;
   stop(
@@ -73,11 +105,13 @@ function versionMismatch(relayVersion) {
   );
 }
 
+/** @param {ViewerCount} count */
 function showViewers(count) {
   const total = count.read + count.collab;
   ui.viewers.textContent = `${total} viewer${total === 1 ? '' : 's'}`;
 }
 
+/** @param {Mode} mode */
 function showMode(mode) {
   session.mode = mode;
   ui.mode.hidden = false;
@@ -91,82 +125,75 @@ function showMode(mode) {
   if (mode === 'collab') ui.term.focus();
 }
 
+/** Draws the screen on the next animation frame, and on the ones after while rows remain. */
 function scheduleRender() {
   if (session.renderPending) return;
   session.renderPending = true;
   requestAnimationFrame(() => {
     session.renderPending = false;
     if (!screen.state) return;
-    renderer.render(screen.state);
+    const more = renderer.render(screen.state);
     document.title = screen.state.title || 'share';
+    if (more) scheduleRender();
   });
 }
 
-function onFrame(frame, link) {
+/** @param {ScreenFrame} frame */
+function onFrame(frame) {
   if (!frame.keyframe && session.needKeyframe) return;
   try {
-    screen.applyUpdate(decode(types.ScreenUpdate, frame.payload));
+    screen.applyUpdate(decodeScreenUpdate(frame.payload));
   } catch (error) {
-    // Out of step with the host: a fresh connection starts from the relay's keyframe.
-    console.warn('share: dropping the connection after a bad frame:', error.message);
-    session.needKeyframe = true;
-    link.close();
+    // Decoding and applying check every length and bound before building anything, and
+    // refuse rather than draw a screen that breaks them: such a frame comes from a broken
+    // or hostile host, and the keyframe the relay keeps would bring it back on reconnect.
+    const why = error instanceof Error ? error.message : String(error);
+    stop('Bad frame', `The host sent a screen this page cannot show (${why}). The last good screen stays; reload to try again.`);
     return;
   }
   if (frame.keyframe) session.needKeyframe = false;
   scheduleRender();
 }
 
-function onMessage(bytes, link) {
+/** @param {Uint8Array} bytes */
+function onMessage(bytes) {
   let message;
   try {
-    message = decode(types.RelayToViewer, bytes);
+    message = decodeRelayMessage(bytes);
   } catch (error) {
     const version = peekWelcomeVersion(bytes);
     if (version !== null && version !== PROTOCOL_VERSION) versionMismatch(version);
-    else console.warn('share: ignoring an undecodable message:', error.message);
+    else console.warn('share: ignoring an undecodable message:', error instanceof Error ? error.message : error);
     return;
   }
   if (session.stopped) return;
-  switch (typeof message === 'string' ? message : Object.keys(message)[0]) {
-    case 'Frame':
-      onFrame(message.Frame, link);
-      break;
-    case 'Welcome': {
-      const welcome = message.Welcome;
-      if (welcome.version !== PROTOCOL_VERSION) {
-        versionMismatch(welcome.version);
-        return;
-      }
-      session.connectedOnce = true;
-      session.failures = 0;
-      hideBanner();
-      showMode(welcome.mode);
-      showViewers(welcome.viewers);
-      if (welcome.host_online) setState('Connected', 'ok');
-      else setState('Host reconnecting…', 'warn');
-      break;
+  if (message === 'HostAway') {
+    setState('Host reconnecting…', 'warn');
+  } else if (message === 'HostBack') {
+    setState('Connected', 'ok');
+  } else if (message === 'GoingAway') {
+    setState('Relay restarting, reconnecting…', 'warn');
+  } else if ('Frame' in message) {
+    onFrame(message.Frame);
+  } else if ('Welcome' in message) {
+    const welcome = message.Welcome;
+    if (welcome.version !== PROTOCOL_VERSION) {
+      versionMismatch(welcome.version);
+      return;
     }
-    case 'HostAway':
-      setState('Host reconnecting…', 'warn');
-      break;
-    case 'HostBack':
-      setState('Connected', 'ok');
-      break;
-    case 'Viewers':
-      showViewers(message.Viewers);
-      break;
-    case 'Ended': {
-      const { reason, message: text } = message.Ended;
-      const why = text || (reason === 'HostLost' ? 'the host did not come back' : 'the host stopped sharing');
-      stop('Session ended', `Session ended: ${why}`);
-      break;
-    }
-    case 'GoingAway':
-      setState('Relay restarting, reconnecting…', 'warn');
-      break;
-    default:
-      break;
+    session.connectedOnce = true;
+    session.failures = 0;
+    hideBanner();
+    showMode(welcome.mode);
+    showViewers(welcome.viewers);
+    if (welcome.host_online) setState('Connected', 'ok');
+    else setState('Host reconnecting…', 'warn');
+  } else if ('Viewers' in message) {
+    showViewers(message.Viewers);
+  } else if ('Ended' in message) {
+    const { reason, message: text } = message.Ended;
+    const why = text || (reason === 'HostLost' ? 'the host did not come back' : 'the host stopped sharing');
+    stop('Session ended', `Session ended: ${why}`);
   }
 }
 
@@ -190,6 +217,7 @@ function rememberedTransport() {
   }
 }
 
+/** @param {TransportKind} kind */
 function remember(kind) {
   try {
     localStorage.setItem(STORAGE_KEY, kind);
@@ -198,7 +226,11 @@ function remember(kind) {
   }
 }
 
-/** Transports to try, first one with the head start; null when the forced one is missing. */
+/**
+ * Transports to try, first one with the head start; null when the forced one is missing.
+ * @param {string | null} forced
+ * @returns {TransportKind[] | null}
+ */
 function transportOrder(forced) {
   if (forced === 'ws' || forced === 'websocket') return [WEBSOCKET];
   if (forced === 'webtransport' || forced === 'wt') return webTransportAvailable() ? [WEBTRANSPORT] : null;
@@ -206,21 +238,32 @@ function transportOrder(forced) {
   return rememberedTransport() === WEBSOCKET ? [WEBSOCKET, WEBTRANSPORT] : [WEBTRANSPORT, WEBSOCKET];
 }
 
+/**
+ * @param {unknown} hex
+ * @returns {Uint8Array<ArrayBuffer> | null}
+ */
 function hexBytes(hex) {
   if (typeof hex !== 'string' || !/^([0-9a-f]{2})+$/i.test(hex)) return null;
-  return Uint8Array.from(hex.match(/../g), (pair) => parseInt(pair, 16));
+  return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
+/** @returns {Promise<RelayInfo>} */
 async function fetchInfo() {
   const response = await fetch('/api/info', { cache: 'no-store' });
   if (!response.ok) throw new Error(`relay answered ${response.status}`);
   return response.json();
 }
 
+/**
+ * @param {RelayInfo} info
+ * @param {string} id
+ * @param {string} token
+ * @returns {import('./transport.js').Endpoints}
+ */
 function endpoints(info, id, token) {
   const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
-  const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter(Boolean) : [];
+  const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter((h) => h !== null) : [];
   return {
     token,
     wsUrl: `${wsScheme}//${location.host}/ws/sessions/${id}`,
@@ -229,20 +272,26 @@ function endpoints(info, id, token) {
   };
 }
 
+/** @param {number} ms */
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** @param {number} attempt */
 function backoffMs(attempt) {
   return Math.min(10_000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
 }
 
-/** Runs one open link until it closes; resolves with its close information. */
+/**
+ * Runs one open link until it closes; resolves with its close information.
+ * @param {Link} link
+ * @returns {Promise<CloseInfo>}
+ */
 function runLink(link) {
   session.link = link;
   session.needKeyframe = true;
   ui.transport.textContent = `via ${TRANSPORT_NAMES[link.kind]}`;
   return new Promise((resolve) => {
     link.attach({
-      onMessage: (bytes) => onMessage(bytes, link),
+      onMessage,
       onClose: (info) => {
         session.link = null;
         resolve(info);
@@ -251,6 +300,7 @@ function runLink(link) {
   });
 }
 
+/** @param {Uint8Array} bytes */
 function send(bytes) {
   if (session.mode === 'collab' && !session.stopped) session.link?.send(encodeInput(bytes));
 }
@@ -292,7 +342,7 @@ function installInput() {
   new ResizeObserver(() => {
     renderer.fit();
     scheduleRender();
-  }).observe(document.getElementById('stage'));
+  }).observe(el('stage'));
 }
 
 async function main() {
@@ -329,7 +379,7 @@ async function main() {
     }
     hideBanner();
     if (info.protocol !== PROTOCOL_VERSION) {
-      versionMismatch(info.protocol);
+      versionMismatch(info.protocol ?? null);
       return;
     }
 

@@ -1,3 +1,4 @@
+// @ts-check
 // Draws the screen model into the page as real text: one DOM row per line, scrollback rows
 // above the screen rows in one scrollable grid, so the viewer scrolls back through history
 // while the session goes on and can select and copy any of it.
@@ -5,15 +6,34 @@
 // Rows are keyed by their absolute number (rows ever scrolled off + index), which does not
 // change as the screen scrolls, so a scroll appends rows at the bottom instead of redrawing
 // the screen. A row is redrawn only when its line object or its cursor changed.
+//
+// The work is bounded whatever the host sends: a run is one span (a wide run too, its
+// characters spaced to two cells each), so a row makes at most as many spans as the screen
+// has columns (screen.js refuses wider rows), and one call draws at most SPANS_PER_CALL
+// spans, the screen's rows first, leaving the rest to the next animation frame, so that a
+// keyframe of 2,000 rows of single-cell runs never holds the page for long.
 
-import { attrs } from './screen.js';
+import { attrs, isZeroWidth, runCells } from './screen.js';
+
+/** @typedef {import('./messages.js').Color} Color */
+/** @typedef {import('./messages.js').Style} Style */
+/** @typedef {import('./messages.js').Run} Run */
+/** @typedef {import('./messages.js').Line} Line */
+/** @typedef {import('./messages.js').ScreenState} ScreenState */
+/** @typedef {HTMLDivElement & { line: Line | null, cursorCol: number }} Row */
+
+/** Spans one call of `render` makes at most; the rest waits for the next frame. */
+export const SPANS_PER_CALL = 20_000;
 
 const CUBE = [0, 95, 135, 175, 215, 255];
 
-/** CSS for a colour of the protocol, or null for the terminal default. */
+/**
+ * CSS for a colour of the protocol, or null for the terminal default.
+ * @param {Color} color
+ */
 function colorCss(color) {
   if (color === 'Default') return null;
-  if (color.Rgb) return `rgb(${color.Rgb[0]},${color.Rgb[1]},${color.Rgb[2]})`;
+  if ('Rgb' in color) return `rgb(${color.Rgb[0]},${color.Rgb[1]},${color.Rgb[2]})`;
   const n = color.Indexed;
   if (n < 16) return `var(--c${n})`;
   if (n < 232) {
@@ -24,9 +44,13 @@ function colorCss(color) {
   return `rgb(${level},${level},${level})`;
 }
 
+/** @type {Map<string, { className: string, cssText: string }>} */
 const styleCache = new Map();
 
-/** The class and inline style of a run's style, cached: a screen uses few distinct styles. */
+/**
+ * The class and inline style of a run's style, cached: a screen uses few distinct styles.
+ * @param {Style} style
+ */
 function spanStyle(style) {
   const key = `${JSON.stringify(style.fg)}|${JSON.stringify(style.bg)}|${style.attrs}`;
   let cached = styleCache.get(key);
@@ -47,70 +71,102 @@ function spanStyle(style) {
   if (a & attrs.ITALIC) classes.push('i');
   if (a & attrs.DIM) classes.push('d');
   if (a & attrs.HIDDEN) classes.push('h');
+  if (a & attrs.WIDE) classes.push('w');
   cached = { className: classes.join(' '), cssText: css.join(';') };
   if (styleCache.size > 4096) styleCache.clear();
   styleCache.set(key, cached);
   return cached;
 }
 
-function span(text, style, extraClass) {
+/**
+ * A span of `text` in `style` covering `cells` cells (set as its width when the run is
+ * wide, so the cells after it line up whatever the font's wide glyphs measure).
+ * @param {string} text
+ * @param {Style} style
+ * @param {number} cells
+ * @param {boolean} cursor
+ */
+function span(text, style, cells, cursor = false) {
   const el = document.createElement('span');
   const { className, cssText } = spanStyle(style);
-  el.className = extraClass ? `${className} ${extraClass}`.trim() : className;
+  el.className = cursor ? `${className} cur`.trim() : className;
   if (cssText) el.style.cssText = cssText;
+  if (style.attrs & attrs.WIDE) el.style.width = `${cells}ch`;
   el.textContent = text;
   return el;
 }
 
-const DEFAULT_STYLE = { fg: 'Default', bg: 'Default', attrs: 0 };
+const DEFAULT_STYLE = { fg: /** @type {Color} */ ('Default'), bg: /** @type {Color} */ ('Default'), attrs: 0 };
 
 /**
- * Appends a run's spans. Wide characters each get a two-cell span; the cursor, when it
- * falls in the run, gets its own span.
+ * Appends a run as one span, or as up to three when the cursor falls inside it (before,
+ * the cursor's cell, after). Returns the column after the run and the spans made.
+ * @param {Row} row
+ * @param {Run} run
+ * @param {number} startCol
+ * @param {number} cursorCol
+ * @returns {[number, number]}
  */
 function appendRun(row, run, startCol, cursorCol) {
-  const wide = (run.style.attrs & attrs.WIDE) !== 0;
-  const chars = [...run.text];
-  const width = wide ? 2 : 1;
-  const end = startCol + chars.length * width;
-  if (!wide && (cursorCol < startCol || cursorCol >= end)) {
-    if (run.text) row.append(span(run.text, run.style));
-    return end;
+  const cells = runCells(run);
+  const end = startCol + cells;
+  if (cursorCol < startCol || cursorCol >= end) {
+    if (!run.text) return [end, 0];
+    row.append(span(run.text, run.style, cells));
+    return [end, 1];
   }
-  let plain = '';
-  const flush = () => {
-    if (plain) row.append(span(plain, run.style));
-    plain = '';
-  };
+  // Each character goes before, at or after the cursor's cell; characters of no width
+  // stay with the one before them.
+  const width = run.style.attrs & attrs.WIDE ? 2 : 1;
+  const texts = ['', '', ''];
+  const widths = [0, 0, 0];
+  let part = 0;
   let col = startCol;
-  for (const ch of chars) {
-    const isCursor = cursorCol >= col && cursorCol < col + width;
-    if (wide || isCursor) {
-      flush();
-      row.append(span(ch, run.style, [wide && 'w', isCursor && 'cur'].filter(Boolean).join(' ')));
-    } else {
-      plain += ch;
+  for (const c of run.text) {
+    if (!isZeroWidth(c)) {
+      part = cursorCol < col ? 2 : cursorCol < col + width ? 1 : 0;
+      widths[part] += width;
+      col += width;
     }
-    col += width;
+    texts[part] += c;
   }
-  flush();
-  return end;
+  let spans = 0;
+  texts.forEach((text, i) => {
+    if (!text) return;
+    row.append(span(text, run.style, widths[i], i === 1));
+    spans += 1;
+  });
+  return [end, spans];
 }
 
+/**
+ * Redraws a row; returns the spans it made.
+ * @param {Row} row
+ * @param {Line} line
+ * @param {number} cursorCol
+ */
 function drawRow(row, line, cursorCol) {
   row.textContent = '';
   let col = 0;
-  for (const run of line.runs) col = appendRun(row, run, col, cursorCol);
+  let spans = 0;
+  for (const run of line.runs) {
+    const [end, made] = appendRun(row, run, col, cursorCol);
+    col = end;
+    spans += made;
+  }
   if (cursorCol >= col) {
     if (cursorCol > col) row.append(' '.repeat(cursorCol - col));
-    row.append(span(' ', DEFAULT_STYLE, 'cur'));
+    row.append(span(' ', DEFAULT_STYLE, 1, true));
+    spans += 1;
   }
   row.line = line;
   row.cursorCol = cursorCol;
+  return spans;
 }
 
+/** @returns {Row} */
 function newRow() {
-  const row = document.createElement('div');
+  const row = /** @type {Row} */ (document.createElement('div'));
   row.className = 'row';
   row.line = null;
   row.cursorCol = -1;
@@ -118,10 +174,14 @@ function newRow() {
 }
 
 export class Renderer {
-  /** `term` is the scrollable element; its first child holds the rows. */
+  /**
+   * `term` is the scrollable element; its first child holds the rows.
+   * @param {HTMLElement} term
+   */
   constructor(term) {
     this.term = term;
-    this.grid = term.firstElementChild;
+    this.grid = /** @type {HTMLElement} */ (term.firstElementChild);
+    /** @type {Row[]} */
     this.rows = [];
     this.firstAbs = 0;
     this.cols = 0;
@@ -130,7 +190,11 @@ export class Renderer {
     this.rowPx = 0;
   }
 
-  /** Brings the DOM in line with `state` (a protocol Screen). */
+  /**
+   * Brings the DOM in line with `state` (a validated protocol Screen), drawing at most
+   * SPANS_PER_CALL spans; returns true when rows are left to draw on the next call.
+   * @param {ScreenState} state
+   */
   render(state) {
     if (state.cols !== this.cols || state.rows !== this.height) {
       this.cols = state.cols;
@@ -152,7 +216,7 @@ export class Renderer {
       for (const row of this.rows.splice(0, dropped)) row.remove();
     }
     this.firstAbs = firstAbs;
-    while (this.rows.length > count) this.rows.pop().remove();
+    while (this.rows.length > count) this.rows.pop()?.remove();
     if (this.rows.length < count) {
       const fragment = document.createDocumentFragment();
       while (this.rows.length < count) {
@@ -163,18 +227,26 @@ export class Renderer {
       this.grid.append(fragment);
     }
 
+    // Bottom up: the screen's rows first, then scrollback from the newest.
     const screenStart = state.scrollback.length;
-    const cursorIndex = state.cursor.visible ? screenStart + state.cursor.row : -1;
-    for (let i = 0; i < count; i++) {
+    // Clamped to the screen, as `share watch` does: the host's word is not trusted.
+    const cursor = state.cursor;
+    const cursorRow = Math.min(cursor.row, state.rows - 1);
+    const cursorCol = Math.min(cursor.col, state.cols - 1);
+    const cursorIndex = cursor.visible ? screenStart + cursorRow : -1;
+    let budget = SPANS_PER_CALL;
+    let i = count - 1;
+    for (; i >= 0 && budget > 0; i--) {
       const line = i < screenStart ? state.scrollback[i] : state.lines[i - screenStart];
-      const cursorCol = i === cursorIndex ? state.cursor.col : -1;
+      const rowCursor = i === cursorIndex ? cursorCol : -1;
       const row = this.rows[i];
-      if (row.line !== line || row.cursorCol !== cursorCol) drawRow(row, line, cursorCol);
+      if (row.line !== line || row.cursorCol !== rowCursor) budget -= drawRow(row, line, rowCursor);
     }
 
     term.classList.toggle('alt', state.alt_screen);
     if (atBottom || state.alt_screen) term.scrollTop = term.scrollHeight;
     else if (dropped > 0) term.scrollTop -= dropped * this.rowPx;
+    return i >= 0;
   }
 
   /** Sizes the grid to the host's size, at the largest font that fits the window. */
@@ -187,15 +259,20 @@ export class Renderer {
     probe.style.cssText = 'position:absolute;visibility:hidden;font-size:100px;white-space:pre';
     term.append(probe);
     const charRatio = probe.getBoundingClientRect().width / 100 / 100;
+    // Wide glyphs rarely measure two cells: the gap that spaces them out to two.
+    probe.textContent = '中'.repeat(100);
+    const wideRatio = probe.getBoundingClientRect().width / 100 / 100;
     probe.remove();
     const lineRatio = parseFloat(style.getPropertyValue('--line-height')) || 1.2;
     const gutter = term.offsetWidth - term.clientWidth;
-    const available = term.parentElement.getBoundingClientRect();
+    const parent = /** @type {HTMLElement} */ (term.parentElement);
+    const available = parent.getBoundingClientRect();
     const byWidth = (available.width - gutter - 8) / (this.cols * charRatio);
     const byHeight = (available.height - 8) / (this.height * lineRatio);
     this.fontSize = Math.max(4, Math.min(18, byWidth, byHeight));
     this.rowPx = this.fontSize * lineRatio;
     term.style.fontSize = `${this.fontSize}px`;
+    term.style.setProperty('--wide-gap', `${(2 * charRatio - wideRatio).toFixed(4)}em`);
     term.style.width = `${this.cols * charRatio * this.fontSize + gutter}px`;
     term.style.height = `${this.height * this.rowPx}px`;
   }

@@ -1,14 +1,23 @@
 #!/usr/bin/env bash
-# The viewer's tests: its JavaScript unit tests (node's test runner), then the end-to-end
-# tests in Debian's headless Chromium against freshly built relay and share binaries.
-# Exits non-zero on any failure. Without /usr/bin/chromium the browser part is skipped,
-# loudly, except under CI (CI set and not "false"), where that is a failure.
+# The viewer's tests: its JavaScript type check (tsc over the // @ts-check files), its unit
+# tests and fuzzing (node's test runner, under a 64 MiB heap so that a decoder building far
+# beyond its input dies), then the end-to-end tests in Debian's headless Chromium against
+# freshly built relay and share binaries, a hostile host among them. Exits non-zero on any
+# failure. Without /usr/bin/chromium the browser part is skipped, loudly, except under CI
+# (CI set and not "false"), where that is a failure.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
-echo "== viewer unit tests"
-node --test relay/viewer/test/*.test.mjs
+echo "== browser test dependencies"
+# playwright-core has no install step and never downloads a browser.
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "== viewer type check"
+tests/browser/node_modules/.bin/tsc -p tests/browser
+
+echo "== viewer unit tests and fuzzing"
+node --max-old-space-size=64 --test relay/viewer/test/*.test.mjs
 
 chromium="${CHROMIUM:-/usr/bin/chromium}"
 if [ ! -x "$chromium" ]; then
@@ -27,10 +36,6 @@ fi
 
 echo "== building relay and share"
 cargo build -p relay -p cli-share
-
-echo "== browser test dependencies"
-# playwright-core has no install step and never downloads a browser.
-(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
 echo "== viewer end-to-end tests in $("$chromium" --version 2>/dev/null | tail -n 1)"
 export CHROMIUM="$chromium"

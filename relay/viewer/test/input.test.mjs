@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { keyBytes, keySequence, MAX_INPUT_BYTES, pasteChunks } from '../input.js';
+import { keyBytes, keySequence, pasteChunks } from '../input.js';
+import { MAX_INPUT_BYTES } from '../limits.js';
 
 const key = (k, mods = {}) => ({ key: k, ctrlKey: false, altKey: false, shiftKey: false, metaKey: false, ...mods });
 const text = (bytes) => new TextDecoder().decode(bytes);

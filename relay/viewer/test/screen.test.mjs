@@ -1,21 +1,20 @@
 // screen.js applies keyframes and diffs exactly as protocol::Screen::apply does: scroll,
 // history patches, row patches, cursor, title, alternate screen, the scrollback cap, and
-// refusal of out-of-range diffs without touching the state.
+// refusal of out-of-range or too-wide updates without touching the state.
 
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { decode, types } from '../decoder.js';
-import { applyDiff, BLANK, lineText, Screen, SCROLLBACK_LINES, ScreenError } from '../screen.js';
+import { decode } from '../bincode.js';
+import { SCROLLBACK_LINES } from '../limits.js';
+import { types } from '../messages.js';
+import { applyDiff, attrs, BLANK, lineCells, lineText, Screen, ScreenError } from '../screen.js';
+import { fromHex, vector } from './golden.mjs';
 
-const vectors = JSON.parse(
-  readFileSync(new URL('../../../protocol/tests/vectors/vectors.json', import.meta.url), 'utf8'),
-);
-const fromHex = (hex) => Uint8Array.from(hex.match(/../g), (pair) => parseInt(pair, 16));
-const vectorUpdate = (name) => decode(types.ScreenUpdate, fromHex(vectors.find((v) => v.name === name).hex));
+const vectorUpdate = (name) => decode(types.ScreenUpdate, fromHex(vector(name).hex));
 
-const plain = (text) => ({ runs: [{ text, style: { fg: 'Default', bg: 'Default', attrs: 0 } }], wrapped: false });
+const run = (text, a = 0) => ({ text, style: { fg: 'Default', bg: 'Default', attrs: a } });
+const plain = (text) => ({ runs: [run(text)], wrapped: false });
 const cursor = { row: 0, col: 0, visible: true };
 
 function blankScreen(cols, rows) {
@@ -129,4 +128,29 @@ test('keyframes are validated', () => {
   }
   screen.applyUpdate({ Keyframe: blankScreen(1000, 500) });
   assert.equal(screen.state.rows, 500);
+});
+
+test('cells count wide characters twice and zero-width ones not at all, as the host does', () => {
+  const line = { runs: [run('e\u0301a'), run('中文', attrs.WIDE), run('👩\u200d💻', attrs.WIDE)], wrapped: false };
+  assert.equal(lineCells(line), 2 + 4 + 4);
+});
+
+test('rows wider than the screen are refused, in keyframes and diffs', () => {
+  const keyframes = {
+    'a screen row': { ...blankScreen(4, 1), lines: [plain('12345')] },
+    'a wide scrollback row': { ...blankScreen(4, 1), scrollback: [{ runs: [run('中中中', attrs.WIDE)], wrapped: false }] },
+    'more runs than columns': { ...blankScreen(4, 1), lines: [{ runs: new Array(5).fill(run('')), wrapped: false }] },
+  };
+  for (const [name, keyframe] of Object.entries(keyframes)) {
+    assert.throws(() => new Screen().applyUpdate({ Keyframe: keyframe }), /wider than the screen/, name);
+  }
+  const marks = { ...blankScreen(4, 1), lines: [plain('e\u0301\u0301\u0301ab')] };
+  new Screen().applyUpdate({ Keyframe: marks });
+
+  for (const d of [diff({ lines: [[0, plain('wider')]] }), diff({ scroll: 1, history: [[0, plain('wider')]] })]) {
+    const s = blankScreen(4, 2);
+    const before = structuredClone(s);
+    assert.throws(() => applyDiff(s, d), ScreenError);
+    assert.deepEqual(s, before);
+  }
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { MAX_FRAME_BYTES } from '../decoder.js';
+import { MAX_FRAME_BYTES } from '../limits.js';
 import { FrameSplitter } from '../transport.js';
 
 function framed(...messages) {
@@ -44,10 +44,26 @@ test('one byte at a time works too', () => {
   assert.equal(out.length, messages.length);
 });
 
-test('a length over the frame limit is refused from its prefix alone', () => {
+test('a length over the frame limit ends the stream from its prefix alone', () => {
   const prefix = new Uint8Array(4);
   new DataView(prefix.buffer).setUint32(0, MAX_FRAME_BYTES + 1);
-  assert.throws(() => new FrameSplitter().push(prefix), /too large/);
+  const splitter = new FrameSplitter();
+  assert.deepEqual(splitter.push(prefix), []);
+  assert.match(String(splitter.error), /too large/);
   new DataView(prefix.buffer).setUint32(0, MAX_FRAME_BYTES);
-  assert.deepEqual(new FrameSplitter().push(prefix), [], 'exactly the limit is allowed');
+  const atLimit = new FrameSplitter();
+  assert.deepEqual(atLimit.push(prefix), [], 'exactly the limit is allowed');
+  assert.equal(atLimit.error, null);
+});
+
+// Found by fuzz.test.mjs: the messages before an oversize prefix in the same chunk were
+// thrown away with it.
+test('messages before an oversize length in the same chunk still come out', () => {
+  const oversize = new Uint8Array(4);
+  new DataView(oversize.buffer).setUint32(0, MAX_FRAME_BYTES + 1);
+  const splitter = new FrameSplitter();
+  const out = splitter.push(Uint8Array.from([...framed(...messages), ...oversize, 1, 2, 3]));
+  assert.deepEqual(out.map((m) => Array.from(m)), messages.map((m) => Array.from(m)));
+  assert.match(String(splitter.error), /too large/);
+  assert.deepEqual(splitter.push(framed(messages[0])), [], 'nothing after it');
 });
