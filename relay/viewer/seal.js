@@ -52,7 +52,7 @@ function fromBase64Url(text) {
 /**
  * Splits a link's fragment into the relay's token and the share's secrets.
  * @param {string} fragment with or without the leading '#'
- * @returns {{ token: string, read: Uint8Array, write: Uint8Array | null }}
+ * @returns {{ token: string, read: Uint8Array<ArrayBuffer>, write: Uint8Array<ArrayBuffer> | null }}
  */
 export function splitFragment(fragment) {
   const parts = fragment.replace(/^#/, '').split('.');
@@ -66,7 +66,7 @@ export function splitFragment(fragment) {
 }
 
 /**
- * @param {Uint8Array} secret
+ * @param {Uint8Array<ArrayBuffer>} secret
  * @param {string} sessionId
  * @param {string} label
  * @returns {Promise<CryptoKey>}
@@ -115,7 +115,7 @@ export class FrameOpener {
     this.sessionId = sessionId;
   }
 
-  /** @param {Uint8Array} readSecret @param {string} sessionId */
+  /** @param {Uint8Array<ArrayBuffer>} readSecret @param {string} sessionId */
   static async create(readSecret, sessionId) {
     return new FrameOpener(await deriveKey(readSecret, sessionId, FRAME_LABEL), sessionId);
   }
@@ -124,7 +124,7 @@ export class FrameOpener {
    * The plaintext of frame `seq`, or a SealError.
    * @param {number} seq
    * @param {boolean} keyframe
-   * @param {Uint8Array} payload
+   * @param {Uint8Array<ArrayBuffer>} payload
    * @returns {Promise<Uint8Array>}
    */
   async open(seq, keyframe, payload) {
@@ -158,7 +158,7 @@ export class InputSealer {
   }
 
   /**
-   * @param {Uint8Array} writeSecret
+   * @param {Uint8Array<ArrayBuffer>} writeSecret
    * @param {string} sessionId
    * @param {Uint8Array} [sender] 8 bytes; random by default
    */
@@ -168,8 +168,8 @@ export class InputSealer {
 
   /**
    * The sealed message for `input`. Calls must not overlap: each takes the next counter.
-   * @param {Uint8Array} input
-   * @param {Uint8Array} [nonce] 12 bytes; random by default (golden vectors fix it)
+   * @param {Uint8Array<ArrayBuffer>} input
+   * @param {Uint8Array<ArrayBuffer>} [nonce] 12 bytes; random by default (golden vectors fix it)
    * @returns {Promise<Uint8Array>}
    */
   async seal(input, nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))) {
