@@ -108,6 +108,11 @@ impl Issuer {
                 AcmeError::Refused(format!("the CA offers no {kind:?} challenge for {domain}"))
             })?;
             let key_authorization = challenge.key_authorization();
+            let name = match kind {
+                ChallengeType::Http01 => "http-01",
+                _ => "tls-alpn-01",
+            };
+            tracing::info!(domain, challenge = name, "answering the CA's challenge");
             answers.push(match kind {
                 ChallengeType::Http01 => self
                     .challenges
