@@ -11,7 +11,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use e2e::lab::acme::{AcmeLab, DOMAIN, HOST_KEY, HTTP_PORT};
+use e2e::lab::acme::{AcmeLab, DOMAIN, HOST_KEY, HTTP_PORT, RelayProcess};
 use e2e::lab::clients::{QuicHost, Viewer};
 use e2e::lab::https;
 use e2e::netem::RuntimeThread;
@@ -60,26 +60,29 @@ fn sample(text: &str, name: &str) -> Option<f64> {
     e2e::prometheus::sample_sum(text, name)
 }
 
+/// A lab and its relay (started with `extra`), certified through one `challenge` that
+/// pebble really validated.
+async fn certified(challenge: &str, extra: &[&str]) -> (AcmeLab, RelayProcess) {
+    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
+    let relay = lab.start_relay(extra).await.unwrap();
+    let answered = relay.process.count(|line| {
+        line.contains("answering the CA's challenge")
+            && line.contains(&format!("challenge={challenge}"))
+    });
+    assert_eq!(answered, 1, "{challenge}: {:#?}", relay.process.lines());
+    assert!(lab.pebble.validations() >= 1, "pebble validated it");
+    (lab, relay)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: network namespaces, pebble, port 443"]
 async fn a_relay_certified_over_tls_alpn_01_serves_https_quic_and_webtransport() {
-    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
-    let relay = lab.start_relay(&[]).await.unwrap();
+    let (lab, relay) = certified("tls-alpn-01", &[]).await;
     let fingerprint = relay.fingerprint();
-    assert_eq!(relay.installed(), [fingerprint.clone()]);
+    assert_eq!(relay.installed(), std::slice::from_ref(&fingerprint));
     assert_eq!(relay.field("public_url"), Some("https://relay.share.test/"));
-    assert!(
-        relay
-            .process
-            .count(|l| l.contains("answering the CA's challenge") && l.contains("tls-alpn-01"))
-            == 1
-    );
-    assert!(
-        lab.pebble.validations() >= 1,
-        "pebble validated a challenge"
-    );
 
-    let client = lab.lan.b().runtime().unwrap();
+    let client = lab.lan.b.runtime().unwrap();
     let (addr, root) = (lab.relay_addr(), lab.pebble.root());
     let (info, host, viewer, sent, received, metrics) = in_b(&client, "clients", async move {
         let roots = [root.clone()];
@@ -127,25 +130,12 @@ async fn a_relay_certified_over_tls_alpn_01_serves_https_quic_and_webtransport()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: network namespaces, pebble, ports 80 and 443"]
 async fn a_relay_certified_over_http_01_sends_plain_http_to_https() {
-    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
-    let relay = lab
-        .start_relay(&["--acme-http", &format!("0.0.0.0:{HTTP_PORT}")])
-        .await
-        .unwrap();
-    assert!(
-        relay
-            .process
-            .count(|l| l.contains("answering the CA's challenge") && l.contains("http-01"))
-            == 1
-    );
-    assert!(
-        lab.pebble.validations() >= 1,
-        "pebble validated a challenge"
-    );
+    let plain = format!("0.0.0.0:{HTTP_PORT}");
+    let (lab, relay) = certified("http-01", &["--acme-http", &plain]).await;
 
-    let client = lab.lan.b().runtime().unwrap();
+    let client = lab.lan.b.runtime().unwrap();
     let (addr, root) = (lab.relay_addr(), lab.pebble.root());
-    let plain = SocketAddr::from((lab.lan.addr_a(), HTTP_PORT));
+    let plain = SocketAddr::from((lab.lan.addr_a, HTTP_PORT));
     let (health, redirect) = in_b(&client, "clients", async move {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let health = https::get(addr, DOMAIN, "/healthz", &[root]).await?;
@@ -178,7 +168,7 @@ async fn renewal_swaps_the_certificate_under_live_connections() {
     let first = relay.fingerprint();
     let validations = lab.pebble.validations();
 
-    let client = lab.lan.b().runtime().unwrap();
+    let client = lab.lan.b.runtime().unwrap();
     let (addr, root) = (lab.relay_addr(), lab.pebble.root());
     let roots = [root.clone()];
     let (mut host, mut webtransport, mut websocket) = in_b(&client, "live connections", {
@@ -265,11 +255,12 @@ async fn a_restart_serves_the_cached_certificate_without_asking_the_ca() {
             .count(|l| l.contains("certificate loaded from the ACME cache")),
         1
     );
-    let client = lab.lan.b().runtime().unwrap();
+    let client = lab.lan.b.runtime().unwrap();
     let (addr, root) = (lab.relay_addr(), lab.pebble.root());
     let (info, host) = in_b(&client, "clients", async move {
-        let info = https::get(addr, DOMAIN, "/api/info", &[root.clone()]).await?;
-        let host = QuicHost::connect(addr, DOMAIN, &[root], hello()).await?;
+        let roots = [root];
+        let info = https::get(addr, DOMAIN, "/api/info", &roots).await?;
+        let host = QuicHost::connect(addr, DOMAIN, &roots, hello()).await?;
         Ok((info, host))
     })
     .await;

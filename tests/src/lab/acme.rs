@@ -36,12 +36,12 @@ impl AcmeLab {
     /// Starts the lab; issued certificates live `validity` (pebble's five years if `None`).
     pub async fn start(validity: Option<Duration>) -> anyhow::Result<AcmeLab> {
         let mut lan = Lan::new("acme")?;
-        lan.name_in_b(DOMAIN, lan.addr_a())?;
+        lan.name_in_b(DOMAIN, lan.addr_a)?;
         let pebble = Pebble::start(
-            lan.b(),
+            &lan.b,
             PebbleOptions {
-                addr: lan.addr_b(),
-                answer: lan.addr_a(),
+                addr: lan.addr_b,
+                answer: lan.addr_a,
                 tls_port: PORT,
                 http_port: HTTP_PORT,
                 validity,
@@ -64,12 +64,12 @@ impl AcmeLab {
 
     /// The relay's address as clients in B reach it.
     pub fn relay_addr(&self) -> SocketAddr {
-        SocketAddr::from((self.lan.addr_a(), PORT))
+        SocketAddr::from((self.lan.addr_a, PORT))
     }
 
     /// The documented command, in A, with `extra` arguments appended.
     pub fn relay_command(&self, extra: &[&str]) -> anyhow::Result<Command> {
-        let mut command = self.lan.a().command(workspace_binary("relay")?);
+        let mut command = self.lan.a.command(workspace_binary("relay")?);
         command
             .args(["--acme", DOMAIN])
             .args(["--http", &format!("0.0.0.0:{PORT}")])

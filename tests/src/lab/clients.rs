@@ -89,10 +89,25 @@ impl QuicHost {
     }
 }
 
-/// The session id and token of a link `<base>/s/<id>#<token>`.
-fn session_and_token(link: &str) -> anyhow::Result<(&str, &str)> {
-    let (_, rest) = link.rsplit_once("/s/").context("not a share link")?;
-    rest.split_once('#').context("the link has no token")
+/// What a link `https://<host>/s/<id>#<token>` names: the relay's host (as certified),
+/// the session id and the token.
+struct Link {
+    host: String,
+    id: String,
+    token: String,
+}
+
+impl Link {
+    fn parse(link: &str) -> anyhow::Result<Link> {
+        let url = url::Url::parse(link)?;
+        let (_, rest) = link.rsplit_once("/s/").context("not a share link")?;
+        let (id, token) = rest.split_once('#').context("the link has no token")?;
+        Ok(Link {
+            host: url.host_str().context("no host")?.to_owned(),
+            id: id.to_owned(),
+            token: token.to_owned(),
+        })
+    }
 }
 
 /// A viewer, receiving the relay's messages.
@@ -111,11 +126,7 @@ impl Viewer {
         link: &str,
         roots: &[CertificateDer<'static>],
     ) -> anyhow::Result<Viewer> {
-        let (id, token) = session_and_token(link)?;
-        let host = url::Url::parse(link)?
-            .host_str()
-            .context("no host")?
-            .to_owned();
+        let Link { host, id, token } = Link::parse(link)?;
         let config = wtransport::ClientConfig::builder()
             .with_bind_default()
             .with_custom_tls(client_config(roots, &[WEBTRANSPORT_ALPN]))
@@ -149,11 +160,7 @@ impl Viewer {
         link: &str,
         roots: &[CertificateDer<'static>],
     ) -> anyhow::Result<Viewer> {
-        let (id, token) = session_and_token(link)?;
-        let host = url::Url::parse(link)?
-            .host_str()
-            .context("no host")?
-            .to_owned();
+        let Link { host, id, token } = Link::parse(link)?;
         let tls = connect(addr, &host, client_config(roots, &[b"http/1.1"])).await?;
         let leaf = tls
             .get_ref()

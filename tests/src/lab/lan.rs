@@ -15,12 +15,14 @@ const DEVICE: &str = "lab0";
 /// Namespaces A and B, at `10.78.<n>.1` and `10.78.<n>.2`.
 #[derive(Debug)]
 pub struct Lan {
-    /// Hosts files to remove, declared first so they go before the namespaces.
+    /// The server side.
+    pub a: Netns,
+    /// The side that reaches the server "from the internet".
+    pub b: Netns,
+    pub addr_a: Ipv4Addr,
+    pub addr_b: Ipv4Addr,
+    /// Hosts files to remove (before the namespaces go: `Drop` runs before the fields').
     hosts_files: Vec<PathBuf>,
-    a: Netns,
-    b: Netns,
-    addr_a: Ipv4Addr,
-    addr_b: Ipv4Addr,
 }
 
 impl Lan {
@@ -50,30 +52,12 @@ impl Lan {
             ns.ip(&["link", "set", DEVICE, "up"])?;
         }
         Ok(Lan {
-            hosts_files: Vec::new(),
             a,
             b,
             addr_a,
             addr_b,
+            hosts_files: Vec::new(),
         })
-    }
-
-    /// The server side.
-    pub fn a(&self) -> &Netns {
-        &self.a
-    }
-
-    /// The side that reaches the server "from the internet".
-    pub fn b(&self) -> &Netns {
-        &self.b
-    }
-
-    pub fn addr_a(&self) -> Ipv4Addr {
-        self.addr_a
-    }
-
-    pub fn addr_b(&self) -> Ipv4Addr {
-        self.addr_b
     }
 
     /// Makes `name` resolve to `addr` for programs started in B with [`Netns::command`]
@@ -112,29 +96,29 @@ mod tests {
     #[ignore = "needs root: creates network namespaces"]
     fn b_reaches_a_and_resolves_the_names_it_was_given() {
         let mut lan = Lan::new("lan-test").expect("lan");
-        lan.name_in_b("relay.lab.test", lan.addr_a()).unwrap();
+        lan.name_in_b("relay.lab.test", lan.addr_a).unwrap();
         let out = lan
-            .b()
+            .b
             .command("getent")
             .args(["hosts", "relay.lab.test"])
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.starts_with(&lan.addr_a().to_string()), "{text}");
+        assert!(text.starts_with(&lan.addr_a.to_string()), "{text}");
 
         let listener = lan
-            .a()
+            .a
             .run(|| std::net::TcpListener::bind((Ipv4Addr::UNSPECIFIED, 0)))
             .unwrap()
             .unwrap();
         let port = listener.local_addr().unwrap().port();
-        let addr_a = lan.addr_a();
+        let addr_a = lan.addr_a;
         let connected = lan
-            .b()
+            .b
             .run(move || std::net::TcpStream::connect((addr_a, port)).map(|_| ()))
             .unwrap();
         assert!(connected.is_ok(), "{connected:?}");
-        let dir = PathBuf::from("/etc/netns").join(lan.b().name());
+        let dir = PathBuf::from("/etc/netns").join(lan.b.name());
         drop(lan);
         assert!(!dir.exists());
     }

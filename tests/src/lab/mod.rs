@@ -10,14 +10,14 @@
 //!
 //! let lab = AcmeLab::start(None).await?; // pebble in B, nothing in A yet
 //! let relay = lab.start_relay(&[]).await?; // the relay binary in A, certified
-//! let client = lab.lan.b().runtime()?; // tasks spawned here connect from B
+//! let client = lab.lan.b.runtime()?; // tasks spawned here connect from B
 //! let (addr, root) = (lab.relay_addr(), lab.pebble.root());
 //! let info = client
 //!     .spawn(async move { e2e::lab::https::get(addr, DOMAIN, "/api/info", &[root]).await })
 //!     .await??;
 //! assert_eq!(info.fingerprint(), relay.fingerprint());
 //! // Child processes in B resolve DOMAIN to the relay and may trust the root file:
-//! let share = lab.lan.b().command("share"); // ... --relay https://relay.share.test --ca <root>
+//! let share = lab.lan.b.command("share"); // ... --relay https://relay.share.test --ca <root>
 //! # drop((share, lab.pebble.root_file())); Ok(()) }
 //! ```
 
