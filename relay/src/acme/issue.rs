@@ -112,7 +112,7 @@ impl Issuer {
                 ChallengeType::Http01 => "http-01",
                 _ => "tls-alpn-01",
             };
-            tracing::info!(domain, challenge = name, "answering the CA's challenge");
+            tracing::info!(%domain, challenge = %name, "answering the CA's challenge");
             answers.push(match kind {
                 ChallengeType::Http01 => self
                     .challenges

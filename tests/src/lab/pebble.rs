@@ -111,6 +111,9 @@ impl Pebble {
         let runtime = ns.runtime()?;
         let fetched = runtime
             .spawn(async move {
+                // Pebble announces its listeners just before it opens them.
+                listening(SocketAddr::from((addr, ACME_PORT))).await?;
+                listening(management).await?;
                 super::https::get(management, &addr.to_string(), "/roots/0", &[server_ca]).await
             })
             .await??;
@@ -171,5 +174,24 @@ impl Pebble {
     /// Where pebble's files are (config, certificates).
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// Returns once `addr` accepts TCP connections.
+async fn listening(addr: SocketAddr) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                anyhow::ensure!(
+                    tokio::time::Instant::now() < deadline,
+                    "pebble did not listen on {addr} within {START_TIMEOUT:?}"
+                );
+                // A poll interval, not synchronisation: nothing announces an open port.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => return Err(e).with_context(|| format!("TCP to {addr}")),
+        }
     }
 }
