@@ -210,6 +210,14 @@ impl Acme {
 
     /// Starts the HTTP-01 listener and the task that keeps the certificate current.
     pub fn start(self, shared: &Arc<Shared>) {
+        let https = shared.config.http;
+        if self.http.is_none() && https.port() != 443 {
+            tracing::warn!(
+                %https,
+                "CAs validate TLS-ALPN-01 on port 443: it must reach this listener \
+                 (or use --acme-http on port 80)"
+            );
+        }
         if let Some(listener) = self.http {
             let router = http01::router(self.challenges.clone(), shared.public_url.clone());
             shared
