@@ -245,4 +245,74 @@ mod tests {
         assert_eq!(after[0], before[1]);
         assert_ne!(after[1], before[1]);
     }
+
+    /// Completes a TLS handshake with `server` as a client that trusts `ca` and offers
+    /// `alpn`; the fingerprint of the certificate it was shown, or the error.
+    async fn handshake(
+        server: Arc<rustls::ServerConfig>,
+        ca: rustls_pki_types::CertificateDer<'static>,
+        alpn: &[&[u8]],
+    ) -> Result<String, String> {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca).unwrap();
+        let mut client = rustls::ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        client.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let (a, b) = tokio::io::duplex(64 * 1024);
+        let accept = tokio::spawn(tokio_rustls::TlsAcceptor::from(server).accept(b));
+        let name = rustls_pki_types::ServerName::try_from("relay.example").unwrap();
+        let connected = tokio_rustls::TlsConnector::from(Arc::new(client))
+            .connect(name, a)
+            .await;
+        let _ = accept.await;
+        let stream = connected.map_err(|e| e.to_string())?;
+        let leaf = &stream.get_ref().1.peer_certificates().unwrap()[0];
+        Ok(certs::fingerprint_hex(leaf))
+    }
+
+    #[tokio::test]
+    async fn the_validation_certificate_goes_only_to_handshakes_offering_acme_tls_alone() {
+        let ca = certs::DevCa::new().unwrap();
+        let leaf = ca.issue_leaf(&["relay.example".into()]).unwrap();
+        let challenges = Arc::new(Challenges::default());
+        let source = Arc::new(
+            CertSource::acme(
+                challenges.clone(),
+                Some((vec![leaf.cert_der.clone()], leaf.key_der)),
+            )
+            .unwrap(),
+        );
+        let server = Arc::new(
+            source
+                .server_config(&[b"http/1.1", crate::acme::ACME_TLS_ALPN])
+                .unwrap(),
+        );
+        let served = leaf.cert_der.as_ref();
+        let published = challenges
+            .publish_tls_alpn("relay.example", &[1; 32])
+            .unwrap();
+
+        let validation =
+            handshake(server.clone(), ca.ca_der(), &[crate::acme::ACME_TLS_ALPN]).await;
+        let refused = validation.expect_err("the validation certificate is not the CA's");
+        assert!(refused.contains("invalid peer certificate"), "{refused}");
+        for alpn in [
+            &[&b"http/1.1"[..]][..],
+            &[b"http/1.1", crate::acme::ACME_TLS_ALPN],
+            &[],
+        ] {
+            let shown = handshake(server.clone(), ca.ca_der(), alpn).await;
+            assert_eq!(shown, Ok(certs::fingerprint_hex(served)), "{alpn:?}");
+        }
+        drop(published);
+        let after = handshake(server, ca.ca_der(), &[crate::acme::ACME_TLS_ALPN]).await;
+        assert_eq!(
+            after,
+            Ok(certs::fingerprint_hex(served)),
+            "no open challenge"
+        );
+    }
 }
