@@ -15,7 +15,7 @@ use e2e::lab::acme::{AcmeLab, DOMAIN, HOST_KEY, HTTP_PORT, RelayProcess};
 use e2e::lab::clients::{QuicHost, Viewer};
 use e2e::lab::https;
 use e2e::netem::RuntimeThread;
-use protocol::HostHello;
+use protocol::{HostHello, Transport};
 use rustls::pki_types::CertificateDer;
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
@@ -88,7 +88,13 @@ async fn a_relay_certified_over_tls_alpn_01_serves_https_quic_and_webtransport()
         let roots = [root.clone()];
         let info = https::get(addr, DOMAIN, "/api/info", &roots).await?;
         let mut host = QuicHost::connect(addr, DOMAIN, &roots, hello()).await?;
-        let mut viewer = Viewer::webtransport(addr, &host.welcome.links.read, &roots).await?;
+        let mut viewer = Viewer::join(
+            Transport::WebTransport,
+            addr,
+            &host.welcome.links.read,
+            &roots,
+        )
+        .await?;
         let sent = host.frame(1, b"over WebTransport").await?;
         let received = viewer.next_frame().await?;
         let metrics = metrics(addr, root).await?;
@@ -176,8 +182,9 @@ async fn renewal_swaps_the_certificate_under_live_connections() {
         async move {
             let mut host = QuicHost::connect(addr, DOMAIN, &roots, hello()).await?;
             let link = host.welcome.links.read.clone();
-            let mut webtransport = Viewer::webtransport(addr, &link, &roots).await?;
-            let mut websocket = Viewer::websocket(addr, &link, &roots).await?;
+            let mut webtransport =
+                Viewer::join(Transport::WebTransport, addr, &link, &roots).await?;
+            let mut websocket = Viewer::join(Transport::WebSocket, addr, &link, &roots).await?;
             let sent = host.frame(1, b"before the renewal").await?;
             anyhow::ensure!(webtransport.next_frame().await? == sent);
             anyhow::ensure!(websocket.next_frame().await? == sent);
@@ -211,7 +218,13 @@ async fn renewal_swaps_the_certificate_under_live_connections() {
         anyhow::ensure!(websocket.next_frame().await? == sent, "WebSocket viewer");
         // New ones are shown the new certificate.
         let new_host = QuicHost::connect(addr, DOMAIN, &roots, hello()).await?;
-        let new_viewer = Viewer::webtransport(addr, &host.welcome.links.read, &roots).await?;
+        let new_viewer = Viewer::join(
+            Transport::WebTransport,
+            addr,
+            &host.welcome.links.read,
+            &roots,
+        )
+        .await?;
         let info = https::get(addr, DOMAIN, "/api/info", &roots).await?;
         Ok((host.conn.close_reason(), new_host, new_viewer, info))
     })

@@ -12,12 +12,14 @@ use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use protocol::{
     FrameCodec, FrameHeader, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost,
-    ScreenFrame, WEBTRANSPORT_ALPN,
+    ScreenFrame, Transport, WEBTRANSPORT_ALPN,
 };
 use rustls::pki_types::CertificateDer;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use super::https::{client_config, connect};
+
+type Root = CertificateDer<'static>;
 
 /// A host on a QUIC connection, past its welcome.
 pub struct QuicHost {
@@ -119,14 +121,23 @@ pub struct Viewer {
 }
 
 impl Viewer {
-    /// Joins the session of `link` over WebTransport at `addr`, whatever the link's host
-    /// resolves to.
-    pub async fn webtransport(
+    /// Joins the session of `link` at `addr` over `transport` (WebSocket on HTTPS),
+    /// verifying the relay as the link's host, whatever that name resolves to.
+    pub async fn join(
+        transport: Transport,
         addr: SocketAddr,
         link: &str,
         roots: &[CertificateDer<'static>],
     ) -> anyhow::Result<Viewer> {
-        let Link { host, id, token } = Link::parse(link)?;
+        let link = Link::parse(link)?;
+        match transport {
+            Transport::WebTransport => Self::webtransport(addr, link, roots).await,
+            Transport::WebSocket => Self::websocket(addr, link, roots).await,
+        }
+    }
+
+    async fn webtransport(addr: SocketAddr, link: Link, roots: &[Root]) -> anyhow::Result<Viewer> {
+        let Link { host, id, token } = link;
         let config = wtransport::ClientConfig::builder()
             .with_bind_default()
             .with_custom_tls(client_config(roots, &[WEBTRANSPORT_ALPN]))
@@ -153,14 +164,8 @@ impl Viewer {
         })
     }
 
-    /// Joins the session of `link` over a WebSocket on HTTPS at `addr`, verified as the
-    /// link's host.
-    pub async fn websocket(
-        addr: SocketAddr,
-        link: &str,
-        roots: &[CertificateDer<'static>],
-    ) -> anyhow::Result<Viewer> {
-        let Link { host, id, token } = Link::parse(link)?;
+    async fn websocket(addr: SocketAddr, link: Link, roots: &[Root]) -> anyhow::Result<Viewer> {
+        let Link { host, id, token } = link;
         let tls = connect(addr, &host, client_config(roots, &[b"http/1.1"])).await?;
         let leaf = tls
             .get_ref()
