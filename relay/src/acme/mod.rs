@@ -1,13 +1,13 @@
 //! Certificates from an ACME CA (RFC 8555; Let's Encrypt by default) for
 //! `relay --acme DOMAIN`. At start the cached certificate is served if it is still valid,
-//! without a word to the CA; a task orders a new one when none is cached and once two
-//! thirds of the current one's lifetime have passed ([`schedule`]), answers the CA's
-//! challenge ([`challenge`]: TLS-ALPN-01 on the HTTPS port, or HTTP-01 on `--acme-http`,
-//! [`http01`]), and installs the result in the relay's one certificate resolver, so that
+//! without a word to the CA; a task (`renew`) orders a new one when none is cached and
+//! once two thirds of the current one's lifetime have passed (`schedule`), answers the CA's
+//! challenge (`challenge`: TLS-ALPN-01 on the HTTPS port, or HTTP-01 on `--acme-http`,
+//! `http01`), and installs the result in the relay's one certificate resolver, so that
 //! HTTPS, QUIC and WebTransport switch together at their next handshake while open
 //! connections keep theirs. The current certificate is served until the new one is in
 //! hand; failures are retried with backoff. Account key and certificates live in the
-//! cache directory ([`cache`]).
+//! cache directory (`cache`).
 //!
 //! The protocol is instant-acme's: a plain ACME client (orders, challenges, JWS) that
 //! leaves serving and scheduling to us, and brings nothing the relay does not already
@@ -19,31 +19,28 @@ mod cache;
 mod challenge;
 mod http01;
 mod issue;
+mod renew;
 mod schedule;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::RelayError;
 use crate::shared::Shared;
 use crate::tls::CertSource;
-use cache::{Cache, Issued, Parsed};
+use cache::{Cache, Parsed};
 pub(crate) use challenge::{ACME_TLS_ALPN, Challenges};
 use issue::Issuer;
-use schedule::{Backoff, renewal_time, usable};
+use renew::Renewer;
+use schedule::{renewal_time, usable};
 
 /// Let's Encrypt's production directory, the default of `--acme-directory`.
 pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
-
-/// The longest single wait for a renewal: the wall clock is checked again after it, so a
-/// suspended machine or a clock that was set does not delay a renewal by much.
-const LONGEST_WAIT: Duration = Duration::from_secs(3600);
 
 /// How the relay gets its certificate from an ACME CA.
 #[derive(Clone, Debug)]
@@ -268,100 +265,9 @@ fn cached(cache: &Cache, domain: &str) -> Option<Parsed> {
     Some(parsed)
 }
 
+/// A time as logs show it.
 fn when(time: SystemTime) -> String {
     httpdate::fmt_http_date(time)
-}
-
-/// The task that keeps the relay's certificate current.
-struct Renewer {
-    domain: String,
-    issuer: Issuer,
-    cache: Arc<Cache>,
-    certs: Arc<CertSource>,
-}
-
-impl Renewer {
-    /// Orders a certificate whenever the current one (valid over `validity`) is due, until
-    /// shutdown.
-    async fn run(
-        mut self,
-        mut validity: Option<(SystemTime, SystemTime)>,
-        shutdown: CancellationToken,
-    ) {
-        let mut backoff = Backoff::default();
-        loop {
-            let due = validity.map_or(SystemTime::now(), |(from, to)| renewal_time(from, to));
-            if !wait_until(due, &shutdown).await {
-                return;
-            }
-            tracing::info!(domain = %self.domain, "ordering a certificate");
-            let issued = tokio::select! {
-                issued = self.issuer.issue() => issued,
-                _ = shutdown.cancelled() => return,
-            };
-            match issued.and_then(|issued| self.install(&issued)) {
-                Ok(installed) => {
-                    backoff.succeeded();
-                    validity = Some(installed);
-                }
-                Err(e) => {
-                    let delay = backoff.failed();
-                    let serving = if validity.is_some() {
-                        "still serving the current one"
-                    } else {
-                        "no certificate yet: TLS handshakes fail until one is issued"
-                    };
-                    tracing::warn!(
-                        domain = %self.domain,
-                        error = %e,
-                        retry_in_secs = delay.as_secs(),
-                        "could not obtain a certificate; {serving}"
-                    );
-                    if !wait_until(SystemTime::now() + delay, &shutdown).await {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Serves `issued` from the next handshake on and caches it; returns its validity.
-    fn install(&self, issued: &Issued) -> Result<(SystemTime, SystemTime), AcmeError> {
-        let parsed = issued.parse()?;
-        let fingerprint = certs::fingerprint_hex(&parsed.chain[0]);
-        self.certs
-            .install(parsed.chain, &parsed.key)
-            .map_err(|e| AcmeError::Certificate(e.to_string()))?;
-        // Serving matters more than caching: a relay that cannot write its cache still
-        // serves, and orders again after a restart.
-        if let Err(e) = self.cache.save_certificate(&self.domain, issued) {
-            tracing::error!(error = %e, "could not cache the certificate");
-        }
-        tracing::info!(
-            domain = %self.domain,
-            fingerprint,
-            valid_until = %when(parsed.not_after),
-            renewal = %when(renewal_time(parsed.not_before, parsed.not_after)),
-            "certificate installed"
-        );
-        Ok((parsed.not_before, parsed.not_after))
-    }
-}
-
-/// Waits until the wall clock reaches `when`; false if shut down first.
-async fn wait_until(when: SystemTime, shutdown: &CancellationToken) -> bool {
-    loop {
-        let left = when
-            .duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO);
-        if left.is_zero() {
-            return true;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(left.min(LONGEST_WAIT)) => {}
-            _ = shutdown.cancelled() => return false,
-        }
-    }
 }
 
 #[cfg(test)]
