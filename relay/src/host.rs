@@ -176,6 +176,15 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx) {
         resumed,
         viewers,
     });
+    // Counted before the welcome goes out, so a host that has it can read the count.
+    let metrics = &shared.metrics;
+    add(
+        match tx.quic_connection() {
+            Some(_) => &metrics.host_links_quic,
+            None => &metrics.host_links_websocket,
+        },
+        1,
+    );
     if tx.send(encoded(&welcome)).await.is_err() {
         lost(&shared, &session, conn);
         return;

@@ -193,6 +193,7 @@ pub(crate) async fn serve(
                 Some(acceptor) => {
                     if let Ok(Ok(stream)) =
                         tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
+                        && !crate::acme::is_validation(&stream)
                     {
                         connection(stream, router, shutdown).await;
                     }

@@ -4,10 +4,12 @@
 //! [`RunningRelay`] with the bound addresses, the certificate fingerprints and a graceful
 //! shutdown; the `relay` binary is a thin CLI around it.
 
+pub mod acme;
 mod assets;
 mod auth;
 mod config;
 mod error;
+pub mod exposure;
 mod host;
 mod http;
 mod link;
@@ -29,6 +31,7 @@ use std::time::Duration;
 use rand::RngCore;
 use url::{Host, Url};
 
+pub use acme::AcmeConfig;
 pub use config::RelayConfig;
 pub use error::RelayError;
 pub use quic::{DEFAULT_KEEP_ALIVE, idle_timeout};
@@ -105,13 +108,21 @@ impl Relay {
             addr: config.http,
             source,
         })?;
-        let public_url = match &config.public_url {
-            Some(url) => url.clone(),
-            None => default_public_url(http_addr, config.cert.is_some())?,
+        let acme = match &config.acme {
+            Some(acme) => Some(acme::Acme::open(acme).await?),
+            None => None,
         };
-        let certs = Arc::new(match &config.cert {
-            Some((cert, key)) => CertSource::from_files(cert, key)?,
-            None => CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?,
+        let public_url = match (&config.public_url, &config.acme) {
+            (Some(url), _) => url.clone(),
+            (None, Some(acme)) => acme.public_url()?,
+            (None, None) => default_public_url(http_addr, config.cert.is_some())?,
+        };
+        let certs = Arc::new(match (&config.cert, &acme) {
+            (Some((cert, key)), _) => CertSource::from_files(cert, key)?,
+            (None, Some(acme)) => acme.cert_source()?,
+            (None, None) => {
+                CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?
+            }
         });
         let bind = |addr, serves| quic::bind(&certs, addr, serves, config.keep_alive);
         let mut endpoints = Vec::new();
@@ -147,7 +158,7 @@ impl Relay {
                 protocol::TokenKey::new(&secret)
             }
         };
-        let https = config.cert.is_some();
+        let https = config.cert.is_some() || acme.is_some();
         let shared = Arc::new(Shared::new(
             config,
             token_key,
@@ -162,7 +173,12 @@ impl Relay {
                 .spawn(quic::accept_loop(shared.clone(), endpoint.clone()));
         }
         let tls = if https {
-            let config = certs.server_config(&[b"http/1.1"])?;
+            let alpn: &[&[u8]] = if certs.answers_acme() {
+                &[b"http/1.1", acme::ACME_TLS_ALPN]
+            } else {
+                &[b"http/1.1"]
+            };
+            let config = certs.server_config(alpn)?;
             Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
         } else {
             None
@@ -173,6 +189,9 @@ impl Relay {
             .spawn(http::serve(shared.clone(), listener, tls, router));
         if let Some(period) = certs.rotation_period() {
             shared.tracker.spawn(rotate(shared.clone(), period));
+        }
+        if let Some(acme) = acme {
+            acme.start(&shared);
         }
         Ok(RunningRelay {
             shared,
@@ -216,9 +235,16 @@ impl RunningRelay {
         &self.shared.public_url
     }
 
-    /// Hex SHA-256 certificate fingerprints, current first (then the next, when ephemeral).
+    /// Hex SHA-256 certificate fingerprints, current first (then the next, when ephemeral);
+    /// empty while an ACME relay waits for its first certificate.
     pub fn fingerprints(&self) -> Vec<String> {
         self.shared.certs.fingerprints()
+    }
+
+    /// Returns once a certificate is served: at once, unless ACME is still ordering the
+    /// first one (the listeners are up meanwhile, to answer the CA's challenge).
+    pub async fn certified(&self) {
+        self.shared.certs.certified().await
     }
 
     pub fn token_key(&self) -> &protocol::TokenKey {

@@ -1,6 +1,8 @@
-//! The `relay` binary: parses flags (each also readable from a `RELAY_*` variable), starts
-//! the relay, prints one line with every bound address and the certificate fingerprints,
-//! and shuts down gracefully on SIGINT or SIGTERM.
+//! The `relay` binary: parses flags (each also readable from a `RELAY_*` variable), refuses
+//! unsafe set-ups off loopback unless told otherwise ([`relay::exposure`]), starts the
+//! relay, prints one line with every bound address and the certificate fingerprints once a
+//! certificate is served (an ACME relay first gets one), and shuts down gracefully on
+//! SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use relay::{Relay, RelayConfig};
+use relay::exposure::{Consent, Refusal};
+use relay::{AcmeConfig, Relay, RelayConfig};
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
@@ -32,6 +35,41 @@ struct Args {
     /// PEM private key of --cert.
     #[arg(long, env = "RELAY_KEY", requires = "cert")]
     key: Option<PathBuf>,
+    /// Get the certificate for DOMAIN from an ACME CA, and renew it: HTTPS, QUIC and
+    /// WebTransport under the relay's DNS name, `--public-url https://DOMAIN` by default.
+    /// Agrees to the CA's terms of service.
+    #[arg(
+        long,
+        env = "RELAY_ACME",
+        value_name = "DOMAIN",
+        conflicts_with_all = ["cert", "key"],
+        value_parser = relay::acme::parse_domain
+    )]
+    acme: Option<String>,
+    /// Contact address of the ACME account (expiry notices, incidents).
+    #[arg(long, env = "RELAY_ACME_EMAIL", value_name = "ADDR", requires = "acme")]
+    acme_email: Option<String>,
+    /// The ACME CA's directory.
+    #[arg(long, env = "RELAY_ACME_DIRECTORY", value_name = "URL", default_value = relay::acme::LETS_ENCRYPT)]
+    acme_directory: url::Url,
+    /// Where the ACME account key and certificates are kept [default: $STATE_DIRECTORY/acme
+    /// (systemd's StateDirectory=), else ~/.local/state/share-relay/acme].
+    #[arg(long, env = "RELAY_ACME_CACHE", value_name = "DIR", requires = "acme")]
+    acme_cache: Option<PathBuf>,
+    /// Answer the CA's HTTP-01 challenge on this plain-HTTP address (port 80 in public)
+    /// instead of TLS-ALPN-01 on the HTTPS port; other requests there go to HTTPS.
+    #[arg(long, env = "RELAY_ACME_HTTP", value_name = "ADDR", requires = "acme")]
+    acme_http: Option<SocketAddr>,
+    /// A PEM CA certificate to trust for the ACME directory's HTTPS (a private ACME server).
+    #[arg(long, env = "RELAY_ACME_CA", value_name = "FILE", requires = "acme")]
+    acme_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback --http address (a LAN test): remote hosts and
+    /// browsers then use neither QUIC nor WebTransport, and the traffic can be read.
+    #[arg(long, env = "RELAY_INSECURE_HTTP", conflicts_with_all = ["cert", "acme"])]
+    insecure_http: bool,
+    /// Let anyone who reaches a non-loopback relay create sessions (no --host-key).
+    #[arg(long, env = "RELAY_OPEN")]
+    open: bool,
     /// File holding the HS256 secret for link tokens.
     #[arg(long, env = "RELAY_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
     jwt_secret_file: Option<PathBuf>,
@@ -99,8 +137,46 @@ fn parse_keep_alive(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The ACME cache when `--acme-cache` is not given.
+fn default_acme_cache() -> anyhow::Result<PathBuf> {
+    // systemd sets STATE_DIRECTORY (colon-separated when there are several).
+    if let Some(state) = std::env::var_os("STATE_DIRECTORY")
+        && let Some(first) = std::env::split_paths(&state).next()
+    {
+        return Ok(first.join("acme"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("give --acme-cache DIR: neither STATE_DIRECTORY nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/state/share-relay/acme"))
+}
+
 impl Args {
+    fn consent(&self) -> Consent {
+        Consent {
+            insecure_http: self.insecure_http,
+            open: self.open,
+        }
+    }
+
+    fn acme(&self) -> anyhow::Result<Option<AcmeConfig>> {
+        let Some(domain) = &self.acme else {
+            return Ok(None);
+        };
+        let cache = match &self.acme_cache {
+            Some(dir) => dir.clone(),
+            None => default_acme_cache()?,
+        };
+        Ok(Some(AcmeConfig {
+            email: self.acme_email.clone(),
+            directory: self.acme_directory.clone(),
+            http_challenge: self.acme_http,
+            directory_ca: self.acme_ca.clone(),
+            ..AcmeConfig::new(domain, cache)
+        }))
+    }
+
     fn into_config(self) -> anyhow::Result<RelayConfig> {
+        let acme = self.acme()?;
         let jwt_secret = match (&self.jwt_secret_file, self.jwt_secret) {
             (Some(path), _) => {
                 let secret = std::fs::read(path)
@@ -140,9 +216,16 @@ impl Args {
             grace: self.grace,
             keep_alive: self.keep_alive,
             host_keys,
+            acme,
             ..RelayConfig::default()
         })
     }
+}
+
+/// Exits with status 2, as clap does for a usage error.
+fn refuse(refusal: &Refusal) -> ! {
+    eprintln!("relay: error: {refusal}");
+    std::process::exit(2)
 }
 
 async fn terminated() {
@@ -174,8 +257,32 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)
         .init();
+    let consent = args.consent();
     let config = args.into_config()?;
+    match relay::exposure::check(&config, consent) {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("relay: warning: {warning}");
+            }
+        }
+        Err(refusal) => refuse(&refusal),
+    }
+    let acme = config.acme.clone();
     let relay = Relay::start(config).await.context("starting the relay")?;
+    if let Some(acme) = acme.filter(|_| relay.fingerprints().is_empty()) {
+        tracing::info!(
+            domain = %acme.domain,
+            directory = %acme.directory,
+            "waiting for the first certificate"
+        );
+    }
+    tokio::select! {
+        _ = relay.certified() => {}
+        _ = terminated() => {
+            relay.shutdown().await;
+            return Ok(());
+        }
+    }
     let scheme = relay.public_url().scheme().to_owned();
     println!(
         "relay listening http={scheme}://{} quic={} webtransport=https://{} public_url={} fingerprints={}",

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests, the link emulator and the benchmark binaries.
 
 pub mod bench;
+pub mod lab;
 pub mod netem;
 pub mod prometheus;
 

@@ -78,7 +78,12 @@ async fn api_info_health_page_assets_and_metrics() {
         ),
         1
     );
+    assert_eq!(metric(&metrics, QUIC_HOST_LINKS), 1);
+    assert_eq!(metric(&metrics, WEBSOCKET_HOST_LINKS), 0);
 }
+
+const QUIC_HOST_LINKS: &str = "relay_host_links_total{transport=\"quic\"}";
+const WEBSOCKET_HOST_LINKS: &str = "relay_host_links_total{transport=\"websocket\"}";
 
 /// The full response (head and body) of `GET path`.
 async fn raw_get(h: &Harness, path: &str) -> String {
@@ -115,6 +120,13 @@ async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {
     let sent = frame(1, true, b"over tcp");
     host.sender.send_raw(sent.clone()).await.unwrap();
     assert_eq!(next_frame(&mut viewer).await, sent);
+    let metrics = h.metrics().await;
+    assert_eq!(
+        metric(&metrics, WEBSOCKET_HOST_LINKS),
+        1,
+        "the operator sees the fallback"
+    );
+    assert_eq!(metric(&metrics, QUIC_HOST_LINKS), 0);
 }
 
 #[tokio::test]
