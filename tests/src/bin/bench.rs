@@ -1,6 +1,6 @@
 //! `bench`: the load generator of `scripts/bench.sh`. Runs the parts of the suite against
-//! the release binaries next to it (`relay`, `share`, `baseline-relay`), repeats them, and
-//! writes `results.json`, `report.json` and `report.md` (see `e2e::bench`).
+//! the release binaries next to it (`relay`, `share`, `baseline-relay`, `bench-workload`),
+//! repeats them, and writes `results.json`, `report.json` and `report.md` (see `e2e::bench`).
 
 use std::path::PathBuf;
 
