@@ -1,17 +1,20 @@
 //! A late joiner's first paint (issue 16): a session at 80x24 whose scrollback is full
-//! (`bench-workload flood --hold` writes 256 KiB of mixed text, then waits). Once a first
+//! (`bench-workload --hold flood` writes 256 KiB of mixed text, then waits). Once a first
 //! viewer holds the settled screen with all 2,000 rows of scrollback, late joiners
 //! connect over WebSocket one after another: the bytes each received, and the time from
-//! the start of its connection, before the current screen shows on it. The naive relay
-//! sends late joiners its replay log; its joiner counts as painted once the raw stream
-//! holds the last line (a real one would then still parse all of it).
+//! the start of its connection, before the current screen shows on it; and, for scale,
+//! the size of a keyframe of the visible screen alone. The naive relay sends late joiners
+//! its replay log; its joiner counts as painted once the raw stream holds the last line
+//! (a real one would then still parse all of it).
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use cli_share::net::ViewerTransport;
-use protocol::Line;
+use std::collections::VecDeque;
+
 use protocol::limits::SCROLLBACK_LINES;
+use protocol::{Line, Screen, ScreenUpdate};
 
 use super::Ctx;
 use super::baseline::NaiveViewer;
@@ -57,6 +60,18 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     })
     .await
     .context("the first viewer never had the full scrollback")??;
+    // What the visible screen alone costs as a keyframe: how small a first paint can be.
+    let screen_only = Screen {
+        scrollback: VecDeque::new(),
+        ..first.screen.clone()
+    };
+    let screen_only = protocol::encode(&ScreenUpdate::Keyframe(screen_only))?.len();
+    report.record(
+        PART,
+        "late_join_screen_keyframe_bytes",
+        "bytes",
+        screen_only as f64,
+    );
     let mut paints = Vec::new();
     for _ in 0..joiners {
         let started = Instant::now();
