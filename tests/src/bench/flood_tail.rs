@@ -5,6 +5,7 @@
 //! program then stays (`--hold`), as a shell does after a command, so the session goes on.
 //! Through `share` and the real relay, and through the naive wrapper and relay.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -56,11 +57,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 }
 
 /// Runs one flood; returns its tail in milliseconds.
-async fn measure(
-    mut terminal: Terminal,
-    mut viewer: Watcher,
-    stamp: &std::path::Path,
-) -> anyhow::Result<f64> {
+async fn measure(mut terminal: Terminal, mut viewer: Watcher, stamp: &Path) -> anyhow::Result<f64> {
     let _ = std::fs::remove_file(stamp);
     terminal.start().await?;
     let shows_last_line = |v: &super::ours::ScreenViewer| {
@@ -74,7 +71,7 @@ async fn measure(
         .await?;
     let seen = monotonic_ns();
     anyhow::ensure!(shown, "the last line did not reach the viewer");
-    // The program wrote its stamp before it exited, and so before the wrapper's output ends.
+    // The program writes the stamp before it waits to be released: once it ended, it is there.
     terminal.release().await?;
     let written: u64 = std::fs::read_to_string(stamp)
         .context("the flood program left no stamp")?
