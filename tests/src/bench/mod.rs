@@ -3,19 +3,27 @@
 //! naive ttyd-style relay ([`baseline`]) in the same run, so every figure has a twin.
 //!
 //! Each part measures one thing of issue 7: [`latency`], [`echo`], [`fanout`],
-//! [`sessions`], [`flood`]. A part records one value per figure per run into the
-//! [`report::Report`]; repeated runs give the medians.
+//! [`sessions`], [`flood`]; of the lossy-link issues: [`lossy`]; and of issue 16, through
+//! a real `share` host running a program (`bench-workload`) in its PTY:
+//! [`host_latency`], [`flood_tail`], [`late_join`], plus the real-host fan-out in
+//! [`fanout`] and the `script` comparison in [`flood`]. A part records one value per
+//! figure per run into the [`report::Report`]; repeated runs give the medians.
 
 pub mod baseline;
+pub mod corpus;
 pub mod echo;
 pub mod fanout;
 pub mod flood;
+pub mod flood_tail;
+pub mod host_latency;
+pub mod late_join;
 pub mod latency;
 pub mod lossy;
 pub mod ours;
 pub mod process;
 pub mod report;
 pub mod sessions;
+pub mod stamps;
 pub mod stats;
 pub mod terminal;
 pub mod updates;
@@ -32,21 +40,27 @@ use self::report::Report;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Part {
     Latency,
+    HostLatency,
     Echo,
     Fanout,
     Sessions,
     Flood,
+    FloodTail,
+    LateJoin,
     Lossy,
     Blackout,
 }
 
 impl Part {
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 10] = [
         Part::Latency,
+        Part::HostLatency,
         Part::Echo,
         Part::Fanout,
         Part::Sessions,
         Part::Flood,
+        Part::FloodTail,
+        Part::LateJoin,
         Part::Lossy,
         Part::Blackout,
     ];
@@ -54,10 +68,13 @@ impl Part {
     pub fn name(self) -> &'static str {
         match self {
             Part::Latency => "latency",
+            Part::HostLatency => "host-latency",
             Part::Echo => "echo",
             Part::Fanout => "fanout",
             Part::Sessions => "sessions",
             Part::Flood => "flood",
+            Part::FloodTail => "flood-tail",
+            Part::LateJoin => "late-join",
             Part::Lossy => "lossy",
             Part::Blackout => "blackout",
         }
@@ -66,10 +83,13 @@ impl Part {
     pub async fn run(self, ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         match self {
             Part::Latency => latency::run(ctx, report).await,
+            Part::HostLatency => host_latency::run(ctx, report).await,
             Part::Echo => echo::run(ctx, report).await,
             Part::Fanout => fanout::run(ctx, report).await,
             Part::Sessions => sessions::run(ctx, report).await,
             Part::Flood => flood::run(ctx, report).await,
+            Part::FloodTail => flood_tail::run(ctx, report).await,
+            Part::LateJoin => late_join::run(ctx, report).await,
             Part::Lossy => lossy::run(ctx, report).await,
             Part::Blackout => lossy::run_blackouts(ctx, report).await,
         }
@@ -80,7 +100,8 @@ impl Part {
 pub struct Ctx {
     /// The reduced suite of `scripts/bench.sh --quick`.
     pub quick: bool,
-    /// Directory of the release binaries (`relay`, `share`, `baseline-relay`).
+    /// Directory of the release binaries (`relay`, `share`, `baseline-relay`,
+    /// `bench-workload`).
     pub bin_dir: PathBuf,
     /// Where generated inputs (the flood's text file) are kept between runs.
     pub work_dir: PathBuf,
@@ -98,6 +119,13 @@ impl Ctx {
             .into_string()
             .ok()
             .context("binary path is not UTF-8")
+    }
+
+    /// The command line of `bench-workload args..`, the program run inside the wrappers.
+    pub fn workload(&self, args: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut command = vec![self.binary("bench-workload")?];
+        command.extend(args.iter().map(|&arg| arg.to_owned()));
+        Ok(command)
     }
 
     /// Starts the real relay on loopback ports.
