@@ -4,21 +4,29 @@
 //! [`RunningRelay`] with the bound addresses, the certificate fingerprints and a graceful
 //! shutdown; the `relay` binary is a thin CLI around it.
 
+mod admission;
 mod assets;
 mod auth;
+mod bucket;
 mod config;
+mod deadline;
 mod error;
 mod host;
 mod http;
+pub mod limits;
 mod link;
 mod metrics;
+mod notices;
+mod peer;
 pub mod queue;
 mod quic;
 mod reorder;
 pub mod retention;
+mod secret_file;
 mod session;
 mod shared;
 mod stop;
+mod tickets;
 mod tls;
 mod viewer;
 
@@ -32,7 +40,12 @@ use url::{Host, Url};
 pub use config::RelayConfig;
 pub use error::RelayError;
 pub use http::WS_PROTOCOL;
-pub use quic::{CLIENT_IDLE_TIMEOUT, DEFAULT_KEEP_ALIVE, idle_timeout};
+pub use limits::Limits;
+pub use quic::{
+    CLIENT_IDLE_TIMEOUT, CONNECTION_WINDOW, DATAGRAM_BUFFER, DEFAULT_KEEP_ALIVE, STREAM_WINDOW,
+    idle_timeout,
+};
+pub use secret_file::{SecretFileError, read_secret_file};
 pub use shared::HOST_TOKEN_TTL;
 
 use crate::quic::Serves;
@@ -52,6 +65,7 @@ pub struct RunningRelay {
     http_addr: SocketAddr,
     quic_addr: SocketAddr,
     webtransport_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     endpoints: Vec<quinn::Endpoint>,
 }
 
@@ -91,21 +105,27 @@ fn ephemeral_sans(public_url: &Url) -> Vec<String> {
     sans
 }
 
+/// Binds a TCP listener and returns it with its bound address.
+async fn listen(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), RelayError> {
+    let bind_error = |source| RelayError::Bind { what, addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
 impl Relay {
     /// Binds the HTTP listener and the QUIC endpoint(s) and starts serving.
     pub async fn start(config: RelayConfig) -> Result<RunningRelay, RelayError> {
-        let listener = tokio::net::TcpListener::bind(config.http)
-            .await
-            .map_err(|source| RelayError::Bind {
-                what: "HTTP",
-                addr: config.http,
-                source,
-            })?;
-        let http_addr = listener.local_addr().map_err(|source| RelayError::Bind {
-            what: "HTTP",
-            addr: config.http,
-            source,
-        })?;
+        let (listener, http_addr) = listen("HTTP", config.http).await?;
+        let metrics_listener = match config.metrics {
+            Some(addr) => Some(listen("metrics", addr).await?),
+            None => None,
+        };
         let public_url = match &config.public_url {
             Some(url) => url.clone(),
             None => default_public_url(http_addr, config.cert.is_some())?,
@@ -131,9 +151,9 @@ impl Relay {
                 source,
             })
         };
-        let quic_addr = local(&endpoints[0], config.quic)?;
+        let quic_addr = local(&endpoints[0].quinn, config.quic)?;
         let webtransport_addr = match endpoints.get(1) {
-            Some(endpoint) => local(endpoint, quic_addr)?,
+            Some(endpoint) => local(&endpoint.quinn, quic_addr)?,
             None => quic_addr,
         };
         let host = url_host(&public_url)?;
@@ -157,10 +177,11 @@ impl Relay {
             format!("{host}:{}", quic_addr.port()),
             format!("https://{host}:{}", webtransport_addr.port()),
         ));
-        for endpoint in &endpoints {
+        let quinn_endpoints = endpoints.iter().map(|e| e.quinn.clone()).collect();
+        for endpoint in endpoints {
             shared
                 .tracker
-                .spawn(quic::accept_loop(shared.clone(), endpoint.clone()));
+                .spawn(quic::accept_loop(shared.clone(), Arc::new(endpoint)));
         }
         let tls = if https {
             let config = certs.server_config(&[b"http/1.1"])?;
@@ -168,10 +189,28 @@ impl Relay {
         } else {
             None
         };
-        let router = http::router(shared.clone());
-        shared
-            .tracker
-            .spawn(http::serve(shared.clone(), listener, tls, router));
+        // Without an address of their own, the metrics (how busy the relay is, whom it
+        // refuses) are served only where strangers cannot reach them.
+        let metrics_here = metrics_listener.is_none() && http_addr.ip().is_loopback();
+        let router = http::router(shared.clone(), metrics_here);
+        shared.tracker.spawn(http::serve(
+            shared.clone(),
+            listener,
+            tls,
+            router,
+            http::Admit::Limited,
+        ));
+        let metrics_addr = metrics_listener.map(|(listener, addr)| {
+            let router = http::metrics_router(shared.clone());
+            shared.tracker.spawn(http::serve(
+                shared.clone(),
+                listener,
+                None,
+                router,
+                http::Admit::Everyone,
+            ));
+            addr
+        });
         if let Some(period) = certs.rotation_period() {
             shared.tracker.spawn(rotate(shared.clone(), period));
         }
@@ -180,7 +219,8 @@ impl Relay {
             http_addr,
             quic_addr,
             webtransport_addr,
-            endpoints,
+            metrics_addr,
+            endpoints: quinn_endpoints,
         })
     }
 }
@@ -211,6 +251,11 @@ impl RunningRelay {
 
     pub fn webtransport_addr(&self) -> SocketAddr {
         self.webtransport_addr
+    }
+
+    /// The `--metrics` address, if one was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     pub fn public_url(&self) -> &Url {
