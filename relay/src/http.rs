@@ -22,7 +22,7 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::admission::Limited;
+use crate::admission::{Limited, Slot};
 use crate::assets;
 use crate::auth::{Denied, admit};
 use crate::deadline::Deadline;
@@ -139,8 +139,17 @@ fn protocol_token(headers: &HeaderMap) -> Option<String> {
         .find_map(|p| p.trim().strip_prefix("token.").map(str::to_owned))
 }
 
+/// The client of a request: its address, and its connection's slot, which an upgraded
+/// WebSocket keeps after the HTTP connection's task has handed it over.
+#[derive(Clone)]
+pub(crate) struct Client {
+    peer: Peer,
+    _slot: Option<Arc<Slot>>,
+}
+
 async fn ws_viewer(
     State(shared): State<Arc<Shared>>,
+    Extension(client): Extension<Client>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
@@ -164,20 +173,24 @@ async fn ws_viewer(
     let tracker = shared.tracker.clone();
     ws.on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();
-        tracker.track_future(crate::viewer::serve(
+        let served = crate::viewer::serve(
             shared,
             session,
             mode,
             Transport::WebSocket,
             LinkRx::WebSocket(stream),
             LinkTx::WebSocket(sink),
-        ))
+        );
+        tracker.track_future(async move {
+            served.await;
+            drop(client);
+        })
     })
 }
 
 async fn ws_host(
     State(shared): State<Arc<Shared>>,
-    Extension(peer): Extension<Peer>,
+    Extension(client): Extension<Client>,
     ws: WebSocketUpgrade,
 ) -> Response {
     let max = limits::MAX_FRAME_BYTES + 16;
@@ -185,15 +198,19 @@ async fn ws_host(
     bounded(ws, max).on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();
         let origin = Origin {
-            peer,
+            peer: client.peer,
             tickets: None,
         };
-        tracker.track_future(crate::host::serve(
+        let served = crate::host::serve(
             shared,
             LinkRx::WebSocket(stream),
             LinkTx::WebSocket(sink),
             origin,
-        ))
+        );
+        tracker.track_future(async move {
+            served.await;
+            drop(client);
+        })
     })
 }
 
@@ -249,10 +266,10 @@ pub(crate) async fn serve(
             Admit::Everyone => Ok(None),
         };
         // A refused client is told why while that stays cheap, and dropped otherwise.
-        let (courtesy, router) = match admitted {
-            Ok(_) => (None, router.clone()),
+        let (courtesy, router, slot) = match admitted {
+            Ok(slot) => (None, router.clone(), slot.map(Arc::new)),
             Err(why) => match shared.admission.courtesy() {
-                Some(permit) => (Some(permit), refusal(why)),
+                Some(permit) => (Some(permit), refusal(why), None),
                 None => continue,
             },
         };
@@ -267,14 +284,12 @@ pub(crate) async fn serve(
         let tls = tls.clone();
         let conn = Connection {
             router,
-            peer,
+            client: Client { peer, _slot: slot },
             header_timeout: limits.header_timeout,
             keep_alive: courtesy.is_none(),
             shutdown: shared.shutdown.clone(),
         };
         shared.tracker.spawn(async move {
-            // Held for as long as the connection lives.
-            let _slot = admitted;
             let served = async {
                 match tls {
                     None => conn.serve(io).await,
@@ -305,7 +320,8 @@ fn refusal(why: Limited) -> Router {
 /// One accepted connection's HTTP settings.
 struct Connection {
     router: Router,
-    peer: Peer,
+    /// Held for as long as the connection lives, and by an upgraded WebSocket after it.
+    client: Client,
     header_timeout: Duration,
     keep_alive: bool,
     shutdown: tokio_util::sync::CancellationToken,
@@ -318,14 +334,14 @@ impl Connection {
     {
         let Connection {
             router,
-            peer,
+            client,
             header_timeout,
             keep_alive,
             shutdown,
         } = self;
         let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
             let mut router = router.clone();
-            request.extensions_mut().insert(peer);
+            request.extensions_mut().insert(client.clone());
             async move {
                 let response: Result<Response, Infallible> =
                     tower::Service::call(&mut router, request).await;
