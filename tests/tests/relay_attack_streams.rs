@@ -38,22 +38,41 @@ async fn open_everything(
     let mut accepted = 0u64;
     for (i, stream) in streams.iter_mut().enumerate() {
         // A host's first stream: a hello that claims the most a hello may be, one byte
-        // short, so the relay holds it until its hello timeout.
+        // short, so the relay holds it until its hello timeout. Every other stream: an
+        // unknown (reserved) HTTP/3 stream type, then zeros until flow control stops them.
         let first = if i == 0 && alpn == protocol::HOST_ALPN {
             let claimed = 32 * 1024u32;
             let mut start = claimed.to_be_bytes().to_vec();
             start.resize(4 + claimed as usize - 1, 0);
             start
         } else {
-            // An unknown (reserved) HTTP/3 stream type, then zeros.
             vec![0x21]
         };
         if stream.write_all(&first).await.is_err() {
             continue;
         }
-        accepted += first.len() as u64;
-        while let Ok(Ok(n)) = tokio::time::timeout(blocked, stream.write(&chunk)).await {
-            accepted += n as u64;
+        if i == 0 {
+            // More would complete the hello (or the CONNECT request), and the relay would
+            // close the connection.
+            accepted += first.len() as u64;
+            continue;
+        }
+        // Bytes of a stream the relay stopped were read and dropped, not buffered.
+        let mut written = first.len() as u64;
+        let buffered = loop {
+            match tokio::time::timeout(blocked, stream.write(&chunk)).await {
+                Ok(Ok(n)) => written += n as u64,
+                Ok(Err(_)) => break false,
+                Err(_) => break true,
+            }
+        };
+        // ... and so were those of a stream it stops a moment later.
+        let stopped = matches!(
+            tokio::time::timeout(blocked, stream.stopped()).await,
+            Ok(Ok(Some(_)))
+        );
+        if buffered && !stopped {
+            accepted += written;
         }
     }
     Some((endpoint, conn, accepted))
