@@ -9,7 +9,8 @@
 #
 #   scripts/soak.sh [--minutes N]
 #
-# Everything lands in target/soak/: relay.log (the relay's stderr), relay.out, soak.txt.
+# Everything lands in target/soak/: relay.log (the relay's stderr), relay.out, soak.txt,
+# samples.csv (the relay's RSS and open descriptors every 5 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +47,7 @@ http=$(grep -o 'http=[^ ]*' "$out/relay.out" | head -n 1 | cut -d= -f2)
 
 status=0
 target/release/soak --relay "$http" --relay-pid "$relay_pid" --minutes "$minutes" \
-  | tee "$out/soak.txt" || status=$?
+  --samples "$out/samples.csv" | tee "$out/soak.txt" || status=$?
 kill -TERM "$relay_pid" 2>/dev/null || true
 wait "$relay_pid" 2>/dev/null || true
 if grep -n "panicked" "$out/relay.log"; then

@@ -32,6 +32,9 @@ struct Args {
     /// Seconds between samples of the relay process.
     #[arg(long, default_value_t = 5)]
     sample_every: u64,
+    /// Where to write the samples (CSV: seconds, RSS KiB, open descriptors).
+    #[arg(long)]
+    samples: Option<std::path::PathBuf>,
 }
 
 /// Share of the run left out of the slopes: the relay's allocations settle first.
@@ -64,6 +67,13 @@ async fn main() -> anyhow::Result<()> {
         sample_every: Duration::from_secs(args.sample_every),
     })
     .await?;
+    if let Some(path) = &args.samples {
+        let mut csv = String::from("seconds,rss_kib,fds\n");
+        for s in &summary.samples {
+            csv += &format!("{:.1},{:.0},{:.0}\n", s.at, s.rss_kib, s.fds);
+        }
+        std::fs::write(path, csv).with_context(|| format!("writing {}", path.display()))?;
+    }
     let t = &summary.tally;
     let skip = (summary.samples.len() as f64 * WARM_UP).ceil() as usize;
     let settled = &summary.samples[skip.min(summary.samples.len())..];
