@@ -114,23 +114,18 @@ impl Limited {
     }
 }
 
-#[derive(Default)]
-struct Counts {
-    connections: usize,
-    sessions: usize,
-    by_peer: HashMap<Peer, PeerCounts>,
-}
-
-#[derive(Default, Clone, Copy)]
-struct PeerCounts {
-    connections: usize,
-    sessions: usize,
-}
-
+/// What a slot counts.
 #[derive(Clone, Copy)]
 enum Kind {
-    Connection,
-    Session,
+    Connection = 0,
+    Session = 1,
+}
+
+/// Open slots by [`Kind`], in all and per address.
+#[derive(Default)]
+struct Counts {
+    total: [usize; 2],
+    by_peer: HashMap<Peer, [usize; 2]>,
 }
 
 /// The live counts and refusal counters of one relay.
@@ -245,79 +240,55 @@ impl Admission {
 
     fn acquire(self: &Arc<Self>, peer: Peer, kind: Kind) -> Result<Slot, Limited> {
         let limits = &self.limits;
-        let mut counts = self.counts();
-        let Counts {
-            connections,
-            sessions,
-            by_peer,
-        } = &mut *counts;
-        let mine = by_peer.entry(peer).or_default();
-        let (total, own, max, max_own, over, over_own) = match kind {
+        let (max, max_own, over, over_own) = match kind {
             Kind::Connection => (
-                connections,
-                &mut mine.connections,
                 limits.max_connections,
                 limits.max_connections_per_addr,
                 Limited::Connections,
                 Limited::ConnectionsPerAddr,
             ),
             Kind::Session => (
-                sessions,
-                &mut mine.sessions,
                 limits.max_sessions,
                 limits.max_sessions_per_addr,
                 Limited::Sessions,
                 Limited::SessionsPerAddr,
             ),
         };
-        let refused = if *total >= max {
-            Some(over)
-        } else if *own >= max_own {
-            Some(over_own)
-        } else {
-            *total += 1;
-            *own += 1;
-            None
-        };
-        if mine.connections == 0 && mine.sessions == 0 {
-            by_peer.remove(&peer);
+        let k = kind as usize;
+        let mut counts = self.counts();
+        let own = counts.by_peer.get(&peer).map_or(0, |mine| mine[k]);
+        if counts.total[k] >= max {
+            drop(counts);
+            return Err(self.refuse(over));
         }
-        drop(counts);
-        match refused {
-            Some(why) => Err(self.refuse(why)),
-            None => Ok(Slot {
-                admission: self.clone(),
-                peer,
-                kind,
-            }),
+        if own >= max_own {
+            drop(counts);
+            return Err(self.refuse(over_own));
         }
+        counts.total[k] += 1;
+        counts.by_peer.entry(peer).or_default()[k] += 1;
+        Ok(Slot {
+            admission: self.clone(),
+            peer,
+            kind,
+        })
     }
 
     fn release(&self, peer: Peer, kind: Kind) {
+        let k = kind as usize;
         let mut counts = self.counts();
-        let Counts {
-            connections,
-            sessions,
-            by_peer,
-        } = &mut *counts;
-        let (total, own) = match (kind, by_peer.get_mut(&peer)) {
-            (_, None) => return,
-            (Kind::Connection, Some(mine)) => (connections, &mut mine.connections),
-            (Kind::Session, Some(mine)) => (sessions, &mut mine.sessions),
-        };
-        *total = total.saturating_sub(1);
-        *own = own.saturating_sub(1);
-        if by_peer
-            .get(&peer)
-            .is_some_and(|m| m.connections == 0 && m.sessions == 0)
-        {
-            by_peer.remove(&peer);
+        counts.total[k] = counts.total[k].saturating_sub(1);
+        if let Some(mine) = counts.by_peer.get_mut(&peer) {
+            mine[k] = mine[k].saturating_sub(1);
+            if *mine == [0, 0] {
+                counts.by_peer.remove(&peer);
+            }
         }
     }
 
     /// Open connections, in all.
     pub fn connections(&self) -> usize {
-        self.counts().connections
+        self.counts().total[Kind::Connection as usize]
     }
 
     /// The gauge and the refusal counters, in the Prometheus text format.

@@ -8,7 +8,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -49,6 +49,23 @@ impl Timer {
         }
         self.sleep.as_mut().poll(cx).is_ready()
     }
+
+    /// Passes on what an operation's poll gave, or the stall once it waited too long.
+    fn guard<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        polled: Poll<io::Result<T>>,
+        stalled: impl FnOnce() -> io::Error,
+    ) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(result) => {
+                self.progressed();
+                Poll::Ready(result)
+            }
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(stalled())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 pub(crate) struct Deadline<I> {
@@ -81,16 +98,10 @@ impl<I: AsyncRead + Unpin> AsyncRead for Deadline<I> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_read(cx, buf) {
-            Poll::Ready(result) => {
-                this.read.progressed();
-                Poll::Ready(result)
-            }
-            Poll::Pending if this.read.expired(cx) => {
-                Poll::Ready(Err(stalled(&this.stalls.idle, "nothing read")))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        let stalls = &this.stalls;
+        this.read
+            .guard(cx, polled, || stalled(&stalls.idle, "nothing read"))
     }
 }
 
@@ -100,16 +111,10 @@ impl<I: AsyncWrite + Unpin> Deadline<I> {
         cx: &mut Context<'_>,
         op: impl FnOnce(Pin<&mut I>, &mut Context<'_>) -> Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
-        match op(Pin::new(&mut self.inner), cx) {
-            Poll::Ready(result) => {
-                self.write.progressed();
-                Poll::Ready(result)
-            }
-            Poll::Pending if self.write.expired(cx) => {
-                Poll::Ready(Err(stalled(&self.stalls.write, "write blocked")))
-            }
-            Poll::Pending => Poll::Pending,
-        }
+        let polled = op(Pin::new(&mut self.inner), cx);
+        let stalls = &self.stalls;
+        self.write
+            .guard(cx, polled, || stalled(&stalls.write, "write blocked"))
     }
 }
 
@@ -139,8 +144,7 @@ impl<I: AsyncWrite + Unpin> AsyncWrite for Deadline<I> {
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_timed(cx, |io, cx| io.poll_shutdown(cx)))?;
-        Poll::Ready(Ok(()))
+        self.poll_timed(cx, |io, cx| io.poll_shutdown(cx))
     }
 }
 

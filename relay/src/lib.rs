@@ -192,23 +192,15 @@ impl Relay {
         // Without an address of their own, the metrics (how busy the relay is, whom it
         // refuses) are served only where strangers cannot reach them.
         let metrics_here = metrics_listener.is_none() && http_addr.ip().is_loopback();
+        let serve = |listener, tls, router, admit| {
+            let served = http::serve(shared.clone(), listener, tls, router, admit);
+            shared.tracker.spawn(served);
+        };
         let router = http::router(shared.clone(), metrics_here);
-        shared.tracker.spawn(http::serve(
-            shared.clone(),
-            listener,
-            tls,
-            router,
-            http::Admit::Limited,
-        ));
+        serve(listener, tls, router, http::Admit::Limited);
         let metrics_addr = metrics_listener.map(|(listener, addr)| {
             let router = http::metrics_router(shared.clone());
-            shared.tracker.spawn(http::serve(
-                shared.clone(),
-                listener,
-                None,
-                router,
-                http::Admit::Everyone,
-            ));
+            serve(listener, None, router, http::Admit::Everyone);
             addr
         });
         if let Some(period) = certs.rotation_period() {

@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use attack_support::*;
-use relay::{Limits, RelayConfig};
+use relay::Limits;
 use relay_support::*;
 
 const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
@@ -80,14 +80,8 @@ async fn open_everything(
 
 #[tokio::test]
 async fn two_hundred_connections_that_open_every_stream_and_never_read_stay_bounded() {
-    let relay = start_isolated(RelayConfig {
-        limits: Limits::one_address(),
-        ..RelayConfig::loopback()
-    })
-    .await;
+    let (relay, probe, before) = probed(Limits::one_address()).await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let rss_before = rss_kib();
     let (hostile, during) = probe
         .during(25, async {

@@ -16,19 +16,12 @@ use attack_support::*;
 use cli_share::net::{NetError, ViewerTransport};
 use futures::{SinkExt, StreamExt};
 use protocol::{RefusalReason, RelayToHost, close};
-use relay::{Limits, RelayConfig};
+use relay::Limits;
 use relay_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
 
 const LOOPBACK: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-
-fn config(limits: Limits) -> RelayConfig {
-    RelayConfig {
-        limits,
-        ..RelayConfig::loopback()
-    }
-}
 
 /// Connections the probe holds: its host (QUIC) and its two viewers (TCP, QUIC).
 const PROBE_CONNECTIONS: u64 = 3;
@@ -47,14 +40,12 @@ fn refusals(h: &Harness, reason: &str) -> u64 {
 #[tokio::test]
 async fn a_thousand_slow_header_connections_are_dropped_and_harm_no_one() {
     let header_timeout = Duration::from_secs(2);
-    let relay = start_isolated(config(Limits {
+    let (relay, probe, before) = probed(Limits {
         header_timeout,
         ..Limits::one_address()
-    }))
+    })
     .await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let addr = h.relay.http_addr();
     let (dropped_after, during) = probe
         .during(25, async {
@@ -90,14 +81,12 @@ async fn a_thousand_slow_header_connections_are_dropped_and_harm_no_one() {
 #[tokio::test]
 async fn connections_past_the_per_address_cap_are_refused_with_429_and_counted() {
     let cap = 24;
-    let relay = start_isolated(config(Limits {
+    let (relay, probe, before) = probed(Limits {
         max_connections_per_addr: cap,
         ..Limits::one_address()
-    }))
+    })
     .await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let link = probe.link.clone();
     let ((held, status, ws, wt, host), during) = probe
         .during(25, async {
@@ -116,7 +105,7 @@ async fn connections_past_the_per_address_cap_are_refused_with_429_and_counted()
                 })
                 .await;
             }
-            let status = within("refused GET", raw_response(h, "/healthz")).await;
+            let status = h.raw("/healthz").await;
             let ws = h.viewer(&link, ViewerTransport::WebSocket).await.err();
             let wt = h.viewer(&link, ViewerTransport::WebTransport).await.err();
             let host = h.host_with(&hello()).await.err();
@@ -151,29 +140,15 @@ async fn connections_past_the_per_address_cap_are_refused_with_429_and_counted()
     probe.assert_lossless();
 }
 
-/// The full response to `GET path`.
-async fn raw_response(h: &Harness, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(h.relay.http_addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    String::from_utf8_lossy(&response).into_owned()
-}
-
 #[tokio::test]
 async fn a_session_creation_flood_is_capped_per_address_and_in_all() {
-    let relay = start_isolated(config(Limits {
+    let (relay, probe, before) = probed(Limits {
         max_sessions: 30,
         max_sessions_per_addr: 20,
         ..Limits::one_address()
-    }))
+    })
     .await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let (hosts, during) = probe
         .during(25, async {
             // From the probe's address: 19 more sessions, then refusals.
@@ -278,10 +253,8 @@ where
 
 #[tokio::test]
 async fn oversized_and_garbage_messages_on_every_transport_close_only_their_sender() {
-    let relay = start_isolated(config(Limits::one_address())).await;
+    let (relay, probe, before) = probed(Limits::one_address()).await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let (sid, token) = {
         let link = cli_share::net::ShareLink::parse(&probe.link).unwrap();
         (link.session_id, link.token)
@@ -405,10 +378,8 @@ async fn raw_webtransport(
 
 #[tokio::test]
 async fn a_read_link_opened_in_a_loop_is_told_a_few_times_a_second() {
-    let relay = start_isolated(config(Limits::one_address())).await;
+    let (relay, probe, before) = probed(Limits::one_address()).await;
     let h = &relay.h;
-    let probe = Probe::start(h).await;
-    let before = probe.sample(25).await;
     let counts_before: Vec<usize> = probe
         .viewers
         .iter()

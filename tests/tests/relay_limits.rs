@@ -8,7 +8,7 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::net::{NetError, ViewerTransport};
+use cli_share::net::{HostConnection, NetError, ViewerTransport};
 use protocol::{HostHello, RefusalReason, close};
 use relay::{Limits, RelayConfig};
 use relay_support::*;
@@ -42,33 +42,28 @@ async fn until(h: &Harness, name: &str, ok: impl Fn(u64) -> bool) {
     .await
 }
 
-async fn raw_response(h: &Harness, path: &str) -> String {
-    let mut stream = tokio::net::TcpStream::connect(h.relay.http_addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response).await;
-    String::from_utf8_lossy(&response).into_owned()
+/// A relay with `limits` and a session on it: the harness, the host and its read link.
+async fn hosted(limits: Limits) -> (Harness, HostConnection, String) {
+    let h = start(config(limits)).await;
+    let host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    (h, host, link)
 }
 
 #[tokio::test]
 async fn a_full_relay_answers_503_with_retry_after_on_every_transport() {
-    let h = start(config(Limits {
+    let (h, _host, link) = hosted(Limits {
         max_connections: 3,
         ..Limits::one_address()
-    }))
+    })
     .await;
-    let host = h.host().await;
-    let link = host.welcome.links.read.clone();
     let _viewer = h.joined(&link, ViewerTransport::WebSocket).await;
     let _idle = tokio::net::TcpStream::connect(h.relay.http_addr())
         .await
         .unwrap();
     until(&h, "relay_connections", |n| n == 3).await;
 
-    let response = within("GET", raw_response(&h, "/healthz")).await;
+    let response = h.raw("/healthz").await;
     assert!(response.starts_with("HTTP/1.1 503"), "{response}");
     assert!(
         response.to_ascii_lowercase().contains("retry-after: 10"),
@@ -91,13 +86,11 @@ async fn a_full_relay_answers_503_with_retry_after_on_every_transport() {
 
 #[tokio::test]
 async fn a_session_with_as_many_viewers_as_allowed_turns_more_away_with_429() {
-    let h = start(config(Limits {
+    let (h, _host, link) = hosted(Limits {
         max_viewers_per_session: 2,
         ..Limits::one_address()
-    }))
+    })
     .await;
-    let host = h.host().await;
-    let link = host.welcome.links.read.clone();
     let first = h.joined(&link, ViewerTransport::WebSocket).await;
     let _second = h.joined(&link, ViewerTransport::WebTransport).await;
     for transport in [ViewerTransport::WebSocket, ViewerTransport::WebTransport] {

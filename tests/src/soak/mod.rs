@@ -85,6 +85,15 @@ fn frame(seq: u64, keyframe: bool, payload: Vec<u8>) -> Bytes {
     Bytes::from(protocol::encode(&message).expect("a frame encodes"))
 }
 
+/// QUIC and WebSocket hosts in turn.
+fn nth_transport(n: u64) -> HostTransport {
+    if n.is_multiple_of(2) {
+        HostTransport::Quic
+    } else {
+        HostTransport::WebSocket
+    }
+}
+
 fn options(transport: HostTransport) -> HostOptions {
     HostOptions {
         transport: Some(transport),
@@ -225,11 +234,7 @@ async fn come_and_go(info: RelayInfo, stop: watch::Receiver<bool>, shared: Share
             _ = tick.tick() => {}
         }
         let host = Host {
-            transport: if n % 2 == 0 {
-                HostTransport::Quic
-            } else {
-                HostTransport::WebSocket
-            },
+            transport: nth_transport(n),
             pace: Pace::Steady,
             viewers: vec![ViewerTransport::WebSocket],
             goodbye: n % 3 != 0,
@@ -313,11 +318,7 @@ pub async fn run(config: Config) -> anyhow::Result<Summary> {
     let mut links = Vec::new();
     for i in 0..config.steady_sessions {
         let host = Host {
-            transport: if i % 2 == 0 {
-                HostTransport::Quic
-            } else {
-                HostTransport::WebSocket
-            },
+            transport: nth_transport(i as u64),
             pace: Pace::Steady,
             viewers: vec![ViewerTransport::WebSocket, ViewerTransport::WebTransport],
             goodbye: true,

@@ -59,6 +59,19 @@ pub async fn start_isolated(config: RelayConfig) -> Isolated {
     }
 }
 
+/// Where every attack starts: a relay with `limits` on a runtime of its own, the probe's
+/// session on it, and the probe's latencies before the attack.
+pub async fn probed(limits: relay::Limits) -> (Isolated, Probe, Latencies) {
+    let relay = start_isolated(RelayConfig {
+        limits,
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let probe = Probe::start(&relay.h).await;
+    let before = probe.sample(25).await;
+    (relay, probe, before)
+}
+
 /// What a probe viewer received: frames (sequence number, when) and viewer counts.
 #[derive(Default)]
 pub struct Received {
