@@ -1,8 +1,9 @@
 //! The relay's limits, one at a time, over real sockets: the relay-wide connection cap
 //! (503 with `Retry-After`), the viewers of one session (429 on both transports), a second
 //! hello on a host link, Retry when handshakes crowd in, TCP peers that stop talking or
-//! reading, `/metrics` kept off a public HTTP port, and a host resuming with its host token
-//! alone on a relay that requires host keys. Every refusal is counted by reason.
+//! reading, `/metrics` kept off a public HTTP port, a host resuming with its host token
+//! alone on a relay that requires host keys, and in 0-RTT through the per-connection ticket
+//! stores. Every refusal is counted by reason.
 
 mod relay_support;
 
@@ -263,4 +264,32 @@ async fn a_host_resumes_with_its_host_token_alone() {
         .expect("resumed without the key");
     assert!(resumed.welcome.resumed);
     assert_eq!(resumed.welcome.session_id, welcome.session_id);
+}
+
+#[tokio::test]
+async fn a_welcomed_hosts_next_link_opens_in_0rtt() {
+    let h = start_default().await;
+    let early = "relay_host_links_early_total";
+    let first = h.host().await;
+    let welcome = first.welcome.clone();
+    first.sender.abort();
+    let resumed = within("the resumed link", async {
+        // The first link's tickets arrive just after its handshake; until they have, a
+        // new link is a full handshake.
+        loop {
+            let host = h
+                .host_with(&HostHello {
+                    resume: Some(welcome.host_token.clone()),
+                    ..hello()
+                })
+                .await
+                .expect("resumed");
+            if sample(&h, early) >= 1 {
+                return host;
+            }
+            host.sender.abort();
+        }
+    })
+    .await;
+    assert!(resumed.welcome.resumed);
 }
