@@ -121,7 +121,7 @@ async fn view(
             received = viewer.recv_raw() => match received {
                 Ok(bytes) => {
                     if let Ok(Some(header)) = FrameHeader::peek(&bytes) {
-                        order.see(header.seq);
+                        order.see(header.seq, header.keyframe);
                     }
                 }
                 Err(NetError::Ended) => return Ok((order, false)),
