@@ -36,6 +36,11 @@ pub struct RelayConfig {
     /// Validity of an ephemeral certificate (capped at 14 days by `certs`); it is rotated
     /// after a third of it, so the published "next" certificate is always valid.
     pub cert_validity: Duration,
+    /// Bounds on sessions, connections, viewers and handshakes, in all and per address.
+    pub limits: crate::Limits,
+    /// Where `/metrics` is served. `None`: on the HTTP port, and only while that port is
+    /// bound to loopback (the metrics say how busy the relay is and who it refuses).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for RelayConfig {
@@ -54,6 +59,8 @@ impl std::fmt::Debug for RelayConfig {
             .field("host_keys", &self.host_keys.len())
             .field("acme", &self.acme)
             .field("cert_validity", &self.cert_validity)
+            .field("limits", &self.limits)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -73,6 +80,8 @@ impl Default for RelayConfig {
             host_keys: Vec::new(),
             acme: None,
             cert_validity: Duration::from_secs(12 * 24 * 3600),
+            limits: crate::Limits::default(),
+            metrics: None,
         }
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use relay::exposure::{Consent, Refusal};
-use relay::{AcmeConfig, Relay, RelayConfig};
+use relay::limits::*;
+use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
@@ -100,6 +101,68 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "RELAY_LOG", default_value = "info")]
     log: String,
+    /// Serve /metrics on this address (plain HTTP). Without it, /metrics is served on the
+    /// HTTP port only while that port is bound to loopback.
+    #[arg(long, env = "RELAY_METRICS")]
+    metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The bounds of `relay::Limits`; "per address" is per IPv4 address or IPv6 /64.
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    /// Live sessions, in all.
+    #[arg(long, env = "RELAY_MAX_SESSIONS", default_value_t = DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
+    /// Live sessions created from one address.
+    #[arg(long, env = "RELAY_MAX_SESSIONS_PER_ADDR", default_value_t = DEFAULT_MAX_SESSIONS_PER_ADDR)]
+    max_sessions_per_addr: usize,
+    /// Open connections (TCP and QUIC), in all.
+    #[arg(long, env = "RELAY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open connections (TCP and QUIC) from one address.
+    #[arg(long, env = "RELAY_MAX_CONNECTIONS_PER_ADDR", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDR)]
+    max_connections_per_addr: usize,
+    /// Viewers of one session.
+    #[arg(long, env = "RELAY_MAX_VIEWERS", default_value_t = DEFAULT_MAX_VIEWERS_PER_SESSION)]
+    max_viewers: usize,
+    /// New connections per second from one address (TCP accepts and QUIC handshakes)...
+    #[arg(long, env = "RELAY_HANDSHAKE_RATE", default_value_t = DEFAULT_HANDSHAKE_RATE)]
+    handshake_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "RELAY_HANDSHAKE_BURST", default_value_t = DEFAULT_HANDSHAKE_BURST)]
+    handshake_burst: u32,
+    /// QUIC handshakes in progress above which clients must validate their address (Retry).
+    #[arg(long, env = "RELAY_QUIC_RETRY_ABOVE", default_value_t = DEFAULT_QUIC_RETRY_ABOVE)]
+    quic_retry_above: usize,
+    /// How long a TCP client may take to send its request headers.
+    #[arg(long, env = "RELAY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long a TCP connection may go without a byte from its peer.
+    #[arg(long, env = "RELAY_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// How long a write to a TCP peer may stay blocked (a peer that does not read).
+    #[arg(long, env = "RELAY_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    write_timeout: Duration,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Self {
+        Limits {
+            max_sessions: args.max_sessions,
+            max_sessions_per_addr: args.max_sessions_per_addr,
+            max_connections: args.max_connections,
+            max_connections_per_addr: args.max_connections_per_addr,
+            max_viewers_per_session: args.max_viewers,
+            handshake_rate: args.handshake_rate,
+            handshake_burst: args.handshake_burst,
+            quic_retry_above: args.quic_retry_above,
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
+            write_timeout: args.write_timeout,
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -179,8 +242,7 @@ impl Args {
         let acme = self.acme()?;
         let jwt_secret = match (&self.jwt_secret_file, self.jwt_secret) {
             (Some(path), _) => {
-                let secret = std::fs::read(path)
-                    .with_context(|| format!("reading the JWT secret {}", path.display()))?;
+                let secret = read_secret_file(path).context("the JWT secret")?;
                 let trimmed = secret.trim_ascii().to_vec();
                 Some(trimmed)
             }
@@ -196,8 +258,9 @@ impl Args {
             .filter(|k| !k.is_empty())
             .collect();
         if let Some(path) = &self.host_key_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading host keys from {}", path.display()))?;
+            let bytes = read_secret_file(path).context("the host keys")?;
+            let text = String::from_utf8(bytes)
+                .with_context(|| format!("host keys in {} are not UTF-8", path.display()))?;
             host_keys.extend(
                 text.lines()
                     .map(str::trim)
@@ -217,6 +280,8 @@ impl Args {
             keep_alive: self.keep_alive,
             host_keys,
             acme,
+            limits: self.limits.into(),
+            metrics: self.metrics,
             ..RelayConfig::default()
         })
     }
@@ -309,6 +374,12 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn limit_flags_default_to_the_library_defaults() {
+        let args = Args::try_parse_from(["relay"]).unwrap();
+        assert_eq!(Limits::from(args.limits), Limits::default());
     }
 
     #[test]

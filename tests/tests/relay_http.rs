@@ -36,14 +36,14 @@ async fn api_info_health_page_assets_and_metrics() {
     assert_eq!(info["fingerprints"], serde_json::json!(fingerprints));
     assert!(matches!(&h.info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));
 
-    let page = within("page", raw_get(&h, "/s/someid")).await;
+    let page = h.raw("/s/someid").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
         page.to_ascii_lowercase()
             .contains("content-type: text/html")
     );
     assert!(page.contains("<html"));
-    let script = within("asset", raw_get(&h, "/assets/main.js")).await;
+    let script = h.raw("/assets/main.js").await;
     assert!(
         script
             .to_ascii_lowercase()
@@ -84,19 +84,6 @@ async fn api_info_health_page_assets_and_metrics() {
 
 const QUIC_HOST_LINKS: &str = "relay_host_links_total{transport=\"quic\"}";
 const WEBSOCKET_HOST_LINKS: &str = "relay_host_links_total{transport=\"websocket\"}";
-
-/// The full response (head and body) of `GET path`.
-async fn raw_get(h: &Harness, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(h.relay.http_addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8_lossy(&response).into_owned()
-}
 
 #[tokio::test]
 async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {

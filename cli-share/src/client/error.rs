@@ -18,6 +18,10 @@ pub enum NetError {
     /// The link's session does not exist on this relay (HTTP 404).
     #[error("the session does not exist (404)")]
     NotFound,
+    /// A limit of the relay turned the connection away (HTTP 429 or 503, close code
+    /// `BUSY`): retry later.
+    #[error("the relay is busy: {0}")]
+    Busy(String),
     /// The relay refused the connection with another status.
     #[error("the relay refused the connection: {0}")]
     Rejected(String),
@@ -49,7 +53,18 @@ impl NetError {
         match u16::try_from(code) {
             Ok(protocol::close::ENDED) => NetError::Ended,
             Ok(protocol::close::GOING_AWAY) => NetError::GoingAway,
+            Ok(protocol::close::BUSY) => NetError::Busy(reason.to_owned()),
             _ => NetError::Closed(format!("code {code}: {reason}")),
+        }
+    }
+
+    /// Maps the HTTP status of a refused WebSocket upgrade or WebTransport CONNECT.
+    pub(crate) fn from_status(status: u16) -> NetError {
+        match status {
+            403 => NetError::Forbidden,
+            404 => NetError::NotFound,
+            429 | 503 => NetError::Busy(format!("HTTP {status}")),
+            other => NetError::Rejected(format!("HTTP {other}")),
         }
     }
 }

@@ -107,9 +107,7 @@ async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, 
             // Ask again, reading the status this time, to tell 403 from 404.
             return Err(
                 match crate::client::h3_status::connect_status(relay, &url).await {
-                    Ok(403) => NetError::Forbidden,
-                    Ok(404) => NetError::NotFound,
-                    Ok(status) => NetError::Rejected(format!("HTTP {status}")),
+                    Ok(status) => NetError::from_status(status),
                     Err(e) => NetError::Rejected(e.to_string()),
                 },
             );

@@ -217,9 +217,13 @@ impl Acme {
         }
         if let Some(listener) = self.http {
             let router = http01::router(self.challenges.clone(), shared.public_url.clone());
-            shared
-                .tracker
-                .spawn(crate::http::serve(shared.clone(), listener, None, router));
+            shared.tracker.spawn(crate::http::serve(
+                shared.clone(),
+                listener,
+                None,
+                router,
+                crate::http::Admit::Limited,
+            ));
         }
         let validity = self.cached.map(|c| (c.not_before, c.not_after));
         let renewer = Renewer {

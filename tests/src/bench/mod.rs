@@ -135,6 +135,8 @@ impl Ctx {
 
     /// Starts the relay on loopback ports with `extra` arguments.
     pub async fn start_relay_with(&self, extra: &[&str]) -> anyhow::Result<Server> {
+        // Every client of the load generator is on loopback, one address, and a part opens
+        // 1,000 sessions or viewers: the limits are lifted above what the parts need.
         let mut args = vec![
             "--http",
             "127.0.0.1:0",
@@ -142,6 +144,20 @@ impl Ctx {
             "127.0.0.1:0",
             "--log",
             "error",
+            "--max-sessions",
+            "100000",
+            "--max-sessions-per-addr",
+            "100000",
+            "--max-connections",
+            "100000",
+            "--max-connections-per-addr",
+            "100000",
+            "--max-viewers",
+            "100000",
+            "--handshake-rate",
+            "1000000",
+            "--handshake-burst",
+            "1000000",
         ];
         args.extend_from_slice(extra);
         Server::spawn(self.binary("relay")?.as_ref(), &args, "relay listening").await

@@ -105,6 +105,11 @@ impl Harness {
         within("HTTP GET", http_get(self.relay.http_addr(), path)).await
     }
 
+    /// `GET path` on the HTTP port: the full response, head and body.
+    pub async fn raw(&self, path: &str) -> String {
+        within("HTTP GET", raw_get(self.relay.http_addr(), path)).await
+    }
+
     pub async fn metrics(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200);
@@ -112,7 +117,8 @@ impl Harness {
     }
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+/// The full response (head and body) to `GET path`, as far as it came.
+pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect HTTP");
@@ -122,11 +128,13 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .await
         .expect("write request");
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("read response");
-    let text = String::from_utf8_lossy(&response).into_owned();
+    // A refusing relay may reset the connection after its answer: keep what came.
+    let _ = stream.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let text = raw_get(addr, path).await;
     let status = text
         .split_whitespace()
         .nth(1)
