@@ -60,7 +60,7 @@ impl Connector {
         let Some((relay, transport)) = &self.relay else {
             let first = async {
                 let relay =
-                    discovery::discover(&self.target.base, &self.target.extra_roots).await?;
+                    discovery::discover(&self.target.base, &self.target.policy).await?;
                 let link = host_link::open_host(&relay, &self.target.options).await?;
                 Ok((relay, link))
             };

@@ -1,7 +1,8 @@
 //! A host's link to the relay: QUIC with the host ALPN (the relay's certificate checked as
-//! discovery decided), falling back to the WebSocket `/ws/host` when the QUIC handshake does
-//! not complete in time (UDP blocked). Split into a [`HostSender`] (awaiting a send is the
-//! backpressure) and a [`HostReceiver`], over the one [`LinkTx`]/[`LinkRx`] pair.
+//! discovery decided), falling back to the WebSocket `/ws/host` (`wss://` for an HTTPS
+//! relay, with the same trust) only when QUIC gets no answer at all (UDP blocked). Split
+//! into a [`HostSender`] (awaiting a send is the backpressure) and a [`HostReceiver`], over
+//! the one [`LinkTx`]/[`LinkRx`] pair.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub enum HostTransport {
 /// How to connect a host.
 #[derive(Debug, Clone)]
 pub struct HostOptions {
-    /// `None`: QUIC, falling back to WebSocket after `quic_timeout`.
+    /// `None`: QUIC, falling back to WebSocket if nothing came back within `quic_timeout`.
     pub transport: Option<HostTransport>,
     pub quic_timeout: Duration,
     /// Congestion controller of the QUIC link (host to relay is where frames flow).
@@ -103,30 +104,44 @@ pub async fn connect_host(
 }
 
 /// Opens a host link without saying hello (for callers that craft their own first message).
+/// Without a chosen transport: QUIC, and WebSocket only if not one packet came back within
+/// `quic_timeout` (UDP dropped on the way). A refusal, a certificate error, or a handshake
+/// that stalls after the relay answered is an error, never a reason for another transport.
 pub async fn open_host(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
     match options.transport {
         Some(HostTransport::Quic) => quic(relay, options).await,
         Some(HostTransport::WebSocket) => ws(relay).await,
-        None => match tokio::time::timeout(options.quic_timeout, quic(relay, options)).await {
-            Ok(Ok(link)) => Ok(link),
-            Ok(Err(error)) => {
-                tracing::info!(%error, "QUIC to the relay failed; using WebSocket");
-                ws(relay).await
+        None => {
+            let dialing = dial(relay, options).await?;
+            let repeats = dialing.repeats.clone();
+            match tokio::time::timeout(options.quic_timeout, quic_link(dialing, options)).await {
+                Ok(Err(NetError::Timeout(_))) | Err(_) if !repeats.answered() => {
+                    tracing::info!("no answer from the relay over UDP; using WebSocket");
+                    ws(relay).await
+                }
+                Ok(opened) => opened,
+                Err(_) => Err(NetError::Timeout(
+                    "QUIC handshake (the relay answered but did not complete it)",
+                )),
             }
-            Err(_) => {
-                tracing::info!("QUIC handshake timed out; using WebSocket");
-                ws(relay).await
-            }
-        },
+        }
     }
 }
 
+async fn dial(relay: &RelayInfo, options: &HostOptions) -> Result<Dialing, NetError> {
+    quic::start(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await
+}
+
 async fn quic(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
+    quic_link(dial(relay, options).await?, options).await
+}
+
+async fn quic_link(dialing: Dialing, options: &HostOptions) -> Result<OpenLink, NetError> {
     let Dialing {
         endpoint,
         repeats,
         connecting,
-    } = quic::start(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await?;
+    } = dialing;
     // With a ticket from an earlier link the link is usable at once (0-RTT).
     let (conn, gate) = match connecting.into_0rtt() {
         Ok((conn, accepted)) => (conn, EarlyGate::until(accepted)),

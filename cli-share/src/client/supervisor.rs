@@ -50,6 +50,7 @@ pub(crate) async fn supervise(
 ) -> Result<(), String> {
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<Instant> = None;
+    let mut last_failure = None;
     loop {
         let end = match connector.connect(&hello).await {
             Ok(link) => {
@@ -81,14 +82,21 @@ pub(crate) async fn supervise(
             LinkEnd::Failed(error) if hello.resume.is_none() => return Err(error.to_string()),
             LinkEnd::Failed(error) => {
                 // A link opened in 0-RTT fails its handshake only after the hello.
-                if matches!(error, NetError::Connect(_) | NetError::Tls(_)) {
+                if matches!(
+                    error,
+                    NetError::Connect(_) | NetError::Tls(_) | NetError::Untrusted(_)
+                ) {
                     connector.forget();
                 }
                 tracing::debug!(%error, "reconnection failed");
+                last_failure = Some(error);
             }
         }
         if lost_at.get_or_insert_with(Instant::now).elapsed() > RECONNECT_FOR {
-            return Err("the relay cannot be reached".into());
+            return Err(match last_failure {
+                Some(error) => format!("the relay cannot be reached ({error})"),
+                None => "the relay cannot be reached".into(),
+            });
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).clamp(BACKOFF_START, BACKOFF_MAX);
@@ -119,7 +127,9 @@ async fn serve(
             Err(_) => return LinkEnd::Failed(NetError::Timeout("the relay's welcome")),
         },
     };
+    // Resumes present the host token alone: the host key goes on the first hello only.
     hello.resume = Some(welcome.host_token);
+    hello.host_key = None;
     let welcomed = ShareEvent::Welcome {
         links: welcome.links,
         viewers: welcome.viewers,
@@ -235,7 +245,8 @@ mod tests {
     use tokio::net::UdpSocket;
 
     use crate::client::{
-        HostOptions, HostTransport, ShareUrl, Sharing, Target, ViewerTransport, discover,
+        HostOptions, HostTransport, RelayPolicy, ShareUrl, Sharing, Target, ViewerTransport,
+        discover,
     };
     use crate::testing::{Viewer, relay_config, showing, start_relay, within};
 
@@ -359,13 +370,14 @@ mod tests {
         })
         .await;
         let path = CuttablePath::to(relay.quic_addr()).await;
-        let mut relay_info = within("discovery", discover(relay.public_url(), &[]))
+        let policy = RelayPolicy::default();
+        let mut relay_info = within("discovery", discover(relay.public_url(), &policy))
             .await
             .expect("discovered");
         relay_info.info.quic = path.addr.to_string();
         let target = Target {
             base: relay.public_url().clone(),
-            extra_roots: Vec::new(),
+            policy,
             options: HostOptions {
                 transport: Some(HostTransport::Quic),
                 ..HostOptions::default()
