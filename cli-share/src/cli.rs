@@ -1,12 +1,9 @@
 //! Command-line interface of `share`.
 
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
 use url::Url;
 
 use crate::client::{RelayPolicy, Trust};
@@ -101,7 +98,7 @@ impl TrustArgs {
         let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
         let mut extra_roots = Vec::new();
         for file in self.ca.iter().chain(&from_env) {
-            extra_roots.extend(read_cas(file)?);
+            extra_roots.extend(certs::load_certs(file)?);
         }
         // Unusable certificates are refused now, not at the first connection.
         Trust::webpki(&extra_roots)?;
@@ -122,19 +119,6 @@ impl TrustArgs {
             pinned_endpoint: self.relay_quic.clone(),
         })
     }
-}
-
-/// The certificates of a PEM file; none is an error.
-fn read_cas(file: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(file)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .with_context(|| format!("reading CA certificates from {}", file.display()))?;
-    anyhow::ensure!(
-        !certs.is_empty(),
-        "{} holds no PEM certificate",
-        file.display()
-    );
-    Ok(certs)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

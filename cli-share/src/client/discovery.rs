@@ -86,3 +86,85 @@ pub async fn discover(base: &Url, policy: &RelayPolicy) -> Result<RelayInfo, Net
         trust,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use relay::RelayConfig;
+
+    use super::*;
+    use crate::testing::{relay_config, start_relay, within};
+
+    fn loopback_base(relay: &relay::RunningRelay) -> Url {
+        Url::parse(&format!("http://{}", relay.http_addr())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn endpoints_on_another_host_than_the_relay_url_are_refused_unless_pinned() {
+        // A relay whose /api/info names another host, as a rewritten answer would.
+        let relay = start_relay(RelayConfig {
+            public_url: Some(Url::parse("http://relay.elsewhere.test:8080").unwrap()),
+            ..relay_config()
+        })
+        .await;
+        let base = loopback_base(&relay);
+        let policy = RelayPolicy::default();
+        match within("discovery", discover(&base, &policy)).await {
+            Err(NetError::ForeignEndpoint { what, named, .. }) => {
+                assert_eq!(what, "QUIC");
+                assert!(named.starts_with("relay.elsewhere.test:"), "{named}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        let pinned = RelayPolicy {
+            pinned_endpoint: Some(relay.quic_addr().to_string()),
+            ..RelayPolicy::default()
+        };
+        let found = within("discovery", discover(&base, &pinned))
+            .await
+            .expect("the pinned endpoint is used");
+        assert_eq!(found.info.quic, relay.quic_addr().to_string());
+        assert_eq!(
+            found.info.webtransport,
+            format!("https://{}", relay.quic_addr())
+        );
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_https_relay_is_discovered_only_with_its_ca_trusted() {
+        let ca = certs::DevCa::new().unwrap();
+        let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, &leaf.cert_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        let relay = start_relay(RelayConfig {
+            cert: Some((cert, key)),
+            ..relay_config()
+        })
+        .await;
+        let base = relay.public_url().clone();
+        assert_eq!(base.scheme(), "https");
+        match within("discovery", discover(&base, &RelayPolicy::default())).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("not issued by a CA"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        let trusting = RelayPolicy::trusting(vec![ca.ca_der()]);
+        let found = within("discovery", discover(&base, &trusting))
+            .await
+            .expect("discovered with the CA");
+        assert!(matches!(found.trust, Trust::Roots(_)));
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_relay_off_loopback_is_refused_before_any_request() {
+        // TEST-NET-1: nothing answers there, so only a refusal comes back at once.
+        let base = Url::parse("http://192.0.2.1:8080").unwrap();
+        let refused = discover(&base, &RelayPolicy::default()).await;
+        assert!(
+            matches!(refused, Err(NetError::PlainHttp(_))),
+            "{refused:?}"
+        );
+    }
+}

@@ -2,8 +2,6 @@
 //! certificate the client refuses is told apart from every other failure, whichever
 //! transport met it: it is never "no answer", and never a reason to try another transport.
 
-use std::error::Error as _;
-
 use protocol::Refusal;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,28 +86,23 @@ impl NetError {
 
     /// A failed TCP or TLS connection (the WebSocket's).
     pub(crate) fn from_io(error: &std::io::Error) -> NetError {
-        match error.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+        match error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<rustls::Error>())
+        {
             Some(tls) => NetError::from_tls(tls),
             None => NetError::Connect(error.to_string()),
         }
     }
 
-    /// A failed HTTP(S) request (discovery): the TLS error inside it if there is one.
+    /// A failed HTTP(S) request (discovery). reqwest boxes the TLS error among its causes,
+    /// out of reach of a downcast: its message tells.
     pub(crate) fn from_http(error: &reqwest::Error) -> NetError {
-        let mut source = error.source();
-        while let Some(cause) = source {
-            let tls = cause.downcast_ref::<rustls::Error>().or_else(|| {
-                cause
-                    .downcast_ref::<std::io::Error>()?
-                    .get_ref()?
-                    .downcast_ref::<rustls::Error>()
-            });
-            if let Some(tls) = tls {
-                return NetError::from_tls(tls);
-            }
-            source = cause.source();
+        let text = causes(error);
+        match text.find(INVALID_CERTIFICATE) {
+            Some(at) => untrusted(&text[at..]),
+            None => NetError::Connect(text),
         }
-        NetError::Connect(causes(error))
     }
 
     /// A QUIC connection that failed (during its handshake, or after a 0-RTT start).
@@ -132,7 +125,9 @@ impl NetError {
             // "<reason> (code: <n>)".
             ConnectionError::QuicProto(error) => {
                 let text = error.to_string();
-                let reason = text.rsplit_once(" (code: ").map_or(text.as_str(), |(r, _)| r);
+                let reason = text
+                    .rsplit_once(" (code: ")
+                    .map_or(text.as_str(), |(r, _)| r);
                 from_tls_reason(reason)
             }
             other => NetError::Connect(other.to_string()),
@@ -152,17 +147,27 @@ fn from_tls_reason(reason: &str) -> NetError {
     }
 }
 
-/// A refused certificate, said plainly where rustls's words are terse.
+/// A refused certificate, said plainly where rustls gives only its error's name.
 fn untrusted(reason: &str) -> NetError {
     let reason = reason.strip_prefix(INVALID_CERTIFICATE).unwrap_or(reason);
-    let plain = match reason {
-        "UnknownIssuer" => "it is not issued by a CA this client trusts (UnknownIssuer)",
-        "ApplicationVerificationFailure" => {
-            "it is not one of the certificates the relay published (fingerprint mismatch)"
+    let name = reason
+        .split([' ', '(', '{', ':'])
+        .next()
+        .unwrap_or_default();
+    let plain = match name {
+        // A chain to no trusted root (a self-signed certificate may end on a root of the
+        // same name and another key type).
+        "UnknownIssuer"
+        | "UnsupportedSignatureAlgorithmContext"
+        | "UnsupportedSignatureAlgorithmForPublicKeyContext" => {
+            format!("it is not issued by a CA this client trusts ({name})")
         }
-        other => other,
+        "ApplicationVerificationFailure" => {
+            "it is not one of the certificates the relay published (fingerprint mismatch)".into()
+        }
+        _ => reason.to_owned(),
     };
-    NetError::Untrusted(plain.to_owned())
+    NetError::Untrusted(plain)
 }
 
 /// An error and its causes, one after the other.
@@ -192,7 +197,11 @@ mod tests {
         let pinned = rustls::Error::InvalidCertificate(
             rustls::CertificateError::ApplicationVerificationFailure,
         );
-        assert!(NetError::from_tls(&pinned).to_string().contains("fingerprint"));
+        assert!(
+            NetError::from_tls(&pinned)
+                .to_string()
+                .contains("fingerprint")
+        );
         assert!(matches!(
             NetError::from_tls(&rustls::Error::DecryptError),
             NetError::Tls(_)

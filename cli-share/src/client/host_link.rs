@@ -290,3 +290,105 @@ impl HostReceiver {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use relay::RelayConfig;
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::client::{RelayPolicy, Trust, discover};
+    use crate::testing::{relay_config, start_relay, within};
+
+    /// How long these tests give QUIC before judging its silence.
+    const QUIC_TIMEOUT: Duration = Duration::from_millis(500);
+
+    fn auto() -> HostOptions {
+        HostOptions {
+            quic_timeout: QUIC_TIMEOUT,
+            ..HostOptions::default()
+        }
+    }
+
+    /// The relay as discovered, its QUIC endpoint moved to `quic` if given.
+    async fn discovered(relay: &relay::RunningRelay, quic: Option<SocketAddr>) -> RelayInfo {
+        let policy = RelayPolicy::default();
+        let mut info = within("discovery", discover(relay.public_url(), &policy))
+            .await
+            .expect("discovered");
+        if let Some(quic) = quic {
+            info.info.quic = quic.to_string();
+        }
+        info
+    }
+
+    /// A link the relay opened, or why it could not be.
+    async fn opened(relay: &RelayInfo) -> Result<HostTransport, NetError> {
+        within("the link", open_host(relay, &auto()))
+            .await
+            .map(|(_, _, transport)| transport)
+    }
+
+    #[tokio::test]
+    async fn a_udp_path_with_no_answer_at_all_falls_back_to_websocket() {
+        let relay = start_relay(relay_config()).await;
+        let black_hole = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let info = discovered(&relay, Some(black_hole.local_addr().unwrap())).await;
+        assert_eq!(opened(&info).await.unwrap(), HostTransport::WebSocket);
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_certificate_that_is_not_trusted_is_an_error_and_no_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let mut info = discovered(&relay, None).await;
+        // The relay's self-signed certificate, checked against the roots: the WebSocket
+        // on this plain-HTTP loopback relay would have worked.
+        info.trust = Trust::webpki(&[]).unwrap();
+        match opened(&info).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("not issued by a CA"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        info.trust = Trust::pinned_hex(&["00".repeat(32)]).unwrap();
+        match opened(&info).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("fingerprint"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_handshake_is_an_error_and_no_fallback() {
+        // An endpoint for browsers only: it refuses the host ALPN.
+        let relay = start_relay(RelayConfig {
+            webtransport: Some("127.0.0.1:0".parse().unwrap()),
+            ..relay_config()
+        })
+        .await;
+        let info = discovered(&relay, Some(relay.webtransport_addr())).await;
+        match opened(&info).await {
+            Err(NetError::Timeout(_)) | Ok(_) => panic!("expected a refusal"),
+            Err(_) => {}
+        }
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_handshake_that_stalls_after_an_answer_times_out_without_a_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let stalling = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let info = discovered(&relay, Some(stalling.local_addr().unwrap())).await;
+        // Answers the first datagram with one that is no QUIC packet, then says nothing.
+        let answer = tokio::spawn(async move {
+            let mut buf = vec![0; 2048];
+            let (_, from) = stalling.recv_from(&mut buf).await.unwrap();
+            stalling.send_to(b"not QUIC", from).await.unwrap();
+            stalling
+        });
+        assert!(matches!(opened(&info).await, Err(NetError::Timeout(_))));
+        drop(answer.await);
+        relay.shutdown().await;
+    }
+}

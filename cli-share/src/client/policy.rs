@@ -152,7 +152,10 @@ mod tests {
             policy
                 .endpoints(&base, "relay.example:443", "https://relay.example:443")
                 .unwrap(),
-            ("relay.example:443".into(), "https://relay.example:443".into())
+            (
+                "relay.example:443".into(),
+                "https://relay.example:443".into()
+            )
         );
         for (quic, webtransport) in [
             ("evil.example:443", "https://relay.example:443"),
@@ -184,7 +187,10 @@ mod tests {
             pinned
                 .endpoints(&base, "evil.example:443", "https://evil.example")
                 .unwrap(),
-            ("quic.example:4433".into(), "https://quic.example:4433".into())
+            (
+                "quic.example:4433".into(),
+                "https://quic.example:4433".into()
+            )
         );
     }
 }

@@ -10,10 +10,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::client::{RelayInfo, RelayPolicy};
 use crate::client::connector::Connector;
 use crate::client::host_link::{HostOptions, HostTransport};
 use crate::client::supervisor;
+use crate::client::{RelayInfo, RelayPolicy};
 
 /// What the relay link reports to the host loop.
 #[derive(Debug)]

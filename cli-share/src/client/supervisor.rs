@@ -240,9 +240,11 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use futures::{SinkExt, StreamExt};
     use protocol::Links;
     use relay::RelayConfig;
-    use tokio::net::UdpSocket;
+    use tokio::net::{TcpListener, UdpSocket};
+    use tokio::sync::watch;
 
     use crate::client::{
         HostOptions, HostTransport, RelayPolicy, ShareUrl, Sharing, Target, ViewerTransport,
@@ -308,6 +310,107 @@ mod tests {
 
     fn session_id(url: &str) -> String {
         ShareUrl::parse(url).expect("a share URL").session_id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_host_key_goes_on_the_first_hello_only() {
+        let relay = start_relay(RelayConfig {
+            host_keys: vec!["the-key".into()],
+            ..relay_config()
+        })
+        .await;
+        let mut tap = HelloTap::to(relay.http_addr()).await;
+        let policy = RelayPolicy::default();
+        let mut relay_info = within("discovery", discover(relay.public_url(), &policy))
+            .await
+            .expect("discovered");
+        relay_info.base = tap.base.clone();
+        let target = Target {
+            base: tap.base.clone(),
+            policy,
+            options: HostOptions {
+                transport: Some(HostTransport::WebSocket),
+                ..HostOptions::default()
+            },
+        };
+        let hello = HostHello {
+            host_key: Some("the-key".into()),
+            ..HostHello::new(40, 5)
+        };
+        let mut sharing = Sharing::start_with_relay(target, relay_info, hello);
+        welcomed(&mut sharing, false).await;
+        let first = within("the first hello", tap.hellos.recv()).await.unwrap();
+        assert_eq!(first.host_key.as_deref(), Some("the-key"));
+        assert!(first.resume.is_none());
+
+        tap.cut();
+        welcomed(&mut sharing, true).await;
+        let resume = within("the resuming hello", tap.hellos.recv())
+            .await
+            .unwrap();
+        assert!(resume.resume.is_some(), "it resumes with the host token");
+        assert_eq!(resume.host_key, None, "and without the host key");
+        relay.shutdown().await;
+    }
+
+    /// A WebSocket hop between the host and the relay's `/ws/host` that reads the host's
+    /// hellos, and drops its connections when told, as a network loss would.
+    struct HelloTap {
+        base: url::Url,
+        hellos: mpsc::UnboundedReceiver<HostHello>,
+        cuts: watch::Sender<u32>,
+    }
+
+    impl HelloTap {
+        async fn to(relay: SocketAddr) -> HelloTap {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap()));
+            let (hellos_tx, hellos) = mpsc::unbounded_channel();
+            let (cuts, cut) = watch::channel(0);
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let hellos = hellos_tx.clone();
+                    let mut cut = cut.clone();
+                    cut.mark_unchanged();
+                    tokio::spawn(async move {
+                        let Ok(host) = tokio_tungstenite::accept_async(tcp).await else {
+                            return;
+                        };
+                        let url = format!("ws://{relay}/ws/host");
+                        let (upstream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+                        let (mut to_host, mut from_host) = host.split();
+                        let (mut to_relay, mut from_relay) = upstream.split();
+                        loop {
+                            tokio::select! {
+                                Some(Ok(message)) = from_host.next() => {
+                                    if let Ok(HostToRelay::Hello(hello)) =
+                                        protocol::decode(&message.clone().into_data())
+                                    {
+                                        let _ = hellos.send(hello);
+                                    }
+                                    if to_relay.send(message).await.is_err() { return; }
+                                }
+                                Some(Ok(message)) = from_relay.next() => {
+                                    if to_host.send(message).await.is_err() { return; }
+                                }
+                                _ = cut.changed() => return,
+                                else => return,
+                            }
+                        }
+                    });
+                }
+            });
+            HelloTap {
+                base: base.unwrap(),
+                hellos,
+                cuts,
+            }
+        }
+
+        /// Drops the connections open now.
+        fn cut(&self) {
+            self.cuts.send_modify(|cuts| *cuts += 1);
+        }
     }
 
     #[tokio::test]

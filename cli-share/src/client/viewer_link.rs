@@ -196,3 +196,47 @@ impl ViewerSender {
         self.0.send(Bytes::from(bytes)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::HostHello;
+
+    use super::*;
+    use crate::client::{HostOptions, RelayPolicy, Trust, connect_host, discover};
+    use crate::testing::{relay_config, start_relay, within};
+
+    #[tokio::test]
+    async fn a_certificate_that_is_not_trusted_is_an_error_and_no_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let mut info = within(
+            "discovery",
+            discover(relay.public_url(), &RelayPolicy::default()),
+        )
+        .await
+        .expect("discovered");
+        let host = within(
+            "the host",
+            connect_host(&info, &HostHello::new(40, 5), &HostOptions::default()),
+        )
+        .await
+        .expect("welcomed");
+        let link = ShareUrl::parse(&host.welcome.links.read).unwrap();
+        // The relay's self-signed certificate checked against the roots: the WebSocket on
+        // this plain-HTTP loopback relay would have worked.
+        info.trust = Trust::webpki(&[]).unwrap();
+        match within(
+            "the viewer",
+            connect_viewer(&info, &link, ViewerTransport::Auto),
+        )
+        .await
+        {
+            Err(NetError::Untrusted(_)) => {}
+            Err(other) => panic!("expected the certificate refused, got {other}"),
+            Ok(viewer) => panic!(
+                "expected the certificate refused, joined over {:?}",
+                viewer.transport
+            ),
+        }
+        relay.shutdown().await;
+    }
+}

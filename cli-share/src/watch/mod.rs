@@ -2,8 +2,9 @@
 //! that changed), forwards keystrokes with a collab link, or, for scripts, dumps the
 //! screen, waits for some text, or sends input.
 //!
-//! What it prints of the host's text (`--dump`, `--until`, the goodbye) is stripped of
-//! control sequences ([`plain`]); the live view draws cells, never control characters.
+//! What it prints of the host's text (`--dump`, `--until`) is stripped of control
+//! sequences ([`plain`]), and `--until` looks for its text in what is printed; the live
+//! view draws cells, never control characters.
 //!
 //! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired or read-only link, or
 //! a relay or trust setting refused, 3 the session ended.
@@ -172,7 +173,7 @@ impl Session {
                         if self
                             .mirror
                             .screen()
-                            .is_some_and(|s| s.text().contains(text.as_str()))
+                            .is_some_and(|s| printable(&s.text()).contains(text.as_str()))
                         {
                             return print_screen(self.mirror.screen(), 0);
                         }

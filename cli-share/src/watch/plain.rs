@@ -72,7 +72,10 @@ mod tests {
 
     #[test]
     fn text_and_newlines_are_kept() {
-        assert_eq!(printable("héllo 世界\nline two\n"), "héllo 世界\nline two\n");
+        assert_eq!(
+            printable("héllo 世界\nline two\n"),
+            "héllo 世界\nline two\n"
+        );
     }
 
     #[test]
