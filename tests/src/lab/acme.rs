@@ -67,6 +67,19 @@ impl AcmeLab {
         SocketAddr::from((self.lan.addr_a, PORT))
     }
 
+    /// The relay's `/metrics`, read in A over its loopback: an operator's monitoring, not a
+    /// client elsewhere.
+    pub async fn relay_metrics(&self) -> anyhow::Result<String> {
+        let inside = self.lan.a.runtime()?;
+        let root = self.pebble.root();
+        let addr = SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, PORT));
+        let fetched = inside
+            .spawn(async move { super::https::get(addr, DOMAIN, "/metrics", &[root]).await })
+            .await??;
+        anyhow::ensure!(fetched.status == 200, "/metrics: HTTP {}", fetched.status);
+        Ok(fetched.body)
+    }
+
     /// The documented command, in A, with `extra` arguments appended.
     pub fn relay_command(&self, extra: &[&str]) -> anyhow::Result<Command> {
         let mut command = self.lan.a.command(workspace_binary("relay")?);

@@ -1,8 +1,9 @@
 //! A deployment in network namespaces, for tests of what happens beyond loopback: a plain
 //! link between two namespaces ([`Lan`]), Debian's ACME test server and its DNS
 //! ([`Pebble`]), child processes whose output a test waits on ([`Watched`]), clients that
-//! trust only given roots ([`https`]), and all of it put together as README's "Run your own
-//! relay" ([`acme::AcmeLab`]). Needs root, like the netem module it builds on.
+//! trust only given roots ([`https`]), headless Chromium with a trust store of its own
+//! ([`browser`]), and all of it put together as README's "Run your own relay"
+//! ([`acme::AcmeLab`]). Needs root, like the netem module it builds on.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -22,6 +23,7 @@
 //! ```
 
 pub mod acme;
+pub mod browser;
 pub mod clients;
 pub mod https;
 mod lan;
