@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::lab::acme::{AcmeLab, HOST_KEY};
+use e2e::lab::acme::{AcmeLab, HOST_KEY, RelayProcess};
 use e2e::lab::browser::Browser;
 use e2e::lab::{Lan, Watched, workspace_binary};
 use e2e::netem::Netns;
@@ -72,6 +72,21 @@ async fn refused_share(ns: &Netns, args: &[&str]) -> (Option<i32>, String) {
     finished("a refused share", share(ns, &all)).await
 }
 
+/// The lab and its relay, certified by pebble, as README's steps 1 to 4 set it up.
+async fn deployed() -> (AcmeLab, RelayProcess) {
+    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
+    let relay = lab.start_relay(&[]).await.unwrap();
+    (lab, relay)
+}
+
+/// README's host command (step 5), trusting pebble's `root`, with `extra` arguments.
+fn documented<'a>(root: &'a Path, extra: &[&'a str]) -> Vec<&'a str> {
+    let root = root.to_str().expect("a UTF-8 path");
+    let mut args = vec!["--relay", RELAY_URL, "--ca", root, "--host-key", HOST_KEY];
+    args.extend(extra);
+    args
+}
+
 fn sample(metrics: &str, name: &str) -> Option<f64> {
     e2e::prometheus::sample_sum(metrics, name)
 }
@@ -83,30 +98,14 @@ fn host_links(metrics: &str) -> (Option<f64>, Option<f64>) {
     )
 }
 
-fn path(path: &Path) -> &str {
-    path.to_str().expect("a UTF-8 path")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: network namespaces, pebble, port 443, Chromium"]
 async fn share_reaches_an_acme_relay_over_quic_and_chromium_renders_over_webtransport() {
-    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
-    let _relay = lab.start_relay(&[]).await.unwrap();
+    let (lab, _relay) = deployed().await;
     let root = lab.pebble.root_file();
     let b = &lab.lan.b;
 
-    let (host, link) = sharing(
-        b,
-        &[
-            "--relay",
-            RELAY_URL,
-            "--ca",
-            path(&root),
-            "--host-key",
-            HOST_KEY,
-        ],
-    )
-    .await;
+    let (host, link) = sharing(b, &documented(&root, &[])).await;
     assert!(link.starts_with("https://relay.share.test/s/"), "{link}");
     let metrics = lab.relay_metrics().await.unwrap();
     assert_eq!(host_links(&metrics), (Some(1.0), Some(0.0)), "over QUIC");
@@ -143,8 +142,7 @@ async fn share_reaches_an_acme_relay_over_quic_and_chromium_renders_over_webtran
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: network namespaces, pebble, port 443"]
 async fn untrusted_certificates_and_foreign_endpoints_are_refused_without_a_fallback() {
-    let lab = within("the lab", AcmeLab::start(None)).await.unwrap();
-    let relay = lab.start_relay(&[]).await.unwrap();
+    let (lab, relay) = deployed().await;
     let root = lab.pebble.root_file();
     let b = &lab.lan.b;
     let untrusted = "the relay's certificate is not trusted";
@@ -168,20 +166,7 @@ async fn untrusted_certificates_and_foreign_endpoints_are_refused_without_a_fall
         .unwrap()
         .unwrap();
     let pinned = impostor.quic_addr().to_string();
-    let (code, said) = refused_share(
-        b,
-        &[
-            "--relay",
-            RELAY_URL,
-            "--ca",
-            path(&root),
-            "--host-key",
-            HOST_KEY,
-            "--relay-quic",
-            &pinned,
-        ],
-    )
-    .await;
+    let (code, said) = refused_share(b, &documented(&root, &["--relay-quic", &pinned])).await;
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains(untrusted), "{said}");
     assert!(!said.contains("WebSocket"), "{said}");
@@ -197,18 +182,7 @@ async fn untrusted_certificates_and_foreign_endpoints_are_refused_without_a_fall
         .start_relay(&["--public-url", "https://elsewhere.share.test"])
         .await
         .unwrap();
-    let (code, said) = refused_share(
-        b,
-        &[
-            "--relay",
-            RELAY_URL,
-            "--ca",
-            path(&root),
-            "--host-key",
-            HOST_KEY,
-        ],
-    )
-    .await;
+    let (code, said) = refused_share(b, &documented(&root, &[])).await;
     assert_eq!(code, Some(1), "{said}");
     assert!(
         said.contains("elsewhere.share.test:443") && said.contains("not the relay's host"),

@@ -538,6 +538,40 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn every_share_through_a_plain_http_relay_says_it_is_not_secure() {
+        let links = Links {
+            read: "http://192.0.2.1:8080/s/id#token".into(),
+            collab: None,
+        };
+        for (relay, insecure, warned) in [
+            (Some("http://192.0.2.1:8080"), true, true),
+            (Some("https://relay.example"), true, false),
+            (None, false, false),
+        ] {
+            let args = HostArgs {
+                relay: relay.map(|url| Url::parse(url).unwrap()),
+                collab: false,
+                now: false,
+                no_slash: false,
+                host_key: None,
+                trust: TrustArgs {
+                    insecure,
+                    ..TrustArgs::default()
+                },
+                command: Vec::new(),
+            };
+            let (mut terminal, console) = Terminal::new();
+            let policy = args.trust.policy().expect("a policy");
+            let mut host = Host::new(&args, policy, console, (80, 24));
+            for _ in 0..2 {
+                host.show_links(&links).await;
+                let shown = terminal.until("/unshare to stop").await;
+                assert_eq!(shown.contains(NOT_SECURE), warned, "{relay:?}: {shown}");
+            }
+        }
+    }
+
     /// A host with the embedded relay, running `sh` on a terminal of the test's.
     fn host(
         collab: bool,
