@@ -50,6 +50,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A refused relay or trust setting: nothing was started.
 const EXIT_REFUSED: i32 = 2;
+/// Said when the host shares over WebSocket: QUIC got no answer at all.
+const NO_UDP: &str =
+    "no answer from the relay over UDP (blocked on the way?): sharing over WebSocket";
 /// Said with every link while sharing in clear text (`--insecure`).
 const NOT_SECURE: &str = "NOT SECURE (--insecure): this share travels in clear text to a plain \
     http:// relay; anyone on the network can watch it, and take it over";
@@ -132,8 +135,16 @@ impl Host {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         loop {
             match timeout_at(deadline, sharing.next()).await {
-                Some(ShareEvent::Welcome { links, viewers, .. }) => {
+                Some(ShareEvent::Welcome {
+                    links,
+                    viewers,
+                    transport,
+                    ..
+                }) => {
                     self.viewers = viewers;
+                    if transport == HostTransport::WebSocket {
+                        eprintln!("share: {NO_UDP}");
+                    }
                     if self.is_plaintext() {
                         eprintln!("share: {NOT_SECURE}");
                     }
@@ -316,8 +327,7 @@ impl Host {
             } => {
                 self.viewers = viewers;
                 if transport == HostTransport::WebSocket {
-                    self.notice("UDP to the relay seems blocked: sharing over WebSocket")
-                        .await;
+                    self.notice(NO_UDP).await;
                 }
                 if resumed {
                     self.notice("reconnected to the relay").await;
