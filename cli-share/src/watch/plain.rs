@@ -1,6 +1,6 @@
 //! The host's text as `share watch` prints it to the watcher's own terminal: without any
-//! control sequence or control character but the newline. The screen's cells and the
-//! goodbye come from the host, and a hostile one must not be able to move the watcher's
+//! control sequence or control character but the newline. The screen's cells come from the
+//! host (and the session's end message from the relay), and neither may move the watcher's
 //! cursor, retitle their window, write to their clipboard (OSC 52) or worse.
 
 /// `text` without escape sequences (CSI, OSC, DCS, SOS, PM and APC strings, in their 7-bit
