@@ -7,7 +7,9 @@ use std::time::Duration;
 use protocol::{Line, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 use relay::{Relay, RelayConfig, RunningRelay};
 
-use crate::client::{NetError, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover};
+use crate::client::{
+    NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover,
+};
 use crate::sync::Mirror;
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
@@ -66,7 +68,7 @@ impl Viewer {
     pub async fn join(url: &str, transport: ViewerTransport) -> Viewer {
         let url = ShareUrl::parse(url).expect("a share URL");
         let link = within("the viewer to join", async {
-            let relay = discover(&url.base, &[]).await?;
+            let relay = discover(&url.base, &RelayPolicy::default()).await?;
             connect_viewer(&relay, &url, transport).await
         })
         .await

@@ -149,7 +149,8 @@ export function withTransport(link, transport) {
   return `${base}?transport=${transport}#${fragment}`;
 }
 
-export async function launchBrowser() {
+/** Headless Chromium, with `extraArgs` besides the harness's own switches. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -160,6 +161,7 @@ export async function launchBrowser() {
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

@@ -16,7 +16,6 @@ use e2e::lab::clients::{QuicHost, Viewer};
 use e2e::lab::https;
 use e2e::netem::RuntimeThread;
 use protocol::{HostHello, Transport};
-use rustls::pki_types::CertificateDer;
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
 const T: Duration = Duration::from_secs(60);
@@ -49,13 +48,6 @@ fn hello() -> HostHello {
     }
 }
 
-/// The relay's metrics as a monitoring system in B would scrape them.
-async fn metrics(addr: SocketAddr, root: CertificateDer<'static>) -> anyhow::Result<String> {
-    let fetched = https::get(addr, DOMAIN, "/metrics", &[root]).await?;
-    anyhow::ensure!(fetched.status == 200, "/metrics: HTTP {}", fetched.status);
-    Ok(fetched.body)
-}
-
 fn sample(text: &str, name: &str) -> Option<f64> {
     e2e::prometheus::sample_sum(text, name)
 }
@@ -84,7 +76,7 @@ async fn a_relay_certified_over_tls_alpn_01_serves_https_quic_and_webtransport()
 
     let client = lab.lan.b.runtime().unwrap();
     let (addr, root) = (lab.relay_addr(), lab.pebble.root());
-    let (info, host, viewer, sent, received, metrics) = in_b(&client, "clients", async move {
+    let (info, host, viewer, sent, received) = in_b(&client, "clients", async move {
         let roots = [root.clone()];
         let info = https::get(addr, DOMAIN, "/api/info", &roots).await?;
         let mut host = QuicHost::connect(addr, DOMAIN, &roots, hello()).await?;
@@ -97,10 +89,10 @@ async fn a_relay_certified_over_tls_alpn_01_serves_https_quic_and_webtransport()
         .await?;
         let sent = host.frame(1, b"over WebTransport").await?;
         let received = viewer.next_frame().await?;
-        let metrics = metrics(addr, root).await?;
-        Ok((info, host, viewer, sent, received, metrics))
+        Ok((info, host, viewer, sent, received))
     })
     .await;
+    let metrics = lab.relay_metrics().await.unwrap();
 
     assert_eq!(info.status, 200);
     assert_eq!(

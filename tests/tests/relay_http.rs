@@ -7,7 +7,7 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::client::HostOptions;
+use cli_share::client::{HostOptions, RelayPolicy};
 use cli_share::client::{HostTransport, Trust, ViewerTransport, connect_host, discover};
 use relay::RelayConfig;
 use relay_support::*;
@@ -159,9 +159,12 @@ async fn a_real_certificate_serves_https_quic_and_webtransport() {
     );
 
     let base = relay.public_url().clone();
-    let info = within("discovery over HTTPS", discover(&base, &[ca.ca_der()]))
-        .await
-        .expect("discovered");
+    let info = within(
+        "discovery over HTTPS",
+        discover(&base, &RelayPolicy::trusting(vec![ca.ca_der()])),
+    )
+    .await
+    .expect("discovered");
     assert!(!info.info.self_signed);
     assert!(
         matches!(info.trust, Trust::Roots(_)),
@@ -210,7 +213,7 @@ async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
         "pinned current+next survive one rotation"
     );
     // ...and one that only knows the new fingerprints connects over both transports.
-    let info = within("discovery", discover(&h.info.base, &[]))
+    let info = within("discovery", discover(&h.info.base, &RelayPolicy::default()))
         .await
         .unwrap();
     assert!(matches!(&info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));

@@ -57,7 +57,7 @@ pub(crate) async fn websocket(
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| NetError::Tls(e.to_string()))?;
+                .map_err(|e| NetError::from_io(&e))?;
             Box::new(tls)
         }
         _ => Box::new(tcp),

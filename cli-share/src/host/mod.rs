@@ -27,7 +27,7 @@ use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
 use crate::cli::HostArgs;
-use crate::client::{HostTransport, ShareEvent, Sharing};
+use crate::client::{HostOptions, HostTransport, RelayPolicy, ShareEvent, Sharing, Target};
 use crate::sync::emulator_thread::EmulatorThread;
 use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -48,11 +48,33 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How long `--now` waits for the relay before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A refused relay or trust setting: nothing was started.
+const EXIT_REFUSED: i32 = 2;
+/// Said when the host shares over WebSocket: QUIC got no answer at all.
+const NO_UDP: &str =
+    "no answer from the relay over UDP (blocked on the way?): sharing over WebSocket";
+/// Said with every link while sharing in clear text (`--insecure`).
+const NOT_SECURE: &str = "NOT SECURE (--insecure): this share travels in clear text to a plain \
+    http:// relay; anyone on the network can watch it, and take it over";
+
 /// Runs the session; returns the exit code for the process.
 pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
+    let policy = args.trust.policy().and_then(|policy| {
+        if let Some(relay) = &args.relay {
+            policy.check(relay)?;
+        }
+        Ok(policy)
+    });
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(error) => {
+            eprintln!("share: {error:#}");
+            return Ok(EXIT_REFUSED);
+        }
+    };
     let (cols, rows) = tty::local_size();
     let console = Console::new(LocalOut::spawn(), tty::stdout_is_terminal());
-    let mut host = Host::new(&args, console, (cols, rows));
+    let mut host = Host::new(&args, policy, console, (cols, rows));
     if args.now {
         host.start_now(cols, rows).await?;
     }
@@ -75,6 +97,7 @@ struct Host {
     filter: SlashFilter,
     // The share.
     relay: RelayTarget,
+    policy: RelayPolicy,
     host_key: Option<String>,
     collab_requested: bool,
     sharing: Option<Sharing>,
@@ -83,7 +106,12 @@ struct Host {
 }
 
 impl Host {
-    fn new(args: &HostArgs, console: Console, (cols, rows): (u16, u16)) -> Host {
+    fn new(
+        args: &HostArgs,
+        policy: RelayPolicy,
+        console: Console,
+        (cols, rows): (u16, u16),
+    ) -> Host {
         let emulator = Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS));
         Host {
             emulator: EmulatorThread::spawn(emulator, pacer::BATCHES),
@@ -92,6 +120,7 @@ impl Host {
             console,
             filter: SlashFilter::new(!args.no_slash),
             relay: RelayTarget::new(args.relay.clone()),
+            policy,
             host_key: args.host_key.clone(),
             collab_requested: args.collab,
             sharing: None,
@@ -106,8 +135,19 @@ impl Host {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         loop {
             match timeout_at(deadline, sharing.next()).await {
-                Some(ShareEvent::Welcome { links, viewers, .. }) => {
+                Some(ShareEvent::Welcome {
+                    links,
+                    viewers,
+                    transport,
+                    ..
+                }) => {
                     self.viewers = viewers;
+                    if transport == HostTransport::WebSocket {
+                        eprintln!("share: {NO_UDP}");
+                    }
+                    if self.is_plaintext() {
+                        eprintln!("share: {NOT_SECURE}");
+                    }
                     eprintln!("share: read-only link: {}", links.read);
                     if let Some(collab) = &links.collab {
                         eprintln!("share: collab link: {collab}");
@@ -131,7 +171,20 @@ impl Host {
             host_key: self.host_key.clone(),
             ..HostHello::new(cols, rows)
         };
-        Ok(Sharing::start(base, hello))
+        let target = Target {
+            base,
+            policy: self.policy.clone(),
+            options: HostOptions::default(),
+        };
+        Ok(Sharing::start_with(target, hello))
+    }
+
+    /// Whether this share goes to a plain-HTTP relay off this machine (`--insecure`).
+    fn is_plaintext(&self) -> bool {
+        match &self.relay {
+            RelayTarget::Remote(url) => self.policy.is_plaintext(url),
+            RelayTarget::Embedded(_) => false,
+        }
     }
 
     /// Runs `command` until it exits, with the user's keys from `keys`; returns its exit
@@ -274,8 +327,7 @@ impl Host {
             } => {
                 self.viewers = viewers;
                 if transport == HostTransport::WebSocket {
-                    self.notice("UDP to the relay seems blocked: sharing over WebSocket")
-                        .await;
+                    self.notice(NO_UDP).await;
                 }
                 if resumed {
                     self.notice("reconnected to the relay").await;
@@ -320,7 +372,11 @@ impl Host {
     }
 
     async fn show_links(&mut self, links: &Links) {
-        let mut text = format!("read-only link: {}", links.read);
+        let mut text = String::new();
+        if self.is_plaintext() {
+            text = format!("{NOT_SECURE}\r\n");
+        }
+        text.push_str(&format!("read-only link: {}", links.read));
         if let Some(collab) = &links.collab {
             text.push_str(&format!("\r\ncollab link: {collab}"));
         }
@@ -444,6 +500,7 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::cli::TrustArgs;
     use crate::client::ViewerTransport;
     use crate::testing::{Viewer, within};
 
@@ -491,6 +548,40 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn every_share_through_a_plain_http_relay_says_it_is_not_secure() {
+        let links = Links {
+            read: "http://192.0.2.1:8080/s/id#token".into(),
+            collab: None,
+        };
+        for (relay, insecure, warned) in [
+            (Some("http://192.0.2.1:8080"), true, true),
+            (Some("https://relay.example"), true, false),
+            (None, false, false),
+        ] {
+            let args = HostArgs {
+                relay: relay.map(|url| Url::parse(url).unwrap()),
+                collab: false,
+                now: false,
+                no_slash: false,
+                host_key: None,
+                trust: TrustArgs {
+                    insecure,
+                    ..TrustArgs::default()
+                },
+                command: Vec::new(),
+            };
+            let (mut terminal, console) = Terminal::new();
+            let policy = args.trust.policy().expect("a policy");
+            let mut host = Host::new(&args, policy, console, (80, 24));
+            for _ in 0..2 {
+                host.show_links(&links).await;
+                let shown = terminal.until("/unshare to stop").await;
+                assert_eq!(shown.contains(NOT_SECURE), warned, "{relay:?}: {shown}");
+            }
+        }
+    }
+
     /// A host with the embedded relay, running `sh` on a terminal of the test's.
     fn host(
         collab: bool,
@@ -505,10 +596,11 @@ mod tests {
             now: false,
             no_slash: false,
             host_key: None,
+            trust: TrustArgs::default(),
             command: Vec::new(),
         };
         let (terminal, console) = Terminal::new();
-        let mut host = Host::new(&args, console, (80, 24));
+        let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
         let (keys, typed) = mpsc::channel(16);
         let session = tokio::spawn(async move {
             let code = host.session(vec!["sh".into()], 80, 24, typed).await;

@@ -3,8 +3,8 @@
 
 use anyhow::Context as _;
 use cli_share::client::{
-    HostOptions, HostSender, HostTransport, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
-    connect_host, connect_viewer, discover,
+    HostOptions, HostSender, HostTransport, RelayInfo, RelayPolicy, ShareUrl, ViewerLink,
+    ViewerTransport, connect_host, connect_viewer, discover,
 };
 use protocol::{HostHello, HostToRelay, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 
@@ -15,7 +15,7 @@ use super::updates;
 /// Reads the relay's `/api/info`, as `share` does.
 pub async fn relay_info(server: &Server) -> anyhow::Result<RelayInfo> {
     let base = url::Url::parse(server.field("http=")?)?;
-    Ok(discover(&base, &[]).await?)
+    Ok(discover(&base, &RelayPolicy::default()).await?)
 }
 
 /// A host the load generator drives over QUIC. The relay's messages to the host are read

@@ -57,7 +57,7 @@ fn per_minute(samples: &[Sample], value: fn(&Sample) -> f64) -> f64 {
 async fn main() -> anyhow::Result<()> {
     e2e::init_tracing();
     let args = Args::parse();
-    let info = cli_share::client::discover(&args.relay, &[])
+    let info = cli_share::client::discover(&args.relay, &cli_share::client::RelayPolicy::default())
         .await
         .context("discovering the relay")?;
     let summary = run(Config {

@@ -67,6 +67,12 @@ impl AcmeLab {
         SocketAddr::from((self.lan.addr_a, PORT))
     }
 
+    /// The relay's `/metrics`, read in A over its loopback: an operator's monitoring, not a
+    /// client elsewhere.
+    pub async fn relay_metrics(&self) -> anyhow::Result<String> {
+        super::scrape_metrics(&self.lan.a).await
+    }
+
     /// The documented command, in A, with `extra` arguments appended.
     pub fn relay_command(&self, extra: &[&str]) -> anyhow::Result<Command> {
         let mut command = self.lan.a.command(workspace_binary("relay")?);
@@ -74,6 +80,7 @@ impl AcmeLab {
             .args(["--acme", DOMAIN])
             .args(["--http", &format!("0.0.0.0:{PORT}")])
             .args(["--quic", &format!("0.0.0.0:{PORT}")])
+            .args(["--metrics", super::METRICS_ADDR])
             .arg("--acme-cache")
             .arg(self.cache())
             .arg("--host-key-file")

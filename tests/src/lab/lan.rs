@@ -49,6 +49,10 @@ impl Lan {
         ])?;
         for (ns, addr) in [(&a, addr_a), (&b, addr_b)] {
             ns.ip(&["addr", "add", &format!("{addr}/24"), "dev", DEVICE])?;
+            // No IPv6 link-local address: it would appear a second or two after the link
+            // comes up, a network change to a browser started meanwhile, which then aborts
+            // the page it loads (ERR_NETWORK_CHANGED).
+            ns.ip(&["link", "set", DEVICE, "addrgenmode", "none"])?;
             ns.ip(&["link", "set", DEVICE, "up"])?;
         }
         Ok(Lan {

@@ -50,9 +50,12 @@ pub async fn start_isolated(config: RelayConfig) -> Isolated {
         .expect("relay task")
         .expect("relay starts");
     let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
-    let info = within("discovery", discover(&base, &[]))
-        .await
-        .expect("discovery");
+    let info = within(
+        "discovery",
+        discover(&base, &cli_share::client::RelayPolicy::default()),
+    )
+    .await
+    .expect("discovery");
     Isolated {
         h: Harness { relay, info },
         runtime: Some(runtime),

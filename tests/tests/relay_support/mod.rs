@@ -8,11 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cli_share::client::HostOptions;
 use cli_share::client::{
     HostConnection, HostTransport, NetError, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
+use cli_share::client::{HostOptions, RelayPolicy};
 use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,7 +35,7 @@ pub struct Harness {
 pub async fn start(config: RelayConfig) -> Harness {
     let relay = Relay::start(config).await.expect("relay starts");
     let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
-    let info = within("discovery", discover(&base, &[]))
+    let info = within("discovery", discover(&base, &RelayPolicy::default()))
         .await
         .expect("discovery");
     Harness { relay, info }
