@@ -29,7 +29,7 @@ fn warmed_up() -> (Emulator, ScreenEncoder) {
     let mut emulator = Emulator::new(COLS, ROWS);
     emulator.feed(&mixed_output(3000));
     let mut encoder = ScreenEncoder::new();
-    encoder.encode(emulator.snapshot()).unwrap();
+    encoder.encode(emulator.snapshot(), false).unwrap();
     (emulator, encoder)
 }
 
@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion) {
         let (mut emulator, mut encoder) = warmed_up();
         b.iter(|| {
             emulator.feed(&chunk);
-            black_box(encoder.encode(emulator.snapshot()).unwrap());
+            black_box(encoder.encode(emulator.snapshot(), false).unwrap());
         });
     });
     group.finish();
@@ -53,9 +53,24 @@ fn bench(c: &mut Criterion) {
         let (mut emulator, mut encoder) = warmed_up();
         b.iter(|| {
             emulator.feed(b"x");
-            black_box(encoder.encode(emulator.snapshot()).unwrap());
+            black_box(encoder.encode(emulator.snapshot(), false).unwrap());
         });
     });
+    c.bench_function(
+        "sync/a line printed at 80x24, full scrollback: snapshot + diff frame",
+        |b| {
+            let mut emulator = Emulator::new(80, 24);
+            emulator.feed(&mixed_output(3000));
+            let mut encoder = ScreenEncoder::new();
+            encoder.encode(emulator.snapshot(), false).unwrap();
+            let mut tick = 0u64;
+            b.iter(|| {
+                tick += 1;
+                emulator.feed(format!("tick {tick} 1234567890\r\n").as_bytes());
+                black_box(encoder.encode(emulator.snapshot(), false).unwrap());
+            });
+        },
+    );
     c.bench_function("screen/diff, one row changed, full scrollback", |b| {
         let (mut emulator, _) = warmed_up();
         let before = emulator.snapshot().clone();
@@ -74,7 +89,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             encoder.force_keyframe();
             emulator.feed(b"x");
-            black_box(encoder.encode(emulator.snapshot()).unwrap());
+            black_box(encoder.encode(emulator.snapshot(), false).unwrap());
         });
     });
 }

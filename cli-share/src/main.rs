@@ -17,7 +17,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any other thread runs: reading them touches the environment.
     cli_share::client::system_roots();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread for everything async: what wakes on the PTY's output makes the frame and
+    // hands it to QUIC without waking another thread (the emulator, the terminal's input
+    // and output run on threads of their own).
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

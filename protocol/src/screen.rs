@@ -331,6 +331,20 @@ impl Screen {
     /// Works on the shifted state without building it: the host calls this for every
     /// frame, and copying a full scrollback each time would dominate its cost.
     pub fn diff(&self, next: &Screen) -> Option<ScreenDiff> {
+        self.diff_to(next, Kept::Compare, true)
+    }
+
+    /// [`diff`](Self::diff) for a `next` whose scrollback can only have gained rows at its
+    /// end and lost them at its front since `self` (a host's emulator from one snapshot to
+    /// the next): the scrollback rows `self` holds are not read, only counted (a scrollback
+    /// cleared meanwhile still shows in its length), which with a full scrollback is most
+    /// of the cost. Without `history`, the rows that scrolled off are left out: applied, the
+    /// diff puts blank rows in their place.
+    pub fn diff_successor(&self, next: &Screen, history: bool) -> Option<ScreenDiff> {
+        self.diff_to(next, Kept::Trusted, history)
+    }
+
+    fn diff_to(&self, next: &Screen, kept: Kept, history: bool) -> Option<ScreenDiff> {
         if self.cols != next.cols || self.rows != next.rows || next.lines.len() != self.lines.len()
         {
             return None;
@@ -363,10 +377,12 @@ impl Screen {
         let first_pushed = next.scrollback.len().checked_sub(pushed)?;
         // Rows already in the viewer's scrollback never change; a mismatch means `next` is
         // not a successor of `self`.
-        if !(0..first_pushed).all(|i| same(shifted_scrollback(i), &next.scrollback[i])) {
+        if kept == Kept::Compare
+            && !(0..first_pushed).all(|i| same(shifted_scrollback(i), &next.scrollback[i]))
+        {
             return None;
         }
-        let history = (0..pushed)
+        let history = (0..if history { pushed } else { 0 })
             .filter(|&i| {
                 !same(
                     shifted_scrollback(first_pushed + i),
@@ -389,6 +405,15 @@ impl Screen {
             alt_screen: next.alt_screen,
         })
     }
+}
+
+/// What [`Screen::diff_to`] does with the scrollback rows both screens hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kept {
+    /// Compares them: a difference means the screens are not successive.
+    Compare,
+    /// Takes them as equal, as the caller knows.
+    Trusted,
 }
 
 /// How many of `scroll` pushed rows scrollback keeps.

@@ -94,16 +94,16 @@ impl ViewerQueue {
         dropped
     }
 
-    /// Drops what is queued, queues `last` and then the close with `code`.
+    /// Queues `last` after what is queued (bounded as every push is), and then the close
+    /// with `code`: a viewer a frame behind still gets the final screen. The writer gives
+    /// a viewer that stopped reading a bounded time to take it all.
     pub fn close(&self, last: Option<Bytes>, code: u16, reason: &'static str) {
         let mut inner = self.lock();
         if inner.closing.is_some() {
             return;
         }
-        inner.items.clear();
-        inner.bytes = 0;
         if let Some(last) = last {
-            inner.bytes = last.len();
+            inner.bytes += last.len();
             inner.items.push_back(last);
         }
         inner.closing = Some((code, reason));
@@ -179,14 +179,17 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn close_drops_backlog_and_ends_with_the_close() {
+    async fn close_keeps_the_backlog_and_ends_with_the_close() {
         let q = ViewerQueue::default();
         q.push(Bytes::from_static(b"a"), Some(true));
         q.close(Some(Bytes::from_static(b"end")), 4000, "ended");
         assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Closed);
         let mut batch = VecDeque::new();
         assert!(matches!(q.next(&mut batch).await, Next::Send));
-        assert_eq!(batch, [Bytes::from_static(b"end")]);
+        assert_eq!(
+            batch,
+            [Bytes::from_static(b"a"), Bytes::from_static(b"end")]
+        );
         batch.clear();
         assert!(matches!(
             q.next(&mut batch).await,

@@ -1,5 +1,14 @@
 //! The frames a session keeps for viewers that join late or fall behind: the latest
-//! keyframe and the diffs after it, bounded in bytes and count.
+//! keyframe, the frame right after it, and the diffs after those, bounded in bytes and
+//! count.
+//!
+//! Hosts send a keyframe of the visible screen and its scrollback in the frame that
+//! follows (`cli-share/src/sync/encoder.rs`), so that a viewer paints the screen after a
+//! few KiB. That frame completes the keyframe: it is kept and weighed with it, not with
+//! the diffs, or a large scrollback would call for a new keyframe at once, and again after
+//! it. The relay never decodes a frame, so it takes whatever frame follows a keyframe for
+//! its completion; after a host that sends its scrollback in the keyframe itself, that is
+//! an ordinary diff counted twice as generously.
 
 use bytes::Bytes;
 
@@ -14,6 +23,8 @@ const MIN_DIFF_BUDGET: usize = 256 * 1024;
 #[derive(Default)]
 pub(crate) struct Retention {
     keyframe: Option<Bytes>,
+    /// The frame right after the keyframe.
+    completion: Option<Bytes>,
     diffs: Vec<Bytes>,
     diff_bytes: usize,
     /// Diffs were dropped (or none can apply): the base is lost until the next keyframe.
@@ -26,6 +37,7 @@ impl Retention {
     pub fn record(&mut self, message: &Bytes, keyframe: bool) -> bool {
         if keyframe {
             self.keyframe = Some(message.clone());
+            self.completion = None;
             self.diffs.clear();
             self.diff_bytes = 0;
             self.stale = false;
@@ -35,6 +47,10 @@ impl Retention {
         if self.keyframe.is_none() || self.stale {
             return self.request_once();
         }
+        if self.completion.is_none() {
+            self.completion = Some(message.clone());
+            return false;
+        }
         self.diffs.push(message.clone());
         self.diff_bytes += message.len();
         if self.diff_bytes > MAX_RETAINED_DIFF_BYTES || self.diffs.len() > MAX_RETAINED_DIFFS {
@@ -43,24 +59,33 @@ impl Retention {
             self.stale = true;
             return self.request_once();
         }
-        let keyframe_len = self.keyframe.as_ref().map_or(0, Bytes::len);
-        if self.diff_bytes > (2 * keyframe_len).max(MIN_DIFF_BUDGET) {
+        if self.diff_bytes > (2 * self.keyframe_bytes()).max(MIN_DIFF_BUDGET) {
             return self.request_once();
         }
         false
+    }
+
+    /// The keyframe's weight, its completion's included.
+    fn keyframe_bytes(&self) -> usize {
+        [&self.keyframe, &self.completion]
+            .into_iter()
+            .flatten()
+            .map(Bytes::len)
+            .sum()
     }
 
     fn request_once(&mut self) -> bool {
         !std::mem::replace(&mut self.keyframe_requested, true)
     }
 
-    /// The frames that rebuild the current screen, and whether the viewer must instead wait
-    /// for the next keyframe.
+    /// The frames that rebuild the current screen, the visible screen first, and whether
+    /// the viewer must instead wait for the next keyframe.
     pub fn snapshot(&self) -> (Vec<Bytes>, bool) {
         match &self.keyframe {
             Some(keyframe) if !self.stale => {
-                let mut frames = Vec::with_capacity(1 + self.diffs.len());
+                let mut frames = Vec::with_capacity(2 + self.diffs.len());
                 frames.push(keyframe.clone());
+                frames.extend(self.completion.iter().cloned());
                 frames.extend(self.diffs.iter().cloned());
                 (frames, false)
             }
@@ -74,7 +99,7 @@ impl Retention {
     }
 
     pub fn bytes(&self) -> usize {
-        self.keyframe.as_ref().map_or(0, Bytes::len) + self.diff_bytes
+        self.keyframe_bytes() + self.diff_bytes
     }
 }
 
@@ -86,16 +111,42 @@ mod tests {
     fn keyframe_resets_and_diffs_accumulate() {
         let mut r = Retention::default();
         assert!(!r.record(&Bytes::from_static(b"key"), true));
+        assert!(!r.record(&Bytes::from_static(b"history"), false));
         assert!(!r.record(&Bytes::from_static(b"d1"), false));
         let (frames, waiting) = r.snapshot();
-        assert_eq!(frames.len(), 2);
+        assert_eq!(
+            frames,
+            ["key", "history", "d1"].map(|m| Bytes::from_static(m.as_bytes()))
+        );
         assert!(!waiting);
+        assert!(!r.record(&Bytes::from_static(b"key2"), true));
+        assert_eq!(r.snapshot().0, [Bytes::from_static(b"key2")]);
+    }
+
+    #[test]
+    fn the_frame_after_a_keyframe_weighs_with_it() {
+        let mut r = Retention::default();
+        // A small screen and a scrollback larger than the diffs' minimum budget.
+        r.record(&Bytes::from(vec![0u8; 2_000]), true);
+        let history = Bytes::from(vec![0u8; MIN_DIFF_BUDGET + 1]);
+        assert!(
+            !r.record(&history, false),
+            "no new keyframe for the history"
+        );
+        let diff = Bytes::from(vec![0u8; 16 * 1024]);
+        let mut diffs = 0;
+        while !r.record(&diff, false) {
+            diffs += diff.len();
+        }
+        assert!(diffs >= 2 * (history.len() + 2_000) - diff.len(), "{diffs}");
+        assert_eq!(r.bytes(), 2_000 + history.len() + diffs + diff.len());
     }
 
     #[test]
     fn diffs_beyond_the_cap_are_dropped_and_a_keyframe_requested_once() {
         let mut r = Retention::default();
         r.record(&Bytes::from(vec![0u8; 10]), true);
+        r.record(&Bytes::from(vec![0u8; 10]), false);
         let diff = Bytes::from(vec![0u8; 64 * 1024]);
         let mut requests = 0;
         for _ in 0..(MAX_RETAINED_DIFF_BYTES / diff.len() + 2) {
@@ -103,7 +154,7 @@ mod tests {
         }
         assert_eq!(requests, 1);
         assert!(r.snapshot().1, "late joiners wait for the next keyframe");
-        assert!(r.bytes() <= 10 + MAX_RETAINED_DIFF_BYTES);
+        assert!(r.bytes() <= 20 + MAX_RETAINED_DIFF_BYTES);
         r.record(&Bytes::from_static(b"k2"), true);
         assert!(!r.snapshot().1);
     }

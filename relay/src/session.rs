@@ -302,8 +302,8 @@ impl Session {
         self.lock().host.as_ref().map(|h| h.tx.clone())
     }
 
-    /// Ends the session: every viewer gets `last` and is closed with `code`, and so is the
-    /// host. Returns false if it had already ended.
+    /// Ends the session: every viewer gets what is queued for it, then `last`, and is
+    /// closed with `code`; so is the host. Returns false if it had already ended.
     pub fn end(
         &self,
         last: Bytes,

@@ -1,5 +1,5 @@
 //! Session lifecycle through a real relay: a clean host exit ends the session for viewers
-//! within a second; a lost host leaves them "host away" and ends after the grace period
+//! within a second, after every frame the host sent before it; a lost host leaves them "host away" and ends after the grace period
 //! unless it resumes in time; a second connection of the host replaces the first; a relay
 //! shutdown tells everyone it is going away; the relay's keep-alives hold quiet links open.
 
@@ -44,6 +44,45 @@ async fn clean_host_exit_ends_the_session_for_viewers_within_a_second() {
     assert_eq!(status, 200, "the page is static");
     let link_again = h.viewer(&link, ViewerTransport::WebSocket).await;
     assert!(matches!(link_again, Err(NetError::NotFound)));
+}
+
+#[tokio::test]
+async fn viewers_get_every_frame_sent_before_the_host_exits_then_the_end() {
+    const LAST: u64 = 150;
+    let h = start_default().await;
+    let host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    let mut ws = h.joined(&link, ViewerTransport::WebSocket).await;
+    let mut wt = h.joined(&link, ViewerTransport::WebTransport).await;
+    // Faster than the viewers read (they start only after the goodbye): the last frames
+    // are still queued for them when the session ends.
+    let mut sender = host.sender;
+    let payload = vec![7u8; 4096];
+    for seq in 0..=LAST {
+        sender
+            .send_raw(frame(seq, seq == 0, &payload))
+            .await
+            .unwrap();
+    }
+    within("the goodbye", sender.bye("done")).await.unwrap();
+    for (name, viewer) in [("WebSocket", &mut ws), ("WebTransport", &mut wt)] {
+        let mut next = 0;
+        loop {
+            match within("the frames, then the end", viewer.recv()).await {
+                Ok(RelayToViewer::Frame(f)) => {
+                    assert_eq!(f.seq, next, "{name}: frames in order");
+                    next += 1;
+                }
+                Ok(RelayToViewer::Ended { reason, .. }) => {
+                    assert_eq!(reason, EndReason::HostEnded);
+                    break;
+                }
+                Ok(_) => {}
+                Err(error) => panic!("{name}: {error} after {next} frames"),
+            }
+        }
+        assert_eq!(next, LAST + 1, "{name}: every frame came before the end");
+    }
 }
 
 #[tokio::test]

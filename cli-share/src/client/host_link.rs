@@ -52,10 +52,6 @@ impl Default for HostOptions {
     }
 }
 
-/// How long a frame's stream copy waits after its datagram copy, so the two leave in
-/// different packets and one loss cannot take both.
-const DATAGRAM_LEAD: Duration = Duration::from_millis(1);
-
 /// A welcomed host.
 pub struct HostConnection {
     pub welcome: HostWelcome,
@@ -218,7 +214,9 @@ impl HostSender {
                 if let Some(packed) = packed
                     && conn.send_datagram(packed).is_ok()
                 {
-                    tokio::time::sleep(DATAGRAM_LEAD).await;
+                    // The connection's task sends the datagram before the stream copy is
+                    // queued: they leave in different packets, so one loss cannot take both.
+                    tokio::task::yield_now().await;
                 }
             }
         }

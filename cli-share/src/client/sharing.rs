@@ -50,8 +50,11 @@ pub enum ShareEvent {
 
 /// What the host hands the link, one at a time.
 pub(crate) enum Outgoing {
-    Frame(ScreenFrame),
-    RequestLinks { collab: bool },
+    /// Frames that go together (a keyframe and its scrollback), in order.
+    Frames(Vec<ScreenFrame>),
+    RequestLinks {
+        collab: bool,
+    },
     Bye(String),
 }
 
@@ -119,7 +122,13 @@ impl Sharing {
 
     /// Hands a frame to the link; `false` when something is still being written.
     pub fn send_frame(&self, frame: ScreenFrame) -> bool {
-        self.outgoing.try_send(Outgoing::Frame(frame)).is_ok()
+        self.send_frames(vec![frame])
+    }
+
+    /// Hands frames that go together to the link, written in order and followed by one
+    /// [`ShareEvent::Sent`]; `false` when something is still being written.
+    pub fn send_frames(&self, frames: Vec<ScreenFrame>) -> bool {
+        self.outgoing.try_send(Outgoing::Frames(frames)).is_ok()
     }
 
     /// Asks the relay for fresh links (a collab one too if `collab`); they come as

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use protocol::{HostHello, HostToRelay, RelayToHost};
+use protocol::{HostHello, HostToRelay, RelayToHost, ScreenFrame};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
@@ -56,7 +56,7 @@ pub(crate) async fn supervise(
             Ok(link) => {
                 // A frame that waited out the outage is stale: the host sends a keyframe now.
                 let waiting = match outgoing.try_recv() {
-                    Ok(Outgoing::Frame(_)) | Err(_) => None,
+                    Ok(Outgoing::Frames(_)) | Err(_) => None,
                     Ok(other) => Some(other),
                 };
                 if events.send(ShareEvent::Connected).await.is_err() {
@@ -195,7 +195,7 @@ async fn write(
             },
         };
         let written = match message {
-            Outgoing::Frame(frame) => sender.send_frame(frame).await,
+            Outgoing::Frames(frames) => send_frames(&mut sender, frames).await,
             Outgoing::RequestLinks { collab } => {
                 sender.send(&HostToRelay::RequestLinks { collab }).await
             }
@@ -208,6 +208,14 @@ async fn write(
         let _ = events.send(ShareEvent::Sent).await;
         written?;
     }
+}
+
+/// Writes frames in order, up to the first failure.
+async fn send_frames(sender: &mut HostSender, frames: Vec<ScreenFrame>) -> Result<(), NetError> {
+    for frame in frames {
+        sender.send_frame(frame).await?;
+    }
+    Ok(())
 }
 
 /// Turns the relay's messages into events until the link fails (`Err`) or the host

@@ -25,6 +25,17 @@ impl Console {
         }
     }
 
+    /// Resolves once the terminal can take more output without waiting. Cancel-safe.
+    pub async fn ready(&self) {
+        self.out.ready().await;
+    }
+
+    /// Whether the terminal can take more output without waiting: if not, the PTY is not
+    /// being read, and a pause in the output may be ours.
+    pub fn has_room(&self) -> bool {
+        self.out.has_room()
+    }
+
     /// Output of the child, as it comes.
     pub async fn output(&self, bytes: Vec<u8>) {
         self.out.write(bytes).await;

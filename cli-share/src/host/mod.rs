@@ -28,13 +28,15 @@ use url::Url;
 
 use crate::cli::HostArgs;
 use crate::client::{HostOptions, HostTransport, RelayPolicy, ShareEvent, Sharing, Target};
-use crate::sync::emulator_thread::EmulatorThread;
+use crate::sync::emulator::Holding;
+use crate::sync::emulator_thread::{EmulatorThread, Fed};
 use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
 use console::Console;
 use pacer::FramePacer;
 use pty::{PtyInput, Spawned, read_more};
+use pty_process::OwnedReadPty;
 use relay_target::RelayTarget;
 use slash::{Command, SlashFilter};
 
@@ -214,12 +216,17 @@ impl Host {
             let frame_due = self.frame_due();
             let repay_at = self.encoder.history_debt().then(|| self.pacer.calm_at());
             tokio::select! {
-                read = read_more(&mut reader, &mut buf) => match read {
+                // The PTY is read as fast as the local terminal takes its output, and the
+                // loop goes on meanwhile (frames, events) while the terminal is slow.
+                read = read_for(&self.console, &mut reader, &mut buf) => match read {
                     Ok(n) if n > 0 => self.child_output(&buf[..n]).await,
                     // EOF, or EIO once every process holding the PTY is gone.
                     _ => break,
                 },
-                () = self.emulator.changed() => self.pacer.changed(),
+                // A flood settled only if the pause was the child's, not the terminal's.
+                settled = self.emulator.changed() => {
+                    self.pacer.changed(settled && self.console.has_room());
+                }
                 typed = recv_some(&mut keys) => match typed {
                     Some(bytes) => self.keystrokes(&bytes, &input).await,
                     None => {
@@ -259,9 +266,15 @@ impl Host {
         Ok(pty::exit_code(status))
     }
 
+    /// Output of the child: to the emulator (which parses it at once, or on its thread),
+    /// and to the local terminal, which had room for it; the frame goes once the loop goes
+    /// round.
     async fn child_output(&mut self, bytes: &[u8]) {
+        let fed = self.emulator.feed(bytes).await;
         self.console.output(bytes.to_vec()).await;
-        self.emulator.feed(bytes.to_vec()).await;
+        if fed == Fed::Parsed {
+            self.pacer.changed(false);
+        }
     }
 
     async fn keystrokes(&mut self, bytes: &[u8], input: &PtyInput) {
@@ -427,17 +440,29 @@ impl Host {
             return;
         }
         let started = Instant::now();
-        let encoded = self.encoder.encode(self.emulator.lock().snapshot());
+        // A keyframe takes every scrolled row; other frames leave a flood's in the
+        // emulator, and so does the frame that ends one, which must not wait for them.
+        let holding = if self.encoder.keyframe_due() {
+            Holding::Nothing
+        } else if self.pacer.settled() {
+            Holding::Held
+        } else {
+            Holding::Floods
+        };
+        let mut emulator = self.emulator.lock();
+        let (screen, held) = emulator.snapshot_holding(holding);
+        let encoded = self.encoder.encode(screen, held);
+        drop(emulator);
         self.pacer.made(started.elapsed());
         match encoded {
-            Ok(Some(frame)) => {
-                if sharing.send_frame(frame) {
+            Ok(frames) if frames.is_empty() => {}
+            Ok(frames) => {
+                if sharing.send_frames(frames) {
                     self.pacer.handed();
                 } else {
                     self.send_keyframe();
                 }
             }
-            Ok(None) => {}
             Err(error) => tracing::warn!(%error, "cannot encode the screen"),
         }
     }
@@ -479,6 +504,16 @@ async fn timeout_at<T>(deadline: Instant, future: impl Future<Output = Option<T>
         .await
         .ok()
         .flatten()
+}
+
+/// The next output of the child, once `console` has room for it. Cancel-safe.
+async fn read_for(
+    console: &Console,
+    reader: &mut OwnedReadPty,
+    buf: &mut [u8],
+) -> std::io::Result<usize> {
+    console.ready().await;
+    read_more(reader, buf).await
 }
 
 async fn recv_some(rx: &mut Option<mpsc::Receiver<Vec<u8>>>) -> Option<Vec<u8>> {

@@ -7,8 +7,10 @@
 //! take a bounded share of the time. During a flood (the encoder says so) frames come
 //! every [`FLOOD_FRAME_INTERVAL`] unless the output pauses for [`FLOOD_PAUSE`] (what a
 //! Ctrl-C brings back shows at once), and the scrollback the flood left out is repaid once
-//! output has been calm for [`CALM_AFTER`]. The emulator thread parses a flood in batches
-//! timed by [`BATCHES`], which the calm period must outlast.
+//! output has been calm for [`CALM_AFTER`]. The emulator parses small output that follows
+//! a pause at once, and a flood in batches timed by [`BATCHES`], which the calm period
+//! must outlast; when it reports that a flood's output paused and is all parsed, the last
+//! frame goes as soon as the snapshot cost allows, without waiting for an interval.
 
 use std::time::Duration;
 
@@ -30,7 +32,8 @@ pub const CALM_AFTER: Duration = Duration::from_millis(150);
 /// How the emulator thread batches a flood's output.
 pub const BATCHES: Batches = Batches {
     longest: Duration::from_millis(50),
-    ended_by_pause: Duration::from_millis(5),
+    ended_by_pause: Duration::from_millis(1),
+    inline_bytes: 32 * 1024,
 };
 
 // How the timings relate. Durations compare in const context through their nanoseconds.
@@ -57,6 +60,10 @@ pub struct FramePacer {
     in_flight: bool,
     /// No frame before this instant.
     next_frame_at: Instant,
+    /// Not even a flood's last frame before this instant: the snapshot cost's share.
+    cost_allows_at: Instant,
+    /// The emulator reported that a flood's output paused and is all parsed.
+    settled: bool,
     /// During a flood, no frame before this instant unless the output pauses.
     flood_frame_at: Instant,
     /// When the emulator last reported a change.
@@ -70,14 +77,18 @@ impl FramePacer {
             dirty: false,
             in_flight: false,
             next_frame_at: now,
+            cost_allows_at: now,
+            settled: false,
             flood_frame_at: now,
             last_change: now,
         }
     }
 
-    /// The emulator reported a change of the screen.
-    pub fn changed(&mut self) {
+    /// The emulator reported a change of the screen; `settled`: a flood's output paused
+    /// and is all parsed.
+    pub fn changed(&mut self, settled: bool) {
         self.dirty = true;
+        self.settled |= settled;
         self.last_change = Instant::now();
     }
 
@@ -94,17 +105,25 @@ impl FramePacer {
 
     /// A frame waits only for its time: the screen changed, the link is `live` and free.
     /// Then when it may go: after the frame interval, during a `flooding` output after the
-    /// flood interval unless the output pauses first.
+    /// flood interval unless the output pauses first, and once a flood has settled as soon
+    /// as the snapshot cost allows.
     pub fn due(&self, live: bool, flooding: bool) -> Option<Instant> {
         if !self.dirty || self.in_flight || !live {
             return None;
         }
-        Some(if flooding {
+        Some(if self.settled {
+            self.cost_allows_at
+        } else if flooding {
             let paused_at = self.last_change + FLOOD_PAUSE;
             self.next_frame_at.max(self.flood_frame_at.min(paused_at))
         } else {
             self.next_frame_at
         })
+    }
+
+    /// Whether the next frame ends a flood: its output paused and is all parsed.
+    pub fn settled(&self) -> bool {
+        self.settled
     }
 
     /// Whether a frame should be made now.
@@ -118,7 +137,9 @@ impl FramePacer {
     pub fn made(&mut self, cost: Duration) {
         let now = Instant::now();
         self.dirty = false;
-        self.next_frame_at = now + (cost * SNAPSHOT_COST_FACTOR).max(MIN_FRAME_INTERVAL);
+        self.settled = false;
+        self.cost_allows_at = now + cost * SNAPSHOT_COST_FACTOR;
+        self.next_frame_at = self.cost_allows_at.max(now + MIN_FRAME_INTERVAL);
         self.flood_frame_at = now + FLOOD_FRAME_INTERVAL;
     }
 
@@ -151,7 +172,7 @@ mod tests {
     /// A pacer that has just sent a frame made at `cost`, the link free again.
     fn after_a_frame(cost: Duration) -> FramePacer {
         let mut pacer = FramePacer::new();
-        pacer.changed();
+        pacer.changed(false);
         assert!(pacer.is_due(LIVE, CALM));
         pacer.made(cost);
         pacer.handed();
@@ -163,7 +184,7 @@ mod tests {
     async fn an_isolated_change_goes_at_once() {
         let mut pacer = FramePacer::new();
         assert_eq!(pacer.due(LIVE, CALM), None, "nothing changed");
-        pacer.changed();
+        pacer.changed(false);
         assert_eq!(pacer.due(LIVE, CALM), Some(Instant::now()));
         assert!(pacer.is_due(LIVE, CALM));
         assert_eq!(pacer.due(!LIVE, CALM), None, "not before the link is up");
@@ -172,12 +193,12 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn changes_wait_for_the_link_and_the_interval_and_go_as_one_frame() {
         let mut pacer = FramePacer::new();
-        pacer.changed();
+        pacer.changed(false);
         pacer.made(Duration::ZERO);
         pacer.handed();
         let sent = Instant::now();
-        pacer.changed();
-        pacer.changed();
+        pacer.changed(false);
+        pacer.changed(false);
         assert_eq!(pacer.due(LIVE, CALM), None, "a frame is in flight");
         advance(Duration::from_millis(3)).await;
         pacer.link_free();
@@ -198,7 +219,7 @@ mod tests {
         let cost = Duration::from_millis(7);
         let mut pacer = after_a_frame(cost);
         let made = Instant::now();
-        pacer.changed();
+        pacer.changed(false);
         for flooding in [CALM, FLOODING] {
             assert_eq!(
                 pacer.due(LIVE, flooding),
@@ -214,12 +235,12 @@ mod tests {
         let step = FLOOD_PAUSE / 2;
         while Instant::now() + step < made + FLOOD_FRAME_INTERVAL {
             advance(step).await;
-            pacer.changed();
+            pacer.changed(false);
             assert!(!pacer.is_due(LIVE, FLOODING));
             assert!(pacer.is_due(LIVE, CALM) == (Instant::now() >= made + MIN_FRAME_INTERVAL));
         }
         advance(step).await;
-        pacer.changed();
+        pacer.changed(false);
         assert!(pacer.is_due(LIVE, FLOODING), "the flood interval is over");
     }
 
@@ -227,7 +248,7 @@ mod tests {
     async fn a_pause_in_a_flood_sends_the_frame_at_once() {
         let mut pacer = after_a_frame(Duration::ZERO);
         advance(MIN_FRAME_INTERVAL).await;
-        pacer.changed();
+        pacer.changed(false);
         assert!(!pacer.is_due(LIVE, FLOODING));
         advance(FLOOD_PAUSE).await;
         assert!(pacer.is_due(LIVE, FLOODING), "what a Ctrl-C brings back");
@@ -236,7 +257,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn calm_comes_after_the_last_change() {
         let mut pacer = after_a_frame(Duration::ZERO);
-        pacer.changed();
+        pacer.changed(false);
         let changed = Instant::now();
         assert_eq!(pacer.calm_at(), changed + CALM_AFTER);
         advance(CALM_AFTER / 2).await;
@@ -246,7 +267,7 @@ mod tests {
             changed + CALM_AFTER,
             "a resend is no output"
         );
-        pacer.changed();
+        pacer.changed(false);
         assert_eq!(pacer.calm_at(), Instant::now() + CALM_AFTER);
     }
 

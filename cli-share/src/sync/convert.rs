@@ -7,33 +7,61 @@ use alacritty_terminal::vte::ansi::{Color as EmuColor, NamedColor};
 use protocol::screen::attrs;
 use protocol::{Color, Line, Run, Style};
 
+/// The cell flags that make a style, and the attribute each sets.
+const STYLE_FLAGS: [(Flags, u16); 8] = [
+    (Flags::BOLD, attrs::BOLD),
+    (Flags::ITALIC, attrs::ITALIC),
+    (Flags::ALL_UNDERLINES, attrs::UNDERLINE),
+    (Flags::INVERSE, attrs::INVERSE),
+    (Flags::DIM, attrs::DIM),
+    (Flags::STRIKEOUT, attrs::STRIKETHROUGH),
+    (Flags::HIDDEN, attrs::HIDDEN),
+    (Flags::WIDE_CHAR, attrs::WIDE),
+];
+
+/// All of [`STYLE_FLAGS`]' flags.
+const STYLE_MASK: Flags = {
+    let mut mask = Flags::empty();
+    let mut i = 0;
+    while i < STYLE_FLAGS.len() {
+        mask = mask.union(STYLE_FLAGS[i].0);
+        i += 1;
+    }
+    mask
+};
+
+/// Flags of a cell that take no cell of the row's text.
+const SPACERS: Flags = Flags::WIDE_CHAR_SPACER.union(Flags::LEADING_WIDE_CHAR_SPACER);
+
 /// Converts one emulator row: wide-character spacers are skipped (the WIDE attribute
 /// implies them) and trailing blanks in the default style are trimmed.
 pub fn line(row: &Row<Cell>, cols: usize) -> Line {
-    let cells = (0..cols).map(|col| &row[Column(col)]);
+    let cells = &row[..Column(cols)];
     let kept = cells
-        .clone()
+        .iter()
         .rposition(|cell| !is_default_blank(cell))
         .map_or(0, |last| last + 1);
     let mut runs: Vec<Run> = Vec::new();
-    for cell in cells.take(kept) {
-        if cell
-            .flags
-            .intersects(Flags::WIDE_CHAR_SPACER | Flags::LEADING_WIDE_CHAR_SPACER)
-        {
+    // The cell whose look the last run has: a style is worked out only when it changes.
+    let mut last_look: Option<&Cell> = None;
+    for cell in &cells[..kept] {
+        if cell.flags.intersects(SPACERS) {
             continue;
         }
-        let style = style(cell);
-        let run = match runs.last_mut() {
-            Some(run) if run.style == style => run,
-            _ => {
+        let same_look = last_look.is_some_and(|last| looks_alike(last, cell));
+        if !same_look {
+            last_look = Some(cell);
+            let style = style(cell);
+            if runs.last().is_none_or(|run| run.style != style) {
                 runs.push(Run {
                     text: String::new(),
                     style,
                 });
-                runs.last_mut().expect("just pushed")
             }
-        };
+        }
+        let run = runs
+            .last_mut()
+            .expect("a run was opened for the first cell");
         run.text.push(cell.c);
         if let Some(zerowidth) = cell.zerowidth() {
             run.text.extend(zerowidth);
@@ -43,22 +71,25 @@ pub fn line(row: &Row<Cell>, cols: usize) -> Line {
     Line { runs, wrapped }
 }
 
+/// Whether two cells have the same colours and style flags (so the same [`Style`]).
+fn looks_alike(a: &Cell, b: &Cell) -> bool {
+    a.fg == b.fg && a.bg == b.bg && style_flags(a) == style_flags(b)
+}
+
+fn style_flags(cell: &Cell) -> Flags {
+    cell.flags & STYLE_MASK
+}
+
 fn is_default_blank(cell: &Cell) -> bool {
-    cell.c == ' ' && cell.zerowidth().is_none() && style(cell) == Style::default()
+    cell.c == ' '
+        && style_flags(cell).is_empty()
+        && color(cell.fg) == Color::Default
+        && color(cell.bg) == Color::Default
+        && cell.zerowidth().is_none()
 }
 
 fn style(cell: &Cell) -> Style {
-    const FLAGS: [(Flags, u16); 8] = [
-        (Flags::BOLD, attrs::BOLD),
-        (Flags::ITALIC, attrs::ITALIC),
-        (Flags::ALL_UNDERLINES, attrs::UNDERLINE),
-        (Flags::INVERSE, attrs::INVERSE),
-        (Flags::DIM, attrs::DIM),
-        (Flags::STRIKEOUT, attrs::STRIKETHROUGH),
-        (Flags::HIDDEN, attrs::HIDDEN),
-        (Flags::WIDE_CHAR, attrs::WIDE),
-    ];
-    let attrs = FLAGS
+    let attrs = STYLE_FLAGS
         .iter()
         .filter(|(flag, _)| cell.flags.intersects(*flag))
         .fold(0, |acc, (_, bit)| acc | bit);

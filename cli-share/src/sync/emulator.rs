@@ -6,19 +6,25 @@
 //! at every snapshot, so the emulator's history length is exactly the number of rows that
 //! scrolled since the previous snapshot (up to [`HISTORY_ROWS`]; a flood that scrolls more
 //! between two snapshots counts that many, the rows beyond it are gone anyway).
+//!
+//! A snapshot converts only the rows that changed: the emulator's visible rows of the last
+//! snapshot are kept, and a row equal to one of them (where it was, or where a scroll moved
+//! it, into the history too) takes its conversion over.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use alacritty_terminal::event::{Event, EventListener};
-use alacritty_terminal::grid::Dimensions;
+use alacritty_terminal::grid::{Dimensions, Row};
 use alacritty_terminal::index::Line as GridLine;
+use alacritty_terminal::term::cell::Cell;
 use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
 use protocol::limits::{MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
-use protocol::{Cursor, Screen};
+use protocol::{Cursor, Line, Screen};
 
 use crate::sync::convert;
+use crate::sync::encoder::FLOOD_HISTORY_ROWS;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
 /// Counting further would change nothing viewers see: past a scrollback and a screen, a
@@ -71,6 +77,10 @@ pub struct Emulator {
     screen: Screen,
     /// Tail of the previous chunk, to find a scrollback clear split across two reads.
     tail: Vec<u8>,
+    /// The emulator's visible rows at the last snapshot, which `screen.lines` converts.
+    rows: Vec<Row<Cell>>,
+    /// Scrolled rows the last snapshot left in the emulator's history.
+    held: usize,
 }
 
 impl Emulator {
@@ -90,6 +100,8 @@ impl Emulator {
             listener,
             screen: Screen::new(cols.max(1), rows.max(1)),
             tail: Vec::new(),
+            rows: Vec::new(),
+            held: 0,
         }
     }
 
@@ -161,14 +173,54 @@ impl Emulator {
     }
 
     /// The current state: rows that scrolled off since the last snapshot move into the
-    /// scrollback, the visible rows are converted afresh.
+    /// scrollback, the visible rows are converted afresh where they changed.
     pub fn snapshot(&mut self) -> &mut Screen {
-        self.drain_history();
+        self.snapshot_holding(Holding::Nothing).0
+    }
+
+    /// The current state, leaving in the emulator's history the scrolled rows `holding`
+    /// says, and whether any are held: the screen's scrollback and scrolled-row count then
+    /// lag behind until a snapshot takes them.
+    pub fn snapshot_holding(&mut self, holding: Holding) -> (&mut Screen, bool) {
+        let mut previous = Previous(
+            std::mem::take(&mut self.rows)
+                .into_iter()
+                .zip(std::mem::take(&mut self.screen.lines))
+                .map(Some)
+                .collect(),
+        );
+        let history = self.term.grid().history_size();
+        // Rows that scrolled since the last snapshot; all of them when the history is full.
+        let new = match history.checked_sub(self.held) {
+            Some(new) if history < HISTORY_ROWS => new,
+            _ => HISTORY_ROWS,
+        };
+        let hold = match holding {
+            Holding::Nothing => false,
+            Holding::Floods => new > FLOOD_HISTORY_ROWS,
+            Holding::Held => self.held > 0 || new > FLOOD_HISTORY_ROWS,
+        };
+        if hold {
+            self.held = history;
+        } else {
+            self.drain_history(new, &mut previous);
+        }
         let grid = self.term.grid();
         let cols = grid.columns();
-        self.screen.lines = (0..grid.screen_lines())
-            .map(|row| convert::line(&grid[GridLine(row as i32)], cols))
-            .collect();
+        let visible = grid.screen_lines();
+        let mut rows = Vec::with_capacity(visible);
+        let mut lines = Vec::with_capacity(visible);
+        for row in 0..visible {
+            let now = &grid[GridLine(row as i32)];
+            let (kept, line) = previous
+                .take(row + new, now)
+                .or_else(|| previous.take(row, now))
+                .unwrap_or_else(|| (now.clone(), convert::line(now, cols)));
+            rows.push(kept);
+            lines.push(line);
+        }
+        self.rows = rows;
+        self.screen.lines = lines;
         let point = grid.cursor.point;
         let mode = self.term.mode();
         self.screen.cursor = Cursor {
@@ -187,10 +239,13 @@ impl Emulator {
             truncate_to_boundary(&mut title, MAX_TEXT_BYTES);
             self.screen.title = title;
         }
-        &mut self.screen
+        (&mut self.screen, self.held > 0)
     }
 
-    fn drain_history(&mut self) {
+    /// Moves the rows that scrolled off (`new` of them since the last snapshot, after the
+    /// ones held) into the scrollback.
+    fn drain_history(&mut self, new: usize, previous: &mut Previous) {
+        self.held = 0;
         let grid = self.term.grid();
         let history = grid.history_size();
         if history == 0 {
@@ -199,7 +254,12 @@ impl Emulator {
         let cols = grid.columns();
         let kept = history.min(SCROLLBACK_LINES);
         for age in (1..=kept).rev() {
-            let line = convert::line(&grid[GridLine(-(age as i32))], cols);
+            let row = &grid[GridLine(-(age as i32))];
+            // The row that scrolled first since the last snapshot was its top visible row.
+            let line = new
+                .checked_sub(age)
+                .and_then(|was| previous.take(was, row))
+                .map_or_else(|| convert::line(row, cols), |(_, line)| line);
             self.screen.scrollback.push_back(line);
         }
         let excess = self
@@ -210,6 +270,35 @@ impl Emulator {
         self.screen.scrollback.drain(..excess);
         self.screen.scrolled_total += history as u64;
         self.term.grid_mut().clear_history();
+    }
+}
+
+/// Which scrolled rows a snapshot leaves in the emulator's history, so that a flood's are
+/// not converted every frame only to scroll away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Holding {
+    /// None: every row that scrolled off goes into the scrollback.
+    Nothing,
+    /// More than a flood's worth of rows that scrolled since the last snapshot (and those
+    /// held before them); fewer go into the scrollback with the held ones.
+    Floods,
+    /// As `Floods`, and whatever is held already.
+    Held,
+}
+
+/// The visible rows of the last snapshot with their conversions, not yet taken over.
+struct Previous(Vec<Option<(Row<Cell>, Line)>>);
+
+impl Previous {
+    /// The last snapshot's row `index` and its conversion, if that row equals `now`
+    /// (once).
+    fn take(&mut self, index: usize, now: &Row<Cell>) -> Option<(Row<Cell>, Line)> {
+        let slot = self.0.get_mut(index)?;
+        if slot.as_ref().is_some_and(|(row, _)| row == now) {
+            slot.take()
+        } else {
+            None
+        }
     }
 }
 
@@ -327,6 +416,64 @@ mod tests {
         let mut viewer = first.clone();
         viewer.apply(&diff).unwrap();
         assert_eq!(viewer, second);
+    }
+
+    /// The screen a fresh emulator shows after `output`: every row converted anew.
+    fn fresh(cols: u16, rows: u16, output: &[u8]) -> Screen {
+        screen_after(cols, rows, output)
+    }
+
+    #[test]
+    fn rows_taken_over_from_the_last_snapshot_equal_a_fresh_conversion() {
+        let mut emulator = Emulator::new(30, 6);
+        let mut output = Vec::new();
+        let steps: [&[u8]; 9] = [
+            b"one\r\ntwo\r\n\x1b[31mred\x1b[0m\r\n",
+            b"x",
+            b"\r\nscroll 1\r\nscroll 2\r\nscroll 3\r\nscroll 4\r\n",
+            b"\x1b[2;1Hrewritten\x1b[6;1H",
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n",
+            "wide 日本 e\u{301}\r\n".as_bytes(),
+            b"\x1b[?1049halt\r\nscreen",
+            b"\x1b[?1049l\r\nback",
+            b"\x1b[2J\x1b[Hcleared",
+        ];
+        for step in steps {
+            output.extend_from_slice(step);
+            emulator.feed(step);
+            let taken = emulator.snapshot().clone();
+            let expected = fresh(30, 6, &output);
+            let step = String::from_utf8_lossy(step);
+            assert_eq!(taken.lines, expected.lines, "after {step:?}");
+            // The alternate screen hides the history: rows drain into the scrollback only
+            // from the main screen, earlier for the emulator snapshot step by step.
+            if !taken.alt_screen && !expected.alt_screen {
+                assert_eq!(taken.scrollback, expected.scrollback, "after {step:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_flood_waits_in_the_history_until_a_snapshot_takes_it() {
+        let mut emulator = Emulator::new(20, 4);
+        emulator.feed(b"first\r\n");
+        emulator.snapshot();
+        let flood: String = (0..FLOOD_HISTORY_ROWS + 100)
+            .map(|i| format!("line {i}\r\n"))
+            .collect();
+        emulator.feed(flood.as_bytes());
+        let all = fresh(20, 4, format!("first\r\n{flood}").as_bytes());
+        let (held, holds) = emulator.snapshot_holding(Holding::Floods);
+        assert!(holds);
+        assert_eq!(held.lines, all.lines, "the screen is current");
+        assert!(held.scrollback.is_empty() && held.scrolled_total == 0);
+        emulator.feed(b"more\r\n");
+        let (still, holds) = emulator.snapshot_holding(Holding::Held);
+        assert!(holds && still.scrollback.is_empty());
+        let (taken, holds) = emulator.snapshot_holding(Holding::Floods);
+        assert!(!holds, "a few more rows bring the flood's with them");
+        let all = fresh(20, 4, format!("first\r\n{flood}more\r\n").as_bytes());
+        assert_eq!(taken, &all);
     }
 
     #[test]

@@ -1,12 +1,15 @@
-//! The terminal emulator on a thread of its own, fed the child's output through a backlog.
-//! Feeding never waits for the emulator unless the backlog is full, so under a flood the
-//! local mirror runs at the terminal's pace. The thread takes the whole backlog at once;
-//! during a flood it lets the backlog grow into batches first, and skips the plain text
-//! of a batch that would scroll away unseen (see [`crate::sync::skipping`]). So a text flood
+//! The terminal emulator, fed the child's output: parsed at once on the feeder's thread
+//! when it comes after a pause and is small (an isolated change reaches the screen without
+//! waking another thread), otherwise by a thread of its own through a backlog. Feeding
+//! never waits for that thread unless the backlog is full, so under a flood the local
+//! mirror runs at the terminal's pace. The thread takes the whole backlog at once; during
+//! a flood it lets the backlog grow into batches first, and skips the plain text of a
+//! batch that would scroll away unseen (see [`crate::sync::skipping`]). So a text flood
 //! costs the emulator a screen and a history of lines per batch, not every byte, and it
 //! leaves the CPU to the child and the local terminal. The host reads the emulator's
-//! state through a lock when it takes a snapshot, and hears of every change through a
-//! watch channel.
+//! state through a lock when it takes a snapshot, and hears of every change the thread
+//! makes through a watch channel, which also says when a flood has ended: the output
+//! paused and all of it is parsed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -31,15 +34,27 @@ const FLOOD_BYTES: usize = 64 * 1024;
 /// Most bytes parsed while holding the emulator's lock, so snapshots are not held up.
 const PARSE_PIECE: usize = 16 * 1024;
 
-/// How the thread batches a flood's output. The host's frame pacer sets it
+/// How output is parsed: at once or in batches. The host's frame pacer sets it
 /// (`crate::host::pacer::BATCHES`), with the timings it must agree with.
 #[derive(Debug, Clone, Copy)]
 pub struct Batches {
     /// Longest a batch waits to grow, so snapshots during a flood stay this fresh.
     pub longest: Duration,
     /// A pause in the output this long ends the batch: what follows a flood (the prompt
-    /// after a Ctrl-C) is parsed at once.
+    /// after a Ctrl-C) is parsed at once, and the flood's last frame can go.
     pub ended_by_pause: Duration,
+    /// Output is parsed at once, by the feeder, while it stays within this many bytes
+    /// since the last pause (of `ended_by_pause`); the rest goes to the thread.
+    pub inline_bytes: usize,
+}
+
+/// What feeding did with the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fed {
+    /// Parsed before returning: the screen may have changed.
+    Parsed,
+    /// Queued for the thread, which reports the change when it has parsed it.
+    Queued,
 }
 
 enum Op {
@@ -49,25 +64,40 @@ enum Op {
     Settle(oneshot::Sender<()>),
 }
 
+/// What the thread last reported to the host.
+#[derive(Debug, Clone, Copy, Default)]
+struct Report {
+    /// Bumped on every report.
+    generation: u64,
+    /// The output paused after a flood and all of it is parsed.
+    settled: bool,
+}
+
 struct Backlog {
     ops: VecDeque<Op>,
     /// Output bytes in `ops`.
     bytes: usize,
-    /// When output was last queued.
+    /// When output was last fed.
     fed_at: Option<Instant>,
     /// Output bytes queued before feeding waits.
     limit: usize,
     closed: bool,
     batches: Batches,
+    /// Someone parses: the thread the ops it took, or the feeder inline.
+    parsing: bool,
+    /// When the thread's current round started, if the last one took a flood's worth.
+    flooding: Option<Instant>,
+    /// Output parsed inline since the last pause.
+    inline_bytes: usize,
 }
 
 impl Backlog {
     /// When the thread should take the backlog: at once, unless it is flooding and
     /// the batch can still grow.
-    fn due(&self, flooding: Option<Instant>) -> Option<Instant> {
+    fn due(&self) -> Option<Instant> {
         let first = self.ops.front()?;
         let now = Instant::now();
-        let (Some(round), Some(fed_at)) = (flooding, self.fed_at) else {
+        let (Some(round), Some(fed_at)) = (self.flooding, self.fed_at) else {
             return Some(now);
         };
         let only_output = self.ops.len() == 1 && matches!(first, Op::Output(_));
@@ -76,34 +106,113 @@ impl Backlog {
         }
         Some((round + self.batches.longest).min(fed_at + self.batches.ended_by_pause))
     }
+
+    /// Whether the output has paused since it was last fed.
+    fn paused(&self, now: Instant) -> bool {
+        self.fed_at
+            .is_none_or(|fed_at| now.duration_since(fed_at) >= self.batches.ended_by_pause)
+    }
+
+    /// Notes `len` bytes of output fed now; returns whether the feeder parses them itself:
+    /// nothing is queued or being parsed, no flood is on, and they keep the output since
+    /// the last pause within the inline budget.
+    fn feeds_inline(&mut self, len: usize) -> bool {
+        let now = Instant::now();
+        if self.paused(now) {
+            self.inline_bytes = 0;
+        }
+        self.fed_at = Some(now);
+        let inline = self.ops.is_empty()
+            && !self.parsing
+            && self.flooding.is_none()
+            && self.inline_bytes + len <= self.batches.inline_bytes;
+        if inline {
+            self.inline_bytes += len;
+            self.parsing = true;
+        }
+        inline
+    }
 }
 
 struct Shared {
     emulator: Mutex<Emulator>,
+    /// Follows every byte the emulator parses (see `sync/skipping.rs`); used by whoever
+    /// parses, one at a time (`Backlog::parsing`).
+    scanner: Mutex<Scanner>,
     backlog: Mutex<Backlog>,
-    /// Signals the thread: work queued or the backlog closed.
+    /// Signals the thread: work queued, the backlog closed, or a synchronized update begun.
     work: Condvar,
     /// Signals feeders: the thread took the backlog.
     room: Notify,
+    reports: watch::Sender<Report>,
+}
+
+impl Shared {
+    fn emulator(&self) -> MutexGuard<'_, Emulator> {
+        lock(&self.emulator)
+    }
+
+    /// Parses output, skipping what the scanner allows and the emulator's state permits;
+    /// returns the bytes skipped. With `announce`, every change is reported to the host.
+    fn parse_output(&self, bytes: &[u8], announce: bool) -> usize {
+        let mut scanner = lock(&self.scanner);
+        let keep = self.emulator().lines_that_bury();
+        let mut parsed = 0;
+        let mut skipped = 0;
+        for skip in scanner.scan(bytes, keep) {
+            self.parse(&bytes[parsed..skip.from], announce);
+            let mut emulator = self.emulator();
+            if emulator.may_skip() {
+                skipped += skip.to - skip.from;
+                emulator.feed(b"\r");
+                emulator.feed(&skip.pen);
+                parsed = skip.to;
+            } else {
+                parsed = skip.from;
+            }
+        }
+        self.parse(&bytes[parsed..], announce);
+        skipped
+    }
+
+    fn parse(&self, bytes: &[u8], announce: bool) {
+        for piece in bytes.chunks(PARSE_PIECE) {
+            let mut emulator = self.emulator();
+            emulator.feed(piece);
+            if announce {
+                self.changed(emulator, false);
+            }
+        }
+    }
+
+    /// Reports a change; takes the lock so a snapshot sees the change it hears of.
+    fn changed(&self, emulator: MutexGuard<'_, Emulator>, settled: bool) {
+        self.reports.send_modify(|report| {
+            report.generation = report.generation.wrapping_add(1);
+            report.settled = settled;
+        });
+        drop(emulator);
+    }
 }
 
 pub struct EmulatorThread {
     shared: Arc<Shared>,
-    changes: watch::Receiver<u64>,
+    reports: watch::Receiver<Report>,
 }
 
 impl EmulatorThread {
     /// Starts the thread. The thread ends when this is dropped.
     pub fn spawn(emulator: Emulator, batches: Batches) -> EmulatorThread {
-        let (changes_tx, changes) = watch::channel(0u64);
-        let thread = Parser::new(emulator, batches, changes_tx);
+        let (reports_tx, reports) = watch::channel(Report::default());
+        let thread = Parser::new(emulator, batches, reports_tx);
         let shared = thread.shared.clone();
         std::thread::spawn(move || thread.run());
-        EmulatorThread { shared, changes }
+        EmulatorThread { shared, reports }
     }
 
-    /// Queues output of the child; waits only while the backlog is full.
-    pub async fn feed(&self, bytes: Vec<u8>) {
+    /// Feeds output of the child: parses it at once if it is small and comes after a
+    /// pause, else queues it for the thread, waiting only while the backlog is full.
+    pub async fn feed(&self, bytes: &[u8]) -> Fed {
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
@@ -111,19 +220,34 @@ impl EmulatorThread {
             room.as_mut().enable();
             {
                 let mut backlog = lock(&self.shared.backlog);
+                if backlog.feeds_inline(bytes.len()) {
+                    drop(backlog);
+                    self.parse_inline(bytes);
+                    return Fed::Parsed;
+                }
                 if backlog.bytes < backlog.limit || backlog.closed {
                     backlog.bytes += bytes.len();
-                    backlog.fed_at = Some(Instant::now());
                     match backlog.ops.back_mut() {
                         // One contiguous backlog, so a skip can span what came in chunks.
-                        Some(Op::Output(queued)) => queued.extend_from_slice(&bytes),
-                        _ => backlog.ops.push_back(Op::Output(bytes)),
+                        Some(Op::Output(queued)) => queued.extend_from_slice(bytes),
+                        _ => backlog.ops.push_back(Op::Output(bytes.to_vec())),
                     }
                     self.shared.work.notify_one();
-                    return;
+                    return Fed::Queued;
                 }
             }
             room.await;
+        }
+    }
+
+    /// Parses output on this thread (the backlog is marked as being parsed).
+    fn parse_inline(&self, bytes: &[u8]) {
+        self.shared.parse_output(bytes, false);
+        let syncing = self.shared.emulator().sync_deadline().is_some();
+        lock(&self.shared.backlog).parsing = false;
+        if syncing {
+            // The thread shows a synchronized update the child never ends: it must know.
+            self.shared.work.notify_one();
         }
     }
 
@@ -132,10 +256,17 @@ impl EmulatorThread {
         self.push(Op::Resize(cols, rows));
     }
 
-    /// Waits until everything queued so far is parsed.
+    /// Waits until everything fed so far is parsed.
     pub async fn settle(&self) {
         let (done, parsed) = oneshot::channel();
-        self.push(Op::Settle(done));
+        {
+            let mut backlog = lock(&self.shared.backlog);
+            if backlog.ops.is_empty() && !backlog.parsing {
+                return;
+            }
+            backlog.ops.push_back(Op::Settle(done));
+        }
+        self.shared.work.notify_one();
         let _ = parsed.await;
     }
 
@@ -144,18 +275,21 @@ impl EmulatorThread {
         self.shared.work.notify_one();
     }
 
-    /// Resolves once the emulator's state changed since the last [`lock`](Self::lock).
-    pub async fn changed(&mut self) {
-        if self.changes.changed().await.is_err() {
+    /// Resolves once the thread changed the emulator's state since the last
+    /// [`lock`](Self::lock); returns whether a flood has ended: the output paused and all
+    /// of it is parsed.
+    pub async fn changed(&mut self) -> bool {
+        if self.reports.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
+        self.reports.borrow().settled
     }
 
     /// The emulator, for a snapshot; changes up to now count as seen.
     pub fn lock(&mut self) -> MutexGuard<'_, Emulator> {
-        let emulator = lock(&self.shared.emulator);
+        let emulator = self.shared.emulator();
         // Changes are announced with the lock held, so none is lost between the two.
-        self.changes.borrow_and_update();
+        self.reports.borrow_and_update();
         emulator
     }
 }
@@ -179,21 +313,24 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The ops of one round, and whether the output had paused when they were taken.
+struct Round {
+    ops: VecDeque<Op>,
+    paused: bool,
+}
+
 /// The thread's side.
 struct Parser {
     shared: Arc<Shared>,
-    changes: watch::Sender<u64>,
-    scanner: Scanner,
-    /// When the current round started, if the last one took a flood's worth of output.
-    flooding: Option<Instant>,
 }
 
 impl Parser {
-    fn new(emulator: Emulator, batches: Batches, changes: watch::Sender<u64>) -> Parser {
+    fn new(emulator: Emulator, batches: Batches, reports: watch::Sender<Report>) -> Parser {
         let rows = emulator.size().1;
         Parser {
             shared: Arc::new(Shared {
                 emulator: Mutex::new(emulator),
+                scanner: Mutex::new(Scanner::new(rows)),
                 backlog: Mutex::new(Backlog {
                     ops: VecDeque::new(),
                     bytes: 0,
@@ -201,20 +338,21 @@ impl Parser {
                     limit: MAX_BACKLOG,
                     closed: false,
                     batches,
+                    parsing: false,
+                    flooding: None,
+                    inline_bytes: 0,
                 }),
                 work: Condvar::new(),
                 room: Notify::new(),
+                reports,
             }),
-            changes,
-            scanner: Scanner::new(rows),
-            flooding: None,
         }
     }
 
-    fn run(mut self) {
+    fn run(self) {
         lower_priority();
-        while let Some(ops) = self.next_ops() {
-            for op in ops {
+        while let Some(round) = self.next_round() {
+            for op in round.ops {
                 match op {
                     Op::Output(bytes) => {
                         let skipped = self.output(&bytes);
@@ -229,44 +367,47 @@ impl Parser {
                         }
                     }
                     Op::Resize(cols, rows) => {
-                        self.scanner.resized(rows);
-                        let mut emulator = self.emulator();
+                        lock(&self.shared.scanner).resized(rows);
+                        let mut emulator = self.shared.emulator();
                         emulator.resize(cols, rows);
-                        self.changed(emulator);
+                        self.shared.changed(emulator, false);
                     }
                     Op::Settle(done) => {
                         let _ = done.send(());
                     }
                 }
             }
+            self.round_done(round.paused);
         }
     }
 
     /// Waits for work and takes all of it when due; `None` once the backlog is closed.
     /// Ends a synchronized update the child never ended in time.
-    fn next_ops(&mut self) -> Option<VecDeque<Op>> {
+    fn next_round(&self) -> Option<Round> {
         loop {
-            let sync_deadline = self.emulator().sync_deadline();
+            let sync_deadline = self.shared.emulator().sync_deadline();
             let mut backlog = lock(&self.shared.backlog);
             if backlog.closed {
                 return None;
             }
-            let due = backlog.due(self.flooding);
+            let due = backlog.due();
             let now = Instant::now();
             if due.is_some_and(|due| due <= now) {
+                let paused = backlog.flooding.is_some() && backlog.paused(now);
                 let taken = std::mem::take(&mut backlog.bytes);
                 let ops = std::mem::take(&mut backlog.ops);
+                backlog.flooding = (taken >= FLOOD_BYTES).then_some(now);
+                backlog.parsing = true;
                 drop(backlog);
                 self.shared.room.notify_waiters();
-                self.flooding = (taken >= FLOOD_BYTES).then_some(now);
-                return Some(ops);
+                return Some(Round { ops, paused });
             }
             if sync_deadline.is_some_and(|deadline| deadline <= now) {
                 drop(backlog);
                 // The child never ended its synchronized update: show it anyway.
-                let mut emulator = self.emulator();
+                let mut emulator = self.shared.emulator();
                 emulator.end_sync();
-                self.changed(emulator);
+                self.shared.changed(emulator, false);
                 continue;
             }
             match due.into_iter().chain(sync_deadline).min() {
@@ -276,45 +417,21 @@ impl Parser {
         }
     }
 
-    /// Parses output, skipping what the scanner allows and the emulator's state permits;
-    /// returns the bytes skipped.
-    fn output(&mut self, bytes: &[u8]) -> usize {
-        let keep = self.emulator().lines_that_bury();
-        let mut parsed = 0;
-        let mut skipped = 0;
-        for skip in self.scanner.scan(bytes, keep) {
-            self.parse(&bytes[parsed..skip.from]);
-            let mut emulator = self.emulator();
-            if emulator.may_skip() {
-                skipped += skip.to - skip.from;
-                emulator.feed(b"\r");
-                emulator.feed(&skip.pen);
-                parsed = skip.to;
-            } else {
-                parsed = skip.from;
-            }
-        }
-        self.parse(&bytes[parsed..]);
-        skipped
-    }
-
-    fn parse(&self, bytes: &[u8]) {
-        for piece in bytes.chunks(PARSE_PIECE) {
-            let mut emulator = self.emulator();
-            emulator.feed(piece);
-            self.changed(emulator);
+    /// A round is parsed: once the output of a flood has paused and nothing came since,
+    /// the host hears that the flood is over.
+    fn round_done(&self, paused: bool) {
+        let mut backlog = lock(&self.shared.backlog);
+        backlog.parsing = false;
+        let settled = paused && backlog.ops.is_empty();
+        drop(backlog);
+        if settled {
+            self.shared.changed(self.shared.emulator(), true);
         }
     }
 
-    fn emulator(&self) -> MutexGuard<'_, Emulator> {
-        lock(&self.shared.emulator)
-    }
-
-    /// Announces a change; takes the lock so a snapshot sees the change it hears of.
-    fn changed(&self, emulator: MutexGuard<'_, Emulator>) {
-        self.changes
-            .send_modify(|generation| *generation = generation.wrapping_add(1));
-        drop(emulator);
+    /// Parses output as the thread does, reporting every change.
+    fn output(&self, bytes: &[u8]) -> usize {
+        self.shared.parse_output(bytes, true)
     }
 }
 
@@ -408,17 +525,21 @@ mod tests {
     ) -> (Screen, Screen, usize) {
         let mut full = Emulator::new(cols, rows);
         let batches = crate::host::pacer::BATCHES;
-        let mut skipping = Parser::new(Emulator::new(cols, rows), batches, watch::channel(0).0);
+        let mut skipping = Parser::new(
+            Emulator::new(cols, rows),
+            batches,
+            watch::channel(Report::default()).0,
+        );
         let mut skipped = 0;
         for (i, chunk) in chunks.iter().enumerate() {
             full.feed(chunk);
             skipped += skipping.output(chunk);
             if snapshot_after.contains(&i) {
                 full.snapshot();
-                skipping.emulator().snapshot();
+                skipping.shared.emulator().snapshot();
             }
         }
-        let skipped_screen = skipping.emulator().snapshot().clone();
+        let skipped_screen = skipping.shared.emulator().snapshot().clone();
         (full.snapshot().clone(), skipped_screen, skipped)
     }
 

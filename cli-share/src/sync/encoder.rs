@@ -2,14 +2,21 @@
 //! last state sent, or a keyframe (first frame, after a resize or resume, on request, and
 //! once the diffs since the last keyframe outweigh it, which bounds what the relay keeps).
 //!
+//! A keyframe carries the visible screen only, and the frame right after it the
+//! scrollback, as an ordinary diff (the keyframe says no row scrolled off yet, the diff
+//! scrolls them all in, with their content): a viewer that joins shows the screen after a
+//! few KiB, whatever the scrollback weighs. The two count as one keyframe here, and the
+//! relay keeps and weighs them together (`relay/src/retention.rs`).
+//!
 //! During a flood a diff leaves out the rows that scrolled past: viewers get blank rows in
 //! their scrollback instead (`Screen::apply` fills rows it has no correction for), and the
-//! encoder owes them a keyframe, sent when the host sees the output calm down. A keyframe
-//! the flood's diffs call for (they outweigh the last one) blanks the scrollback the same
-//! way: a flood never sends the scrollback it is about to push out.
+//! encoder owes them a keyframe, sent when the host sees the output calm down. So do the
+//! rows the emulator holds back during a flood (`Holding`). A keyframe the flood's diffs
+//! call for (they outweigh the last one) blanks the scrollback the same way: a flood never
+//! sends the scrollback it is about to push out.
 
 use protocol::limits::MAX_FRAME_BYTES;
-use protocol::{Line, Screen, ScreenDiff, ScreenFrame, ScreenUpdate, WireError};
+use protocol::{Line, Screen, ScreenFrame, ScreenUpdate, WireError};
 
 /// Room left in a frame for the message around the payload.
 const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
@@ -18,18 +25,21 @@ const MIN_DIFF_BUDGET: usize = 16 * 1024;
 /// Scrolled rows a diff carries as they are; beyond this the output floods and the diff
 /// carries none. Below it, sending the rows costs less than the keyframe that would
 /// otherwise bring them later.
-const FLOOD_HISTORY_ROWS: usize = 500;
+pub(crate) const FLOOD_HISTORY_ROWS: usize = 500;
 
 #[derive(Debug, Default)]
 pub struct ScreenEncoder {
-    last_sent: Option<Screen>,
+    /// What the next diff is taken against: the screen last sent, with its scrollback rows
+    /// left blank, since `Screen::diff_successor` only counts them.
+    reference: Option<Screen>,
     next_seq: u64,
+    /// The last keyframe's payload, and its scrollback's.
     keyframe_bytes: usize,
     diff_bytes_since_keyframe: usize,
     keyframe_due: bool,
     /// Viewers' scrollback has blank rows where a flood was left out.
     history_debt: bool,
-    /// The last frame was a diff that left rows out.
+    /// The last frame left scrolled rows out.
     flooding: bool,
 }
 
@@ -41,6 +51,12 @@ impl ScreenEncoder {
     /// Makes the next frame a keyframe.
     pub fn force_keyframe(&mut self) {
         self.keyframe_due = true;
+    }
+
+    /// Whether the next frame is a keyframe whatever the screen: it should be taken with
+    /// every scrolled row in it.
+    pub fn keyframe_due(&self) -> bool {
+        self.keyframe_due || self.reference.is_none()
     }
 
     /// Whether viewers' scrollback has gaps and no keyframe is due yet to fill them.
@@ -58,35 +74,38 @@ impl ScreenEncoder {
         self.flooding
     }
 
-    /// The frame that brings the relay from the last state sent to `current`, or `None`
-    /// when nothing changed. A keyframe too large for one frame sheds its oldest
-    /// scrollback, in `current` too, so the next diff applies to what viewers hold.
+    /// The frames that bring the relay from the last state sent to `current`: none when
+    /// nothing changed, a diff, or a keyframe and the frame with its scrollback. `held`:
+    /// the emulator holds scrolled rows back from `current` (a flood). A keyframe too large
+    /// for one frame sheds its oldest scrollback, in `current` too, so the next diff
+    /// applies to what viewers hold.
     ///
-    /// The state diffs are taken against is the true one, without the gaps viewers have
-    /// (a reference with blank rows would fail `Screen::diff`'s successor check and force
-    /// a keyframe every frame). That is sound because viewers' state differs from it only
-    /// in scrollback rows, which a diff never reads or rewrites.
-    pub fn encode(&mut self, current: &mut Screen) -> Result<Option<ScreenFrame>, WireError> {
-        let diff = match &self.last_sent {
-            Some(last) if !self.keyframe_due => last.diff(current),
+    /// Diffs are taken against the true state, without the gaps viewers have (a reference
+    /// with blank rows would look like no successor and force a keyframe every frame).
+    /// That is sound because viewers' state differs from it only in scrollback rows, which
+    /// a diff never reads or rewrites.
+    pub fn encode(
+        &mut self,
+        current: &mut Screen,
+        held: bool,
+    ) -> Result<Vec<ScreenFrame>, WireError> {
+        let flooding = held
+            || self.reference.as_ref().is_some_and(|reference| {
+                current
+                    .scrolled_total
+                    .saturating_sub(reference.scrolled_total)
+                    > FLOOD_HISTORY_ROWS as u64
+            });
+        let diff = match &self.reference {
+            Some(reference) if !self.keyframe_due => reference.diff_successor(current, !flooding),
             _ => None,
         };
-        if let (Some(diff), Some(last)) = (&diff, &self.last_sent) {
-            if diff.is_empty_for(last) {
-                return Ok(None);
+        if let (Some(diff), Some(reference)) = (diff, &mut self.reference) {
+            if diff.is_empty_for(reference) {
+                return Ok(Vec::new());
             }
-            let flooding = diff.history.len() > FLOOD_HISTORY_ROWS;
-            let sent = if flooding {
-                ScreenDiff {
-                    history: Vec::new(),
-                    lines: diff.lines.clone(),
-                    title: diff.title.clone(),
-                    ..*diff
-                }
-            } else {
-                diff.clone()
-            };
-            let payload = match protocol::encode(&ScreenUpdate::Diff(sent)) {
+            let update = ScreenUpdate::Diff(diff);
+            let payload = match protocol::encode(&update) {
                 Err(WireError::TooLarge { .. }) => Vec::new(),
                 other => other?,
             };
@@ -96,68 +115,72 @@ impl ScreenEncoder {
                 self.diff_bytes_since_keyframe = total;
                 self.flooding = flooding;
                 self.history_debt |= flooding;
-                if let Some(last) = &mut self.last_sent
-                    && last.apply(diff).is_err()
+                if let ScreenUpdate::Diff(diff) = &update
+                    && reference.apply(diff).is_err()
                 {
-                    self.last_sent = Some(current.clone());
+                    self.reference = Some(reference_of(current));
                 }
-                return Ok(Some(self.frame(false, payload)));
+                return Ok(vec![self.frame(false, payload)]);
             }
             if flooding {
-                return self.flood_keyframe(current).map(Some);
+                return self.flood_keyframe(current);
             }
         }
-        self.keyframe(current).map(Some)
+        self.keyframe(current)
     }
 
     /// A keyframe of `current` with blank scrollback rows, owing viewers the real ones.
-    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
+    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, WireError> {
         let blanked = Screen {
-            cols: current.cols,
-            rows: current.rows,
-            lines: current.lines.clone(),
             scrollback: current.scrollback.iter().map(|_| Line::default()).collect(),
             scrolled_total: current.scrolled_total,
-            cursor: current.cursor,
-            title: current.title.clone(),
-            alt_screen: current.alt_screen,
+            ..visible(current)
         };
         let payload = match protocol::encode(&ScreenUpdate::Keyframe(blanked)) {
             Ok(payload) if payload.len() <= PAYLOAD_BUDGET => payload,
             Ok(_) | Err(WireError::TooLarge { .. }) => return self.keyframe(current),
             Err(error) => return Err(error),
         };
-        Ok(self.keyframe_sent(current, payload, true))
+        self.history_debt = true;
+        self.flooding = true;
+        self.keyframe_bytes = payload.len();
+        Ok(vec![self.keyframe_sent(current, payload)])
     }
 
-    fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
-        let payload = loop {
-            let fits = match protocol::encode(&ScreenUpdate::Keyframe(current.clone())) {
-                Ok(payload) if payload.len() <= PAYLOAD_BUDGET => Ok(payload),
-                Ok(_) | Err(WireError::TooLarge { .. }) if !current.scrollback.is_empty() => {
-                    Err(())
-                }
-                other => break other?,
+    /// A keyframe of `current`'s visible screen and, when it has a scrollback, the diff
+    /// that brings it in.
+    fn keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, WireError> {
+        let (screen, history) = loop {
+            let screen = visible(current);
+            let Some(diff) = screen
+                .diff(current)
+                .filter(|_| !current.scrollback.is_empty())
+            else {
+                break (screen, None);
             };
-            match fits {
-                Ok(payload) => break payload,
-                Err(()) => {
+            match protocol::encode(&ScreenUpdate::Diff(diff)) {
+                Ok(history) if history.len() <= PAYLOAD_BUDGET => break (screen, Some(history)),
+                Ok(_) | Err(WireError::TooLarge { .. }) => {
                     let shed = current.scrollback.len().div_ceil(2);
                     current.scrollback.drain(..shed);
                 }
+                Err(error) => return Err(error),
             }
         };
+        let payload = protocol::encode(&ScreenUpdate::Keyframe(screen))?;
         self.keyframe_due = false;
-        Ok(self.keyframe_sent(current, payload, false))
+        self.history_debt = false;
+        self.flooding = false;
+        self.keyframe_bytes = payload.len() + history.as_ref().map_or(0, Vec::len);
+        let mut frames = vec![self.keyframe_sent(current, payload)];
+        frames.extend(history.map(|history| self.frame(false, history)));
+        Ok(frames)
     }
 
-    /// Records a keyframe of `current`; `blanked`: its scrollback rows were left blank.
-    fn keyframe_sent(&mut self, current: &Screen, payload: Vec<u8>, blanked: bool) -> ScreenFrame {
-        self.history_debt = blanked;
-        self.flooding = blanked;
-        self.keyframe_bytes = payload.len();
+    /// Records a keyframe of `current`.
+    fn keyframe_sent(&mut self, current: &Screen, payload: Vec<u8>) -> ScreenFrame {
         self.diff_bytes_since_keyframe = 0;
-        self.last_sent = Some(current.clone());
+        self.reference = Some(reference_of(current));
         self.frame(true, payload)
     }
 
@@ -172,11 +195,50 @@ impl ScreenEncoder {
     }
 }
 
+/// `screen` without its scrollback, as if no row had scrolled off yet.
+fn visible(screen: &Screen) -> Screen {
+    Screen {
+        cols: screen.cols,
+        rows: screen.rows,
+        lines: screen.lines.clone(),
+        scrollback: Default::default(),
+        scrolled_total: screen
+            .scrolled_total
+            .saturating_sub(screen.scrollback.len() as u64),
+        cursor: screen.cursor,
+        title: screen.title.clone(),
+        alt_screen: screen.alt_screen,
+    }
+}
+
+/// What diffs after `screen` are taken against: `screen` with blank scrollback rows.
+fn reference_of(screen: &Screen) -> Screen {
+    Screen {
+        scrollback: screen.scrollback.iter().map(|_| Line::default()).collect(),
+        scrolled_total: screen.scrolled_total,
+        ..visible(screen)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use protocol::limits::SCROLLBACK_LINES;
+    use protocol::{Color, Run, Style};
 
     use super::*;
+
+    /// The one frame `encoded` holds.
+    fn single(encoded: Result<Vec<ScreenFrame>, WireError>) -> ScreenFrame {
+        let mut frames = encoded.unwrap();
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        frames.remove(0)
+    }
+
+    fn apply_all(viewer: &mut Option<Screen>, frames: &[ScreenFrame]) {
+        for frame in frames {
+            apply(viewer, frame);
+        }
+    }
 
     fn apply(viewer: &mut Option<Screen>, frame: &ScreenFrame) {
         let update: ScreenUpdate = protocol::decode(&frame.payload).unwrap();
@@ -192,16 +254,16 @@ mod tests {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
-        let first = encoder.encode(&mut screen).unwrap().unwrap();
+        let first = single(encoder.encode(&mut screen, false));
         assert!(first.keyframe);
         apply(&mut viewer, &first);
         screen.lines[1] = Line::plain("hello");
-        let second = encoder.encode(&mut screen).unwrap().unwrap();
+        let second = single(encoder.encode(&mut screen, false));
         assert!(!second.keyframe);
         assert_eq!(second.seq, first.seq + 1);
         apply(&mut viewer, &second);
         assert_eq!(viewer.as_ref(), Some(&screen));
-        assert!(encoder.encode(&mut screen).unwrap().is_none());
+        assert!(encoder.encode(&mut screen, false).unwrap().is_empty());
     }
 
     #[test]
@@ -209,11 +271,11 @@ mod tests {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
-        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
         for i in 0..50 {
             screen.lines[0] = Line::plain(&format!("step {i}"));
         }
-        let frame = encoder.encode(&mut screen).unwrap().unwrap();
+        let frame = single(encoder.encode(&mut screen, false));
         apply(&mut viewer, &frame);
         assert_eq!(viewer.unwrap().lines[0].text(), "step 49");
     }
@@ -222,16 +284,16 @@ mod tests {
     fn keyframes_on_demand_on_resize_and_when_diffs_outweigh_the_keyframe() {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(10, 4);
-        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        assert!(single(encoder.encode(&mut screen, false)).keyframe);
         encoder.force_keyframe();
         screen.lines[0] = Line::plain("a");
-        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        assert!(single(encoder.encode(&mut screen, false)).keyframe);
         screen = Screen::new(12, 4);
-        assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+        assert!(single(encoder.encode(&mut screen, false)).keyframe);
         let mut kinds = Vec::new();
         for i in 0..200 {
             screen.lines[i % 4] = Line::plain(&format!("{i:>200}"));
-            kinds.push(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
+            kinds.push(single(encoder.encode(&mut screen, false)).keyframe);
         }
         assert!(
             kinds.iter().any(|k| *k),
@@ -261,9 +323,9 @@ mod tests {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(20, 4);
         let mut viewer = None;
-        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
         scroll(&mut screen, 0, 10);
-        let calm = encoder.encode(&mut screen).unwrap().unwrap();
+        let calm = single(encoder.encode(&mut screen, false));
         apply(&mut viewer, &calm);
         assert_eq!(
             viewer.as_ref(),
@@ -276,7 +338,7 @@ mod tests {
         for _ in 0..5 {
             scroll(&mut screen, next, 3 * FLOOD_HISTORY_ROWS);
             next += 3 * FLOOD_HISTORY_ROWS;
-            let frame = encoder.encode(&mut screen).unwrap().unwrap();
+            let frame = single(encoder.encode(&mut screen, false));
             assert!(!frame.keyframe, "a flood goes on as diffs");
             let ScreenUpdate::Diff(diff) = protocol::decode(&frame.payload).unwrap() else {
                 unreachable!()
@@ -301,7 +363,7 @@ mod tests {
 
         // Calm output after the flood still arrives as diffs on top of the gaps.
         scroll(&mut screen, next, 2);
-        let frame = encoder.encode(&mut screen).unwrap().unwrap();
+        let frame = single(encoder.encode(&mut screen, false));
         assert!(!frame.keyframe);
         apply(&mut viewer, &frame);
         assert_eq!(viewer.as_ref().unwrap().lines, screen.lines);
@@ -309,9 +371,9 @@ mod tests {
 
         encoder.repay_history_debt();
         assert!(!encoder.history_debt(), "a keyframe is due");
-        let repaid = encoder.encode(&mut screen).unwrap().unwrap();
-        assert!(repaid.keyframe);
-        apply(&mut viewer, &repaid);
+        let repaid = encoder.encode(&mut screen, false).unwrap();
+        assert!(repaid[0].keyframe && !repaid[1].keyframe);
+        apply_all(&mut viewer, &repaid);
         assert_eq!(viewer.as_ref(), Some(&screen));
         assert!(!encoder.history_debt());
     }
@@ -321,7 +383,7 @@ mod tests {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(200, 40);
         let mut viewer = None;
-        apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
+        apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
         let mut next = 0;
         let mut flood_keyframes = 0;
         for _ in 0..10 {
@@ -330,7 +392,7 @@ mod tests {
             for line in &mut screen.lines {
                 *line = Line::plain(&format!("{next:>200}"));
             }
-            let frame = encoder.encode(&mut screen).unwrap().unwrap();
+            let frame = single(encoder.encode(&mut screen, false));
             apply(&mut viewer, &frame);
             let seen = viewer.as_ref().unwrap();
             assert_eq!(seen.lines, screen.lines);
@@ -344,9 +406,9 @@ mod tests {
         }
         assert!(flood_keyframes > 0, "the diffs outweighed the keyframe");
         encoder.repay_history_debt();
-        let repaid = encoder.encode(&mut screen).unwrap().unwrap();
-        assert!(repaid.keyframe);
-        apply(&mut viewer, &repaid);
+        let repaid = encoder.encode(&mut screen, false).unwrap();
+        assert!(repaid[0].keyframe);
+        apply_all(&mut viewer, &repaid);
         assert_eq!(viewer.as_ref(), Some(&screen));
     }
 
@@ -354,10 +416,90 @@ mod tests {
     fn oversized_keyframes_shed_scrollback() {
         let mut encoder = ScreenEncoder::new();
         let mut screen = Screen::new(1000, 2);
-        let long = Line::plain(&"x".repeat(1000));
-        screen.scrollback = std::iter::repeat_n(long, 5000).collect();
-        let frame = encoder.encode(&mut screen).unwrap().unwrap();
-        assert!(frame.payload.len() <= MAX_FRAME_BYTES);
-        assert!(!screen.scrollback.is_empty() && screen.scrollback.len() < 5000);
+        // A thousand runs of one cell, each of another colour: over 4 MiB in 2,000 rows.
+        let runs = (0..1000u32)
+            .map(|i| Run {
+                text: "x".into(),
+                style: Style {
+                    fg: Color::Rgb(i as u8, (i >> 8) as u8, 7),
+                    ..Style::default()
+                },
+            })
+            .collect();
+        let colourful = Line {
+            runs,
+            wrapped: false,
+        };
+        screen.scrollback = std::iter::repeat_n(colourful, SCROLLBACK_LINES).collect();
+        screen.scrolled_total = SCROLLBACK_LINES as u64;
+        let frames = encoder.encode(&mut screen, false).unwrap();
+        assert!(frames.iter().all(|f| f.payload.len() <= MAX_FRAME_BYTES));
+        assert!(!screen.scrollback.is_empty() && screen.scrollback.len() < SCROLLBACK_LINES);
+        let mut viewer = None;
+        apply_all(&mut viewer, &frames);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+    }
+
+    /// An 80x24 screen under a full scrollback of ordinary lines.
+    fn full_screen() -> Screen {
+        let mut screen = Screen::new(80, 24);
+        scroll(&mut screen, 0, SCROLLBACK_LINES + 30);
+        screen.lines[23] = Line::plain("$ the prompt");
+        screen
+    }
+
+    #[test]
+    fn a_keyframe_is_the_screen_alone_and_the_next_frame_its_scrollback() {
+        let mut encoder = ScreenEncoder::new();
+        let mut screen = full_screen();
+        let frames = encoder.encode(&mut screen, false).unwrap();
+        let [keyframe, history] = &frames[..] else {
+            panic!("two frames: {frames:?}")
+        };
+        assert!(keyframe.keyframe && !history.keyframe);
+        assert_eq!(history.seq, keyframe.seq + 1);
+        assert!(
+            keyframe.payload.len() < 4 * 1024,
+            "{}",
+            keyframe.payload.len()
+        );
+        let mut viewer = None;
+        apply(&mut viewer, keyframe);
+        let first = viewer.clone().unwrap();
+        assert_eq!(first.lines, screen.lines, "the screen shows at once");
+        assert!(first.scrollback.is_empty());
+        apply(&mut viewer, history);
+        assert_eq!(viewer.as_ref(), Some(&screen), "then its scrollback");
+
+        // Both count as the keyframe: diffs up to their weight follow as diffs.
+        let weight = keyframe.payload.len() + history.payload.len();
+        let mut diffs = 0;
+        let mut next = SCROLLBACK_LINES + 30;
+        while diffs < weight {
+            scroll(&mut screen, next, 1);
+            next += 1;
+            let frames = encoder.encode(&mut screen, false).unwrap();
+            if frames[0].keyframe {
+                break;
+            }
+            diffs += frames[0].payload.len();
+            apply_all(&mut viewer, &frames);
+            assert_eq!(viewer.as_ref(), Some(&screen));
+        }
+        assert!(diffs > weight / 2, "{diffs} of {weight} bytes of diffs");
+    }
+
+    #[test]
+    fn rows_the_emulator_holds_back_are_a_flood_owed_to_viewers() {
+        let mut encoder = ScreenEncoder::new();
+        let mut screen = Screen::new(20, 4);
+        let mut viewer = None;
+        apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
+        screen.lines[0] = Line::plain("the last screen");
+        let frame = single(encoder.encode(&mut screen, true));
+        assert!(!frame.keyframe);
+        apply(&mut viewer, &frame);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+        assert!(encoder.flooding() && encoder.history_debt());
     }
 }

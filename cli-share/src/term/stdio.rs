@@ -66,6 +66,19 @@ impl LocalOut {
         }
     }
 
+    /// Resolves once a chunk can be queued without waiting (for the one producer).
+    /// Cancel-safe.
+    pub async fn ready(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.reserve().await;
+        }
+    }
+
+    /// Whether a chunk can be queued without waiting.
+    pub fn has_room(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.capacity() > 0)
+    }
+
     pub async fn write(&self, bytes: Vec<u8>) {
         if let Some(tx) = &self.tx {
             let _ = tx.send(bytes).await;
