@@ -35,8 +35,7 @@ use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
 use console::Console;
 use pacer::FramePacer;
-use pty::{PtyInput, Spawned, read_more};
-use pty_process::OwnedReadPty;
+use pty::{PtyInput, PtyOutput, Spawned, read_more};
 use relay_target::RelayTarget;
 use slash::{Command, SlashFilter};
 
@@ -223,9 +222,10 @@ impl Host {
                     // EOF, or EIO once every process holding the PTY is gone.
                     _ => break,
                 },
-                // A flood settled only if the pause was the child's, not the terminal's.
+                // A flood settled only if the pause was the child's, not the terminal's
+                // or this loop's.
                 settled = self.emulator.changed() => {
-                    self.pacer.changed(settled && self.console.has_room());
+                    self.pacer.changed(settled && self.console.has_room() && !reader.pending());
                 }
                 typed = recv_some(&mut keys) => match typed {
                     Some(bytes) => self.keystrokes(&bytes, &input).await,
@@ -509,7 +509,7 @@ async fn timeout_at<T>(deadline: Instant, future: impl Future<Output = Option<T>
 /// The next output of the child, once `console` has room for it. Cancel-safe.
 async fn read_for(
     console: &Console,
-    reader: &mut OwnedReadPty,
+    reader: &mut PtyOutput,
     buf: &mut [u8],
 ) -> std::io::Result<usize> {
     console.ready().await;

@@ -5,6 +5,7 @@
 //! reads its output.
 
 use std::ffi::OsString;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
@@ -16,9 +17,27 @@ use tokio::process::Child;
 use tokio::sync::mpsc;
 
 pub struct Spawned {
-    pub reader: OwnedReadPty,
+    pub reader: PtyOutput,
     pub input: PtyInput,
     pub child: Child,
+}
+
+/// The child's output: the reading half of the PTY's master.
+pub struct PtyOutput {
+    reader: OwnedReadPty,
+    /// The master's descriptor, open as long as `reader` is.
+    fd: RawFd,
+}
+
+impl PtyOutput {
+    /// Whether output is waiting to be read: a pause in what the host reads is then the
+    /// host's, not the child's.
+    pub fn pending(&self) -> bool {
+        let mut bytes: nix::libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int; `fd` is open while `reader` lives.
+        let done = unsafe { nix::libc::ioctl(self.fd, nix::libc::FIONREAD, &mut bytes) };
+        done == 0 && bytes > 0
+    }
 }
 
 /// What the writer task does, in order.
@@ -67,11 +86,12 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
     let child = builder
         .spawn(pts)
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
+    let fd = pty.as_raw_fd();
     let (reader, writer) = pty.into_split();
     let (input, ops) = mpsc::unbounded_channel();
     tokio::spawn(write_in_order(writer, ops));
     Ok(Spawned {
-        reader,
+        reader: PtyOutput { reader, fd },
         input: PtyInput(input),
         child,
     })
@@ -96,7 +116,8 @@ async fn write_in_order(mut writer: OwnedWritePty, mut ops: mpsc::UnboundedRecei
 /// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
 /// reads follow while they complete at once (the kernel hands out a PTY's output a few
 /// KiB at a time), so a flood is passed on in big chunks.
-pub async fn read_more(reader: &mut OwnedReadPty, buf: &mut [u8]) -> std::io::Result<usize> {
+pub async fn read_more(output: &mut PtyOutput, buf: &mut [u8]) -> std::io::Result<usize> {
+    let reader = &mut output.reader;
     let mut filled = reader.read(buf).await?;
     while filled > 0 && filled < buf.len() {
         match reader.read(&mut buf[filled..]).now_or_never() {
