@@ -76,6 +76,14 @@ struct QuicHost {
     recent: Option<VecDeque<Bytes>>,
 }
 
+/// A frame's copy for the stream, which [`HostSender::send_frame_datagram`] leaves to
+/// write.
+pub struct StreamCopy {
+    message: Bytes,
+    /// Its datagram copy went: the two should leave in different packets.
+    pub after_datagram: bool,
+}
+
 /// The receiving half of a host link.
 pub struct HostReceiver(LinkRx);
 
@@ -194,11 +202,28 @@ impl HostSender {
     /// stream copy and the next datagrams are all lost (the stream alone would hold every
     /// later frame back until the loss is repaired). On a link opened in 0-RTT the first
     /// frame goes at once, on the stream only, and the next waits for the relay's answer
-    /// (see `client/quic/early.rs`).
+    /// (see `client/quic/early.rs`). The host's link sends the two copies apart in time
+    /// ([`send_frame_datagram`](Self::send_frame_datagram)); this sends them one after the
+    /// other.
     pub async fn send_frame(&mut self, frame: ScreenFrame) -> Result<(), NetError> {
+        let copy = self.send_frame_datagram(frame).await?;
+        if copy.after_datagram {
+            // The connection's task sends the datagram before the stream copy is queued.
+            tokio::task::yield_now().await;
+        }
+        self.send_stream_copy(copy).await
+    }
+
+    /// Sends a frame's datagram copy, if it has one, and returns its stream copy, which
+    /// must follow (in order with the other frames' stream copies).
+    pub async fn send_frame_datagram(
+        &mut self,
+        frame: ScreenFrame,
+    ) -> Result<StreamCopy, NetError> {
         let message = protocol::encode(&HostToRelay::Frame(frame))
             .map(Bytes::from)
             .map_err(|e| NetError::Protocol(e.to_string()))?;
+        let mut after_datagram = false;
         if let (Some((conn, _)), Some(quic)) = (self.link.quic(), &mut self.quic) {
             quic.gate.before_frame(conn).await?;
             if let Some(recent) = &mut quic.recent
@@ -211,16 +236,18 @@ impl HostSender {
                 let packed = conn
                     .max_datagram_size()
                     .and_then(|max| datagram::pack(recent.make_contiguous(), max));
-                if let Some(packed) = packed
-                    && conn.send_datagram(packed).is_ok()
-                {
-                    // The connection's task sends the datagram before the stream copy is
-                    // queued: they leave in different packets, so one loss cannot take both.
-                    tokio::task::yield_now().await;
-                }
+                after_datagram = packed.is_some_and(|packed| conn.send_datagram(packed).is_ok());
             }
         }
-        self.link.send(message).await
+        Ok(StreamCopy {
+            message,
+            after_datagram,
+        })
+    }
+
+    /// Writes a frame's stream copy.
+    pub async fn send_stream_copy(&mut self, copy: StreamCopy) -> Result<(), NetError> {
+        self.link.send(copy.message).await
     }
 
     /// Resolves when the relay has taken the data of a link opened in 0-RTT (`Ok`) or has

@@ -13,6 +13,7 @@ use crate::client::NetError;
 use crate::client::connector::Connector;
 use crate::client::host_link::{HostReceiver, HostSender, OpenLink};
 use crate::client::sharing::{Outgoing, ShareEvent};
+use crate::host::pacer::STREAM_COPY_LEAD;
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
 /// over for the host only once an attempt gets through: the cap bounds how long viewers
@@ -195,7 +196,10 @@ async fn write(
             },
         };
         let written = match message {
-            Outgoing::Frames(frames) => send_frames(&mut sender, frames).await,
+            Outgoing::Frames(frames) => {
+                send_frames(&mut sender, frames, events).await?;
+                continue;
+            }
             Outgoing::RequestLinks { collab } => {
                 sender.send(&HostToRelay::RequestLinks { collab }).await
             }
@@ -210,10 +214,31 @@ async fn write(
     }
 }
 
-/// Writes frames in order, up to the first failure.
-async fn send_frames(sender: &mut HostSender, frames: Vec<ScreenFrame>) -> Result<(), NetError> {
+/// Sends frames: their datagram copies at once, then (the host may hand over its next
+/// frames meanwhile) their stream copies, in order, [`STREAM_COPY_LEAD`] later.
+async fn send_frames(
+    sender: &mut HostSender,
+    frames: Vec<ScreenFrame>,
+    events: &mpsc::Sender<ShareEvent>,
+) -> Result<(), NetError> {
+    let mut copies = Vec::with_capacity(frames.len());
+    let mut sent = Ok(());
     for frame in frames {
-        sender.send_frame(frame).await?;
+        match sender.send_frame_datagram(frame).await {
+            Ok(copy) => copies.push(copy),
+            Err(error) => {
+                sent = Err(error);
+                break;
+            }
+        }
+    }
+    let _ = events.send(ShareEvent::Sent).await;
+    sent?;
+    if copies.iter().any(|copy| copy.after_datagram) {
+        tokio::time::sleep(STREAM_COPY_LEAD).await;
+    }
+    for copy in copies {
+        sender.send_stream_copy(copy).await?;
     }
     Ok(())
 }

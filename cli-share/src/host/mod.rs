@@ -270,11 +270,13 @@ impl Host {
     /// and to the local terminal, which had room for it; the frame goes once the loop goes
     /// round.
     async fn child_output(&mut self, bytes: &[u8]) {
-        let fed = self.emulator.feed(bytes).await;
-        self.console.output(bytes.to_vec()).await;
-        if fed == Fed::Parsed {
+        if self.emulator.feed(bytes).await == Fed::Parsed {
             self.pacer.changed(false);
+            if self.send_frame_if_due() {
+                tokio::task::yield_now().await;
+            }
         }
+        self.console.output(bytes.to_vec()).await;
     }
 
     async fn keystrokes(&mut self, bytes: &[u8], input: &PtyInput) {
@@ -429,15 +431,15 @@ impl Host {
 
     /// Makes a frame of the current screen and hands it to the link, if the pacer says
     /// one is due.
-    fn send_frame_if_due(&mut self) {
+    fn send_frame_if_due(&mut self) -> bool {
         let Some(sharing) = &self.sharing else {
-            return;
+            return false;
         };
         if !self
             .pacer
             .is_due(sharing.is_live(), self.encoder.flooding())
         {
-            return;
+            return false;
         }
         let started = Instant::now();
         // A keyframe takes every scrolled row; other frames leave a flood's in the
@@ -459,12 +461,13 @@ impl Host {
             Ok(frames) => {
                 if sharing.send_frames(frames) {
                     self.pacer.handed();
-                } else {
-                    self.send_keyframe();
+                    return true;
                 }
+                self.send_keyframe();
             }
             Err(error) => tracing::warn!(%error, "cannot encode the screen"),
         }
+        false
     }
 
     /// Sends the final screen and says goodbye, within [`FAREWELL`].

@@ -29,6 +29,12 @@ pub const FLOOD_PAUSE: Duration = Duration::from_millis(4);
 /// Quiet time after which the scrollback left out during a flood is sent.
 pub const CALM_AFTER: Duration = Duration::from_millis(150);
 
+/// A frame's stream copy leaves this long after its datagram copy: in another packet, so
+/// one loss cannot take both, and once the relay has forwarded the datagram, so that the
+/// second packet and its acknowledgement do not compete with it for the CPU. The next
+/// frame's datagram does not wait for it.
+pub const STREAM_COPY_LEAD: Duration = Duration::from_millis(1);
+
 /// How the emulator thread batches a flood's output.
 pub const BATCHES: Batches = Batches {
     longest: Duration::from_millis(50),
@@ -39,6 +45,8 @@ pub const BATCHES: Batches = Batches {
 // How the timings relate. Durations compare in const context through their nanoseconds.
 const _: () = {
     let nanos = Duration::as_nanos;
+    // The frames' stream copies keep up with the frames.
+    assert!(nanos(&STREAM_COPY_LEAD) < nanos(&MIN_FRAME_INTERVAL));
     // The flood interval is an interval, only longer.
     assert!(nanos(&MIN_FRAME_INTERVAL) <= nanos(&FLOOD_FRAME_INTERVAL));
     // After a Ctrl-C in a flood the prompt ends the batch, is parsed, and the output's
