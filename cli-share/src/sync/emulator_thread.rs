@@ -525,7 +525,7 @@ mod tests {
     ) -> (Screen, Screen, usize) {
         let mut full = Emulator::new(cols, rows);
         let batches = crate::host::pacer::BATCHES;
-        let mut skipping = Parser::new(
+        let skipping = Parser::new(
             Emulator::new(cols, rows),
             batches,
             watch::channel(Report::default()).0,

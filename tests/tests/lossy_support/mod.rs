@@ -282,16 +282,16 @@ impl Host {
     /// Puts `text` on the screen and hands the resulting frame to the link.
     pub async fn show(&mut self, text: &str) {
         self.emulator.feed(format!("\r\n{text}").as_bytes());
-        let frame = self
+        let frames = self
             .encoder
-            .encode(self.emulator.snapshot())
-            .expect("encode")
-            .expect("the screen changed");
-        let mut frame = Some(frame);
+            .encode(self.emulator.snapshot(), false)
+            .expect("encode");
+        assert!(!frames.is_empty(), "the screen changed");
+        let mut frames = Some(frames);
         within("the link to take a frame", async {
-            while let Some(f) = frame.take() {
-                if !self.sharing.send_frame(f.clone()) {
-                    frame = Some(f);
+            while let Some(f) = frames.take() {
+                if !self.sharing.send_frames(f.clone()) {
+                    frames = Some(f);
                     match self.sharing.next().await {
                         Some(ShareEvent::Stopped(why)) => panic!("sharing stopped: {why}"),
                         None => panic!("sharing task ended"),
