@@ -1,10 +1,11 @@
 //! What the unit tests that talk to a relay share: the relay library started in this
-//! process, a bound on every wait, frames that show a text, and a viewer that keeps the
-//! screen it is sent.
+//! process, a bound on every wait, a share's keys with frames that show a text, and a
+//! viewer that keeps the screen it is sent.
 
 use std::time::Duration;
 
-use protocol::{Line, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
+use protocol::e2e::{FrameSealer, InputSealer, ShareSecrets};
+use protocol::{Line, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 use relay::{Relay, RelayConfig, RunningRelay};
 
 use crate::client::{NetError, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover};
@@ -45,20 +46,48 @@ pub async fn start_relay(config: RelayConfig) -> RunningRelay {
     .await
 }
 
-/// A keyframe of a 40x5 screen showing `text`.
-pub fn showing(seq: u64, text: &str) -> ScreenFrame {
-    let mut screen = Screen::new(40, 5);
-    screen.lines[0] = Line::plain(text);
-    ScreenFrame {
-        seq,
-        keyframe: true,
-        payload: protocol::encode(&ScreenUpdate::Keyframe(screen)).expect("encodes"),
+/// The keys of a test host's share: links with the secrets, frames sealed for its session.
+pub struct TestShare {
+    secrets: ShareSecrets,
+    sealer: FrameSealer,
+}
+
+impl TestShare {
+    /// Keys for session `session_id`, with a write secret.
+    pub fn new(session_id: &str) -> TestShare {
+        let secrets = ShareSecrets::generate(true);
+        TestShare {
+            sealer: FrameSealer::new(secrets.read(), session_id),
+            secrets,
+        }
+    }
+
+    /// The relay's read-only link with the read secret.
+    pub fn read_link(&self, relay: &Links) -> String {
+        self.secrets.read_link(&relay.read)
+    }
+
+    /// A sealed keyframe of a 40x5 screen showing `text`.
+    pub fn showing(&mut self, seq: u64, text: &str) -> ScreenFrame {
+        let mut screen = Screen::new(40, 5);
+        screen.lines[0] = Line::plain(text);
+        let plaintext = protocol::encode(&ScreenUpdate::Keyframe(screen)).expect("encodes");
+        ScreenFrame {
+            seq,
+            keyframe: true,
+            payload: self
+                .sealer
+                .seal(seq, true, &plaintext)
+                .expect("seq goes up"),
+        }
     }
 }
 
 /// A viewer of a share link and the screen its frames build.
 pub struct Viewer {
     link: ViewerLink,
+    /// With a collab link: seals what the viewer types.
+    sealer: Option<InputSealer>,
     pub mirror: Mirror,
 }
 
@@ -73,24 +102,38 @@ impl Viewer {
         .expect("the viewer joins");
         Viewer {
             link,
-            mirror: Mirror::new(),
+            sealer: url
+                .keys
+                .write
+                .map(|write| InputSealer::new(&write, &url.session_id)),
+            mirror: Mirror::new(&url.keys, &url.session_id),
         }
     }
 
-    /// The next message, applied to the screen.
+    /// The next message, applied to the screen; a frame that does not open fails the test.
     pub async fn next(&mut self, what: &str) -> Result<RelayToViewer, NetError> {
         let message = within(what, self.link.recv()).await;
-        if let Ok(RelayToViewer::Frame(frame)) = &message {
-            self.mirror.apply(frame);
+        if let Ok(RelayToViewer::Frame(frame)) = &message
+            && let Err(error) = self.mirror.apply(frame)
+        {
+            panic!("{what}: {error}");
         }
         message
     }
 
-    /// Types into a collab session.
+    /// Types into a collab session, sealed with the link's write secret.
     pub async fn type_keys(&mut self, keys: &[u8]) {
-        within("the keys to go", self.link.send_input(keys))
+        let sealer = self.sealer.as_mut().expect("a collab link");
+        within("the keys to go", self.link.send_sealed(sealer, keys))
             .await
             .expect("the keys go");
+    }
+
+    /// Sends one input message as it is: unsealed, or sealed by a test's forger.
+    pub async fn send_raw(&mut self, input: &[u8]) {
+        within("the input to go", self.link.send_input(input))
+            .await
+            .expect("the input goes");
     }
 
     /// Receives until `pick` matches; a lost link fails the test.

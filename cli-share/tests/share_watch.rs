@@ -80,16 +80,23 @@ fn unshare_ends_viewers() {
 #[test]
 fn bad_links_fail_with_the_reason() {
     let (_host, links) = Host::sharing(&[], &["sh"]);
-    let (base, token) = links.read.split_once('#').unwrap();
-    let forged = format!("{base}#{}x", token);
+    let (base, fragment) = links.read.split_once('#').unwrap();
+    // The token's header changed; the keys after it intact.
+    let forged = format!("{base}#x{fragment}");
     let output = watch(&forged, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("403"),
         "{output:?}"
     );
+    // The token alone, without the keys after it: refused before connecting.
+    let token: String = fragment.split('.').take(3).collect::<Vec<_>>().join(".");
+    let output = watch(&format!("{base}#{token}"), &["--dump"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("carries no key"), "{stderr}");
     let (prefix, _) = base.rsplit_once('/').unwrap();
-    let unknown = format!("{prefix}/AAAAAAAAAAAAAAAAAAAAAA#{token}");
+    let unknown = format!("{prefix}/AAAAAAAAAAAAAAAAAAAAAA#{fragment}");
     let output = watch(&unknown, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);

@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use crate::client::NetError;
 use crate::client::connector::Connector;
 use crate::client::host_link::{HostReceiver, HostSender, OpenLink};
-use crate::client::sharing::{Outgoing, ShareEvent};
+use crate::client::sharing::{FromHost, Outgoing, ShareEvent};
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
 /// over for the host only once an attempt gets through: the cap bounds how long viewers
@@ -45,7 +45,7 @@ enum LinkEnd {
 pub(crate) async fn supervise(
     mut connector: Connector,
     mut hello: HostHello,
-    mut outgoing: mpsc::Receiver<Outgoing>,
+    mut from_host: FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> Result<(), String> {
     let mut backoff = BACKOFF_START;
@@ -54,14 +54,14 @@ pub(crate) async fn supervise(
         let end = match connector.connect(&hello).await {
             Ok(link) => {
                 // A frame that waited out the outage is stale: the host sends a keyframe now.
-                let waiting = match outgoing.try_recv() {
+                let waiting = match from_host.outgoing.try_recv() {
                     Ok(Outgoing::Frame(_)) | Err(_) => None,
                     Ok(other) => Some(other),
                 };
                 if events.send(ShareEvent::Connected).await.is_err() {
                     return Ok(());
                 }
-                serve(link, &mut hello, waiting, &mut outgoing, events).await
+                serve(link, &mut hello, waiting, &mut from_host, events).await
             }
             Err(error) => LinkEnd::Failed(error),
         };
@@ -103,13 +103,13 @@ async fn serve(
     (mut sender, mut receiver, transport): OpenLink,
     hello: &mut HostHello,
     waiting: Option<Outgoing>,
-    outgoing: &mut mpsc::Receiver<Outgoing>,
+    from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> LinkEnd {
     if let Err(error) = sender.send(&HostToRelay::Hello(hello.clone())).await {
         return LinkEnd::Failed(error);
     }
-    let writer = write(sender, waiting, outgoing, events);
+    let writer = write(sender, waiting, from_host, events);
     tokio::pin!(writer);
     let welcome = tokio::select! {
         written = &mut writer => return written_out(written, &mut receiver, LinkEnd::Failed).await,
@@ -121,6 +121,7 @@ async fn serve(
     };
     hello.resume = Some(welcome.host_token);
     let welcomed = ShareEvent::Welcome {
+        session_id: welcome.session_id,
         links: welcome.links,
         viewers: welcome.viewers,
         resumed: welcome.resumed,
@@ -161,12 +162,12 @@ enum WriterEnd {
     LetGo,
 }
 
-/// Writes what the host hands over, starting with `waiting`, each followed by
-/// [`ShareEvent::Sent`].
+/// Writes what the host hands over, starting with `waiting`, each frame followed by
+/// [`ShareEvent::Sent`], and asks for links when the host wants them.
 async fn write(
     mut sender: HostSender,
     mut waiting: Option<Outgoing>,
-    outgoing: &mut mpsc::Receiver<Outgoing>,
+    from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> Result<WriterEnd, NetError> {
     loop {
@@ -178,7 +179,15 @@ async fn write(
                     settled?;
                     continue;
                 }
-                message = outgoing.recv() => match message {
+                wanted = from_host.links_wanted.changed() => {
+                    if wanted.is_err() {
+                        return Ok(WriterEnd::LetGo);
+                    }
+                    let collab = *from_host.links_wanted.borrow_and_update();
+                    sender.send(&HostToRelay::RequestLinks { collab }).await?;
+                    continue;
+                }
+                message = from_host.outgoing.recv() => match message {
                     Some(message) => message,
                     None => return Ok(WriterEnd::LetGo),
                 },
@@ -186,9 +195,6 @@ async fn write(
         };
         let written = match message {
             Outgoing::Frame(frame) => sender.send_frame(frame).await,
-            Outgoing::RequestLinks { collab } => {
-                sender.send(&HostToRelay::RequestLinks { collab }).await
-            }
             Outgoing::Bye(reason) => {
                 let said = sender.bye(&reason).await;
                 let _ = events.send(ShareEvent::Sent).await;
@@ -209,7 +215,7 @@ async fn read(
     loop {
         let event = match receiver.recv().await? {
             RelayToHost::Links(links) => ShareEvent::Links(links),
-            RelayToHost::ViewerInput { mode, data, .. } => ShareEvent::Input { mode, data },
+            RelayToHost::ViewerInput { data, .. } => ShareEvent::Input { data },
             RelayToHost::ViewerJoined { mode, viewers, .. } => ShareEvent::Joined { mode, viewers },
             RelayToHost::ViewerLeft { viewers, .. } => ShareEvent::Left { viewers },
             RelayToHost::RequestKeyframe => ShareEvent::RequestKeyframe,
@@ -234,10 +240,8 @@ mod tests {
     use relay::RelayConfig;
     use tokio::net::UdpSocket;
 
-    use crate::client::{
-        HostOptions, HostTransport, ShareUrl, Sharing, Target, ViewerTransport, discover,
-    };
-    use crate::testing::{Viewer, relay_config, showing, start_relay, within};
+    use crate::client::{HostOptions, HostTransport, Sharing, Target, ViewerTransport, discover};
+    use crate::testing::{TestShare, Viewer, relay_config, start_relay, within};
 
     use super::*;
 
@@ -274,11 +278,15 @@ mod tests {
             .unwrap_or_else(|why| panic!("{what}: sharing stopped: {why}"))
     }
 
-    async fn welcomed(sharing: &mut Sharing, resumed: bool) -> Links {
+    /// The session id and the relay's links of the next welcome.
+    async fn welcomed(sharing: &mut Sharing, resumed: bool) -> (String, Links) {
         until(sharing, "the welcome", |event| match event {
             ShareEvent::Welcome {
-                links, resumed: r, ..
-            } if r == resumed => Some(links),
+                session_id,
+                links,
+                resumed: r,
+                ..
+            } if r == resumed => Some((session_id, links)),
             _ => None,
         })
         .await
@@ -293,10 +301,6 @@ mod tests {
         });
         let why = never.await.expect_err("sharing stops");
         (events, why)
-    }
-
-    fn session_id(url: &str) -> String {
-        ShareUrl::parse(url).expect("a share URL").session_id
     }
 
     #[tokio::test]
@@ -328,7 +332,7 @@ mod tests {
             ..config
         };
         let mut sharing = Sharing::start(relay.public_url().clone(), HostHello::new(40, 5));
-        let links = welcomed(&mut sharing, false).await;
+        let (session, links) = welcomed(&mut sharing, false).await;
         relay.shutdown().await;
         until(&mut sharing, "the host to notice", |event| {
             matches!(event, ShareEvent::Reconnecting(_)).then_some(())
@@ -337,14 +341,15 @@ mod tests {
 
         // Restarted with the same secret but a new certificate: the host finds it again.
         let relay = start_relay(config).await;
-        let back = welcomed(&mut sharing, true).await;
-        assert_eq!(session_id(&back.read), session_id(&links.read));
-        assert!(sharing.send_frame(showing(0, "back again")));
+        let (back, _) = welcomed(&mut sharing, true).await;
+        assert_eq!(back, session);
+        let mut share = TestShare::new(&session);
+        assert!(sharing.send_frame(share.showing(0, "back again")));
         until(&mut sharing, "the frame to go", |event| {
             matches!(event, ShareEvent::Sent).then_some(())
         })
         .await;
-        let mut viewer = Viewer::join(&links.read, ViewerTransport::WebSocket).await;
+        let mut viewer = Viewer::join(&share.read_link(&links), ViewerTransport::WebSocket).await;
         viewer.shows("back again").await;
         relay.shutdown().await;
     }
@@ -372,8 +377,9 @@ mod tests {
             },
         };
         let mut sharing = Sharing::start_with_relay(target, relay_info, HostHello::new(40, 5));
-        let links = welcomed(&mut sharing, false).await;
-        let mut viewer = Viewer::join(&links.read, ViewerTransport::WebSocket).await;
+        let (session, links) = welcomed(&mut sharing, false).await;
+        let read = TestShare::new(&session).read_link(&links);
+        let mut viewer = Viewer::join(&read, ViewerTransport::WebSocket).await;
 
         path.cut();
         until(&mut sharing, "the host to notice", |event| {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use protocol::e2e::{InputSealer, MAX_SEALED_INPUT_PLAINTEXT};
 use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -148,6 +149,14 @@ impl ViewerLink {
         self.sender.send_input(data).await
     }
 
+    pub async fn send_sealed(
+        &mut self,
+        sealer: &mut InputSealer,
+        data: &[u8],
+    ) -> Result<(), NetError> {
+        self.sender.send_sealed(sealer, data).await
+    }
+
     pub fn split(self) -> (ViewerSender, ViewerReceiver) {
         (self.sender, self.receiver)
     }
@@ -182,7 +191,21 @@ impl ViewerReceiver {
 }
 
 impl ViewerSender {
-    /// Sends keystrokes; a read-only viewer's input is dropped by the relay.
+    /// Sends keystrokes sealed with `sealer` (made from a collab link's write secret), in
+    /// as many messages as the input limit needs: the host types only what opens.
+    pub async fn send_sealed(
+        &mut self,
+        sealer: &mut InputSealer,
+        data: &[u8],
+    ) -> Result<(), NetError> {
+        for chunk in data.chunks(MAX_SEALED_INPUT_PLAINTEXT) {
+            self.send_input(&sealer.seal(chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one input message as it is (sealed already, or a test's forgery); a read-only
+    /// viewer's input is dropped by the relay, and unsealed input by the host.
     pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
         if data.len() > protocol::limits::MAX_INPUT_BYTES {
             return Err(NetError::Protocol(

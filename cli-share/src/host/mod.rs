@@ -9,11 +9,16 @@
 //! builds a backlog: the next frame carries everything that changed meanwhile. During a
 //! flood frames come less often and leave the rows that scrolled past out; a keyframe
 //! brings viewers the true scrollback once output calms.
+//!
+//! Each share has its own keys ([`share_keys`]): frames are sealed for the links' holders
+//! from the relay's welcome on, and only input sealed with the collab link's key reaches
+//! the child, whatever the relay says about it.
 
 mod console;
 pub(crate) mod pacer;
 mod pty;
 mod relay_target;
+mod share_keys;
 mod slash;
 
 use std::ffi::OsString;
@@ -21,6 +26,7 @@ use std::time::Duration;
 
 use protocol::limits::{MAX_COLS, MAX_ROWS};
 use protocol::{HostHello, Links, Mode, ViewerCount};
+use share_keys::ShareKeys;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -78,6 +84,8 @@ struct Host {
     host_key: Option<String>,
     collab_requested: bool,
     sharing: Option<Sharing>,
+    /// The current share's keys: with `sharing`, and only then.
+    keys: Option<ShareKeys>,
     viewers: ViewerCount,
     warned_scrollback: bool,
 }
@@ -95,6 +103,7 @@ impl Host {
             host_key: args.host_key.clone(),
             collab_requested: args.collab,
             sharing: None,
+            keys: None,
             viewers: ViewerCount::default(),
             warned_scrollback: false,
         }
@@ -106,14 +115,19 @@ impl Host {
         let deadline = Instant::now() + CONNECT_TIMEOUT;
         loop {
             match timeout_at(deadline, sharing.next()).await {
-                Some(ShareEvent::Welcome { links, viewers, .. }) => {
+                Some(ShareEvent::Welcome {
+                    session_id,
+                    links,
+                    viewers,
+                    ..
+                }) => {
                     self.viewers = viewers;
+                    let links = self.welcomed(&session_id, &links);
                     eprintln!("share: read-only link: {}", links.read);
                     if let Some(collab) = &links.collab {
                         eprintln!("share: collab link: {collab}");
                     }
                     self.warned_scrollback = true;
-                    self.send_keyframe();
                     self.sharing = Some(sharing);
                     return Ok(());
                 }
@@ -124,6 +138,7 @@ impl Host {
         }
     }
 
+    /// Starts a share, with keys of its own; its frames wait for the relay's welcome.
     async fn connect(&mut self, cols: u16, rows: u16, collab: bool) -> anyhow::Result<Sharing> {
         let base: Url = self.relay.base().await?;
         let hello = HostHello {
@@ -131,7 +146,31 @@ impl Host {
             host_key: self.host_key.clone(),
             ..HostHello::new(cols, rows)
         };
+        self.encoder.stop_sealing();
+        self.keys = Some(ShareKeys::generate(collab));
         Ok(Sharing::start(base, hello))
+    }
+
+    /// The relay welcomed the share into `session_id`: frames are sealed for it from now on
+    /// (a resumed session keeps its sealer, and its frames never stopped). Returns the
+    /// relay's `links` with the share's keys in them.
+    fn welcomed(&mut self, session_id: &str, links: &Links) -> Links {
+        let Some(keys) = &mut self.keys else {
+            return links.clone();
+        };
+        if let Some(sealer) = keys.session(session_id) {
+            self.encoder.seal_with(sealer);
+            self.pacer.resend();
+        }
+        keys.links(links)
+    }
+
+    /// The share is over: its keys go, and no frame is made until the next one's welcome.
+    fn unshared(&mut self) {
+        self.sharing = None;
+        self.keys = None;
+        self.encoder.stop_sealing();
+        self.pacer.link_free();
     }
 
     /// Runs `command` until it exits, with the user's keys from `keys`; returns its exit
@@ -228,6 +267,9 @@ impl Host {
             Command::Share { collab } => {
                 self.collab_requested |= collab;
                 if let Some(sharing) = &self.sharing {
+                    if let Some(keys) = self.keys.as_mut().filter(|_| self.collab_requested) {
+                        keys.enable_collab();
+                    }
                     sharing.request_links(self.collab_requested);
                     return;
                 }
@@ -245,7 +287,7 @@ impl Host {
             Command::Unshare => match self.sharing.take() {
                 Some(sharing) => {
                     sharing.stop("the host stopped sharing", FAREWELL).await;
-                    self.pacer.link_free();
+                    self.unshared();
                     self.viewers = ViewerCount::default();
                     self.notice("sharing stopped").await;
                 }
@@ -256,8 +298,7 @@ impl Host {
 
     async fn share_event(&mut self, event: Option<ShareEvent>, input: &PtyInput) {
         let Some(event) = event else {
-            self.sharing = None;
-            self.pacer.link_free();
+            self.unshared();
             return;
         };
         match event {
@@ -267,12 +308,14 @@ impl Host {
                 self.send_keyframe();
             }
             ShareEvent::Welcome {
+                session_id,
                 links,
                 viewers,
                 resumed,
                 transport,
             } => {
                 self.viewers = viewers;
+                let links = self.welcomed(&session_id, &links);
                 if transport == HostTransport::WebSocket {
                     self.notice("UDP to the relay seems blocked: sharing over WebSocket")
                         .await;
@@ -283,7 +326,13 @@ impl Host {
                     self.show_links(&links).await;
                 }
             }
-            ShareEvent::Links(links) => self.show_links(&links).await,
+            ShareEvent::Links(links) => {
+                let links = self
+                    .keys
+                    .as_ref()
+                    .map_or(links.clone(), |k| k.links(&links));
+                self.show_links(&links).await;
+            }
             ShareEvent::Joined { mode, viewers } => {
                 self.viewers = viewers;
                 let kind = if mode == Mode::Collab {
@@ -299,12 +348,7 @@ impl Host {
                 self.notice(&format!("a viewer left ({} watching)", viewers.total()))
                     .await;
             }
-            // Second line of defence: only input the relay vouches for as collab.
-            ShareEvent::Input { mode, data } => {
-                if mode == Mode::Collab {
-                    input.write(data);
-                }
-            }
+            ShareEvent::Input { data } => self.viewer_input(&data, input).await,
             ShareEvent::RequestKeyframe => self.send_keyframe(),
             ShareEvent::Reconnecting(why) => {
                 self.pacer.link_free();
@@ -312,9 +356,26 @@ impl Host {
                     .await;
             }
             ShareEvent::Stopped(why) => {
-                self.sharing = None;
-                self.pacer.link_free();
+                self.unshared();
                 self.notice(&format!("sharing ended: {why}")).await;
+            }
+        }
+    }
+
+    /// Types a collaborator's input into the child if it opens under the share's write key
+    /// (so never without `--collab`), whatever the relay labelled it. The first refusal is
+    /// told to the user, on this terminal only; `/share` shows the count.
+    async fn viewer_input(&mut self, sealed: &[u8], input: &PtyInput) {
+        let Some(keys) = &mut self.keys else {
+            return;
+        };
+        match keys.open(sealed) {
+            Ok(keys) => input.write(keys),
+            Err(error) => {
+                tracing::debug!(%error, "viewer input refused");
+                if keys.refused() == 1 {
+                    self.notice("refused input not sealed with this share's collab key (a read-only viewer or the relay tried to type); /share shows how many").await;
+                }
             }
         }
     }
@@ -325,11 +386,20 @@ impl Host {
             text.push_str(&format!("\r\ncollab link: {collab}"));
         }
         text.push_str(&format!(
-            "\r\n{} watching ({} read-only, {} collab); /unshare to stop",
+            "\r\n{} watching ({} read-only, {} collab)",
             self.viewers.total(),
             self.viewers.read,
             self.viewers.collab
         ));
+        if let Some(refused) = self
+            .keys
+            .as_ref()
+            .map(ShareKeys::refused)
+            .filter(|&n| n > 0)
+        {
+            text.push_str(&format!("; {refused} input messages refused"));
+        }
+        text.push_str("; /unshare to stop");
         self.notice(&text).await;
     }
 
@@ -352,24 +422,25 @@ impl Host {
         self.pacer.resend();
     }
 
+    /// Whether a frame can go: the link is up and the session's sealer is known.
+    fn live(&self) -> bool {
+        self.encoder.is_sealing() && self.sharing.as_ref().is_some_and(Sharing::is_live)
+    }
+
     /// When the next frame may go, if one waits only for its time.
     fn frame_due(&self) -> Option<Instant> {
-        let live = self.sharing.as_ref().is_some_and(Sharing::is_live);
-        self.pacer.due(live, self.encoder.flooding())
+        self.pacer.due(self.live(), self.encoder.flooding())
     }
 
     /// Makes a frame of the current screen and hands it to the link, if the pacer says
     /// one is due.
     fn send_frame_if_due(&mut self) {
+        if !self.pacer.is_due(self.live(), self.encoder.flooding()) {
+            return;
+        }
         let Some(sharing) = &self.sharing else {
             return;
         };
-        if !self
-            .pacer
-            .is_due(sharing.is_live(), self.encoder.flooding())
-        {
-            return;
-        }
         let started = Instant::now();
         let encoded = self.encoder.encode(self.emulator.lock().snapshot());
         self.pacer.made(started.elapsed());
@@ -443,8 +514,10 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
 mod tests {
     use std::io::Write;
 
+    use protocol::e2e::InputSealer;
+
     use super::*;
-    use crate::client::ViewerTransport;
+    use crate::client::{ShareUrl, ViewerTransport};
     use crate::testing::{Viewer, within};
 
     /// The user's terminal: what the host writes on it arrives here.
@@ -575,6 +648,59 @@ mod tests {
             7
         );
         viewer.ended().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_input_sealed_with_the_collab_key_reaches_the_child() {
+        let (mut terminal, keys, session) = host(false);
+        let read_only = "read-only link: ";
+        let reader = share(
+            &mut terminal,
+            &keys,
+            "/share\r",
+            read_only,
+            ViewerTransport::WebSocket,
+        )
+        .await;
+        drop(reader);
+        // Collab asked for after a read-only share: the write key exists from now on.
+        type_keys(&keys, "/share --collab\r").await;
+        let shown = terminal.until("/unshare to stop").await;
+        let collab_link = link_after(&shown, "collab link: ");
+        let read_link = link_after(&shown, read_only);
+        let mut collab = Viewer::join(&collab_link, ViewerTransport::WebSocket).await;
+        let mut seen = terminal.until("a collaborator joined").await;
+
+        // Through a collab token, so the relay passes them on, but not sealed with the
+        // write key: unsealed, and sealed with the read key every viewer has.
+        collab.send_raw(b"echo raw-$((1+1))\r").await;
+        seen += &terminal.until("refused input").await;
+        let read = ShareUrl::parse(&read_link).expect("a link").keys.read;
+        let session_id = ShareUrl::parse(&read_link).expect("a link").session_id;
+        let mut forger = InputSealer::new(&read, &session_id);
+        collab
+            .send_raw(&forger.seal(b"echo forged-$((1+2))\r"))
+            .await;
+        collab.type_keys(b"echo sealed-$((2+3))\r").await;
+        seen += &terminal.until("sealed-5").await;
+        type_keys(&keys, "/share\r").await;
+        seen += &terminal.until("/unshare to stop").await;
+        assert!(
+            !seen.contains("raw-2") && !seen.contains("forged-3"),
+            "{seen}"
+        );
+        assert_eq!(
+            seen.matches("refused input").count(),
+            1,
+            "told once: {seen}"
+        );
+        assert!(seen.contains("2 input messages refused"), "{seen}");
+
+        drop(keys);
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            0
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

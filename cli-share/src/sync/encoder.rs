@@ -7,12 +7,18 @@
 //! encoder owes them a keyframe, sent when the host sees the output calm down. A keyframe
 //! the flood's diffs call for (they outweigh the last one) blanks the scrollback the same
 //! way: a flood never sends the scrollback it is about to push out.
+//!
+//! Every payload is sealed for the share's viewers ([`protocol::e2e`]) where it is set, in
+//! [`ScreenEncoder::frame`]; without a sealer (before the relay named the session) there
+//! are no frames. `seq` counts up for the life of the encoder, across sessions, resumes and
+//! relay restarts, so a sealer never sees a number twice.
 
+use protocol::e2e::{E2eError, FRAME_OVERHEAD, FrameSealer};
 use protocol::limits::MAX_FRAME_BYTES;
 use protocol::{Line, Screen, ScreenDiff, ScreenFrame, ScreenUpdate, WireError};
 
-/// Room left in a frame for the message around the payload.
-const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
+/// Room left in a frame for the message around the payload and what sealing adds.
+const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024 - FRAME_OVERHEAD;
 /// Diffs allowed between keyframes even when the last keyframe is tiny (a blank screen).
 const MIN_DIFF_BUDGET: usize = 16 * 1024;
 /// Scrolled rows a diff carries as they are; beyond this the output floods and the diff
@@ -20,8 +26,21 @@ const MIN_DIFF_BUDGET: usize = 16 * 1024;
 /// otherwise bring them later.
 const FLOOD_HISTORY_ROWS: usize = 500;
 
+/// Why no frame could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("no key to seal frames with yet")]
+    NoSealer,
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("cannot seal a frame: {0}")]
+    Seal(#[from] E2eError),
+}
+
 #[derive(Debug, Default)]
 pub struct ScreenEncoder {
+    /// Seals every payload for the current session's viewers.
+    sealer: Option<FrameSealer>,
     last_sent: Option<Screen>,
     next_seq: u64,
     keyframe_bytes: usize,
@@ -36,6 +55,24 @@ pub struct ScreenEncoder {
 impl ScreenEncoder {
     pub fn new() -> ScreenEncoder {
         ScreenEncoder::default()
+    }
+
+    /// Seals frames from now on with `sealer` (a new session's, or the first): the next
+    /// frame is a keyframe, as viewers of a new session have nothing to apply a diff to.
+    pub fn seal_with(&mut self, sealer: FrameSealer) {
+        self.sealer = Some(sealer);
+        self.force_keyframe();
+    }
+
+    /// Makes no more frames until [`seal_with`](Self::seal_with) (the session ended: a
+    /// new one has other keys).
+    pub fn stop_sealing(&mut self) {
+        self.sealer = None;
+    }
+
+    /// Whether frames can be made: a sealer is set.
+    pub fn is_sealing(&self) -> bool {
+        self.sealer.is_some()
     }
 
     /// Makes the next frame a keyframe.
@@ -66,7 +103,10 @@ impl ScreenEncoder {
     /// (a reference with blank rows would fail `Screen::diff`'s successor check and force
     /// a keyframe every frame). That is sound because viewers' state differs from it only
     /// in scrollback rows, which a diff never reads or rewrites.
-    pub fn encode(&mut self, current: &mut Screen) -> Result<Option<ScreenFrame>, WireError> {
+    pub fn encode(&mut self, current: &mut Screen) -> Result<Option<ScreenFrame>, EncodeError> {
+        if self.sealer.is_none() {
+            return Err(EncodeError::NoSealer);
+        }
         let diff = match &self.last_sent {
             Some(last) if !self.keyframe_due => last.diff(current),
             _ => None,
@@ -101,7 +141,7 @@ impl ScreenEncoder {
                 {
                     self.last_sent = Some(current.clone());
                 }
-                return Ok(Some(self.frame(false, payload)));
+                return self.frame(false, payload).map(Some);
             }
             if flooding {
                 return self.flood_keyframe(current).map(Some);
@@ -111,7 +151,7 @@ impl ScreenEncoder {
     }
 
     /// A keyframe of `current` with blank scrollback rows, owing viewers the real ones.
-    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
+    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, EncodeError> {
         let blanked = Screen {
             cols: current.cols,
             rows: current.rows,
@@ -125,12 +165,12 @@ impl ScreenEncoder {
         let payload = match protocol::encode(&ScreenUpdate::Keyframe(blanked)) {
             Ok(payload) if payload.len() <= PAYLOAD_BUDGET => payload,
             Ok(_) | Err(WireError::TooLarge { .. }) => return self.keyframe(current),
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         };
-        Ok(self.keyframe_sent(current, payload, true))
+        self.keyframe_sent(current, payload, true)
     }
 
-    fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, WireError> {
+    fn keyframe(&mut self, current: &mut Screen) -> Result<ScreenFrame, EncodeError> {
         let payload = loop {
             let fits = match protocol::encode(&ScreenUpdate::Keyframe(current.clone())) {
                 Ok(payload) if payload.len() <= PAYLOAD_BUDGET => Ok(payload),
@@ -148,11 +188,16 @@ impl ScreenEncoder {
             }
         };
         self.keyframe_due = false;
-        Ok(self.keyframe_sent(current, payload, false))
+        self.keyframe_sent(current, payload, false)
     }
 
     /// Records a keyframe of `current`; `blanked`: its scrollback rows were left blank.
-    fn keyframe_sent(&mut self, current: &Screen, payload: Vec<u8>, blanked: bool) -> ScreenFrame {
+    fn keyframe_sent(
+        &mut self,
+        current: &Screen,
+        payload: Vec<u8>,
+        blanked: bool,
+    ) -> Result<ScreenFrame, EncodeError> {
         self.history_debt = blanked;
         self.flooding = blanked;
         self.keyframe_bytes = payload.len();
@@ -161,26 +206,46 @@ impl ScreenEncoder {
         self.frame(true, payload)
     }
 
-    fn frame(&mut self, keyframe: bool, payload: Vec<u8>) -> ScreenFrame {
+    /// The one place a frame's payload is set: `plaintext` sealed under the next `seq`.
+    fn frame(&mut self, keyframe: bool, plaintext: Vec<u8>) -> Result<ScreenFrame, EncodeError> {
+        let sealer = self.sealer.as_mut().ok_or(EncodeError::NoSealer)?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        ScreenFrame {
+        Ok(ScreenFrame {
             seq,
             keyframe,
-            payload,
-        }
+            payload: sealer.seal(seq, keyframe, &plaintext)?,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use protocol::e2e::FrameOpener;
     use protocol::limits::SCROLLBACK_LINES;
 
     use super::*;
 
+    const SECRET: [u8; 32] = [5; 32];
+    const SESSION: &str = "encoder-tests";
+
+    fn sealing() -> ScreenEncoder {
+        let mut encoder = ScreenEncoder::new();
+        encoder.seal_with(FrameSealer::new(&SECRET, SESSION));
+        encoder
+    }
+
+    /// What a viewer with the link's key reads of `frame`.
+    fn update(frame: &ScreenFrame) -> ScreenUpdate {
+        let opener = FrameOpener::new(&SECRET, SESSION);
+        let plain = opener
+            .open(frame.seq, frame.keyframe, &frame.payload)
+            .expect("opens");
+        protocol::decode(&plain).unwrap()
+    }
+
     fn apply(viewer: &mut Option<Screen>, frame: &ScreenFrame) {
-        let update: ScreenUpdate = protocol::decode(&frame.payload).unwrap();
-        match (update, viewer.as_mut()) {
+        match (update(frame), viewer.as_mut()) {
             (ScreenUpdate::Keyframe(screen), _) => *viewer = Some(screen),
             (ScreenUpdate::Diff(diff), Some(screen)) => screen.apply(&diff).unwrap(),
             (ScreenUpdate::Diff(_), None) => panic!("diff before keyframe"),
@@ -189,7 +254,7 @@ mod tests {
 
     #[test]
     fn first_frame_is_a_keyframe_then_diffs_then_nothing() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         let first = encoder.encode(&mut screen).unwrap().unwrap();
@@ -206,7 +271,7 @@ mod tests {
 
     #[test]
     fn coalesced_changes_arrive_as_one_diff_of_the_final_state() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -220,7 +285,7 @@ mod tests {
 
     #[test]
     fn keyframes_on_demand_on_resize_and_when_diffs_outweigh_the_keyframe() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         assert!(encoder.encode(&mut screen).unwrap().unwrap().keyframe);
         encoder.force_keyframe();
@@ -258,7 +323,7 @@ mod tests {
 
     #[test]
     fn floods_leave_history_out_and_a_keyframe_repays_it() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(20, 4);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -278,7 +343,7 @@ mod tests {
             next += 3 * FLOOD_HISTORY_ROWS;
             let frame = encoder.encode(&mut screen).unwrap().unwrap();
             assert!(!frame.keyframe, "a flood goes on as diffs");
-            let ScreenUpdate::Diff(diff) = protocol::decode(&frame.payload).unwrap() else {
+            let ScreenUpdate::Diff(diff) = update(&frame) else {
                 unreachable!()
             };
             assert!(diff.history.is_empty());
@@ -318,7 +383,7 @@ mod tests {
 
     #[test]
     fn keyframes_during_a_flood_blank_the_scrollback() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(200, 40);
         let mut viewer = None;
         apply(&mut viewer, &encoder.encode(&mut screen).unwrap().unwrap());
@@ -351,8 +416,54 @@ mod tests {
     }
 
     #[test]
-    fn oversized_keyframes_shed_scrollback() {
+    fn no_frames_without_a_sealer_and_seq_goes_on_across_sealers() {
         let mut encoder = ScreenEncoder::new();
+        let mut screen = Screen::new(10, 4);
+        assert!(matches!(
+            encoder.encode(&mut screen),
+            Err(EncodeError::NoSealer)
+        ));
+        encoder.seal_with(FrameSealer::new(&SECRET, SESSION));
+        let first = encoder.encode(&mut screen).unwrap().unwrap();
+        screen.lines[0] = Line::plain("a");
+        encoder.encode(&mut screen).unwrap().unwrap();
+        encoder.stop_sealing();
+        assert!(!encoder.is_sealing());
+        assert!(encoder.encode(&mut screen).is_err());
+        // A new session: its first frame is a keyframe, numbered after the last session's.
+        encoder.seal_with(FrameSealer::new(&SECRET, "next session"));
+        let next = encoder.encode(&mut screen).unwrap().unwrap();
+        assert!(next.keyframe);
+        assert_eq!(next.seq, first.seq + 2);
+        assert!(
+            FrameOpener::new(&SECRET, SESSION)
+                .open(next.seq, true, &next.payload)
+                .is_err(),
+            "sealed for the new session only"
+        );
+    }
+
+    #[test]
+    fn payloads_are_sealed_and_never_carry_the_screen_in_clear() {
+        let mut encoder = sealing();
+        let mut screen = Screen::new(40, 4);
+        screen.lines[0] = Line::plain("plain-marker");
+        let keyframe = encoder.encode(&mut screen).unwrap().unwrap();
+        screen.lines[1] = Line::plain("second-marker");
+        let diff = encoder.encode(&mut screen).unwrap().unwrap();
+        for (frame, marker) in [(&keyframe, "plain-marker"), (&diff, "second-marker")] {
+            let shown = String::from_utf8_lossy(&frame.payload);
+            assert!(!shown.contains(marker), "{shown}");
+        }
+        let mut viewer = None;
+        apply(&mut viewer, &keyframe);
+        apply(&mut viewer, &diff);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+    }
+
+    #[test]
+    fn oversized_keyframes_shed_scrollback() {
+        let mut encoder = sealing();
         let mut screen = Screen::new(1000, 2);
         let long = Line::plain(&"x".repeat(1000));
         screen.scrollback = std::iter::repeat_n(long, 5000).collect();

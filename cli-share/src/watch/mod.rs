@@ -2,12 +2,18 @@
 //! that changed), forwards keystrokes with a collab link, or, for scripts, dumps the
 //! screen, waits for some text, or sends input.
 //!
-//! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired or read-only link,
-//! 3 the session ended.
+//! Frames open with the link's read secret and keystrokes are sealed with its write secret
+//! (`protocol::e2e`); whether this viewer may type is the link's to say (a write secret),
+//! not the relay's. A frame that fails to open or comes out of order ends the watch: the
+//! relay altered the session, and nothing it sent after the last authentic frame is shown.
+//!
+//! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired, keyless or read-only
+//! link, 3 the session ended, 4 the relay altered the session.
 
 use std::time::Duration;
 
-use protocol::{EndReason, Mode, RelayToViewer, Screen};
+use protocol::e2e::{E2eError, InputSealer};
+use protocol::{EndReason, RelayToViewer, Screen};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -34,6 +40,7 @@ const QUIT_KEY: u8 = 0x1d;
 const EXIT_FAILED: i32 = 1;
 const EXIT_BAD_LINK: i32 = 2;
 const EXIT_ENDED: i32 = 3;
+const EXIT_ALTERED: i32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Goal {
@@ -52,6 +59,16 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         Ok(input) => input,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &format!("--send: {error}"))),
     };
+    let sealer = link
+        .keys
+        .write
+        .map(|write| InputSealer::new(&write, &link.session_id));
+    if input.is_some() && sealer.is_none() {
+        return Ok(fail(
+            EXIT_BAD_LINK,
+            "this link is read-only (it holds no write key)",
+        ));
+    }
     let goal = if args.dump {
         Goal::Dump
     } else if let Some(text) = &args.until {
@@ -69,13 +86,13 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
-    let (mut viewer, mode) = loop {
+    let viewer = loop {
         let mut viewer = match connect(&link, transport).await {
             Ok(viewer) => viewer,
             Err(code) => return Ok(code),
         };
         match viewer.recv().await {
-            Ok(RelayToViewer::Welcome(welcome)) => break (viewer, welcome.mode),
+            Ok(RelayToViewer::Welcome(_)) => break viewer,
             Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
             Ok(other) => {
                 return Ok(fail(
@@ -90,21 +107,18 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
             Err(error) => return Ok(net_failure(&error)),
         }
     };
-    if let Some(input) = &input {
-        if mode != Mode::Collab {
-            return Ok(fail(EXIT_BAD_LINK, "this link is read-only"));
-        }
-        if let Err(error) = viewer.send_input(input).await {
-            return Ok(net_failure(&error));
-        }
-    }
     let mut session = Session {
+        mirror: Mirror::new(&link.keys, &link.session_id),
         link,
         transport,
         viewer,
-        mode,
-        mirror: Mirror::new(),
+        sealer,
     };
+    if let Some(input) = &input
+        && let Err(error) = session.send(input).await
+    {
+        return Ok(net_failure(&error));
+    }
     match goal {
         Goal::Interactive => session.interactive().await,
         Goal::SendOnly => Ok(session.linger().await),
@@ -116,7 +130,8 @@ struct Session {
     link: ShareUrl,
     transport: ViewerTransport,
     viewer: ViewerLink,
-    mode: Mode,
+    /// Seals keystrokes: only with a collab link (a write secret).
+    sealer: Option<InputSealer>,
     mirror: Mirror,
 }
 
@@ -222,26 +237,30 @@ impl Session {
     }
 
     async fn keys(&mut self, bytes: &[u8]) -> Next {
-        if bytes.contains(&QUIT_KEY) || (self.mode != Mode::Collab && bytes.contains(&0x03)) {
+        if bytes.contains(&QUIT_KEY) || (self.sealer.is_none() && bytes.contains(&0x03)) {
             return Next::Exit(0);
         }
-        if self.mode == Mode::Collab
-            && let Err(error) = self.viewer.send_input(bytes).await
-        {
+        if let Err(error) = self.send(bytes).await {
             return Next::Exit(net_failure(&error));
         }
         Next::Nothing
     }
 
+    /// Types `bytes` into the session, sealed; nothing without a collab link.
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        match &mut self.sealer {
+            Some(sealer) => self.viewer.send_sealed(sealer, bytes).await,
+            None => Ok(()),
+        }
+    }
+
     async fn handle(&mut self, message: Result<RelayToViewer, NetError>) -> Next {
         match message {
-            Ok(RelayToViewer::Frame(frame)) => {
-                if self.mirror.apply(&frame) {
-                    Next::Changed
-                } else {
-                    Next::Nothing
-                }
-            }
+            Ok(RelayToViewer::Frame(frame)) => match self.mirror.apply(&frame) {
+                Ok(true) => Next::Changed,
+                Ok(false) => Next::Nothing,
+                Err(error) => Next::Exit(altered(&error)),
+            },
             Ok(RelayToViewer::Ended { reason, message }) => Next::Exit(ended(reason, &message)),
             // The relay restarts, or the connection was lost (idle timeout, network
             // change): the same link joins again and the screen re-syncs from a keyframe.
@@ -291,7 +310,9 @@ fn net_failure(error: &NetError) -> i32 {
             EXIT_BAD_LINK,
             "no such session on this relay (404 Not Found)",
         ),
-        NetError::Rejected(_) | NetError::Url(_) => fail(EXIT_BAD_LINK, &error.to_string()),
+        NetError::Rejected(_) | NetError::Url(_) | NetError::LinkKey(_) => {
+            fail(EXIT_BAD_LINK, &error.to_string())
+        }
         NetError::Ended => ended(EndReason::HostEnded, ""),
         other => fail(EXIT_FAILED, &other.to_string()),
     }
@@ -308,6 +329,18 @@ fn ended(reason: EndReason, message: &str) -> i32 {
         println!("Session ended: {why} ({message})");
     }
     EXIT_ENDED
+}
+
+/// A frame failed to open or came out of order: the relay (or its path) changed what the
+/// host sent. Said on stderr; the screen is not printed, the watch does not reconnect.
+fn altered(error: &E2eError) -> i32 {
+    match error {
+        E2eError::Altered | E2eError::Replayed(_) => fail(EXIT_ALTERED, &error.to_string()),
+        other => fail(
+            EXIT_ALTERED,
+            &format!("the relay altered this session ({other})"),
+        ),
+    }
 }
 
 fn fail(code: i32, why: &str) -> i32 {
@@ -329,10 +362,10 @@ mod tests {
 
     use super::*;
     use crate::client::{HostConnection, HostOptions, HostTransport, connect_host};
-    use crate::testing::{relay_config, showing, start_relay, within};
+    use crate::testing::{TestShare, relay_config, start_relay, within};
 
-    /// A host on a relay of its own, showing `text`.
-    async fn host_showing(text: &str) -> (relay::RunningRelay, HostConnection) {
+    /// A host on a relay of its own, showing `text`, and its read-only link.
+    async fn host_showing(text: &str) -> (relay::RunningRelay, HostConnection, String) {
         let relay = start_relay(relay_config()).await;
         let options = HostOptions {
             transport: Some(HostTransport::Quic),
@@ -344,10 +377,12 @@ mod tests {
         })
         .await
         .expect("the host is welcomed");
-        within("the frame", host.sender.send_frame(showing(0, text)))
+        let mut share = TestShare::new(&host.welcome.session_id);
+        within("the frame", host.sender.send_frame(share.showing(0, text)))
             .await
             .expect("sent");
-        (relay, host)
+        let read = share.read_link(&host.welcome.links);
+        (relay, host, read)
     }
 
     fn args(url: &str) -> WatchArgs {
@@ -363,8 +398,8 @@ mod tests {
 
     #[tokio::test]
     async fn until_exits_0_once_the_screen_shows_the_text_and_1_after_its_timeout() {
-        let (relay, host) = host_showing("hello watchers").await;
-        let link = &host.welcome.links.read;
+        let (relay, _host, link) = host_showing("hello watchers").await;
+        let link = &link;
         let shown = WatchArgs {
             until: Some("hello watchers".into()),
             ..args(link)
@@ -381,11 +416,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_watch_of_a_session_that_ends_exits_3() {
-        let (relay, mut host) = host_showing("about to end").await;
+        let (relay, mut host, link) = host_showing("about to end").await;
         let watching = tokio::spawn(run(WatchArgs {
             until: Some("never shown".into()),
             timeout: 60.0,
-            ..args(&host.welcome.links.read)
+            ..args(&link)
         }));
         within("the watcher to join", async {
             while !matches!(
@@ -402,25 +437,58 @@ mod tests {
 
     #[tokio::test]
     async fn bad_links_and_input_on_a_read_only_link_exit_2() {
-        let (relay, host) = host_showing("read only").await;
+        let (relay, host, link) = host_showing("read only").await;
         let read_only = WatchArgs {
             send: Some("echo leaked\\r".into()),
-            ..args(&host.welcome.links.read)
+            ..args(&link)
         };
         assert_eq!(
             within("the watch", run(read_only)).await.unwrap(),
             EXIT_BAD_LINK
         );
-        let (base, token) = host.welcome.links.read.split_once('#').unwrap();
-        let forged = format!("{base}#{token}x");
+        // A token changed in its signature: the relay refuses it.
+        let (base, fragment) = link.split_once('#').unwrap();
+        let forged = format!("{base}#x{fragment}");
         assert_eq!(
             within("the watch", run(args(&forged))).await.unwrap(),
+            EXIT_BAD_LINK
+        );
+        // The relay's link alone carries no key: refused before connecting.
+        let keyless = &host.welcome.links.read;
+        assert_eq!(
+            within("the watch", run(args(keyless))).await.unwrap(),
             EXIT_BAD_LINK
         );
         assert_eq!(
             within("the watch", run(args("not a link"))).await.unwrap(),
             EXIT_BAD_LINK
         );
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_frame_that_does_not_open_ends_the_watch_with_exit_4() {
+        let (relay, mut host, link) = host_showing("authentic").await;
+        let watching = tokio::spawn(run(WatchArgs {
+            until: Some("forged".into()),
+            timeout: 60.0,
+            ..args(&link)
+        }));
+        within("the watcher to join", async {
+            while !matches!(
+                host.receiver.recv().await,
+                Ok(RelayToHost::ViewerJoined { .. })
+            ) {}
+        })
+        .await;
+        // What a relay would send if it could write screens: a frame under another key.
+        let mut forger = TestShare::new(&host.welcome.session_id);
+        let forged = forger.showing(1, "forged");
+        within("the frame", host.sender.send_frame(forged))
+            .await
+            .expect("sent");
+        let code = within("the watch", watching).await.expect("joined");
+        assert_eq!(code.unwrap(), EXIT_ALTERED);
         relay.shutdown().await;
     }
 
