@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use protocol::e2e::{FrameSealer, InputSealer, ShareSecrets};
+use protocol::e2e::{FrameSealer, InputSealer};
 use protocol::{Line, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 use relay::{Relay, RelayConfig, RunningRelay};
 
-use crate::client::{NetError, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover};
+use crate::client::{
+    NetError, ShareKeys, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover,
+};
 use crate::sync::Mirror;
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
@@ -48,23 +50,21 @@ pub async fn start_relay(config: RelayConfig) -> RunningRelay {
 
 /// The keys of a test host's share: links with the secrets, frames sealed for its session.
 pub struct TestShare {
-    secrets: ShareSecrets,
+    keys: ShareKeys,
     sealer: FrameSealer,
 }
 
 impl TestShare {
     /// Keys for session `session_id`, with a write secret.
     pub fn new(session_id: &str) -> TestShare {
-        let secrets = ShareSecrets::generate(true);
-        TestShare {
-            sealer: FrameSealer::new(secrets.read(), session_id),
-            secrets,
-        }
+        let mut keys = ShareKeys::generate(true);
+        let sealer = keys.session(session_id).expect("a new session");
+        TestShare { keys, sealer }
     }
 
     /// The relay's read-only link with the read secret.
     pub fn read_link(&self, relay: &Links) -> String {
-        self.secrets.read_link(&relay.read)
+        self.keys.links(relay).read
     }
 
     /// A sealed keyframe of a 40x5 screen showing `text`.

@@ -120,17 +120,23 @@ async fn a_host_that_changes_address_keeps_its_session() {
         .await
         .expect("host task")
         .expect("host welcomed");
-    let mut viewer = net.viewer(&net.a, &conn.welcome.links.read, ViewerTransport::WebSocket);
+    let mut keys = cli_share::client::ShareKeys::generate(false);
+    let mut sealer = keys
+        .session(&conn.welcome.session_id)
+        .expect("a new session");
+    let link = keys.links(&conn.welcome.links).read;
+    let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
     viewer
         .until("welcome", |m| matches!(m, RelayToViewer::Welcome(_)))
         .await;
-    let frame = |seq: u64, text: &str| {
+    let mut frame = |seq: u64, text: &str| {
         let mut screen = protocol::Screen::new(40, 5);
         screen.lines[0] = protocol::Line::plain(text);
+        let plaintext = protocol::encode(&protocol::ScreenUpdate::Keyframe(screen)).unwrap();
         protocol::ScreenFrame {
             seq,
             keyframe: true,
-            payload: protocol::encode(&protocol::ScreenUpdate::Keyframe(screen)).unwrap(),
+            payload: sealer.seal(seq, true, &plaintext).unwrap(),
         }
     };
     within(

@@ -6,7 +6,10 @@
 //!   repeated until answered (`quic/`);
 //! - [`Sharing`]: the host link kept alive across drops by the `supervisor` (reconnect,
 //!   resume), each next link opened by the `connector`;
-//! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] over WebTransport or WebSocket.
+//! - [`ShareKeys`]: a share's end-to-end keys on the host: links with the secrets, the
+//!   frames' sealer, the opener of collaborators' input;
+//! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] (whose keys open the frames and
+//!   seal the input) over WebTransport or WebSocket.
 //!
 //! Both kinds of link carry messages over one `link` type whatever the transport:
 //! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
@@ -19,6 +22,7 @@ mod h3_status;
 mod host_link;
 mod link;
 mod quic;
+mod share_keys;
 mod share_url;
 mod sharing;
 mod supervisor;
@@ -34,6 +38,7 @@ pub use host_link::{
     open_host,
 };
 pub use quic::Congestion;
+pub use share_keys::ShareKeys;
 pub use share_url::ShareUrl;
 pub use sharing::{ShareEvent, Sharing, Target};
 pub use tls::Trust;

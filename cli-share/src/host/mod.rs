@@ -10,7 +10,7 @@
 //! flood frames come less often and leave the rows that scrolled past out; a keyframe
 //! brings viewers the true scrollback once output calms.
 //!
-//! Each share has its own keys ([`share_keys`]): frames are sealed for the links' holders
+//! Each share has its own keys ([`ShareKeys`]): frames are sealed for the links' holders
 //! from the relay's welcome on, and only input sealed with the collab link's key reaches
 //! the child, whatever the relay says about it.
 
@@ -18,7 +18,6 @@ mod console;
 pub(crate) mod pacer;
 mod pty;
 mod relay_target;
-mod share_keys;
 mod slash;
 
 use std::ffi::OsString;
@@ -26,14 +25,13 @@ use std::time::Duration;
 
 use protocol::limits::{MAX_COLS, MAX_ROWS};
 use protocol::{HostHello, Links, Mode, ViewerCount};
-use share_keys::ShareKeys;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
 use crate::cli::HostArgs;
-use crate::client::{HostTransport, ShareEvent, Sharing};
+use crate::client::{HostTransport, ShareEvent, ShareKeys, Sharing};
 use crate::sync::emulator_thread::EmulatorThread;
 use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::stdio::{LocalOut, spawn_stdin};

@@ -18,8 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::client::{Congestion, HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{
+    Congestion, HostOptions, HostTransport, ShareKeys, ShareUrl, ViewerTransport,
+};
 use cli_share::client::{ShareEvent, Sharing, Target};
+use protocol::e2e::{FRAME_OVERHEAD, FrameSealer};
 use protocol::{FrameHeader, HostHello, PROTOCOL_VERSION, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::mpsc;
@@ -237,9 +240,15 @@ impl Net {
             .b
             .spawn(async move { Sharing::start_with_relay(target, info, hello) })
             .await?;
-        let link = loop {
+        let mut keys = ShareKeys::generate(false);
+        let (link, sealer) = loop {
             match tokio::time::timeout(PATIENCE, sharing.next()).await {
-                Ok(Some(ShareEvent::Welcome { links, .. })) => break links.read,
+                Ok(Some(ShareEvent::Welcome {
+                    session_id, links, ..
+                })) => {
+                    let sealer = keys.session(&session_id).context("a new session")?;
+                    break (keys.links(&links).read, sealer);
+                }
                 Ok(Some(ShareEvent::Stopped(why))) => anyhow::bail!("host refused: {why}"),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => anyhow::bail!("no welcome for the host"),
@@ -264,6 +273,7 @@ impl Net {
             sharing,
             arrivals,
             viewer,
+            sealer,
             sent: Arc::default(),
             next_seq: 0,
         })
@@ -384,6 +394,8 @@ struct Session {
     sharing: Sharing,
     arrivals: mpsc::UnboundedReceiver<(u64, Instant)>,
     viewer: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Seals each frame, as `share` does.
+    sealer: FrameSealer,
     /// When each frame's screen change happened.
     sent: Arc<Mutex<HashMap<u64, Instant>>>,
     next_seq: u64,
@@ -397,10 +409,15 @@ impl Session {
         if let Ok(mut sent) = self.sent.lock() {
             sent.insert(seq, Instant::now());
         }
+        let keyframe = keyframe || seq == 0;
+        let payload = self
+            .sealer
+            .seal(seq, keyframe, &[b'x'; PAYLOAD - FRAME_OVERHEAD])
+            .expect("seq goes up");
         ScreenFrame {
             seq,
-            keyframe: keyframe || seq == 0,
-            payload: vec![b'x'; PAYLOAD],
+            keyframe,
+            payload,
         }
     }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use cli_share::Emulator;
 use cli_share::Mirror;
 use cli_share::ScreenEncoder;
-use cli_share::client::{HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{HostOptions, HostTransport, ShareKeys, ShareUrl, ViewerTransport};
 use cli_share::client::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread};
 use protocol::{HostHello, RelayToViewer};
@@ -157,6 +157,7 @@ impl Net {
             sharing,
             emulator: Emulator::new(40, 5),
             encoder: ScreenEncoder::new(),
+            keys: ShareKeys::generate(false),
             link: String::new(),
             resumes: 0,
         };
@@ -191,6 +192,7 @@ impl Net {
     pub fn viewer(&self, rt: &RuntimeThread, link: &str, transport: ViewerTransport) -> Viewer {
         let (tx, rx) = mpsc::unbounded_channel();
         let link = ShareUrl::parse(link).expect("link");
+        let mirror = Mirror::new(&link.keys, &link.session_id);
         let base = link.base.clone();
         let roots = vec![self.ca.clone()];
         rt.spawn(async move {
@@ -204,18 +206,18 @@ impl Net {
                 }
             }
         });
-        Viewer {
-            rx,
-            mirror: Mirror::new(),
-        }
+        Viewer { rx, mirror }
     }
 }
 
-/// The host side: `share`'s reconnecting link fed by a real emulator and frame encoder.
+/// The host side: `share`'s reconnecting link fed by a real emulator and frame encoder,
+/// sealing for the share's keys.
 pub struct Host {
     pub sharing: Sharing,
     emulator: Emulator,
     encoder: ScreenEncoder,
+    keys: ShareKeys,
+    /// The read-only link, with its key.
     pub link: String,
     pub resumes: u32,
 }
@@ -223,18 +225,26 @@ pub struct Host {
 impl Host {
     /// Waits for the next welcome; true when it resumed the session.
     pub async fn welcomed(&mut self) -> bool {
-        let (links, resumed) = self
+        let (session_id, links, resumed) = self
             .until("host welcome", |event| match event {
-                ShareEvent::Welcome { links, resumed, .. } => Some((links, resumed)),
+                ShareEvent::Welcome {
+                    session_id,
+                    links,
+                    resumed,
+                    ..
+                } => Some((session_id, links, resumed)),
                 _ => None,
             })
             .await;
         if resumed {
             self.resumes += 1;
         } else {
-            self.link = links.read;
+            self.link = self.keys.links(&links).read;
         }
-        // As `share` does: a new link starts from a keyframe.
+        // As `share` does: frames sealed for the session, a new link starts from a keyframe.
+        if let Some(sealer) = self.keys.session(&session_id) {
+            self.encoder.seal_with(sealer);
+        }
         self.encoder.force_keyframe();
         resumed
     }
@@ -317,8 +327,10 @@ impl Viewer {
             .await
             .unwrap_or_else(|| panic!("{what}: viewer task ended"))
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        if let RelayToViewer::Frame(frame) = &message {
-            self.mirror.apply(frame);
+        if let RelayToViewer::Frame(frame) = &message
+            && let Err(error) = self.mirror.apply(frame)
+        {
+            panic!("{what}: {error}");
         }
         message
     }

@@ -13,6 +13,7 @@ use cli_share::client::{
     HostConnection, HostTransport, NetError, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
+use protocol::e2e::ShareSecrets;
 use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -79,7 +80,7 @@ impl Harness {
         link: &str,
         transport: ViewerTransport,
     ) -> Result<ViewerLink, NetError> {
-        let link = ShareUrl::parse(link).expect("share link");
+        let link = keyed(link);
         within(
             "viewer connect",
             connect_viewer(&self.info, &link, transport),
@@ -150,6 +151,15 @@ pub fn metric(text: &str, name: &str) -> u64 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+}
+
+/// The relay's `link` parsed as a host hands it out, with keys after the token. The relay
+/// tests' payloads are opaque to the relay, so any keys do: they never reach it.
+pub fn keyed(link: &str) -> ShareUrl {
+    let keyed = ShareSecrets::generate(true)
+        .collab_link(link)
+        .expect("a write secret");
+    ShareUrl::parse(&keyed).expect("share link")
 }
 
 /// An encoded `HostToRelay::Frame` with an opaque payload (the relay never decodes it).

@@ -1,4 +1,4 @@
-//! The keys of the current share, on the host (`protocol::e2e`): a read secret for every
+//! The keys of a share, on the host (`protocol::e2e`): a read secret for every
 //! share and a write secret once the user asked for collab, made here and handed out only
 //! in the links' fragments. From them, once the relay names the session, the sealer of the
 //! screen's frames and the opener of collaborators' input. Input that does not open is
