@@ -37,6 +37,10 @@ pub struct HostArgs {
     /// Key required by relays started with `--host-key`.
     #[arg(long, env = "SHARE_HOST_KEY", hide_env_values = true)]
     pub host_key: Option<String>,
+    /// How to reach the relay: QUIC, falling back to WebSocket when it does not connect
+    /// within 3 s (auto), or only one of them (ws skips the wait where UDP is blocked).
+    #[arg(long, value_enum, env = "SHARE_TRANSPORT", default_value_t = HostTransportChoice::Auto)]
+    pub transport: HostTransportChoice,
     /// Program to run, with its arguments (default: $SHELL, else /bin/sh).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
@@ -66,6 +70,13 @@ pub struct WatchArgs {
     /// Send TEXT as input once connected (C escapes: \r \n \t \e \\ \xHH).
     #[arg(long, value_name = "TEXT")]
     pub send: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostTransportChoice {
+    Auto,
+    Quic,
+    Ws,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

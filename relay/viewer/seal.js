@@ -191,7 +191,8 @@ export class InputSealer {
 
 /**
  * The order an honest relay keeps (see protocol/src/e2e/order.rs): keyframes never older
- * than one seen, diffs always past everything since the last keyframe. Gaps are fine.
+ * than one seen, a new keyframe past every frame since the last one (the latest one again
+ * is a resync), diffs always past everything since the last keyframe. Gaps are fine.
  */
 export class FrameOrder {
   constructor() {
@@ -210,6 +211,10 @@ export class FrameOrder {
     if (keyframe) {
       if (this.newestKeyframe !== null && seq < this.newestKeyframe) {
         throw new SealError(`${ALTERED}: an old keyframe was replayed`, true);
+      }
+      const resync = this.newestKeyframe === seq;
+      if (!resync && this.highestSinceKeyframe !== null && seq <= this.highestSinceKeyframe) {
+        throw new SealError(`${ALTERED}: frames were reordered or replayed`, true);
       }
       this.newestKeyframe = seq;
     } else if (this.highestSinceKeyframe !== null && seq <= this.highestSinceKeyframe) {

@@ -30,8 +30,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
-use crate::cli::HostArgs;
-use crate::client::{HostTransport, ShareEvent, ShareKeys, Sharing};
+use crate::cli::{HostArgs, HostTransportChoice};
+use crate::client::{HostOptions, HostTransport, ShareEvent, ShareKeys, Sharing, Target};
 use crate::sync::emulator_thread::EmulatorThread;
 use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -79,6 +79,8 @@ struct Host {
     filter: SlashFilter,
     // The share.
     relay: RelayTarget,
+    /// `None`: QUIC, falling back to WebSocket.
+    transport: Option<HostTransport>,
     host_key: Option<String>,
     collab_requested: bool,
     sharing: Option<Sharing>,
@@ -98,6 +100,11 @@ impl Host {
             console,
             filter: SlashFilter::new(!args.no_slash),
             relay: RelayTarget::new(args.relay.clone()),
+            transport: match args.transport {
+                HostTransportChoice::Auto => None,
+                HostTransportChoice::Quic => Some(HostTransport::Quic),
+                HostTransportChoice::Ws => Some(HostTransport::WebSocket),
+            },
             host_key: args.host_key.clone(),
             collab_requested: args.collab,
             sharing: None,
@@ -146,7 +153,15 @@ impl Host {
         };
         self.encoder.stop_sealing();
         self.keys = Some(ShareKeys::generate(collab));
-        Ok(Sharing::start(base, hello))
+        let target = Target {
+            base,
+            extra_roots: Vec::new(),
+            options: HostOptions {
+                transport: self.transport,
+                ..HostOptions::default()
+            },
+        };
+        Ok(Sharing::start_with(target, hello))
     }
 
     /// The relay welcomed the share into `session_id`: frames are sealed for it from now on
@@ -576,6 +591,7 @@ mod tests {
             now: false,
             no_slash: false,
             host_key: None,
+            transport: HostTransportChoice::Auto,
             command: Vec::new(),
         };
         let (terminal, console) = Terminal::new();
