@@ -223,7 +223,8 @@ struct Altering {
     done: bool,
     /// [`Tamper::Swap`]: the frame held back to go after the next one.
     held: Option<Vec<u8>>,
-    /// The newest keyframe sent on this connection.
+    /// The newest keyframe sent on this connection; [`Tamper::Replay`] sends an older one
+    /// before the next frame.
     newest_keyframe: Option<u64>,
 }
 
@@ -236,6 +237,8 @@ impl Altering {
                 stats.keyframes.push(frame.seq);
             }
         });
+        // What the viewer was sent before this frame.
+        let newest_keyframe = self.newest_keyframe;
         if frame.keyframe {
             let mut keyframes = shared.keyframes.lock().expect("keyframes lock");
             keyframes
@@ -262,11 +265,9 @@ impl Altering {
             },
             Tamper::Replay => {
                 let keyframes = shared.keyframes.lock().expect("keyframes lock");
-                let older = self
-                    .newest_keyframe
-                    .and_then(|newest| keyframes.range(..newest).next());
+                let older = newest_keyframe.and_then(|newest| keyframes.range(..newest).next());
                 match older {
-                    Some((_, old)) => vec![message, old.clone()],
+                    Some((_, old)) => vec![old.clone(), message],
                     None => return vec![message],
                 }
             }

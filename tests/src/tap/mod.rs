@@ -29,7 +29,7 @@ pub enum Tamper {
     Flip,
     /// Send the next two frames in the opposite order.
     Swap,
-    /// Send a viewer a keyframe older than one it was sent.
+    /// Send a viewer, before the next frame, a keyframe older than one it was sent.
     Replay,
     /// Pass viewers' input (a read-only viewer's, which the relay drops) to the host,
     /// labelled collab.
