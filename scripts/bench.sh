@@ -4,7 +4,7 @@
 # naive relay in the same run, prints a table and writes target/bench/results.json
 # (figure -> median), target/bench/report.json and target/bench/report.md.
 #
-#   scripts/bench.sh [--quick] [--runs N] [--only latency|echo|fanout|sessions|flood]...
+#   scripts/bench.sh [--quick] [--runs N] [--only latency|echo|fanout|sessions|flood|lossy|blackout|sealing]...
 #
 # --quick runs a reduced version of every part in under three minutes.
 set -euo pipefail

@@ -27,7 +27,7 @@ const CONNECTING: usize = 16;
 const CONNECT_ATTEMPTS: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mix {
+pub(super) enum Mix {
     Ws,
     Wt,
     Mixed,
@@ -54,7 +54,7 @@ impl Mix {
 
 /// Where viewers connect: the real relay (through a session's read link) or the naive one.
 #[derive(Clone)]
-enum Target {
+pub(super) enum Target {
     Ours(Arc<(RelayInfo, ShareUrl)>),
     Naive(String),
 }
@@ -181,9 +181,9 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Figures {
-    samples: Samples,
-    cpu_cores: f64,
+pub(super) struct Figures {
+    pub(super) samples: Samples,
+    pub(super) cpu_cores: f64,
     /// CPU of this process (all the viewers and the host): when it nears the machine's
     /// cores, the latencies measure the load generator as much as the relay.
     loadgen_cores: f64,
@@ -264,7 +264,7 @@ impl SendLog {
     }
 }
 
-async fn measure(
+pub(super) async fn measure(
     server: &Server,
     host_thread: &RuntimeThread,
     mut host: Host,

@@ -3,8 +3,9 @@
 //! naive ttyd-style relay ([`baseline`]) in the same run, so every figure has a twin.
 //!
 //! Each part measures one thing of issue 7: [`latency`], [`echo`], [`fanout`],
-//! [`sessions`], [`flood`]. A part records one value per figure per run into the
-//! [`report::Report`]; repeated runs give the medians.
+//! [`sessions`], [`flood`]; [`sealing`] what end-to-end encryption (issue 15) adds. A part
+//! records one value per figure per run into the [`report::Report`]; repeated runs give
+//! the medians.
 
 pub mod baseline;
 pub mod echo;
@@ -15,6 +16,7 @@ pub mod lossy;
 pub mod ours;
 pub mod process;
 pub mod report;
+pub mod sealing;
 pub mod sessions;
 pub mod stats;
 pub mod terminal;
@@ -38,10 +40,11 @@ pub enum Part {
     Flood,
     Lossy,
     Blackout,
+    Sealing,
 }
 
 impl Part {
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::Latency,
         Part::Echo,
         Part::Fanout,
@@ -49,6 +52,7 @@ impl Part {
         Part::Flood,
         Part::Lossy,
         Part::Blackout,
+        Part::Sealing,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +64,7 @@ impl Part {
             Part::Flood => "flood",
             Part::Lossy => "lossy",
             Part::Blackout => "blackout",
+            Part::Sealing => "sealing",
         }
     }
 
@@ -72,6 +77,7 @@ impl Part {
             Part::Flood => flood::run(ctx, report).await,
             Part::Lossy => lossy::run(ctx, report).await,
             Part::Blackout => lossy::run_blackouts(ctx, report).await,
+            Part::Sealing => sealing::run(ctx, report).await,
         }
     }
 }

@@ -55,6 +55,9 @@ fn target_of(name: &str) -> Option<Target> {
         "flood_viewer_bytes_ratio" => Target::Below(0.01),
         "flood_wrapper_throughput_ratio" => Target::AtLeast(0.9),
         "flood_ctrl_c_ms" => Target::Below(100.0),
+        // Issue 15: what sealing adds, against the same run without it.
+        "sealing_update_latency_added_p50_ms" => Target::Below(0.1),
+        "sealing_fanout_1000_ws_relay_cpu_ratio" => Target::Below(1.1),
         _ => return None,
     })
 }
