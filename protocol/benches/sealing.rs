@@ -17,19 +17,19 @@ const SESSION: &str = "0123456789abcdef0123456789abcdef";
 
 fn bench_sealing(c: &mut Criterion) {
     let screen = fixtures::full_screen();
-    let keystroke = ScreenUpdate::Diff(screen.diff(&fixtures::typed(&screen)).expect("successor"));
-    let scroll = ScreenUpdate::Diff(
-        screen
-            .diff(&fixtures::scrolled(&screen, 100))
-            .expect("successor"),
-    );
-    let keyframe = ScreenUpdate::Keyframe(screen);
-
-    for (name, update, is_key) in [
-        ("keystroke_diff", &keystroke, false),
-        ("diff_100_lines", &scroll, false),
-        ("keyframe", &keyframe, true),
-    ] {
+    let diff_to =
+        |next: &protocol::Screen| ScreenUpdate::Diff(screen.diff(next).expect("successor"));
+    let payloads = [
+        ("keystroke_diff", diff_to(&fixtures::typed(&screen)), false),
+        (
+            "diff_100_lines",
+            diff_to(&fixtures::scrolled(&screen, 100)),
+            false,
+        ),
+        ("keyframe", ScreenUpdate::Keyframe(screen.clone()), true),
+    ];
+    for (name, update, is_key) in &payloads {
+        let (update, is_key) = (update, *is_key);
         let payload = encode(update).expect("fixture encodes");
         let mut group = c.benchmark_group(format!("sealing/{name}"));
         group.throughput(Throughput::Bytes(payload.len() as u64));

@@ -100,13 +100,20 @@ async fn ends_altered(watcher: tokio::process::Child) {
     );
 }
 
+/// Once the tap is armed: new output reaches the tap, which alters it once, and the watch
+/// ends with the altered-session exit code and message, having printed nothing.
+async fn caught(net: &Tapped, host: &mut Host, watcher: tokio::process::Child) {
+    host.type_text("echo after-$((6*7))\n").await;
+    ends_altered(watcher).await;
+    net.tap_until("the alteration", |seen| seen.tampered == 1)
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flipped_byte_stops_the_viewer() {
     let (net, mut host, watcher) = watched(Tamper::Flip).await;
     net.tap.arm();
-    host.type_text("echo after-$((6*7))\n").await;
-    ends_altered(watcher).await;
-    net.tap_until("the flip", |seen| seen.tampered == 1).await;
+    caught(&net, &mut host, watcher).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,9 +124,7 @@ async fn two_swapped_frames_stop_the_viewer() {
     host.type_text("echo one-$((1+1))\n").await;
     net.tap_until("a frame held back", |seen| seen.frames_to_viewers > before)
         .await;
-    host.type_text("echo two-$((1+2))\n").await;
-    ends_altered(watcher).await;
-    net.tap_until("the swap", |seen| seen.tampered == 1).await;
+    caught(&net, &mut host, watcher).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -130,9 +135,7 @@ async fn a_replayed_keyframe_stops_the_viewer() {
     net.tap_until("a second keyframe", |seen| seen.keyframes.len() >= 2)
         .await;
     net.tap.arm();
-    host.type_text("echo after-$((6*7))\n").await;
-    ends_altered(watcher).await;
-    net.tap_until("the replay", |seen| seen.tampered == 1).await;
+    caught(&net, &mut host, watcher).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -667,21 +667,13 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_input_sealed_with_the_collab_key_reaches_the_child() {
         let (mut terminal, keys, session) = host(false);
-        let read_only = "read-only link: ";
-        let reader = share(
-            &mut terminal,
-            &keys,
-            "/share\r",
-            read_only,
-            ViewerTransport::WebSocket,
-        )
-        .await;
-        drop(reader);
+        type_keys(&keys, "/share\r").await;
+        terminal.until("/unshare to stop").await;
         // Collab asked for after a read-only share: the write key exists from now on.
         type_keys(&keys, "/share --collab\r").await;
         let shown = terminal.until("/unshare to stop").await;
         let collab_link = link_after(&shown, "collab link: ");
-        let read_link = link_after(&shown, read_only);
+        let read_link = link_after(&shown, "read-only link: ");
         let mut collab = Viewer::join(&collab_link, ViewerTransport::WebSocket).await;
         let mut seen = terminal.until("a collaborator joined").await;
 

@@ -385,6 +385,27 @@ mod tests {
         (relay, host, read)
     }
 
+    /// A watch of `link` until it shows `text` (60 s), once the host saw it join.
+    async fn joined_watch(
+        host: &mut HostConnection,
+        link: &str,
+        text: &str,
+    ) -> tokio::task::JoinHandle<anyhow::Result<i32>> {
+        let watching = tokio::spawn(run(WatchArgs {
+            until: Some(text.into()),
+            timeout: 60.0,
+            ..args(link)
+        }));
+        within("the watcher to join", async {
+            while !matches!(
+                host.receiver.recv().await,
+                Ok(RelayToHost::ViewerJoined { .. })
+            ) {}
+        })
+        .await;
+        watching
+    }
+
     fn args(url: &str) -> WatchArgs {
         WatchArgs {
             url: url.to_owned(),
@@ -417,18 +438,7 @@ mod tests {
     #[tokio::test]
     async fn a_watch_of_a_session_that_ends_exits_3() {
         let (relay, mut host, link) = host_showing("about to end").await;
-        let watching = tokio::spawn(run(WatchArgs {
-            until: Some("never shown".into()),
-            timeout: 60.0,
-            ..args(&link)
-        }));
-        within("the watcher to join", async {
-            while !matches!(
-                host.receiver.recv().await,
-                Ok(RelayToHost::ViewerJoined { .. })
-            ) {}
-        })
-        .await;
+        let watching = joined_watch(&mut host, &link, "never shown").await;
         host.sender.bye("done").await.expect("goodbye");
         let code = within("the watch", watching).await.expect("joined");
         assert_eq!(code.unwrap(), EXIT_ENDED);
@@ -469,18 +479,7 @@ mod tests {
     #[tokio::test]
     async fn a_frame_that_does_not_open_ends_the_watch_with_exit_4() {
         let (relay, mut host, link) = host_showing("authentic").await;
-        let watching = tokio::spawn(run(WatchArgs {
-            until: Some("forged".into()),
-            timeout: 60.0,
-            ..args(&link)
-        }));
-        within("the watcher to join", async {
-            while !matches!(
-                host.receiver.recv().await,
-                Ok(RelayToHost::ViewerJoined { .. })
-            ) {}
-        })
-        .await;
+        let watching = joined_watch(&mut host, &link, "forged").await;
         // What a relay would send if it could write screens: a frame under another key.
         let mut forger = TestShare::new(&host.welcome.session_id);
         let forged = forger.showing(1, "forged");

@@ -145,19 +145,8 @@ async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
             )
             .await?;
             server.stop().await;
-            let name = format!("sealing_fanout_1000_ws_{}", mode(sealing));
-            let sorted = figures.samples.sorted();
-            for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
-                if let Some(ms) = sorted.percentile_ms(p) {
-                    report.record(PART, &format!("{name}_{label}_ms"), "ms", ms);
-                }
-            }
-            report.record(
-                PART,
-                &format!("{name}_relay_cpu_cores"),
-                "cores",
-                figures.cpu_cores,
-            );
+            let name = format!("sealing_fanout_1000_ws_{}_relay_cpu_cores", mode(sealing));
+            report.record(PART, &name, "cores", figures.cpu_cores);
             cpu.push(figures.cpu_cores);
         }
         report.record(
