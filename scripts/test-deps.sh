@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond cargo on a fresh Debian machine: Chromium and
 # ChromeDriver for the browser tests, Node.js and npm for the viewer's tests, iproute2 for
-# the lossy-link tests. Does nothing when they are present.
+# the lossy-link and deployment tests, pebble and pebble-challtestsrv (an ACME server and
+# its DNS) for the relay's ACME tests, certutil (package libnss3-tools) for the browser
+# profile that trusts pebble's root, systemd-analyze (package systemd) for the unit in
+# deploy/; then playwright-core in tests/browser, which the Rust tests that drive Chromium
+# beyond loopback use too. Does nothing when they are present.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -10,8 +14,19 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium chromium-driver)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v node >/dev/null 2>&1 || missing+=(nodejs npm)
+command -v pebble >/dev/null 2>&1 || missing+=(pebble)
+command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble-challtestsrv)
+command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test-deps: installing ${missing[*]}"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# playwright-core has no install step and never downloads a browser.
+browser="$(cd "$(dirname "$0")/../tests/browser" && pwd)"
+if [ ! -d "$browser/node_modules/playwright-core" ]; then
+  echo "test-deps: installing the browser tests' node modules"
+  (cd "$browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -3,8 +3,8 @@
 # Rust test of the workspace (protocol, certs, relay, share, and the end-to-end tests over
 # real sockets and PTYs), then the browser viewer's type check (tsc), JavaScript unit tests
 # and fuzzing, and headless-Chromium tests (a hostile host among them). The tests marked
-# #[ignore = "needs root: ..."] (the lossy-link tests, which use network namespaces) run
-# too when this runs as root, as CI does.
+# #[ignore = "needs root: ..."] (network namespaces: the lossy-link, ACME and
+# beyond-loopback tests) run too when this runs as root, as CI does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/test-deps.sh

@@ -1,9 +1,12 @@
 //! Command-line interface of `share`.
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use url::Url;
+
+use crate::client::{RelayPolicy, Trust};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -41,6 +44,8 @@ pub struct HostArgs {
     /// within 3 s (auto), or only one of them (ws skips the wait where UDP is blocked).
     #[arg(long, value_enum, env = "SHARE_TRANSPORT", default_value_t = HostTransportChoice::Auto)]
     pub transport: HostTransportChoice,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Program to run, with its arguments (default: $SHELL, else /bin/sh).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
@@ -70,6 +75,54 @@ pub struct WatchArgs {
     /// Send TEXT as input once connected (C escapes: \r \n \t \e \\ \xHH).
     #[arg(long, value_name = "TEXT")]
     pub send: Option<String>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
+}
+
+/// How far to trust the relay, for `share` and `share watch` alike.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TrustArgs {
+    /// Also trust this CA (PEM): a private CA, a company's, a test ACME server's root.
+    /// Repeatable; the CAs in $SSL_CERT_FILE are trusted too. Both add to the system's roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca: Vec<PathBuf>,
+    /// Allow a plain http:// relay off this machine, for a test on a network you trust:
+    /// links, host key and screen then travel in clear text, and every share says so.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Where the relay's QUIC and WebTransport listen when not on the relay URL's host
+    /// (what /api/info says is then ignored).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub relay_quic: Option<String>,
+}
+
+impl TrustArgs {
+    /// The policy these flags (and `$SSL_CERT_FILE`) make.
+    pub fn policy(&self) -> anyhow::Result<RelayPolicy> {
+        let from_env = std::env::var_os("SSL_CERT_FILE").map(PathBuf::from);
+        let mut extra_roots = Vec::new();
+        for file in self.ca.iter().chain(&from_env) {
+            extra_roots.extend(certs::load_certs(file)?);
+        }
+        // Unusable certificates are refused now, not at the first connection.
+        Trust::webpki(&extra_roots)?;
+        if let Some(endpoint) = &self.relay_quic {
+            let has_port = endpoint
+                .rsplit_once(':')
+                .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+            let is_authority = Url::parse(&format!("https://{endpoint}"))
+                .is_ok_and(|url| url.path() == "/" && url.username().is_empty());
+            anyhow::ensure!(
+                has_port && is_authority,
+                "--relay-quic takes HOST:PORT, not {endpoint:?}"
+            );
+        }
+        Ok(RelayPolicy {
+            extra_roots,
+            insecure: self.insecure,
+            pinned_endpoint: self.relay_quic.clone(),
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -15,6 +15,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    // Before any other thread runs: reading them touches the environment.
+    cli_share::client::system_roots();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -9,7 +9,8 @@ use protocol::{Line, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 use relay::{Relay, RelayConfig, RunningRelay};
 
 use crate::client::{
-    NetError, ShareKeys, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover,
+    NetError, RelayPolicy, ShareKeys, ShareUrl, ViewerLink, ViewerTransport, connect_viewer,
+    discover,
 };
 use crate::sync::Mirror;
 
@@ -95,7 +96,7 @@ impl Viewer {
     pub async fn join(url: &str, transport: ViewerTransport) -> Viewer {
         let url = ShareUrl::parse(url).expect("a share URL");
         let link = within("the viewer to join", async {
-            let relay = discover(&url.base, &[]).await?;
+            let relay = discover(&url.base, &RelayPolicy::default()).await?;
             connect_viewer(&relay, &url, transport).await
         })
         .await

@@ -1,10 +1,13 @@
 //! A host (`share --now`) and watchers (`share watch`), real processes over the embedded
 //! relay on loopback: output reaches watchers over both transports, collab input runs in
-//! the host's shell, read-only input is refused, `/unshare` ends viewers, bad links fail.
+//! the host's shell, read-only input is refused, `/unshare` ends viewers, bad links fail,
+//! and a hostile host's control sequences never reach the watcher's terminal.
 
 mod common;
 
+use cli_share::client::{HostOptions, RelayPolicy, connect_host, discover};
 use common::{Host, spawn_watch, stdout, wait_child, watch};
+use protocol::{HostHello, Line, Screen, ScreenFrame, ScreenUpdate};
 
 #[test]
 fn output_reaches_watchers_over_both_transports() {
@@ -101,4 +104,51 @@ fn bad_links_fail_with_the_reason() {
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("403") || stderr.contains("404"), "{stderr}");
+}
+
+/// What a hostile host puts on its screen: a title, a screen clear, an OSC 52 clipboard
+/// write and an 8-bit CSI. The real host's emulator never stores any.
+const HOSTILE: &str = "A\x1b]0;pwned\x07B\x1b[2JC\x1b]52;c;ZWNobyBoaQ==\x1b\\D\u{9b}31mE";
+
+/// Characters a terminal would act on, other than the newline.
+fn controls(text: &str) -> Vec<char> {
+    text.chars()
+        .filter(|&c| c != '\n' && c.is_control())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hostile_hosts_control_sequences_never_reach_the_watchers_terminal() {
+    let relay = relay::Relay::start(relay::RelayConfig::loopback())
+        .await
+        .expect("the relay starts");
+    let info = discover(relay.public_url(), &RelayPolicy::default())
+        .await
+        .expect("discovered");
+    let mut host = connect_host(&info, &HostHello::new(80, 5), &HostOptions::default())
+        .await
+        .expect("the host is welcomed");
+    let mut screen = Screen::new(80, 5);
+    screen.lines[0] = Line::plain(HOSTILE);
+    let payload = protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap();
+    let frame = ScreenFrame {
+        seq: 0,
+        keyframe: true,
+        payload,
+    };
+    host.sender.send_frame(frame).await.expect("the frame goes");
+
+    let link = host.welcome.links.read.clone();
+    for goal in [&["--dump"][..], &["--until", "ABCDE"]] {
+        let args = [goal, &["--timeout", "30"]].concat();
+        let link = link.clone();
+        let output = tokio::task::spawn_blocking(move || watch(&link, &args))
+            .await
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{goal:?}: {output:?}");
+        let printed = stdout(&output);
+        assert!(printed.contains("ABCDE"), "{goal:?}: {printed:?}");
+        assert!(controls(&printed).is_empty(), "{goal:?}: {printed:?}");
+    }
+    relay.shutdown().await;
 }

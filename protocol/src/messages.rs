@@ -136,6 +136,9 @@ pub enum RefusalReason {
     SessionGone,
     Malformed,
     ShuttingDown,
+    /// A limit of the relay was reached (sessions in all or from the host's address): retry
+    /// later; the message names the limit.
+    Busy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -238,4 +241,7 @@ pub mod close {
     pub const VERSION_MISMATCH: u16 = 4003;
     /// A newer connection of the same host replaced this one.
     pub const REPLACED: u16 = 4004;
+    /// A limit of the relay was reached (connections, sessions, viewers or handshakes, in
+    /// all or from this address): retry later, with backoff. The reason names the limit.
+    pub const BUSY: u16 = 4005;
 }

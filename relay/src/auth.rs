@@ -1,11 +1,13 @@
 //! Viewer admission: a link token must verify (HS256 only, unexpired), name this session and
 //! grant read or collab; only then is the session looked up. Every refusal happens before
-//! any session data is sent and is counted by reason; tokens are never logged.
+//! any session data is sent and is counted by reason; tokens are never logged. A session
+//! with as many viewers as the relay allows turns new ones away.
 
 use std::sync::Arc;
 
 use protocol::{Mode, TokenError};
 
+use crate::admission::Limited;
 use crate::metrics::Rejection;
 use crate::session::Session;
 use crate::shared::Shared;
@@ -17,6 +19,8 @@ pub(crate) enum Denied {
     Forbidden,
     /// 404: a valid token for a session this relay does not have.
     NotFound,
+    /// 429: the session has as many viewers as the relay allows.
+    Busy(Limited),
 }
 
 pub(crate) fn admit(
@@ -43,5 +47,9 @@ pub(crate) fn admit(
         .sessions
         .get(session_id)
         .ok_or_else(|| deny(Rejection::UnknownSession, Denied::NotFound))?;
+    if session.viewer_count() >= shared.config.limits.max_viewers_per_session {
+        let why = shared.admission.refuse(Limited::ViewersPerSession);
+        return Err(Denied::Busy(why));
+    }
     Ok((session, claims.mode))
 }

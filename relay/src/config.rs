@@ -31,9 +31,16 @@ pub struct RelayConfig {
     pub keep_alive: Duration,
     /// When non-empty, only hosts presenting one of these keys may create sessions.
     pub host_keys: Vec<String>,
+    /// Certificates from an ACME CA (takes the place of `cert` and of an ephemeral one).
+    pub acme: Option<crate::AcmeConfig>,
     /// Validity of an ephemeral certificate (capped at 14 days by `certs`); it is rotated
     /// after a third of it, so the published "next" certificate is always valid.
     pub cert_validity: Duration,
+    /// Bounds on sessions, connections, viewers and handshakes, in all and per address.
+    pub limits: crate::Limits,
+    /// Where `/metrics` is served. `None`: on the HTTP port, and only while that port is
+    /// bound to loopback (the metrics say how busy the relay is and who it refuses).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for RelayConfig {
@@ -50,7 +57,10 @@ impl std::fmt::Debug for RelayConfig {
             .field("grace", &self.grace)
             .field("keep_alive", &self.keep_alive)
             .field("host_keys", &self.host_keys.len())
+            .field("acme", &self.acme)
             .field("cert_validity", &self.cert_validity)
+            .field("limits", &self.limits)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -68,7 +78,10 @@ impl Default for RelayConfig {
             grace: Duration::from_secs(30),
             keep_alive: crate::quic::DEFAULT_KEEP_ALIVE,
             host_keys: Vec::new(),
+            acme: None,
             cert_validity: Duration::from_secs(12 * 24 * 3600),
+            limits: crate::Limits::default(),
+            metrics: None,
         }
     }
 }

@@ -15,4 +15,6 @@ pub enum RelayError {
     Tls(String),
     #[error("invalid public URL: {0}")]
     PublicUrl(String),
+    #[error("ACME: {0}")]
+    Acme(String),
 }

@@ -12,15 +12,25 @@ use protocol::{
 };
 use tokio::sync::mpsc;
 
+use crate::admission::Limited;
 use crate::link::{LinkRx, LinkTx, Received};
 use crate::metrics::add;
+use crate::peer::Peer;
 use crate::reorder::{Reorder, Source};
-use crate::session::{HostHandle, Session, encoded};
+use crate::session::{HostHandle, Session, Unavailable, encoded};
 use crate::shared::Shared;
 use crate::stop::Stopper;
+use crate::tickets::ConnectionTickets;
 
 /// How long a new connection may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest hello read over a stream (a host key and a host token, each at most
+/// [`protocol::limits::MAX_TEXT_BYTES`]): an unauthenticated connection makes the relay
+/// buffer no more than this. Frames may be larger once the hello was welcomed.
+pub(crate) const MAX_HELLO_BYTES: usize = 32 * 1024;
+/// WebSocket pings keep proxies (and the relay's own idle timeout) from cutting a host
+/// whose screen is still; QUIC links have transport keep-alives instead.
+const PING_INTERVAL: Duration = Duration::from_secs(20);
 /// Control messages (viewer input, joins) waiting for a host that reads slowly: at most
 /// 64 inputs of 64 KiB, 4 MiB per host.
 const HOST_QUEUE: usize = 64;
@@ -37,6 +47,25 @@ fn refuse(reason: RefusalReason, message: impl Into<String>, code: u16) -> Refus
         message: message.into(),
         code,
     }
+}
+
+fn busy(why: Limited) -> Refuse {
+    refuse(
+        RefusalReason::Busy,
+        format!(
+            "{}; retry in {} s",
+            why.message(),
+            why.retry_after().as_secs()
+        ),
+        close::BUSY,
+    )
+}
+
+/// Where a host link comes from.
+pub(crate) struct Origin {
+    pub peer: Peer,
+    /// The TLS tickets of a QUIC link, kept with the hosts' once welcomed.
+    pub tickets: Option<Arc<ConnectionTickets>>,
 }
 
 /// Reads the hello; a message that does not decode is refused with the version it
@@ -80,8 +109,13 @@ fn same_key(a: &str, b: &str) -> bool {
 }
 
 /// Finds or creates the session the hello asks for; the flag says whether the relay lost
-/// its frames (a session re-created from a host token after a relay restart).
-fn session_for(shared: &Shared, hello: &HostHello) -> Result<(Arc<Session>, bool), Refuse> {
+/// its frames (a session re-created from a host token after a relay restart). A resume
+/// needs only the host token: it was issued to a host that presented a key.
+fn session_for(
+    shared: &Shared,
+    hello: &HostHello,
+    peer: Peer,
+) -> Result<(Arc<Session>, bool), Refuse> {
     if shared.shutdown.is_cancelled() {
         return Err(refuse(
             RefusalReason::ShuttingDown,
@@ -102,13 +136,17 @@ fn session_for(shared: &Shared, hello: &HostHello) -> Result<(Arc<Session>, bool
                     close::ENDED,
                 )
             })?;
-        return shared.sessions.get_or_recreate(&claims.sid).ok_or_else(|| {
-            refuse(
-                RefusalReason::SessionGone,
-                "the session has ended",
-                close::ENDED,
-            )
-        });
+        return shared
+            .sessions
+            .get_or_recreate(&claims.sid, || shared.admission.session(peer))
+            .map_err(|unavailable| match unavailable {
+                Unavailable::Ended => refuse(
+                    RefusalReason::SessionGone,
+                    "the session has ended",
+                    close::ENDED,
+                ),
+                Unavailable::Limited(why) => busy(why),
+            });
     }
     let keys = &shared.config.host_keys;
     let allowed = keys.is_empty()
@@ -123,14 +161,21 @@ fn session_for(shared: &Shared, hello: &HostHello) -> Result<(Arc<Session>, bool
             close::ENDED,
         ));
     }
-    Ok((shared.sessions.create(), false))
+    let slot = shared.admission.session(peer).map_err(busy)?;
+    Ok((shared.sessions.create(slot), false))
+}
+
+/// Refuses a host link that a connection limit turned away, before its hello.
+pub(crate) async fn turn_away(shared: &Shared, tx: LinkTx, why: Limited) {
+    refused(shared, tx, busy(why)).await;
 }
 
 /// Serves one host connection to its end.
-pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx) {
+pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx, origin: Origin) {
     let found = match tokio::time::timeout(HELLO_TIMEOUT, rx.recv()).await {
-        Ok(Received::Message(bytes)) => parse_hello(&bytes)
-            .and_then(|hello| session_for(&shared, &hello).map(|found| (hello, found))),
+        Ok(Received::Message(bytes)) => parse_hello(&bytes).and_then(|hello| {
+            session_for(&shared, &hello, origin.peer).map(|found| (hello, found))
+        }),
         _ => Err(refuse(
             RefusalReason::Malformed,
             "no hello",
@@ -176,10 +221,23 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx) {
         resumed,
         viewers,
     });
+    // Counted before the welcome goes out, so a host that has it can read the count.
+    let metrics = &shared.metrics;
+    add(
+        match tx.quic_connection() {
+            Some(_) => &metrics.host_links_quic,
+            None => &metrics.host_links_websocket,
+        },
+        1,
+    );
     if tx.send(encoded(&welcome)).await.is_err() {
         lost(&shared, &session, conn);
         return;
     }
+    if let Some(tickets) = &origin.tickets {
+        tickets.promote();
+    }
+    rx.allow_frames();
     if recreated {
         add(&shared.metrics.keyframe_requests, 1);
         let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
@@ -217,8 +275,10 @@ fn lost(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64) {
 
 /// Sends control messages to the host until told to stop.
 async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) {
+    let mut ping = tokio::time::interval(PING_INTERVAL);
+    ping.reset();
     loop {
-        tokio::select! {
+        let message = tokio::select! {
             biased;
             why = stop.stopped() => {
                 if let Some(last) = why.last {
@@ -227,16 +287,23 @@ async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) 
                 tx.close(why.code, why.reason).await;
                 return;
             }
-            message = queue.recv() => {
-                let Some(message) = message else { return };
-                let sent = tokio::select! {
-                    sent = tx.send(message) => sent.is_ok(),
-                    _ = stop.stopped() => true,
-                };
-                if !sent {
-                    return;
+            message = queue.recv() => match message {
+                Some(message) => Some(message),
+                None => return,
+            },
+            _ = ping.tick() => None,
+        };
+        let sent = tokio::select! {
+            sent = async {
+                match message {
+                    Some(message) => tx.send(message).await,
+                    None => tx.keepalive().await,
                 }
-            }
+            } => sent.is_ok(),
+            _ = stop.stopped() => true,
+        };
+        if !sent {
+            return;
         }
     }
 }
@@ -323,7 +390,11 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
                 shared.end_session(session, EndReason::HostEnded);
                 return;
             }
-            Ok(HostToRelay::Hello(_) | HostToRelay::Frame(_)) | Err(_) => {
+            Ok(HostToRelay::Hello(_)) => {
+                shared.admission.refuse(Limited::HelloRepeated);
+                return protocol_error(shared, session, conn, stop);
+            }
+            Ok(HostToRelay::Frame(_)) | Err(_) => {
                 return protocol_error(shared, session, conn, stop);
             }
         }

@@ -1,7 +1,9 @@
 //! The TCP side: the viewer page and its assets, `/api/info`, `/healthz`, `/metrics`, and the
 //! WebSocket endpoints for viewers (`/ws/sessions/:id`) and hosts without UDP (`/ws/host`).
 //! Served over HTTPS when the relay has a real certificate. Request URIs are never logged:
-//! they may carry tokens.
+//! they may carry tokens. Every connection is admitted against the connection limits (or
+//! answered 429/503 with `Retry-After`) and runs under the idle and write timeouts; a failing
+//! accept (out of file descriptors) backs off instead of spinning.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ws::WebSocket;
-use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::extract::{Extension, Path, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,29 +22,52 @@ use serde::Deserialize;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+use crate::admission::{Limited, Slot};
 use crate::assets;
 use crate::auth::{Denied, admit};
+use crate::deadline::Deadline;
+use crate::host::Origin;
 use crate::link::{LinkRx, LinkTx};
+use crate::metrics::add;
+use crate::peer::Peer;
 use crate::shared::Shared;
 use crate::viewer::MAX_VIEWER_MESSAGE;
 
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a refused client gets to read its 429 or 503.
+const REFUSAL_TIMEOUT: Duration = Duration::from_secs(3);
+/// Back-off after a failed accept, doubling up to the maximum: when file descriptors run
+/// out, accept fails at once until one is freed, and retrying at once would spin a core.
+const MIN_ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// Read and write buffer of every WebSocket. tungstenite zero-fills its whole read buffer
 /// before each read, so its 128 KiB default made 128 KiB resident per idle viewer; larger
 /// messages still arrive whole (the buffer grows to the announced frame length, bounded by
 /// the maximum message size), only in reads of this size.
 const WS_BUFFER: usize = 4 * 1024;
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+/// The routes of the HTTP port; `/metrics` among them only if `with_metrics`.
+pub(crate) fn router(shared: Arc<Shared>, with_metrics: bool) -> Router {
+    let router = Router::new();
+    let router = if with_metrics {
+        router.route("/metrics", get(metrics))
+    } else {
+        router
+    };
+    router
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/info", get(info))
-        .route("/metrics", get(metrics))
         .route("/s/{id}", get(page))
         .route("/assets/{name}", get(asset))
         .route("/ws/sessions/{id}", get(ws_viewer))
         .route("/ws/host", get(ws_host))
+        .with_state(shared)
+}
+
+/// The routes of the `--metrics` address.
+pub(crate) fn metrics_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/metrics", get(metrics))
         .with_state(shared)
 }
 
@@ -112,8 +137,17 @@ fn protocol_token(headers: &HeaderMap) -> Option<String> {
         .find_map(|p| p.trim().strip_prefix("token.").map(str::to_owned))
 }
 
+/// The client of a request: its address, and its connection's slot, which an upgraded
+/// WebSocket keeps after the HTTP connection's task has handed it over.
+#[derive(Clone)]
+pub(crate) struct Client {
+    peer: Peer,
+    _slot: Option<Arc<Slot>>,
+}
+
 async fn ws_viewer(
     State(shared): State<Arc<Shared>>,
+    Extension(client): Extension<Client>,
     Path(id): Path<String>,
     Query(query): Query<TokenQuery>,
     headers: HeaderMap,
@@ -126,6 +160,7 @@ async fn ws_viewer(
         Ok(admitted) => admitted,
         Err(Denied::Forbidden) => return StatusCode::FORBIDDEN.into_response(),
         Err(Denied::NotFound) => return StatusCode::NOT_FOUND.into_response(),
+        Err(Denied::Busy(why)) => return why.response(),
     };
     let ws = bounded(ws, MAX_VIEWER_MESSAGE);
     let ws = if in_header {
@@ -136,27 +171,44 @@ async fn ws_viewer(
     let tracker = shared.tracker.clone();
     ws.on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();
-        tracker.track_future(crate::viewer::serve(
+        let served = crate::viewer::serve(
             shared,
             session,
             mode,
             Transport::WebSocket,
             LinkRx::WebSocket(stream),
             LinkTx::WebSocket(sink),
-        ))
+        );
+        tracker.track_future(async move {
+            served.await;
+            drop(client);
+        })
     })
 }
 
-async fn ws_host(State(shared): State<Arc<Shared>>, ws: WebSocketUpgrade) -> Response {
+async fn ws_host(
+    State(shared): State<Arc<Shared>>,
+    Extension(client): Extension<Client>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let max = limits::MAX_FRAME_BYTES + 16;
     let tracker = shared.tracker.clone();
     bounded(ws, max).on_upgrade(move |socket: WebSocket| {
         let (sink, stream) = socket.split();
-        tracker.track_future(crate::host::serve(
+        let origin = Origin {
+            peer: client.peer,
+            tickets: None,
+        };
+        let served = crate::host::serve(
             shared,
             LinkRx::WebSocket(stream),
             LinkTx::WebSocket(sink),
-        ))
+            origin,
+        );
+        tracker.track_future(async move {
+            served.await;
+            drop(client);
+        })
     })
 }
 
@@ -168,64 +220,147 @@ fn bounded(ws: WebSocketUpgrade, max_message: usize) -> WebSocketUpgrade {
         .write_buffer_size(WS_BUFFER)
 }
 
+/// Whether a listener's connections count against the connection limits: not those of
+/// the `--metrics` address, which must answer while the relay is full.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    Limited,
+    Everyone,
+}
+
 /// Accepts TCP connections until shutdown, with TLS when `tls` is set.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     router: Router,
+    admit: Admit,
 ) {
+    let mut backoff = MIN_ACCEPT_BACKOFF;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
             _ = shared.shutdown.cancelled() => return,
         };
-        let Ok((stream, _peer)) = accepted else {
-            continue;
+        let (stream, addr) = match accepted {
+            Ok(accepted) => {
+                backoff = MIN_ACCEPT_BACKOFF;
+                accepted
+            }
+            Err(error) => {
+                add(&shared.admission.accept_errors, 1);
+                tracing::warn!(%error, ?backoff, "accepting a TCP connection failed; backing off");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = shared.shutdown.cancelled() => return,
+                }
+                backoff = (backoff * 2).min(MAX_ACCEPT_BACKOFF);
+                continue;
+            }
+        };
+        let peer = Peer::from(addr.ip());
+        let admitted = match admit {
+            Admit::Limited => shared.admission.connect(peer).map(Some),
+            Admit::Everyone => Ok(None),
+        };
+        // A refused client is told why while that stays cheap, and dropped otherwise.
+        let (courtesy, router, slot) = match admitted {
+            Ok(slot) => (None, router.clone(), slot.map(Arc::new)),
+            Err(why) => match shared.admission.courtesy() {
+                Some(permit) => (Some(permit), refusal(why), None),
+                None => continue,
+            },
         };
         let _ = stream.set_nodelay(true);
-        let router = router.clone();
+        let limits = &shared.config.limits;
+        let io = Deadline::new(
+            stream,
+            limits.idle_timeout,
+            limits.write_timeout,
+            shared.admission.stalls.clone(),
+        );
         let tls = tls.clone();
-        let shutdown = shared.shutdown.clone();
+        let conn = Connection {
+            router,
+            client: Client { peer, _slot: slot },
+            header_timeout: limits.header_timeout,
+            keep_alive: courtesy.is_none(),
+            shutdown: shared.shutdown.clone(),
+        };
         shared.tracker.spawn(async move {
-            match tls {
-                None => connection(stream, router, shutdown).await,
-                Some(acceptor) => {
-                    if let Ok(Ok(stream)) =
-                        tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-                    {
-                        connection(stream, router, shutdown).await;
+            let served = async {
+                match tls {
+                    None => conn.serve(io).await,
+                    Some(acceptor) => {
+                        if let Ok(Ok(stream)) =
+                            tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(io)).await
+                            && !crate::acme::is_validation(&stream)
+                        {
+                            conn.serve(stream).await;
+                        }
                     }
+                }
+            };
+            match courtesy {
+                None => served.await,
+                Some(_permit) => {
+                    let _ = tokio::time::timeout(REFUSAL_TIMEOUT, served).await;
                 }
             }
         });
     }
 }
 
-async fn connection<I>(io: I, router: Router, shutdown: tokio_util::sync::CancellationToken)
-where
-    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let service = hyper::service::service_fn(move |request| {
-        let mut router = router.clone();
-        async move {
-            let response: Result<Response, Infallible> =
-                tower::Service::call(&mut router, request).await;
-            response
-        }
-    });
-    // A client that trickles its request headers is dropped instead of holding a task.
-    let conn = hyper::server::conn::http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
-        .serve_connection(TokioIo::new(io), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+/// Answers every request with the refusal.
+fn refusal(why: Limited) -> Router {
+    Router::new().fallback(move || async move { why.response() })
+}
+
+/// One accepted connection's HTTP settings.
+struct Connection {
+    router: Router,
+    /// Held for as long as the connection lives, and by an upgraded WebSocket after it.
+    client: Client,
+    header_timeout: Duration,
+    keep_alive: bool,
+    shutdown: tokio_util::sync::CancellationToken,
+}
+
+impl Connection {
+    async fn serve<I>(self, io: I)
+    where
+        I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let Connection {
+            router,
+            client,
+            header_timeout,
+            keep_alive,
+            shutdown,
+        } = self;
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<_>| {
+            let mut router = router.clone();
+            request.extensions_mut().insert(client.clone());
+            async move {
+                let response: Result<Response, Infallible> =
+                    tower::Service::call(&mut router, request).await;
+                response
+            }
+        });
+        // A client that trickles its request headers is dropped instead of holding a task.
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .keep_alive(keep_alive)
+            .serve_connection(TokioIo::new(io), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(1), conn).await;
+            }
         }
     }
 }

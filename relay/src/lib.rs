@@ -4,21 +4,31 @@
 //! [`RunningRelay`] with the bound addresses, the certificate fingerprints and a graceful
 //! shutdown; the `relay` binary is a thin CLI around it.
 
+pub mod acme;
+mod admission;
 mod assets;
 mod auth;
+mod bucket;
 mod config;
+mod deadline;
 mod error;
+pub mod exposure;
 mod host;
 mod http;
+pub mod limits;
 mod link;
 mod metrics;
+mod notices;
+mod peer;
 pub mod queue;
 mod quic;
 mod reorder;
 pub mod retention;
+mod secret_file;
 mod session;
 mod shared;
 mod stop;
+mod tickets;
 mod tls;
 mod viewer;
 
@@ -29,9 +39,14 @@ use std::time::Duration;
 use rand::RngCore;
 use url::{Host, Url};
 
+pub use acme::AcmeConfig;
 pub use config::RelayConfig;
 pub use error::RelayError;
-pub use quic::{DEFAULT_KEEP_ALIVE, idle_timeout};
+pub use limits::Limits;
+pub use quic::{
+    CONNECTION_WINDOW, DATAGRAM_BUFFER, DEFAULT_KEEP_ALIVE, STREAM_WINDOW, idle_timeout,
+};
+pub use secret_file::{SecretFileError, read_secret_file};
 pub use shared::HOST_TOKEN_TTL;
 
 use crate::quic::Serves;
@@ -51,6 +66,7 @@ pub struct RunningRelay {
     http_addr: SocketAddr,
     quic_addr: SocketAddr,
     webtransport_addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     endpoints: Vec<quinn::Endpoint>,
 }
 
@@ -90,28 +106,42 @@ fn ephemeral_sans(public_url: &Url) -> Vec<String> {
     sans
 }
 
+/// Binds a TCP listener and returns it with its bound address.
+async fn listen(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<(tokio::net::TcpListener, SocketAddr), RelayError> {
+    let bind_error = |source| RelayError::Bind { what, addr, source };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(bind_error)?;
+    let bound = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, bound))
+}
+
 impl Relay {
     /// Binds the HTTP listener and the QUIC endpoint(s) and starts serving.
     pub async fn start(config: RelayConfig) -> Result<RunningRelay, RelayError> {
-        let listener = tokio::net::TcpListener::bind(config.http)
-            .await
-            .map_err(|source| RelayError::Bind {
-                what: "HTTP",
-                addr: config.http,
-                source,
-            })?;
-        let http_addr = listener.local_addr().map_err(|source| RelayError::Bind {
-            what: "HTTP",
-            addr: config.http,
-            source,
-        })?;
-        let public_url = match &config.public_url {
-            Some(url) => url.clone(),
-            None => default_public_url(http_addr, config.cert.is_some())?,
+        let (listener, http_addr) = listen("HTTP", config.http).await?;
+        let metrics_listener = match config.metrics {
+            Some(addr) => Some(listen("metrics", addr).await?),
+            None => None,
         };
-        let certs = Arc::new(match &config.cert {
-            Some((cert, key)) => CertSource::from_files(cert, key)?,
-            None => CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?,
+        let acme = match &config.acme {
+            Some(acme) => Some(acme::Acme::open(acme).await?),
+            None => None,
+        };
+        let public_url = match (&config.public_url, &config.acme) {
+            (Some(url), _) => url.clone(),
+            (None, Some(acme)) => acme.public_url()?,
+            (None, None) => default_public_url(http_addr, config.cert.is_some())?,
+        };
+        let certs = Arc::new(match (&config.cert, &acme) {
+            (Some((cert, key)), _) => CertSource::from_files(cert, key)?,
+            (None, Some(acme)) => acme.cert_source()?,
+            (None, None) => {
+                CertSource::ephemeral(ephemeral_sans(&public_url), config.cert_validity)?
+            }
         });
         let bind = |addr, serves| quic::bind(&certs, addr, serves, config.keep_alive);
         let mut endpoints = Vec::new();
@@ -130,9 +160,9 @@ impl Relay {
                 source,
             })
         };
-        let quic_addr = local(&endpoints[0], config.quic)?;
+        let quic_addr = local(&endpoints[0].quinn, config.quic)?;
         let webtransport_addr = match endpoints.get(1) {
-            Some(endpoint) => local(endpoint, quic_addr)?,
+            Some(endpoint) => local(&endpoint.quinn, quic_addr)?,
             None => quic_addr,
         };
         let host = url_host(&public_url)?;
@@ -147,7 +177,7 @@ impl Relay {
                 protocol::TokenKey::new(&secret)
             }
         };
-        let https = config.cert.is_some();
+        let https = config.cert.is_some() || acme.is_some();
         let shared = Arc::new(Shared::new(
             config,
             token_key,
@@ -156,30 +186,50 @@ impl Relay {
             format!("{host}:{}", quic_addr.port()),
             format!("https://{host}:{}", webtransport_addr.port()),
         ));
-        for endpoint in &endpoints {
+        let quinn_endpoints = endpoints.iter().map(|e| e.quinn.clone()).collect();
+        for endpoint in endpoints {
             shared
                 .tracker
-                .spawn(quic::accept_loop(shared.clone(), endpoint.clone()));
+                .spawn(quic::accept_loop(shared.clone(), Arc::new(endpoint)));
         }
         let tls = if https {
-            let config = certs.server_config(&[b"http/1.1"])?;
+            let alpn: &[&[u8]] = if certs.answers_acme() {
+                &[b"http/1.1", acme::ACME_TLS_ALPN]
+            } else {
+                &[b"http/1.1"]
+            };
+            let config = certs.server_config(alpn)?;
             Some(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
         } else {
             None
         };
-        let router = http::router(shared.clone());
-        shared
-            .tracker
-            .spawn(http::serve(shared.clone(), listener, tls, router));
+        // Without an address of their own, the metrics (how busy the relay is, whom it
+        // refuses) are served only where strangers cannot reach them.
+        let metrics_here = metrics_listener.is_none() && http_addr.ip().is_loopback();
+        let serve = |listener, tls, router, admit| {
+            let served = http::serve(shared.clone(), listener, tls, router, admit);
+            shared.tracker.spawn(served);
+        };
+        let router = http::router(shared.clone(), metrics_here);
+        serve(listener, tls, router, http::Admit::Limited);
+        let metrics_addr = metrics_listener.map(|(listener, addr)| {
+            let router = http::metrics_router(shared.clone());
+            serve(listener, None, router, http::Admit::Everyone);
+            addr
+        });
         if let Some(period) = certs.rotation_period() {
             shared.tracker.spawn(rotate(shared.clone(), period));
+        }
+        if let Some(acme) = acme {
+            acme.start(&shared);
         }
         Ok(RunningRelay {
             shared,
             http_addr,
             quic_addr,
             webtransport_addr,
-            endpoints,
+            metrics_addr,
+            endpoints: quinn_endpoints,
         })
     }
 }
@@ -212,13 +262,25 @@ impl RunningRelay {
         self.webtransport_addr
     }
 
+    /// The `--metrics` address, if one was given.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+
     pub fn public_url(&self) -> &Url {
         &self.shared.public_url
     }
 
-    /// Hex SHA-256 certificate fingerprints, current first (then the next, when ephemeral).
+    /// Hex SHA-256 certificate fingerprints, current first (then the next, when ephemeral);
+    /// empty while an ACME relay waits for its first certificate.
     pub fn fingerprints(&self) -> Vec<String> {
         self.shared.certs.fingerprints()
+    }
+
+    /// Returns once a certificate is served: at once, unless ACME is still ordering the
+    /// first one (the listeners are up meanwhile, to answer the CA's challenge).
+    pub async fn certified(&self) {
+        self.shared.certs.certified().await
     }
 
     pub fn token_key(&self) -> &protocol::TokenKey {

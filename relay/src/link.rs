@@ -46,6 +46,14 @@ pub(crate) enum LinkTx {
 }
 
 impl LinkRx {
+    /// Raises a QUIC host link's message limit from the hello's to the frame limit, once
+    /// the hello was welcomed. (A WebSocket's limit is set when it is upgraded.)
+    pub fn allow_frames(&mut self) {
+        if let LinkRx::Quic(read) = self {
+            *read.decoder_mut() = FrameCodec::default();
+        }
+    }
+
     pub async fn recv(&mut self) -> Received {
         fn framed<E: std::fmt::Display>(item: Option<Result<bytes::Bytes, E>>) -> Received {
             match item {

@@ -1,6 +1,8 @@
-//! The `relay` binary: parses flags (each also readable from a `RELAY_*` variable), starts
-//! the relay, prints one line with every bound address and the certificate fingerprints,
-//! and shuts down gracefully on SIGINT or SIGTERM.
+//! The `relay` binary: parses flags (each also readable from a `RELAY_*` variable), refuses
+//! unsafe set-ups off loopback unless told otherwise ([`relay::exposure`]), starts the
+//! relay, prints one line with every bound address and the certificate fingerprints once a
+//! certificate is served (an ACME relay first gets one), and shuts down gracefully on
+//! SIGINT or SIGTERM.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +10,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use relay::{Relay, RelayConfig};
+use relay::exposure::{Consent, Refusal};
+use relay::limits::*;
+use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
@@ -32,6 +36,41 @@ struct Args {
     /// PEM private key of --cert.
     #[arg(long, env = "RELAY_KEY", requires = "cert")]
     key: Option<PathBuf>,
+    /// Get the certificate for DOMAIN from an ACME CA, and renew it: HTTPS, QUIC and
+    /// WebTransport under the relay's DNS name, `--public-url https://DOMAIN` by default.
+    /// Agrees to the CA's terms of service.
+    #[arg(
+        long,
+        env = "RELAY_ACME",
+        value_name = "DOMAIN",
+        conflicts_with_all = ["cert", "key"],
+        value_parser = relay::acme::parse_domain
+    )]
+    acme: Option<String>,
+    /// Contact address of the ACME account (expiry notices, incidents).
+    #[arg(long, env = "RELAY_ACME_EMAIL", value_name = "ADDR", requires = "acme")]
+    acme_email: Option<String>,
+    /// The ACME CA's directory.
+    #[arg(long, env = "RELAY_ACME_DIRECTORY", value_name = "URL", default_value = relay::acme::LETS_ENCRYPT)]
+    acme_directory: url::Url,
+    /// Where the ACME account key and certificates are kept [default: $STATE_DIRECTORY/acme
+    /// (systemd's StateDirectory=), else ~/.local/state/share-relay/acme].
+    #[arg(long, env = "RELAY_ACME_CACHE", value_name = "DIR", requires = "acme")]
+    acme_cache: Option<PathBuf>,
+    /// Answer the CA's HTTP-01 challenge on this plain-HTTP address (port 80 in public)
+    /// instead of TLS-ALPN-01 on the HTTPS port; other requests there go to HTTPS.
+    #[arg(long, env = "RELAY_ACME_HTTP", value_name = "ADDR", requires = "acme")]
+    acme_http: Option<SocketAddr>,
+    /// A PEM CA certificate to trust for the ACME directory's HTTPS (a private ACME server).
+    #[arg(long, env = "RELAY_ACME_CA", value_name = "FILE", requires = "acme")]
+    acme_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback --http address (a LAN test): remote hosts and
+    /// browsers then use neither QUIC nor WebTransport, and the traffic can be read.
+    #[arg(long, env = "RELAY_INSECURE_HTTP", conflicts_with_all = ["cert", "acme"])]
+    insecure_http: bool,
+    /// Let anyone who reaches a non-loopback relay create sessions (no --host-key).
+    #[arg(long, env = "RELAY_OPEN")]
+    open: bool,
     /// File holding the HS256 secret for link tokens.
     #[arg(long, env = "RELAY_JWT_SECRET_FILE", conflicts_with = "jwt_secret")]
     jwt_secret_file: Option<PathBuf>,
@@ -62,6 +101,68 @@ struct Args {
     /// Log filter (tracing EnvFilter syntax).
     #[arg(long, env = "RELAY_LOG", default_value = "info")]
     log: String,
+    /// Serve /metrics on this address (plain HTTP). Without it, /metrics is served on the
+    /// HTTP port only while that port is bound to loopback.
+    #[arg(long, env = "RELAY_METRICS")]
+    metrics: Option<SocketAddr>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The bounds of `relay::Limits`; "per address" is per IPv4 address or IPv6 /64.
+#[derive(clap::Args, Debug)]
+struct LimitArgs {
+    /// Live sessions, in all.
+    #[arg(long, env = "RELAY_MAX_SESSIONS", default_value_t = DEFAULT_MAX_SESSIONS)]
+    max_sessions: usize,
+    /// Live sessions created from one address.
+    #[arg(long, env = "RELAY_MAX_SESSIONS_PER_ADDR", default_value_t = DEFAULT_MAX_SESSIONS_PER_ADDR)]
+    max_sessions_per_addr: usize,
+    /// Open connections (TCP and QUIC), in all.
+    #[arg(long, env = "RELAY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Open connections (TCP and QUIC) from one address.
+    #[arg(long, env = "RELAY_MAX_CONNECTIONS_PER_ADDR", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDR)]
+    max_connections_per_addr: usize,
+    /// Viewers of one session.
+    #[arg(long, env = "RELAY_MAX_VIEWERS", default_value_t = DEFAULT_MAX_VIEWERS_PER_SESSION)]
+    max_viewers: usize,
+    /// New connections per second from one address (TCP accepts and QUIC handshakes)...
+    #[arg(long, env = "RELAY_HANDSHAKE_RATE", default_value_t = DEFAULT_HANDSHAKE_RATE)]
+    handshake_rate: u32,
+    /// ...after a burst of this many.
+    #[arg(long, env = "RELAY_HANDSHAKE_BURST", default_value_t = DEFAULT_HANDSHAKE_BURST)]
+    handshake_burst: u32,
+    /// QUIC handshakes in progress above which clients must validate their address (Retry).
+    #[arg(long, env = "RELAY_QUIC_RETRY_ABOVE", default_value_t = DEFAULT_QUIC_RETRY_ABOVE)]
+    quic_retry_above: usize,
+    /// How long a TCP client may take to send its request headers.
+    #[arg(long, env = "RELAY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// How long a TCP connection may go without a byte from its peer.
+    #[arg(long, env = "RELAY_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// How long a write to a TCP peer may stay blocked (a peer that does not read).
+    #[arg(long, env = "RELAY_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    write_timeout: Duration,
+}
+
+impl From<LimitArgs> for Limits {
+    fn from(args: LimitArgs) -> Self {
+        Limits {
+            max_sessions: args.max_sessions,
+            max_sessions_per_addr: args.max_sessions_per_addr,
+            max_connections: args.max_connections,
+            max_connections_per_addr: args.max_connections_per_addr,
+            max_viewers_per_session: args.max_viewers,
+            handshake_rate: args.handshake_rate,
+            handshake_burst: args.handshake_burst,
+            quic_retry_above: args.quic_retry_above,
+            header_timeout: args.header_timeout,
+            idle_timeout: args.idle_timeout,
+            write_timeout: args.write_timeout,
+        }
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -99,12 +200,49 @@ fn parse_keep_alive(text: &str) -> Result<Duration, String> {
     }
 }
 
+/// The ACME cache when `--acme-cache` is not given.
+fn default_acme_cache() -> anyhow::Result<PathBuf> {
+    // systemd sets STATE_DIRECTORY (colon-separated when there are several).
+    if let Some(state) = std::env::var_os("STATE_DIRECTORY")
+        && let Some(first) = std::env::split_paths(&state).next()
+    {
+        return Ok(first.join("acme"));
+    }
+    let home = std::env::var_os("HOME")
+        .context("give --acme-cache DIR: neither STATE_DIRECTORY nor HOME is set")?;
+    Ok(PathBuf::from(home).join(".local/state/share-relay/acme"))
+}
+
 impl Args {
+    fn consent(&self) -> Consent {
+        Consent {
+            insecure_http: self.insecure_http,
+            open: self.open,
+        }
+    }
+
+    fn acme(&self) -> anyhow::Result<Option<AcmeConfig>> {
+        let Some(domain) = &self.acme else {
+            return Ok(None);
+        };
+        let cache = match &self.acme_cache {
+            Some(dir) => dir.clone(),
+            None => default_acme_cache()?,
+        };
+        Ok(Some(AcmeConfig {
+            email: self.acme_email.clone(),
+            directory: self.acme_directory.clone(),
+            http_challenge: self.acme_http,
+            directory_ca: self.acme_ca.clone(),
+            ..AcmeConfig::new(domain, cache)
+        }))
+    }
+
     fn into_config(self) -> anyhow::Result<RelayConfig> {
+        let acme = self.acme()?;
         let jwt_secret = match (&self.jwt_secret_file, self.jwt_secret) {
             (Some(path), _) => {
-                let secret = std::fs::read(path)
-                    .with_context(|| format!("reading the JWT secret {}", path.display()))?;
+                let secret = read_secret_file(path).context("the JWT secret")?;
                 let trimmed = secret.trim_ascii().to_vec();
                 Some(trimmed)
             }
@@ -120,8 +258,9 @@ impl Args {
             .filter(|k| !k.is_empty())
             .collect();
         if let Some(path) = &self.host_key_file {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading host keys from {}", path.display()))?;
+            let bytes = read_secret_file(path).context("the host keys")?;
+            let text = String::from_utf8(bytes)
+                .with_context(|| format!("host keys in {} are not UTF-8", path.display()))?;
             host_keys.extend(
                 text.lines()
                     .map(str::trim)
@@ -140,9 +279,18 @@ impl Args {
             grace: self.grace,
             keep_alive: self.keep_alive,
             host_keys,
+            acme,
+            limits: self.limits.into(),
+            metrics: self.metrics,
             ..RelayConfig::default()
         })
     }
+}
+
+/// Exits with status 2, as clap does for a usage error.
+fn refuse(refusal: &Refusal) -> ! {
+    eprintln!("relay: error: {refusal}");
+    std::process::exit(2)
 }
 
 async fn terminated() {
@@ -174,8 +322,32 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)
         .init();
+    let consent = args.consent();
     let config = args.into_config()?;
+    match relay::exposure::check(&config, consent) {
+        Ok(warnings) => {
+            for warning in warnings {
+                eprintln!("relay: warning: {warning}");
+            }
+        }
+        Err(refusal) => refuse(&refusal),
+    }
+    let acme = config.acme.clone();
     let relay = Relay::start(config).await.context("starting the relay")?;
+    if let Some(acme) = acme.filter(|_| relay.fingerprints().is_empty()) {
+        tracing::info!(
+            domain = %acme.domain,
+            directory = %acme.directory,
+            "waiting for the first certificate"
+        );
+    }
+    tokio::select! {
+        _ = relay.certified() => {}
+        _ = terminated() => {
+            relay.shutdown().await;
+            return Ok(());
+        }
+    }
     let scheme = relay.public_url().scheme().to_owned();
     println!(
         "relay listening http={scheme}://{} quic={} webtransport=https://{} public_url={} fingerprints={}",
@@ -202,6 +374,12 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("x").is_err());
+    }
+
+    #[test]
+    fn limit_flags_default_to_the_library_defaults() {
+        let args = Args::try_parse_from(["relay"]).unwrap();
+        assert_eq!(Limits::from(args.limits), Limits::default());
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub(crate) struct Metrics {
     pub collab_inputs_forwarded: AtomicU64,
     pub hosts_refused: AtomicU64,
     pub host_links_early: AtomicU64,
+    /// Host links welcomed, by transport: QUIC, and the WebSocket fallback.
+    pub host_links_quic: AtomicU64,
+    pub host_links_websocket: AtomicU64,
     rejected: [AtomicU64; Rejection::LABELS.len()],
 }
 
@@ -186,6 +189,18 @@ impl Metrics {
         for (name, help, counter) in counters {
             metric(name, "counter", help, &one(get(counter)));
         }
+        metric(
+            "relay_host_links_total",
+            "counter",
+            "Host links welcomed, by transport (websocket: hosts that fell back from QUIC).",
+            &[
+                ("{transport=\"quic\"}".into(), get(&self.host_links_quic)),
+                (
+                    "{transport=\"websocket\"}".into(),
+                    get(&self.host_links_websocket),
+                ),
+            ],
+        );
         let rejected: Vec<(String, u64)> = Rejection::LABELS
             .iter()
             .zip(&self.rejected)

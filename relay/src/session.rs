@@ -4,12 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerCount, ViewerWelcome};
 use tokio::sync::mpsc;
 
+use crate::admission::{Limited, Slot};
 use crate::metrics::{Gauges, Metrics, add};
+use crate::notices::{Change, Notice, Notices};
 use crate::queue::{Pushed, ViewerQueue};
 use crate::retention::Retention;
 use crate::stop::Stopper;
@@ -46,6 +49,7 @@ struct State {
     generation: u64,
     retention: Retention,
     viewers: HashMap<u64, Viewer>,
+    notices: Notices,
     ended: bool,
 }
 
@@ -57,6 +61,17 @@ pub(crate) struct Session {
 /// A session that already ended.
 #[derive(Debug)]
 pub(crate) struct Ended;
+
+/// Why a viewer could not join.
+#[derive(Debug)]
+pub(crate) enum JoinError {
+    Ended,
+    /// The session has `--max-viewers-per-session` viewers.
+    Full,
+}
+
+/// When [`Session::flush_notices`] must run next, if at all.
+pub(crate) type FlushAfter = Option<Duration>;
 
 impl State {
     fn count(&self) -> ViewerCount {
@@ -104,6 +119,36 @@ impl State {
     fn broadcast(&self, message: &Bytes, keyframe: Option<bool>, metrics: &Metrics) {
         for viewer in self.viewers.values() {
             self.push(&viewer.queue, message, keyframe, metrics);
+        }
+    }
+
+    /// Tells the viewers the count, and the host the change with the count.
+    fn announce(&self, change: Change, metrics: &Metrics) {
+        let viewers = self.count();
+        self.broadcast(&encoded(&RelayToViewer::Viewers(viewers)), None, metrics);
+        self.tell_host(&match change {
+            Change::Joined {
+                viewer,
+                mode,
+                transport,
+            } => RelayToHost::ViewerJoined {
+                viewer,
+                mode,
+                transport,
+                viewers,
+            },
+            Change::Left { viewer } => RelayToHost::ViewerLeft { viewer, viewers },
+        });
+    }
+
+    /// Announces `change` now or holds it (see [`crate::notices`]).
+    fn changed(&mut self, change: Change, metrics: &Metrics) -> FlushAfter {
+        match self.notices.changed(change, Instant::now()) {
+            Notice::Now(change) => {
+                self.announce(change, metrics);
+                None
+            }
+            Notice::Later(after) => after,
         }
     }
 
@@ -176,17 +221,23 @@ impl Session {
         request
     }
 
-    /// Adds a viewer; its queue starts with the welcome, the host state and the screen.
+    /// Adds a viewer, unless the session already has `max_viewers`; its queue starts with
+    /// the welcome, the host state and the screen. The others hear of it through
+    /// [`Notices`]: call [`flush_notices`](Self::flush_notices) after the returned delay.
     pub fn join(
         &self,
         viewer: u64,
         mode: Mode,
         transport: Transport,
+        max_viewers: usize,
         metrics: &Metrics,
-    ) -> Result<Arc<ViewerQueue>, Ended> {
+    ) -> Result<(Arc<ViewerQueue>, FlushAfter), JoinError> {
         let mut state = self.lock();
         if state.ended {
-            return Err(Ended);
+            return Err(JoinError::Ended);
+        }
+        if state.viewers.len() >= max_viewers {
+            return Err(JoinError::Full);
         }
         let queue = Arc::new(ViewerQueue::default());
         state.viewers.insert(
@@ -197,41 +248,53 @@ impl Session {
                 queue: queue.clone(),
             },
         );
-        let viewers = state.count();
         let welcome = encoded(&RelayToViewer::Welcome(ViewerWelcome {
             version: protocol::PROTOCOL_VERSION,
             session_id: self.id.clone(),
             mode,
             viewer,
-            viewers,
+            viewers: state.count(),
             host_online: state.host.is_some(),
         }));
         let (mut snapshot, waiting) = state.snapshot();
         snapshot.insert(0, welcome);
         queue.resync(snapshot, waiting);
-        let count = encoded(&RelayToViewer::Viewers(viewers));
-        for (id, other) in &state.viewers {
-            if *id != viewer {
-                state.push(&other.queue, &count, None, metrics);
-            }
-        }
-        state.tell_host(&RelayToHost::ViewerJoined {
+        let change = Change::Joined {
             viewer,
             mode,
             transport,
-            viewers,
-        });
-        Ok(queue)
+        };
+        Ok((queue, state.changed(change, metrics)))
     }
 
-    pub fn leave(&self, viewer: u64, metrics: &Metrics) {
+    pub fn leave(&self, viewer: u64, metrics: &Metrics) -> FlushAfter {
         let mut state = self.lock();
         if state.viewers.remove(&viewer).is_none() || state.ended {
-            return;
+            return None;
         }
-        let viewers = state.count();
-        state.broadcast(&encoded(&RelayToViewer::Viewers(viewers)), None, metrics);
-        state.tell_host(&RelayToHost::ViewerLeft { viewer, viewers });
+        state.changed(Change::Left { viewer }, metrics)
+    }
+
+    /// Announces the held viewer change, if its time has come; otherwise says when to
+    /// try again.
+    pub fn flush_notices(&self, metrics: &Metrics) -> FlushAfter {
+        let mut state = self.lock();
+        if state.ended {
+            return None;
+        }
+        match state.notices.flush(Instant::now()) {
+            Ok(Some(change)) => {
+                state.announce(change, metrics);
+                None
+            }
+            Ok(None) => None,
+            Err(wait) => Some(wait),
+        }
+    }
+
+    /// Viewers right now.
+    pub fn viewer_count(&self) -> usize {
+        self.lock().viewers.len()
     }
 
     /// Where a collab viewer's input goes, if the host is here.
@@ -282,10 +345,12 @@ impl Session {
 /// oldest are forgotten beyond this many (a restarted relay forgets them all).
 pub const MAX_TOMBSTONES: usize = 65_536;
 
-/// Every live session by id, and the ids of recently ended ones.
+/// Every live session by id, with the slot it holds against the session limits, and the
+/// ids of recently ended ones.
 #[derive(Default)]
 pub(crate) struct Registry {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
+    slots: Mutex<HashMap<String, Slot>>,
     tombstones: Mutex<Tombstones>,
 }
 
@@ -308,40 +373,60 @@ impl Tombstones {
     }
 }
 
+/// Why a host token could not bring its session back.
+#[derive(Debug)]
+pub(crate) enum Unavailable {
+    /// The session ended on this relay.
+    Ended,
+    /// Re-creating it would exceed a session limit.
+    Limited(Limited),
+}
+
 impl Registry {
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn slots(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<Session>> {
         self.lock().get(id).cloned()
     }
 
-    /// Creates a session with a fresh id.
-    pub fn create(&self) -> Arc<Session> {
+    /// Creates a session with a fresh id, holding `slot` until it ends.
+    pub fn create(&self, slot: Slot) -> Arc<Session> {
         let mut sessions = self.lock();
         loop {
             let id = protocol::token::random_id(16);
-            if let std::collections::hash_map::Entry::Vacant(slot) = sessions.entry(id.clone()) {
-                return slot.insert(Session::new(id)).clone();
+            if let std::collections::hash_map::Entry::Vacant(entry) = sessions.entry(id.clone()) {
+                self.slots().insert(id.clone(), slot);
+                return entry.insert(Session::new(id)).clone();
             }
         }
     }
 
-    /// The session `id`, re-created (empty) if this relay does not know it (it restarted);
-    /// the flag says whether it was re-created. `None` when the session ended here: its
-    /// host token must not revive it.
-    pub fn get_or_recreate(&self, id: &str) -> Option<(Arc<Session>, bool)> {
+    /// The session `id`, re-created (empty, holding the slot `acquire` gives) if this relay
+    /// does not know it (it restarted); the flag says whether it was re-created. A session
+    /// that ended here is not re-created: its host token must not revive it.
+    pub fn get_or_recreate(
+        &self,
+        id: &str,
+        acquire: impl FnOnce() -> Result<Slot, Limited>,
+    ) -> Result<(Arc<Session>, bool), Unavailable> {
         let mut sessions = self.lock();
         if let Some(session) = sessions.get(id) {
-            return Some((session.clone(), false));
+            return Ok((session.clone(), false));
         }
         if self.tombstones().ids.contains(id) {
-            return None;
+            return Err(Unavailable::Ended);
         }
+        let slot = acquire().map_err(Unavailable::Limited)?;
+        self.slots().insert(id.to_owned(), slot);
         let session = Session::new(id.to_owned());
         sessions.insert(id.to_owned(), session.clone());
-        Some((session, true))
+        Ok((session, true))
     }
 
     /// Forgets an ended session, remembering that it ended.
@@ -352,6 +437,7 @@ impl Registry {
             .is_some_and(|s| Arc::ptr_eq(s, session))
         {
             sessions.remove(&session.id);
+            self.slots().remove(&session.id);
             self.tombstones().add(&session.id);
         }
     }
@@ -361,7 +447,9 @@ impl Registry {
     }
 
     pub fn drain(&self) -> Vec<Arc<Session>> {
-        self.lock().drain().map(|(_, s)| s).collect()
+        let drained = self.lock().drain().map(|(_, s)| s).collect();
+        self.slots().clear();
+        drained
     }
 
     pub fn gauges(&self) -> Gauges {

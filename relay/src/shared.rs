@@ -10,6 +10,7 @@ use tokio_util::task::TaskTracker;
 use url::Url;
 
 use crate::RelayConfig;
+use crate::admission::Admission;
 use crate::metrics::Metrics;
 use crate::session::{Registry, Session, encoded};
 use crate::tls::CertSource;
@@ -22,6 +23,7 @@ pub(crate) struct Shared {
     pub token_key: TokenKey,
     pub sessions: Registry,
     pub metrics: Metrics,
+    pub admission: Arc<Admission>,
     pub certs: Arc<CertSource>,
     pub public_url: Url,
     /// `host:port` of the QUIC endpoint as clients reach it.
@@ -36,7 +38,9 @@ pub(crate) struct Shared {
 impl Shared {
     /// The metrics in the Prometheus text format, as `/metrics` serves them.
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&self.sessions.gauges())
+        let mut text = self.metrics.render(&self.sessions.gauges());
+        self.admission.render(&mut text);
+        text
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -49,6 +53,7 @@ impl Shared {
         webtransport_public: String,
     ) -> Shared {
         Shared {
+            admission: Admission::new(config.limits.clone()),
             config,
             token_key,
             sessions: Registry::default(),

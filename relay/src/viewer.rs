@@ -10,10 +10,11 @@ use std::time::Duration;
 use bytes::Bytes;
 use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerToRelay, close, limits};
 
+use crate::admission::Limited;
 use crate::link::{Aborter, CLOSE_TIMEOUT, LinkRx, LinkTx, Received};
 use crate::metrics::add;
 use crate::queue::{Next, ViewerQueue};
-use crate::session::{Session, encoded};
+use crate::session::{FlushAfter, JoinError, Session, encoded};
 use crate::shared::Shared;
 
 /// WebSocket pings keep proxies with idle timeouts (often 60 s) from cutting viewers.
@@ -33,15 +34,24 @@ pub(crate) async fn serve(
     mut tx: LinkTx,
 ) {
     let viewer = shared.next_id();
-    let queue = match session.join(viewer, mode, transport, &shared.metrics) {
-        Ok(queue) => queue,
-        Err(_) => {
+    let max_viewers = shared.config.limits.max_viewers_per_session;
+    let queue = match session.join(viewer, mode, transport, max_viewers, &shared.metrics) {
+        Ok((queue, flush)) => {
+            flush_later(&shared, &session, flush);
+            queue
+        }
+        Err(JoinError::Ended) => {
             let ended = encoded(&RelayToViewer::Ended {
                 reason: protocol::EndReason::HostEnded,
                 message: "the session has ended".into(),
             });
             let _ = tx.send(ended).await;
             tx.close(close::ENDED, "ended").await;
+            return;
+        }
+        Err(JoinError::Full) => {
+            let why = shared.admission.refuse(Limited::ViewersPerSession);
+            tx.close(close::BUSY, why.message()).await;
             return;
         }
     };
@@ -56,8 +66,27 @@ pub(crate) async fn serve(
         _ = write(&shared, &queue, tx) => reader.abort(),
         _ = &mut reader => {}
     }
-    session.leave(viewer, &shared.metrics);
+    let flush = session.leave(viewer, &shared.metrics);
+    flush_later(&shared, &session, flush);
     tracing::debug!(session = %session.id, viewer, "viewer left");
+}
+
+/// Announces a session's held viewer change once its notice bucket allows.
+fn flush_later(shared: &Arc<Shared>, session: &Arc<Session>, mut after: FlushAfter) {
+    if after.is_none() {
+        return;
+    }
+    let shared_task = shared.clone();
+    let session = session.clone();
+    shared.tracker.spawn(async move {
+        while let Some(delay) = after {
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = shared_task.shutdown.cancelled() => return,
+            }
+            after = session.flush_notices(&shared_task.metrics);
+        }
+    });
 }
 
 /// Runs `send`, but once the queue is closing gives it only [`CLOSE_TIMEOUT`] more, so a

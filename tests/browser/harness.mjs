@@ -202,19 +202,19 @@ export function withTransport(link, transport) {
   return `${base}?transport=${transport}#${fragment}`;
 }
 
-/** @param {string[]} extra more Chromium flags */
-export async function launchBrowser(extra = []) {
+/** Headless Chromium, with `extraArgs` besides the harness's own switches. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     args: [
-      ...extra,
       '--no-sandbox',
       '--disable-gpu',
       '--no-first-run',
       '--disable-background-networking',
       '--disable-component-update',
       '--disable-sync',
+      ...extraArgs,
     ],
   });
 }

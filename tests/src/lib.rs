@@ -1,8 +1,10 @@
 //! Helpers shared by the end-to-end tests, the link emulator and the benchmark binaries.
 
 pub mod bench;
+pub mod lab;
 pub mod netem;
 pub mod prometheus;
+pub mod soak;
 pub mod tap;
 
 use std::path::PathBuf;

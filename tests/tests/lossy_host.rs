@@ -8,7 +8,7 @@ mod lossy_support;
 
 use std::time::Duration;
 
-use cli_share::client::{HostTransport, ViewerTransport};
+use cli_share::client::{HostTransport, RelayPolicy, ViewerTransport};
 use lossy_support::*;
 use protocol::{EndReason, RelayToViewer};
 
@@ -110,7 +110,8 @@ async fn a_host_that_changes_address_keeps_its_session() {
     let mut conn = net
         .b
         .spawn(async move {
-            let relay = cli_share::client::discover(&base, &[ca]).await?;
+            let relay =
+                cli_share::client::discover(&base, &RelayPolicy::trusting(vec![ca])).await?;
             let options = cli_share::client::HostOptions {
                 transport: Some(cli_share::client::HostTransport::Quic),
                 ..Default::default()

@@ -151,9 +151,12 @@ async fn a_read_only_viewers_input_passed_on_as_collab_never_reaches_the_child()
     // A read-only link's holder, with the relay's help, tries raw input, input sealed with
     // the read secret it has, and input sealed with a key of its own.
     let link = ShareUrl::parse(&host.read).expect("a link");
-    let relay = within("discovery", discover(&link.base, &[]))
-        .await
-        .expect("the relay answers");
+    let relay = within(
+        "discovery",
+        discover(&link.base, &cli_share::client::RelayPolicy::default()),
+    )
+    .await
+    .expect("the relay answers");
     let mut reader = within(
         "the viewer",
         connect_viewer(&relay, &link, ViewerTransport::WebSocket),

@@ -7,7 +7,7 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::client::HostOptions;
+use cli_share::client::{HostOptions, RelayPolicy};
 use cli_share::client::{HostTransport, Trust, ViewerTransport, connect_host, discover};
 use relay::RelayConfig;
 use relay_support::*;
@@ -36,14 +36,14 @@ async fn api_info_health_page_assets_and_metrics() {
     assert_eq!(info["fingerprints"], serde_json::json!(fingerprints));
     assert!(matches!(&h.info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));
 
-    let page = within("page", raw_get(&h, "/s/someid")).await;
+    let page = h.raw("/s/someid").await;
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(
         page.to_ascii_lowercase()
             .contains("content-type: text/html")
     );
     assert!(page.contains("<html"));
-    let script = within("asset", raw_get(&h, "/assets/main.js")).await;
+    let script = h.raw("/assets/main.js").await;
     assert!(
         script
             .to_ascii_lowercase()
@@ -78,20 +78,12 @@ async fn api_info_health_page_assets_and_metrics() {
         ),
         1
     );
+    assert_eq!(metric(&metrics, QUIC_HOST_LINKS), 1);
+    assert_eq!(metric(&metrics, WEBSOCKET_HOST_LINKS), 0);
 }
 
-/// The full response (head and body) of `GET path`.
-async fn raw_get(h: &Harness, path: &str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(h.relay.http_addr())
-        .await
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: relay\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    String::from_utf8_lossy(&response).into_owned()
-}
+const QUIC_HOST_LINKS: &str = "relay_host_links_total{transport=\"quic\"}";
+const WEBSOCKET_HOST_LINKS: &str = "relay_host_links_total{transport=\"websocket\"}";
 
 #[tokio::test]
 async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {
@@ -115,6 +107,13 @@ async fn a_host_whose_quic_does_not_get_through_falls_back_to_websocket() {
     let sent = frame(1, true, b"over tcp");
     host.sender.send_raw(sent.clone()).await.unwrap();
     assert_eq!(next_frame(&mut viewer).await, sent);
+    let metrics = h.metrics().await;
+    assert_eq!(
+        metric(&metrics, WEBSOCKET_HOST_LINKS),
+        1,
+        "the operator sees the fallback"
+    );
+    assert_eq!(metric(&metrics, QUIC_HOST_LINKS), 0);
 }
 
 #[tokio::test]
@@ -160,9 +159,12 @@ async fn a_real_certificate_serves_https_quic_and_webtransport() {
     );
 
     let base = relay.public_url().clone();
-    let info = within("discovery over HTTPS", discover(&base, &[ca.ca_der()]))
-        .await
-        .expect("discovered");
+    let info = within(
+        "discovery over HTTPS",
+        discover(&base, &RelayPolicy::trusting(vec![ca.ca_der()])),
+    )
+    .await
+    .expect("discovered");
     assert!(!info.info.self_signed);
     assert!(
         matches!(info.trust, Trust::Roots(_)),
@@ -211,7 +213,7 @@ async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
         "pinned current+next survive one rotation"
     );
     // ...and one that only knows the new fingerprints connects over both transports.
-    let info = within("discovery", discover(&h.info.base, &[]))
+    let info = within("discovery", discover(&h.info.base, &RelayPolicy::default()))
         .await
         .unwrap();
     assert!(matches!(&info.trust, Trust::Pinned(pinned) if pinned.pins().len() == 2));

@@ -59,8 +59,7 @@ impl Connector {
     pub async fn connect(&mut self, hello: &HostHello) -> Result<OpenLink, NetError> {
         let Some((relay, transport)) = &self.relay else {
             let first = async {
-                let relay =
-                    discovery::discover(&self.target.base, &self.target.extra_roots).await?;
+                let relay = discovery::discover(&self.target.base, &self.target.policy).await?;
                 let link = host_link::open_host(&relay, &self.target.options).await?;
                 Ok((relay, link))
             };

@@ -1,18 +1,17 @@
 //! Finding a relay from its HTTP(S) base URL: `GET /api/info` gives the QUIC and
-//! WebTransport addresses and the certificate fingerprints. The fingerprints are pinned
-//! only when the answer itself is trustworthy (HTTPS, or a loopback relay); otherwise the
-//! relay's certificate must verify against WebPKI roots.
+//! WebTransport addresses and the certificate fingerprints. What the [`RelayPolicy`] does
+//! not allow is refused before anything is sent: a plain-HTTP relay off loopback, endpoints
+//! on another host. The fingerprints are pinned only when the answer itself is trustworthy
+//! (HTTPS, a loopback relay, or `--insecure`); otherwise the relay's certificate must
+//! verify against the roots, over HTTPS as over QUIC and WebTransport.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use rustls_pki_types::CertificateDer;
 use serde::Deserialize;
-use url::{Host, Url};
+use url::Url;
 
 use crate::client::share_url::ShareUrl;
-use crate::client::tls::install_provider;
-use crate::client::{NetError, Trust};
+use crate::client::{NetError, RelayPolicy, Trust};
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
 /// An `/api/info` answer larger than this is not a relay's.
@@ -40,39 +39,23 @@ pub struct RelayInfo {
     pub trust: Trust,
 }
 
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    }
-}
-
-/// Reads `/api/info` of the relay at `base`. `extra_roots` are trusted besides the
-/// platform's (e.g. a development CA) for HTTPS and for the relay's own certificate.
-pub async fn discover(
-    base: &Url,
-    extra_roots: &[CertificateDer<'static>],
-) -> Result<RelayInfo, NetError> {
-    install_provider();
-    let mut client = reqwest::Client::builder()
+/// Reads `/api/info` of the relay at `base`, as far as `policy` allows; the roots it adds
+/// are trusted for HTTPS and for the relay's own certificate.
+pub async fn discover(base: &Url, policy: &RelayPolicy) -> Result<RelayInfo, NetError> {
+    policy.check(base)?;
+    let roots = Trust::webpki(&policy.extra_roots)?;
+    let client = reqwest::Client::builder()
         .timeout(DISCOVERY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none());
-    for root in extra_roots {
-        let cert =
-            reqwest::Certificate::from_der(root).map_err(|e| NetError::Tls(e.to_string()))?;
-        client = client.add_root_certificate(cert);
-    }
-    let client = client
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(roots.client_config(&[b"http/1.1"])?)
         .build()
-        .map_err(|e| NetError::Connect(e.to_string()))?;
+        .map_err(|e| NetError::from_http(&e))?;
     let url = ShareUrl::endpoint(base, "/api/info")?;
     let response = client
         .get(url)
         .send()
         .await
-        .map_err(|e| NetError::Connect(e.to_string()))?;
+        .map_err(|e| NetError::from_http(&e))?;
     if !response.status().is_success() {
         return Err(NetError::Discovery(format!("HTTP {}", response.status())));
     }
@@ -85,17 +68,17 @@ pub async fn discover(
     let body = response
         .bytes()
         .await
-        .map_err(|e| NetError::Connect(e.to_string()))?;
+        .map_err(|e| NetError::from_http(&e))?;
     if body.len() > MAX_INFO_BYTES {
         return Err(NetError::Discovery("answer too large".into()));
     }
-    let info: ApiInfo =
+    let mut info: ApiInfo =
         serde_json::from_slice(&body).map_err(|e| NetError::Discovery(e.to_string()))?;
-    let trustworthy_answer = base.scheme() == "https" || is_loopback(base);
-    let trust = if info.self_signed && trustworthy_answer {
+    (info.quic, info.webtransport) = policy.endpoints(base, &info.quic, &info.webtransport)?;
+    let trust = if info.self_signed && policy.believes_answers_from(base) {
         Trust::pinned_hex(&info.fingerprints)?
     } else {
-        Trust::webpki(extra_roots)?
+        roots
     };
     Ok(RelayInfo {
         base: base.clone(),
@@ -106,13 +89,82 @@ pub async fn discover(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use relay::RelayConfig;
 
-    #[test]
-    fn loopback_hosts_are_recognised() {
-        for url in ["http://127.0.0.1:1", "http://[::1]:1", "http://localhost:1"] {
-            assert!(is_loopback(&Url::parse(url).unwrap()), "{url}");
+    use super::*;
+    use crate::testing::{relay_config, start_relay, within};
+
+    fn loopback_base(relay: &relay::RunningRelay) -> Url {
+        Url::parse(&format!("http://{}", relay.http_addr())).unwrap()
+    }
+
+    #[tokio::test]
+    async fn endpoints_on_another_host_than_the_relay_url_are_refused_unless_pinned() {
+        // A relay whose /api/info names another host, as a rewritten answer would.
+        let relay = start_relay(RelayConfig {
+            public_url: Some(Url::parse("http://relay.elsewhere.test:8080").unwrap()),
+            ..relay_config()
+        })
+        .await;
+        let base = loopback_base(&relay);
+        let policy = RelayPolicy::default();
+        match within("discovery", discover(&base, &policy)).await {
+            Err(NetError::ForeignEndpoint { what, named, .. }) => {
+                assert_eq!(what, "QUIC");
+                assert!(named.starts_with("relay.elsewhere.test:"), "{named}");
+            }
+            other => panic!("expected a refusal, got {other:?}"),
         }
-        assert!(!is_loopback(&Url::parse("http://example.com").unwrap()));
+        let pinned = RelayPolicy {
+            pinned_endpoint: Some(relay.quic_addr().to_string()),
+            ..RelayPolicy::default()
+        };
+        let found = within("discovery", discover(&base, &pinned))
+            .await
+            .expect("the pinned endpoint is used");
+        assert_eq!(found.info.quic, relay.quic_addr().to_string());
+        assert_eq!(
+            found.info.webtransport,
+            format!("https://{}", relay.quic_addr())
+        );
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn an_https_relay_is_discovered_only_with_its_ca_trusted() {
+        let ca = certs::DevCa::new().unwrap();
+        let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, &leaf.cert_pem).unwrap();
+        std::fs::write(&key, &leaf.key_pem).unwrap();
+        let relay = start_relay(RelayConfig {
+            cert: Some((cert, key)),
+            ..relay_config()
+        })
+        .await;
+        let base = relay.public_url().clone();
+        assert_eq!(base.scheme(), "https");
+        match within("discovery", discover(&base, &RelayPolicy::default())).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("not issued by a CA"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        let trusting = RelayPolicy::trusting(vec![ca.ca_der()]);
+        let found = within("discovery", discover(&base, &trusting))
+            .await
+            .expect("discovered with the CA");
+        assert!(matches!(found.trust, Trust::Roots(_)));
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_plain_http_relay_off_loopback_is_refused_before_any_request() {
+        // TEST-NET-1: nothing answers there, so only a refusal comes back at once.
+        let base = Url::parse("http://192.0.2.1:8080").unwrap();
+        let refused = discover(&base, &RelayPolicy::default()).await;
+        assert!(
+            matches!(refused, Err(NetError::PlainHttp(_))),
+            "{refused:?}"
+        );
     }
 }

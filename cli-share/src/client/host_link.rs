@@ -1,7 +1,8 @@
 //! A host's link to the relay: QUIC with the host ALPN (the relay's certificate checked as
-//! discovery decided), falling back to the WebSocket `/ws/host` when the QUIC handshake does
-//! not complete in time (UDP blocked). Split into a [`HostSender`] (awaiting a send is the
-//! backpressure) and a [`HostReceiver`], over the one [`LinkTx`]/[`LinkRx`] pair.
+//! discovery decided), falling back to the WebSocket `/ws/host` (`wss://` for an HTTPS
+//! relay, with the same trust) only when QUIC gets no answer at all (UDP blocked). Split
+//! into a [`HostSender`] (awaiting a send is the backpressure) and a [`HostReceiver`], over
+//! the one [`LinkTx`]/[`LinkRx`] pair.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,7 +32,7 @@ pub enum HostTransport {
 /// How to connect a host.
 #[derive(Debug, Clone)]
 pub struct HostOptions {
-    /// `None`: QUIC, falling back to WebSocket after `quic_timeout`.
+    /// `None`: QUIC, falling back to WebSocket if nothing came back within `quic_timeout`.
     pub transport: Option<HostTransport>,
     pub quic_timeout: Duration,
     /// Congestion controller of the QUIC link (host to relay is where frames flow).
@@ -103,30 +104,44 @@ pub async fn connect_host(
 }
 
 /// Opens a host link without saying hello (for callers that craft their own first message).
+/// Without a chosen transport: QUIC, and WebSocket only if not one packet came back within
+/// `quic_timeout` (UDP dropped on the way). A refusal, a certificate error, or a handshake
+/// that stalls after the relay answered is an error, never a reason for another transport.
 pub async fn open_host(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
     match options.transport {
         Some(HostTransport::Quic) => quic(relay, options).await,
         Some(HostTransport::WebSocket) => ws(relay).await,
-        None => match tokio::time::timeout(options.quic_timeout, quic(relay, options)).await {
-            Ok(Ok(link)) => Ok(link),
-            Ok(Err(error)) => {
-                tracing::info!(%error, "QUIC to the relay failed; using WebSocket");
-                ws(relay).await
+        None => {
+            let dialing = dial(relay, options).await?;
+            let repeats = dialing.repeats.clone();
+            match tokio::time::timeout(options.quic_timeout, quic_link(dialing, options)).await {
+                Ok(Err(NetError::Timeout(_))) | Err(_) if !repeats.answered() => {
+                    tracing::info!("no answer from the relay over UDP; using WebSocket");
+                    ws(relay).await
+                }
+                Ok(opened) => opened,
+                Err(_) => Err(NetError::Timeout(
+                    "QUIC handshake (the relay answered but did not complete it)",
+                )),
             }
-            Err(_) => {
-                tracing::info!("QUIC handshake timed out; using WebSocket");
-                ws(relay).await
-            }
-        },
+        }
     }
 }
 
+async fn dial(relay: &RelayInfo, options: &HostOptions) -> Result<Dialing, NetError> {
+    quic::start(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await
+}
+
 async fn quic(relay: &RelayInfo, options: &HostOptions) -> Result<OpenLink, NetError> {
+    quic_link(dial(relay, options).await?, options).await
+}
+
+async fn quic_link(dialing: Dialing, options: &HostOptions) -> Result<OpenLink, NetError> {
     let Dialing {
         endpoint,
         repeats,
         connecting,
-    } = quic::start(relay, &relay.info.quic, HOST_ALPN, options.congestion, true).await?;
+    } = dialing;
     // With a ticket from an earlier link the link is usable at once (0-RTT).
     let (conn, gate) = match connecting.into_0rtt() {
         Ok((conn, accepted)) => (conn, EarlyGate::until(accepted)),
@@ -273,5 +288,107 @@ impl HostReceiver {
                 "expected a welcome, got {other:?}"
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use relay::RelayConfig;
+    use tokio::net::UdpSocket;
+
+    use super::*;
+    use crate::client::{RelayPolicy, Trust, discover};
+    use crate::testing::{relay_config, start_relay, within};
+
+    /// How long these tests give QUIC before judging its silence.
+    const QUIC_TIMEOUT: Duration = Duration::from_millis(500);
+
+    fn auto() -> HostOptions {
+        HostOptions {
+            quic_timeout: QUIC_TIMEOUT,
+            ..HostOptions::default()
+        }
+    }
+
+    /// The relay as discovered, its QUIC endpoint moved to `quic` if given.
+    async fn discovered(relay: &relay::RunningRelay, quic: Option<SocketAddr>) -> RelayInfo {
+        let policy = RelayPolicy::default();
+        let mut info = within("discovery", discover(relay.public_url(), &policy))
+            .await
+            .expect("discovered");
+        if let Some(quic) = quic {
+            info.info.quic = quic.to_string();
+        }
+        info
+    }
+
+    /// A link the relay opened, or why it could not be.
+    async fn opened(relay: &RelayInfo) -> Result<HostTransport, NetError> {
+        within("the link", open_host(relay, &auto()))
+            .await
+            .map(|(_, _, transport)| transport)
+    }
+
+    #[tokio::test]
+    async fn a_udp_path_with_no_answer_at_all_falls_back_to_websocket() {
+        let relay = start_relay(relay_config()).await;
+        let black_hole = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let info = discovered(&relay, Some(black_hole.local_addr().unwrap())).await;
+        assert_eq!(opened(&info).await.unwrap(), HostTransport::WebSocket);
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_certificate_that_is_not_trusted_is_an_error_and_no_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let mut info = discovered(&relay, None).await;
+        // The relay's self-signed certificate, checked against the roots: the WebSocket
+        // on this plain-HTTP loopback relay would have worked.
+        info.trust = Trust::webpki(&[]).unwrap();
+        match opened(&info).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("not issued by a CA"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        info.trust = Trust::pinned_hex(&["00".repeat(32)]).unwrap();
+        match opened(&info).await {
+            Err(NetError::Untrusted(why)) => assert!(why.contains("fingerprint"), "{why}"),
+            other => panic!("expected the certificate refused, got {other:?}"),
+        }
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_handshake_is_an_error_and_no_fallback() {
+        // An endpoint for browsers only: it refuses the host ALPN.
+        let relay = start_relay(RelayConfig {
+            webtransport: Some("127.0.0.1:0".parse().unwrap()),
+            ..relay_config()
+        })
+        .await;
+        let info = discovered(&relay, Some(relay.webtransport_addr())).await;
+        match opened(&info).await {
+            Err(NetError::Timeout(_)) | Ok(_) => panic!("expected a refusal"),
+            Err(_) => {}
+        }
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_handshake_that_stalls_after_an_answer_times_out_without_a_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let stalling = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let info = discovered(&relay, Some(stalling.local_addr().unwrap())).await;
+        // Answers the first datagram with one that is no QUIC packet, then says nothing.
+        let answer = tokio::spawn(async move {
+            let mut buf = vec![0; 2048];
+            let (_, from) = stalling.recv_from(&mut buf).await.unwrap();
+            stalling.send_to(b"not QUIC", from).await.unwrap();
+            stalling
+        });
+        assert!(matches!(opened(&info).await, Err(NetError::Timeout(_))));
+        drop(answer.await);
+        relay.shutdown().await;
     }
 }

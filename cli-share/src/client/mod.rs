@@ -1,7 +1,9 @@
 //! The client side of the relay's wire, shared by the `share` host, `share watch`, the
 //! end-to-end tests and the benchmarks:
-//! - [`discover`]: what a relay publishes at `/api/info`, and how far to [`Trust`] it;
-//! - [`connect_host`]: a host link over QUIC (WebSocket fallback), split into a
+//! - [`discover`]: what a relay publishes at `/api/info`, and how far to [`Trust`] it,
+//!   within what the user allows ([`RelayPolicy`]);
+//! - [`connect_host`]: a host link over QUIC (WebSocket fallback when QUIC gets no answer
+//!   at all, never after a refusal or a certificate error), split into a
 //!   [`HostSender`] and a [`HostReceiver`], resuming in 0-RTT with its first flight
 //!   repeated until answered (`quic/`);
 //! - [`Sharing`]: the host link kept alive across drops by the `supervisor` (reconnect,
@@ -21,6 +23,7 @@ mod error;
 mod h3_status;
 mod host_link;
 mod link;
+mod policy;
 mod quic;
 mod share_keys;
 mod share_url;
@@ -37,11 +40,12 @@ pub use host_link::{
     HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, OpenLink, connect_host,
     open_host,
 };
+pub use policy::RelayPolicy;
 pub use quic::Congestion;
 pub use share_keys::ShareKeys;
 pub use share_url::ShareUrl;
 pub use sharing::{ShareEvent, Sharing, Target};
-pub use tls::Trust;
+pub use tls::{Trust, system_roots};
 pub use viewer_link::{ViewerLink, ViewerReceiver, ViewerSender, ViewerTransport, connect_viewer};
 pub use websocket::websocket_config;
 

@@ -6,15 +6,14 @@
 use std::time::Duration;
 
 use protocol::{HostHello, Links, Mode, ScreenFrame, ViewerCount};
-use rustls_pki_types::CertificateDer;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
-use crate::client::RelayInfo;
 use crate::client::connector::Connector;
 use crate::client::host_link::{HostOptions, HostTransport};
 use crate::client::supervisor;
+use crate::client::{RelayInfo, RelayPolicy};
 
 /// What the relay link reports to the host loop.
 #[derive(Debug)]
@@ -78,8 +77,8 @@ pub struct Sharing {
 #[derive(Debug, Clone)]
 pub struct Target {
     pub base: Url,
-    /// Trusted besides the platform's roots (a development CA).
-    pub extra_roots: Vec<CertificateDer<'static>>,
+    /// What the user allows of the relay (plain HTTP, extra roots, a pinned endpoint).
+    pub policy: RelayPolicy,
     pub options: HostOptions,
 }
 
@@ -87,7 +86,7 @@ impl Sharing {
     pub fn start(base: Url, hello: HostHello) -> Sharing {
         let target = Target {
             base,
-            extra_roots: Vec::new(),
+            policy: RelayPolicy::default(),
             options: HostOptions::default(),
         };
         Sharing::start_with(target, hello)

@@ -50,6 +50,7 @@ pub(crate) async fn supervise(
 ) -> Result<(), String> {
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<Instant> = None;
+    let mut last_failure = None;
     loop {
         let end = match connector.connect(&hello).await {
             Ok(link) => {
@@ -81,14 +82,21 @@ pub(crate) async fn supervise(
             LinkEnd::Failed(error) if hello.resume.is_none() => return Err(error.to_string()),
             LinkEnd::Failed(error) => {
                 // A link opened in 0-RTT fails its handshake only after the hello.
-                if matches!(error, NetError::Connect(_) | NetError::Tls(_)) {
+                if matches!(
+                    error,
+                    NetError::Connect(_) | NetError::Tls(_) | NetError::Untrusted(_)
+                ) {
                     connector.forget();
                 }
                 tracing::debug!(%error, "reconnection failed");
+                last_failure = Some(error);
             }
         }
         if lost_at.get_or_insert_with(Instant::now).elapsed() > RECONNECT_FOR {
-            return Err("the relay cannot be reached".into());
+            return Err(match last_failure {
+                Some(error) => format!("the relay cannot be reached ({error})"),
+                None => "the relay cannot be reached".into(),
+            });
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).clamp(BACKOFF_START, BACKOFF_MAX);
@@ -119,7 +127,9 @@ async fn serve(
             Err(_) => return LinkEnd::Failed(NetError::Timeout("the relay's welcome")),
         },
     };
+    // Resumes present the host token alone: the host key goes on the first hello only.
     hello.resume = Some(welcome.host_token);
+    hello.host_key = None;
     let welcomed = ShareEvent::Welcome {
         session_id: welcome.session_id,
         links: welcome.links,
@@ -236,11 +246,15 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
+    use futures::{SinkExt, StreamExt};
     use protocol::Links;
     use relay::RelayConfig;
-    use tokio::net::UdpSocket;
+    use tokio::net::{TcpListener, UdpSocket};
+    use tokio::sync::watch;
 
-    use crate::client::{HostOptions, HostTransport, Sharing, Target, ViewerTransport, discover};
+    use crate::client::{
+        HostOptions, HostTransport, RelayPolicy, Sharing, Target, ViewerTransport, discover,
+    };
     use crate::testing::{TestShare, Viewer, relay_config, start_relay, within};
 
     use super::*;
@@ -301,6 +315,107 @@ mod tests {
         });
         let why = never.await.expect_err("sharing stops");
         (events, why)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_host_key_goes_on_the_first_hello_only() {
+        let relay = start_relay(RelayConfig {
+            host_keys: vec!["the-key".into()],
+            ..relay_config()
+        })
+        .await;
+        let mut tap = HelloTap::to(relay.http_addr()).await;
+        let policy = RelayPolicy::default();
+        let mut relay_info = within("discovery", discover(relay.public_url(), &policy))
+            .await
+            .expect("discovered");
+        relay_info.base = tap.base.clone();
+        let target = Target {
+            base: tap.base.clone(),
+            policy,
+            options: HostOptions {
+                transport: Some(HostTransport::WebSocket),
+                ..HostOptions::default()
+            },
+        };
+        let hello = HostHello {
+            host_key: Some("the-key".into()),
+            ..HostHello::new(40, 5)
+        };
+        let mut sharing = Sharing::start_with_relay(target, relay_info, hello);
+        welcomed(&mut sharing, false).await;
+        let first = within("the first hello", tap.hellos.recv()).await.unwrap();
+        assert_eq!(first.host_key.as_deref(), Some("the-key"));
+        assert!(first.resume.is_none());
+
+        tap.cut();
+        welcomed(&mut sharing, true).await;
+        let resume = within("the resuming hello", tap.hellos.recv())
+            .await
+            .unwrap();
+        assert!(resume.resume.is_some(), "it resumes with the host token");
+        assert_eq!(resume.host_key, None, "and without the host key");
+        relay.shutdown().await;
+    }
+
+    /// A WebSocket hop between the host and the relay's `/ws/host` that reads the host's
+    /// hellos, and drops its connections when told, as a network loss would.
+    struct HelloTap {
+        base: url::Url,
+        hellos: mpsc::UnboundedReceiver<HostHello>,
+        cuts: watch::Sender<u32>,
+    }
+
+    impl HelloTap {
+        async fn to(relay: SocketAddr) -> HelloTap {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = url::Url::parse(&format!("http://{}", listener.local_addr().unwrap()));
+            let (hellos_tx, hellos) = mpsc::unbounded_channel();
+            let (cuts, cut) = watch::channel(0);
+            tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let hellos = hellos_tx.clone();
+                    let mut cut = cut.clone();
+                    cut.mark_unchanged();
+                    tokio::spawn(async move {
+                        let Ok(host) = tokio_tungstenite::accept_async(tcp).await else {
+                            return;
+                        };
+                        let url = format!("ws://{relay}/ws/host");
+                        let (upstream, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+                        let (mut to_host, mut from_host) = host.split();
+                        let (mut to_relay, mut from_relay) = upstream.split();
+                        loop {
+                            tokio::select! {
+                                Some(Ok(message)) = from_host.next() => {
+                                    if let Ok(HostToRelay::Hello(hello)) =
+                                        protocol::decode(&message.clone().into_data())
+                                    {
+                                        let _ = hellos.send(hello);
+                                    }
+                                    if to_relay.send(message).await.is_err() { return; }
+                                }
+                                Some(Ok(message)) = from_relay.next() => {
+                                    if to_host.send(message).await.is_err() { return; }
+                                }
+                                _ = cut.changed() => return,
+                                else => return,
+                            }
+                        }
+                    });
+                }
+            });
+            HelloTap {
+                base: base.unwrap(),
+                hellos,
+                cuts,
+            }
+        }
+
+        /// Drops the connections open now.
+        fn cut(&self) {
+            self.cuts.send_modify(|cuts| *cuts += 1);
+        }
     }
 
     #[tokio::test]
@@ -364,13 +479,14 @@ mod tests {
         })
         .await;
         let path = CuttablePath::to(relay.quic_addr()).await;
-        let mut relay_info = within("discovery", discover(relay.public_url(), &[]))
+        let policy = RelayPolicy::default();
+        let mut relay_info = within("discovery", discover(relay.public_url(), &policy))
             .await
             .expect("discovered");
         relay_info.info.quic = path.addr.to_string();
         let target = Target {
             base: relay.public_url().clone(),
-            extra_roots: Vec::new(),
+            policy,
             options: HostOptions {
                 transport: Some(HostTransport::Quic),
                 ..HostOptions::default()

@@ -6,12 +6,13 @@
 
 use std::sync::{Arc, LazyLock};
 
+use rustls::RootCertStore;
 use rustls::client::ResolvesClientCert;
 use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
 use rustls::sign::CertifiedKey;
-use rustls::{DigitallySignedStruct, SignatureScheme};
+use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
 use crate::client::NetError;
@@ -40,9 +41,13 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Installs ring as the process-wide rustls provider (reqwest is built without one).
-pub fn install_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// The system's roots, read once, as the system keeps them whatever `SSL_CERT_FILE` says
+/// (the CLI adds that file's CAs, like `--ca`'s). Reading them unsets `SSL_CERT_FILE` and
+/// `SSL_CERT_DIR` for a moment (wtransport's way of ignoring them), which is safe only
+/// while no other thread reads the environment: a program calls this before it starts any.
+pub fn system_roots() -> &'static RootCertStore {
+    static ROOTS: LazyLock<RootCertStore> = LazyLock::new(wtransport::tls::build_native_cert_store);
+    &ROOTS
 }
 
 /// Clients present no certificate. One resolver for all, as resumption requires the same.
@@ -65,11 +70,13 @@ fn no_client_cert() -> Arc<dyn ResolvesClientCert> {
 }
 
 impl Trust {
-    /// The platform's roots plus `extra` (e.g. a development CA).
+    /// The platform's roots ([`system_roots`]) plus `extra` (e.g. a development CA).
     pub fn webpki(extra: &[CertificateDer<'static>]) -> Result<Trust, NetError> {
-        let mut roots = wtransport::tls::build_native_cert_store();
+        let mut roots = system_roots().clone();
         for cert in extra {
-            let _ = roots.add(cert.clone());
+            roots
+                .add(cert.clone())
+                .map_err(|e| NetError::Tls(format!("an extra CA certificate is unusable: {e}")))?;
         }
         WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
             .build()
@@ -147,8 +154,8 @@ impl ServerCertVerifier for PinnedVerifier {
         if self.pins.contains(&fingerprint) {
             Ok(ServerCertVerified::assertion())
         } else {
-            Err(rustls::Error::General(
-                "the relay's certificate does not match the pinned fingerprints".into(),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::ApplicationVerificationFailure,
             ))
         }
     }

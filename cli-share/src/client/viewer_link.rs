@@ -1,7 +1,8 @@
-//! A viewer's link to a session from its share link: WebTransport (the relay's self-signed
-//! certificate pinned by fingerprint, as browsers do with `serverCertificateHashes`) or
-//! WebSocket (token in `Sec-WebSocket-Protocol`), or Auto: WebTransport first, WebSocket
-//! when it fails for any reason other than the link itself being refused.
+//! A viewer's link to a session from its share link: WebTransport (the relay's certificate
+//! checked as discovery decided) or WebSocket (token in `Sec-WebSocket-Protocol`, `wss://`
+//! for an HTTPS relay, with the same trust), or Auto: WebTransport first, WebSocket only
+//! when WebTransport timed out. A refused link, a refused certificate or any other answer
+//! ends there: it is not a reason for another transport.
 
 use std::time::Duration;
 
@@ -15,7 +16,7 @@ use crate::client::link::{LinkRx, LinkTx};
 use crate::client::websocket::{websocket, ws_url};
 use crate::client::{HANDSHAKE_TIMEOUT, NetError, RelayInfo, ShareUrl};
 
-/// How long Auto gives WebTransport before falling back to WebSocket.
+/// How long Auto gives WebTransport before taking its silence for blocked UDP.
 const WEBTRANSPORT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Which transport a viewer uses.
@@ -55,13 +56,11 @@ pub async fn connect_viewer(
         ViewerTransport::WebTransport => webtransport(relay, link).await,
         ViewerTransport::Auto => {
             match tokio::time::timeout(WEBTRANSPORT_TIMEOUT, webtransport(relay, link)).await {
-                Ok(Ok(viewer)) => Ok(viewer),
-                Ok(Err(e @ (NetError::Forbidden | NetError::NotFound))) => Err(e),
-                Ok(Err(error)) => {
-                    tracing::info!(%error, "WebTransport failed; using WebSocket");
+                Ok(Err(NetError::Timeout(_))) | Err(_) => {
+                    tracing::info!("no answer over WebTransport; using WebSocket");
                     ws(relay, link).await
                 }
-                Err(_) => ws(relay, link).await,
+                Ok(connected) => connected,
             }
         }
     }
@@ -108,12 +107,13 @@ async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, 
             // Ask again, reading the status this time, to tell 403 from 404.
             return Err(
                 match crate::client::h3_status::connect_status(relay, &url).await {
-                    Ok(403) => NetError::Forbidden,
-                    Ok(404) => NetError::NotFound,
-                    Ok(status) => NetError::Rejected(format!("HTTP {status}")),
+                    Ok(status) => NetError::from_status(status),
                     Err(e) => NetError::Rejected(e.to_string()),
                 },
             );
+        }
+        Err(wtransport::error::ConnectingError::ConnectionError(failed)) => {
+            return Err(NetError::from_webtransport(failed));
         }
         Err(other) => return Err(NetError::Connect(other.to_string())),
     };
@@ -215,5 +215,49 @@ impl ViewerSender {
         let bytes = protocol::encode(&ViewerToRelay::Input(data.to_vec()))
             .map_err(|e| NetError::Protocol(e.to_string()))?;
         self.0.send(Bytes::from(bytes)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::HostHello;
+
+    use super::*;
+    use crate::client::{HostOptions, RelayPolicy, Trust, connect_host, discover};
+    use crate::testing::{relay_config, start_relay, within};
+
+    #[tokio::test]
+    async fn a_certificate_that_is_not_trusted_is_an_error_and_no_fallback() {
+        let relay = start_relay(relay_config()).await;
+        let mut info = within(
+            "discovery",
+            discover(relay.public_url(), &RelayPolicy::default()),
+        )
+        .await
+        .expect("discovered");
+        let host = within(
+            "the host",
+            connect_host(&info, &HostHello::new(40, 5), &HostOptions::default()),
+        )
+        .await
+        .expect("welcomed");
+        let link = ShareUrl::parse(&host.welcome.links.read).unwrap();
+        // The relay's self-signed certificate checked against the roots: the WebSocket on
+        // this plain-HTTP loopback relay would have worked.
+        info.trust = Trust::webpki(&[]).unwrap();
+        match within(
+            "the viewer",
+            connect_viewer(&info, &link, ViewerTransport::Auto),
+        )
+        .await
+        {
+            Err(NetError::Untrusted(_)) => {}
+            Err(other) => panic!("expected the certificate refused, got {other}"),
+            Ok(viewer) => panic!(
+                "expected the certificate refused, joined over {:?}",
+                viewer.transport
+            ),
+        }
+        relay.shutdown().await;
     }
 }

@@ -57,7 +57,7 @@ pub(crate) async fn websocket(
             let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
                 .connect(name, tcp)
                 .await
-                .map_err(|e| NetError::Tls(e.to_string()))?;
+                .map_err(|e| NetError::from_io(&e))?;
             Box::new(tls)
         }
         _ => Box::new(tcp),
@@ -77,11 +77,7 @@ pub(crate) async fn websocket(
     {
         Ok((ws, _response)) => Ok(ws),
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            Err(match response.status().as_u16() {
-                403 => NetError::Forbidden,
-                404 => NetError::NotFound,
-                other => NetError::Rejected(format!("HTTP {other}")),
-            })
+            Err(NetError::from_status(response.status().as_u16()))
         }
         Err(e) => Err(NetError::Connect(e.to_string())),
     }

@@ -31,7 +31,9 @@ use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
 use crate::cli::{HostArgs, HostTransportChoice};
-use crate::client::{HostOptions, HostTransport, ShareEvent, ShareKeys, Sharing, Target};
+use crate::client::{
+    HostOptions, HostTransport, RelayPolicy, ShareEvent, ShareKeys, Sharing, Target,
+};
 use crate::sync::emulator_thread::EmulatorThread;
 use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -52,11 +54,33 @@ const READ_CHUNK: usize = 64 * 1024;
 /// How long `--now` waits for the relay before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// A refused relay or trust setting: nothing was started.
+const EXIT_REFUSED: i32 = 2;
+/// Said when the host shares over WebSocket: QUIC got no answer at all.
+const NO_UDP: &str =
+    "no answer from the relay over UDP (blocked on the way?): sharing over WebSocket";
+/// Said with every link while sharing in clear text (`--insecure`).
+const NOT_SECURE: &str = "NOT SECURE (--insecure): this share travels in clear text to a plain \
+    http:// relay; anyone on the network can watch it, and take it over";
+
 /// Runs the session; returns the exit code for the process.
 pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
+    let policy = args.trust.policy().and_then(|policy| {
+        if let Some(relay) = &args.relay {
+            policy.check(relay)?;
+        }
+        Ok(policy)
+    });
+    let policy = match policy {
+        Ok(policy) => policy,
+        Err(error) => {
+            eprintln!("share: {error:#}");
+            return Ok(EXIT_REFUSED);
+        }
+    };
     let (cols, rows) = tty::local_size();
     let console = Console::new(LocalOut::spawn(), tty::stdout_is_terminal());
-    let mut host = Host::new(&args, console, (cols, rows));
+    let mut host = Host::new(&args, policy, console, (cols, rows));
     if args.now {
         host.start_now(cols, rows).await?;
     }
@@ -81,6 +105,7 @@ struct Host {
     relay: RelayTarget,
     /// `None`: QUIC, falling back to WebSocket.
     transport: Option<HostTransport>,
+    policy: RelayPolicy,
     host_key: Option<String>,
     collab_requested: bool,
     sharing: Option<Sharing>,
@@ -91,7 +116,12 @@ struct Host {
 }
 
 impl Host {
-    fn new(args: &HostArgs, console: Console, (cols, rows): (u16, u16)) -> Host {
+    fn new(
+        args: &HostArgs,
+        policy: RelayPolicy,
+        console: Console,
+        (cols, rows): (u16, u16),
+    ) -> Host {
         let emulator = Emulator::new(cols.min(MAX_COLS), rows.min(MAX_ROWS));
         Host {
             emulator: EmulatorThread::spawn(emulator, pacer::BATCHES),
@@ -105,6 +135,7 @@ impl Host {
                 HostTransportChoice::Quic => Some(HostTransport::Quic),
                 HostTransportChoice::Ws => Some(HostTransport::WebSocket),
             },
+            policy,
             host_key: args.host_key.clone(),
             collab_requested: args.collab,
             sharing: None,
@@ -124,10 +155,17 @@ impl Host {
                     session_id,
                     links,
                     viewers,
+                    transport,
                     ..
                 }) => {
                     self.viewers = viewers;
                     let links = self.welcomed(&session_id, &links);
+                    if transport == HostTransport::WebSocket {
+                        eprintln!("share: {NO_UDP}");
+                    }
+                    if self.is_plaintext() {
+                        eprintln!("share: {NOT_SECURE}");
+                    }
                     eprintln!("share: read-only link: {}", links.read);
                     if let Some(collab) = &links.collab {
                         eprintln!("share: collab link: {collab}");
@@ -155,7 +193,7 @@ impl Host {
         self.keys = Some(ShareKeys::generate(collab));
         let target = Target {
             base,
-            extra_roots: Vec::new(),
+            policy: self.policy.clone(),
             options: HostOptions {
                 transport: self.transport,
                 ..HostOptions::default()
@@ -184,6 +222,14 @@ impl Host {
         self.keys = None;
         self.encoder.stop_sealing();
         self.pacer.link_free();
+    }
+
+    /// Whether this share goes to a plain-HTTP relay off this machine (`--insecure`).
+    fn is_plaintext(&self) -> bool {
+        match &self.relay {
+            RelayTarget::Remote(url) => self.policy.is_plaintext(url),
+            RelayTarget::Embedded(_) => false,
+        }
     }
 
     /// Runs `command` until it exits, with the user's keys from `keys`; returns its exit
@@ -330,8 +376,7 @@ impl Host {
                 self.viewers = viewers;
                 let links = self.welcomed(&session_id, &links);
                 if transport == HostTransport::WebSocket {
-                    self.notice("UDP to the relay seems blocked: sharing over WebSocket")
-                        .await;
+                    self.notice(NO_UDP).await;
                 }
                 if resumed {
                     self.notice("reconnected to the relay").await;
@@ -394,7 +439,11 @@ impl Host {
     }
 
     async fn show_links(&mut self, links: &Links) {
-        let mut text = format!("read-only link: {}", links.read);
+        let mut text = String::new();
+        if self.is_plaintext() {
+            text = format!("{NOT_SECURE}\r\n");
+        }
+        text.push_str(&format!("read-only link: {}", links.read));
         if let Some(collab) = &links.collab {
             text.push_str(&format!("\r\ncollab link: {collab}"));
         }
@@ -530,6 +579,7 @@ mod tests {
     use protocol::e2e::InputSealer;
 
     use super::*;
+    use crate::cli::TrustArgs;
     use crate::client::{ShareUrl, ViewerTransport};
     use crate::testing::{Viewer, within};
 
@@ -577,6 +627,41 @@ mod tests {
         }
     }
 
+    #[tokio::test]
+    async fn every_share_through_a_plain_http_relay_says_it_is_not_secure() {
+        let links = Links {
+            read: "http://192.0.2.1:8080/s/id#token".into(),
+            collab: None,
+        };
+        for (relay, insecure, warned) in [
+            (Some("http://192.0.2.1:8080"), true, true),
+            (Some("https://relay.example"), true, false),
+            (None, false, false),
+        ] {
+            let args = HostArgs {
+                relay: relay.map(|url| Url::parse(url).unwrap()),
+                collab: false,
+                now: false,
+                no_slash: false,
+                host_key: None,
+                transport: HostTransportChoice::Auto,
+                trust: TrustArgs {
+                    insecure,
+                    ..TrustArgs::default()
+                },
+                command: Vec::new(),
+            };
+            let (mut terminal, console) = Terminal::new();
+            let policy = args.trust.policy().expect("a policy");
+            let mut host = Host::new(&args, policy, console, (80, 24));
+            for _ in 0..2 {
+                host.show_links(&links).await;
+                let shown = terminal.until("/unshare to stop").await;
+                assert_eq!(shown.contains(NOT_SECURE), warned, "{relay:?}: {shown}");
+            }
+        }
+    }
+
     /// A host with the embedded relay, running `sh` on a terminal of the test's.
     fn host(
         collab: bool,
@@ -592,10 +677,11 @@ mod tests {
             no_slash: false,
             host_key: None,
             transport: HostTransportChoice::Auto,
+            trust: TrustArgs::default(),
             command: Vec::new(),
         };
         let (terminal, console) = Terminal::new();
-        let mut host = Host::new(&args, console, (80, 24));
+        let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
         let (keys, typed) = mpsc::channel(16);
         let session = tokio::spawn(async move {
             let code = host.session(vec!["sh".into()], 80, 24, typed).await;

@@ -6,9 +6,13 @@
 //! (`protocol::e2e`); whether this viewer may type is the link's to say (a write secret),
 //! not the relay's. A frame that fails to open or comes out of order ends the watch: the
 //! relay altered the session, and nothing it sent after the last authentic frame is shown.
+//! What it prints of the host's text (`--dump`, `--until`) is stripped of control
+//! sequences ([`plain`]), and `--until` looks for its text in what is printed; the live
+//! view draws cells, never control characters.
 //!
 //! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired, keyless or read-only
-//! link, 3 the session ended, 4 the relay altered the session.
+//! link, or a relay or trust setting refused, 3 the session ended, 4 the relay altered the
+//! session.
 
 use std::time::Duration;
 
@@ -18,14 +22,16 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
 mod escapes;
+mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::client::{self, NetError, ShareUrl, ViewerLink, ViewerTransport};
+use crate::client::{self, NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
 use crate::sync::mirror::Mirror;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
 use escapes::unescape;
+use plain::printable;
 
 /// After the first keyframe, how long without news means `--dump` has caught up.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -55,6 +61,19 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         Ok(link) => link,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &error.to_string())),
     };
+    let policy = match args.trust.policy() {
+        Ok(policy) => policy,
+        Err(error) => return Ok(fail(EXIT_BAD_LINK, &format!("{error:#}"))),
+    };
+    if let Err(error) = policy.check(&link.base) {
+        return Ok(fail(EXIT_BAD_LINK, &error.to_string()));
+    }
+    if policy.is_plaintext(&link.base) {
+        eprintln!(
+            "share watch: NOT SECURE (--insecure): this session travels in clear text from a \
+             plain http:// relay; anyone on the network can watch it"
+        );
+    }
     let input = match args.send.as_deref().map(unescape).transpose() {
         Ok(input) => input,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &format!("--send: {error}"))),
@@ -87,7 +106,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
     let viewer = loop {
-        let mut viewer = match connect(&link, transport).await {
+        let mut viewer = match connect(&link, &policy, transport).await {
             Ok(viewer) => viewer,
             Err(code) => return Ok(code),
         };
@@ -110,6 +129,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let mut session = Session {
         mirror: Mirror::new(&link.keys, &link.session_id),
         link,
+        policy,
         transport,
         viewer,
         sealer,
@@ -128,6 +148,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 
 struct Session {
     link: ShareUrl,
+    policy: RelayPolicy,
     transport: ViewerTransport,
     viewer: ViewerLink,
     /// Seals keystrokes: only with a collab link (a write secret).
@@ -167,7 +188,7 @@ impl Session {
                         if self
                             .mirror
                             .screen()
-                            .is_some_and(|s| s.text().contains(text.as_str()))
+                            .is_some_and(|s| printable(&s.text()).contains(text.as_str()))
                         {
                             return print_screen(self.mirror.screen(), 0);
                         }
@@ -281,7 +302,7 @@ impl Session {
         while Instant::now() < give_up {
             sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
-            if let Ok(viewer) = connect(&self.link, self.transport).await {
+            if let Ok(viewer) = connect(&self.link, &self.policy, self.transport).await {
                 self.viewer = viewer;
                 return Next::Nothing;
             }
@@ -291,8 +312,12 @@ impl Session {
 }
 
 /// Discovers the relay of `link` and joins its session; the exit code on failure.
-async fn connect(link: &ShareUrl, transport: ViewerTransport) -> Result<ViewerLink, i32> {
-    let relay = client::discover(&link.base, &[])
+async fn connect(
+    link: &ShareUrl,
+    policy: &RelayPolicy,
+    transport: ViewerTransport,
+) -> Result<ViewerLink, i32> {
+    let relay = client::discover(&link.base, policy)
         .await
         .map_err(|error| net_failure(&error))?;
     client::connect_viewer(&relay, link, transport)
@@ -310,9 +335,11 @@ fn net_failure(error: &NetError) -> i32 {
             EXIT_BAD_LINK,
             "no such session on this relay (404 Not Found)",
         ),
-        NetError::Rejected(_) | NetError::Url(_) | NetError::LinkKey(_) => {
-            fail(EXIT_BAD_LINK, &error.to_string())
-        }
+        NetError::Rejected(_)
+        | NetError::Url(_)
+        | NetError::LinkKey(_)
+        | NetError::PlainHttp(_)
+        | NetError::ForeignEndpoint { .. } => fail(EXIT_BAD_LINK, &error.to_string()),
         NetError::Ended => ended(EndReason::HostEnded, ""),
         other => fail(EXIT_FAILED, &other.to_string()),
     }
@@ -326,7 +353,7 @@ fn ended(reason: EndReason, message: &str) -> i32 {
     if message.is_empty() {
         println!("Session ended: {why}");
     } else {
-        println!("Session ended: {why} ({message})");
+        println!("Session ended: {why} ({})", printable(message));
     }
     EXIT_ENDED
 }
@@ -350,7 +377,7 @@ fn fail(code: i32, why: &str) -> i32 {
 
 fn print_screen(screen: Option<&Screen>, code: i32) -> i32 {
     if let Some(screen) = screen {
-        let text = screen.text();
+        let text = printable(&screen.text());
         println!("{}", text.trim_end_matches('\n'));
     }
     code
@@ -372,7 +399,7 @@ mod tests {
             ..HostOptions::default()
         };
         let mut host = within("the host", async {
-            let info = client::discover(relay.public_url(), &[]).await?;
+            let info = client::discover(relay.public_url(), &RelayPolicy::default()).await?;
             connect_host(&info, &HostHello::new(40, 5), &options).await
         })
         .await
@@ -414,6 +441,7 @@ mod tests {
             until: None,
             timeout: 10.0,
             send: None,
+            trust: Default::default(),
         }
     }
 

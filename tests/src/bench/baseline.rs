@@ -1,16 +1,19 @@
 //! The naive relay every figure is compared with, built the way ttyd-style tools work: the
 //! host wrapper sends the raw PTY byte stream over a WebSocket, and the relay forwards each
 //! chunk to every viewer through an unbounded queue. Nothing is coalesced, nothing is
-//! dropped, and a viewer that falls behind just makes its queue grow.
+//! dropped, and a viewer that falls behind just makes its queue grow. A viewer that joins
+//! late is sent a replay of the last [`REPLAY_BYTES`] of output first, the way such tools
+//! give a newcomer the screen and some scrollback.
 //!
 //! Endpoints: `ws://<addr>/host/<id>` (one host per session id) and `ws://<addr>/view/<id>`.
 //! Viewers' binary messages are forwarded to the host as keystrokes.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
+use bytes::Bytes;
 use futures::{SinkExt as _, StreamExt as _};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream};
@@ -18,10 +21,31 @@ use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::server::{Request, Response};
 
+/// Output kept for late joiners: whole chunks, the oldest dropped first. Enough for a
+/// screen and a full scrollback of ordinary output (2,000 lines of 100 bytes and more).
+pub const REPLAY_BYTES: usize = 1024 * 1024;
+
 #[derive(Default)]
 struct Session {
     host: Option<UnboundedSender<Message>>,
     viewers: Vec<UnboundedSender<Message>>,
+    replay: VecDeque<Bytes>,
+    replay_bytes: usize,
+}
+
+impl Session {
+    fn output(&mut self, chunk: Bytes) {
+        self.viewers
+            .retain(|viewer| viewer.send(Message::Binary(chunk.clone())).is_ok());
+        self.replay_bytes += chunk.len();
+        self.replay.push_back(chunk);
+        while self.replay_bytes > REPLAY_BYTES {
+            let Some(oldest) = self.replay.pop_front() else {
+                break;
+            };
+            self.replay_bytes -= oldest.len();
+        }
+    }
 }
 
 type Sessions = Arc<Mutex<HashMap<String, Session>>>;
@@ -39,6 +63,9 @@ fn join(sessions: &Sessions, path: &str, tx: UnboundedSender<Message>) -> Option
     if is_host {
         session.host = Some(tx);
     } else {
+        for chunk in &session.replay {
+            let _ = tx.send(Message::Binary(chunk.clone()));
+        }
         session.viewers.push(tx);
     }
     Some((id.to_owned(), is_host))
@@ -95,9 +122,7 @@ async fn connection(tcp: TcpStream, sessions: Sessions) -> anyhow::Result<()> {
             break;
         };
         if is_host {
-            session
-                .viewers
-                .retain(|viewer| viewer.send(Message::Binary(data.clone())).is_ok());
+            session.output(data);
         } else if let Some(host) = &session.host {
             let _ = host.send(Message::Binary(data));
         }
@@ -154,7 +179,7 @@ pub async fn host(url: &str, cols: u16, rows: u16, command: &[String]) -> anyhow
         stdout.write_all(&buf[..n]).await?;
         stdout.flush().await?;
         ws_tx
-            .send(Message::Binary(bytes::Bytes::copy_from_slice(&buf[..n])))
+            .send(Message::Binary(Bytes::copy_from_slice(&buf[..n])))
             .await?;
     }
     input.abort();
@@ -219,27 +244,58 @@ impl NaiveHost {
 }
 
 /// A viewer of the naive relay: receives raw output chunks, sends keystrokes.
-pub struct NaiveViewer(Box<Socket>);
+pub struct NaiveViewer {
+    socket: Box<Socket>,
+    /// Bytes of output received so far.
+    received: u64,
+    /// The start of a line whose end has not arrived yet (see [`next_lines`](Self::next_lines)).
+    unfinished: Vec<u8>,
+}
 
 impl NaiveViewer {
     pub async fn connect(addr: &str, id: &str) -> anyhow::Result<NaiveViewer> {
-        Ok(NaiveViewer(Box::new(connect(addr, "view", id).await?)))
+        Ok(NaiveViewer {
+            socket: Box::new(connect(addr, "view", id).await?),
+            received: 0,
+            unfinished: Vec::new(),
+        })
     }
 
     /// The next chunk of output; an error once the session is gone.
-    pub async fn next_chunk(&mut self) -> anyhow::Result<bytes::Bytes> {
+    pub async fn next_chunk(&mut self) -> anyhow::Result<Bytes> {
         loop {
-            match self.0.next().await.context("naive relay closed")?? {
-                Message::Binary(data) => return Ok(data),
+            match self.socket.next().await.context("naive relay closed")?? {
+                Message::Binary(data) => {
+                    self.received += data.len() as u64;
+                    return Ok(data);
+                }
                 Message::Close(_) => anyhow::bail!("naive relay closed"),
                 _ => {}
             }
         }
     }
 
+    /// The lines of output completed since the last call, as text: a line cut between
+    /// two chunks comes whole with the second.
+    pub async fn next_lines(&mut self) -> anyhow::Result<String> {
+        loop {
+            let chunk = self.next_chunk().await?;
+            self.unfinished.extend_from_slice(&chunk);
+            if let Some(end) = self.unfinished.iter().rposition(|&b| b == b'\n') {
+                let lines: Vec<u8> = self.unfinished.drain(..=end).collect();
+                return Ok(String::from_utf8_lossy(&lines).into_owned());
+            }
+        }
+    }
+
+    /// Bytes of output received so far.
+    pub fn received(&self) -> u64 {
+        self.received
+    }
+
     pub async fn send_input(&mut self, keys: &[u8]) -> anyhow::Result<()> {
-        self.0
-            .send(Message::Binary(bytes::Bytes::copy_from_slice(keys)))
+        self.socket
+            .send(Message::Binary(Bytes::copy_from_slice(keys)))
             .await?;
         Ok(())
     }

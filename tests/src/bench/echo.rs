@@ -9,7 +9,8 @@ use super::Ctx;
 use super::ours::relay_info;
 use super::report::{BASELINE, Report};
 use super::stats::Samples;
-use super::wrapped::{self, PROMPT, Watcher};
+use super::terminal::Size;
+use super::wrapped::{self, PROMPT, Share, Watcher};
 
 const PART: &str = "echo";
 /// Characters typed on one command line before it is submitted (a comment, so harmless).
@@ -36,14 +37,16 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 
     let server = ctx.start_relay().await?;
     let info = relay_info(&server).await?;
-    let (terminal, viewer) = wrapped::ours(ctx, &server, &info, true, &wrapped::shell()).await?;
+    let (terminal, viewer) =
+        wrapped::ours(ctx, &server, &info, Share::COLLAB, &wrapped::shell()).await?;
     let samples = measure(Watcher::Ours(Box::new(viewer)), keys).await?;
     record(report, "", samples);
     drop(terminal);
     server.stop().await;
 
     let server = ctx.start_baseline().await?;
-    let (terminal, viewer) = wrapped::naive(ctx, &server, "echo", &wrapped::shell()).await?;
+    let (terminal, viewer) =
+        wrapped::naive(ctx, &server, "echo", Size::DEFAULT, &wrapped::shell()).await?;
     let samples = measure(Watcher::naive(viewer), keys).await?;
     record(report, BASELINE, samples);
     drop(terminal);

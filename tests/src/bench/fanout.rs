@@ -1,7 +1,15 @@
 //! Part 3, fan-out: one host changes its screen 30 times a second for N viewers (10, 100,
 //! 1,000; WebSocket, WebTransport, then half and half). Per configuration, on a fresh relay
 //! process: delivery latency p50/p99 over every (viewer, frame), relay CPU while streaming,
-//! relay RSS per idle viewer, and frames the relay skipped for slow viewers.
+//! relay RSS per idle viewer, and frames the relay skipped for slow viewers. That host is
+//! synthetic: a thread of the load generator sending ready-made frames, so these figures
+//! are the relay's alone.
+//!
+//! Then the same 1,000 WebSocket viewers with a real host (issue 16): `share` running a
+//! program in its PTY that prints a tick 30 times a second (`bench-workload ticker`), and
+//! the naive wrapper running the same program. Latency from the program's write to each
+//! viewer, and the CPU of relay and host process together (`fanout_1000_ws_total_cpu_cores`;
+//! the `_real_host_` figures split it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -10,14 +18,19 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use cli_share::client::{RelayInfo, ShareUrl, ViewerTransport, connect_viewer};
 use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
 
 use super::Ctx;
 use super::baseline::{NaiveHost, NaiveViewer};
+use super::host_latency::ticker;
 use super::ours::{OurHost, relay_info};
 use super::process::{CpuMeter, Server, metric};
 use super::report::{BASELINE, Report};
+use super::stamps;
 use super::stats::Samples;
+use super::terminal::{Size, Terminal};
 use super::updates::{Host, Viewer};
+use super::wrapped::{self, Share};
 use crate::netem::RuntimeThread;
 
 const PART: &str = "fanout";
@@ -25,6 +38,8 @@ const FRAMES_PER_SECOND: u64 = 30;
 /// Viewers connecting at once (a crowd arriving, bounded so handshakes do not time out).
 const CONNECTING: usize = 16;
 const CONNECT_ATTEMPTS: u32 = 3;
+/// Viewers of the fan-out with a real host.
+const REAL_HOST_VIEWERS: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Mix {
@@ -178,6 +193,27 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         );
         server.stop().await;
     }
+    // With a real host: ours, then the naive wrapper and relay.
+    let command = ticker(
+        ctx,
+        Duration::from_secs(1) / FRAMES_PER_SECOND as u32,
+        FRAMES_PER_SECOND * seconds,
+    )?;
+    let server = ctx.start_relay().await?;
+    let info = relay_info(&server).await?;
+    let (terminal, link) = wrapped::shared(ctx, &server, Share::READ, &command).await?;
+    let target = Target::Ours(Arc::new((info, link)));
+    measure_real_host(&server, terminal, target, REAL_HOST_VIEWERS, seconds)
+        .await?
+        .record(report, "", REAL_HOST_VIEWERS);
+    server.stop().await;
+    let server = ctx.start_baseline().await?;
+    let terminal = wrapped::naive_host(ctx, &server, "fanout", Size::DEFAULT, &command)?;
+    let target = Target::Naive(server.field("ws=")?.to_owned());
+    measure_real_host(&server, terminal, target, REAL_HOST_VIEWERS, seconds)
+        .await?
+        .record(report, BASELINE, REAL_HOST_VIEWERS);
+    server.stop().await;
     Ok(())
 }
 
@@ -264,6 +300,149 @@ impl SendLog {
     }
 }
 
+/// How a viewer tells how long an update took to reach it.
+#[derive(Clone)]
+enum Clock {
+    /// The synthetic host's send log, by frame sequence number.
+    Log(Arc<SendLog>),
+    /// The time the ticking program wrote into each tick ([`stamps`]).
+    Stamped,
+}
+
+impl Clock {
+    /// The updates the viewer's next message brings: sequence numbers with their latency
+    /// (none for a frame the host has not logged, such as the first keyframe).
+    async fn next(&self, viewer: &mut Viewer) -> anyhow::Result<Vec<(u64, Option<Duration>)>> {
+        match self {
+            Clock::Log(log) => {
+                let seq = viewer.next_update().await?;
+                Ok(vec![(seq, log.latency(seq))])
+            }
+            Clock::Stamped => {
+                let text = viewer.next_text().await?;
+                Ok(stamps::ticks(&text)
+                    .map(|(seq, written)| (seq, Some(stamps::since(written))))
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Viewers connected to one session, each noting the latency of every update it sees
+/// until it has seen the last one (or is told to stop).
+struct Crowd {
+    tasks: Vec<JoinHandle<Samples>>,
+    stop: watch::Sender<bool>,
+    /// (viewer, update) pairs expected in all.
+    expected: u64,
+}
+
+impl Crowd {
+    /// Connects `viewers` viewers of `target`, at most [`CONNECTING`] at a time, and waits
+    /// until each has joined (ours: received the session's keyframe).
+    async fn join(
+        target: &Target,
+        viewers: usize,
+        mix: Mix,
+        clock: &Clock,
+        last: u64,
+    ) -> anyhow::Result<Crowd> {
+        let (stop, stopped) = watch::channel(false);
+        let (joined_tx, mut joined) = mpsc::channel::<anyhow::Result<()>>(viewers);
+        let connecting = Arc::new(Semaphore::new(CONNECTING));
+        let tasks: Vec<_> = (0..viewers)
+            .map(|index| {
+                let (target, clock, joined_tx, connecting) = (
+                    target.clone(),
+                    clock.clone(),
+                    joined_tx.clone(),
+                    connecting.clone(),
+                );
+                let mut stopped = stopped.clone();
+                tokio::spawn(async move {
+                    let permit = connecting.acquire_owned().await;
+                    let viewer = target.viewer(index, mix).await;
+                    drop(permit);
+                    let mut viewer = match viewer {
+                        Ok(viewer) => viewer,
+                        Err(error) => {
+                            let _ = joined_tx.send(Err(error)).await;
+                            return Samples::default();
+                        }
+                    };
+                    if let Viewer::Ours(_) = viewer {
+                        // Joined once the session's keyframe arrived.
+                        if let Err(error) = viewer.next_update().await {
+                            let _ = joined_tx.send(Err(error)).await;
+                            return Samples::default();
+                        }
+                    }
+                    let _ = joined_tx.send(Ok(())).await;
+                    let mut samples = Samples::default();
+                    // A frame a slow viewer gets again (in the relay's snapshot) counts once.
+                    let mut seen = 0;
+                    while seen < last {
+                        tokio::select! {
+                            updates = clock.next(&mut viewer) => {
+                                let Ok(updates) = updates else { break };
+                                for (seq, latency) in updates {
+                                    if seq > seen {
+                                        seen = seq;
+                                        if let Some(latency) = latency {
+                                            samples.push(latency);
+                                        }
+                                    }
+                                }
+                            }
+                            _ = stopped.changed() => break,
+                        }
+                    }
+                    samples
+                })
+            })
+            .collect();
+        drop(joined_tx);
+        let all_joined = async {
+            for _ in 0..viewers {
+                tokio::time::timeout(Duration::from_secs(120), joined.recv())
+                    .await
+                    .context("viewers did not all join in time")?
+                    .context("a viewer task ended")??;
+            }
+            anyhow::Ok(())
+        };
+        if let Err(error) = all_joined.await {
+            // Connections still trying would weigh on the parts that follow.
+            tasks.iter().for_each(|task| task.abort());
+            return Err(error.context(format!("{viewers} {} viewers", mix.name())));
+        }
+        // Let the relay finish the joins' bookkeeping (viewer counts to everyone) first.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        Ok(Crowd {
+            tasks,
+            stop,
+            expected: viewers as u64 * last,
+        })
+    }
+
+    /// Gives stragglers a few seconds to drain their queues, then stops them; returns
+    /// every latency seen and the (viewer, update) pairs never seen.
+    async fn finish(self) -> anyhow::Result<(Samples, u64)> {
+        let stop = self.stop;
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let _ = stop.send(true);
+        });
+        let mut samples = Samples::default();
+        for task in self.tasks {
+            samples.extend(task.await?);
+        }
+        stopper.abort();
+        let missed = self.expected.saturating_sub(samples.len() as u64);
+        Ok((samples, missed))
+    }
+}
+
 pub(super) async fn measure(
     server: &Server,
     host_thread: &RuntimeThread,
@@ -279,109 +458,28 @@ pub(super) async fn measure(
         sent: (0..=frames).map(|_| AtomicU64::new(0)).collect(),
     });
     let rss_before = server.rss_kib()?;
-    let (stop_tx, stop) = watch::channel(false);
-    let (joined_tx, mut joined) = mpsc::channel::<anyhow::Result<()>>(viewers);
-    let connecting = Arc::new(Semaphore::new(CONNECTING));
-    let tasks: Vec<_> = (0..viewers)
-        .map(|index| {
-            let (target, log, joined_tx, connecting) = (
-                target.clone(),
-                log.clone(),
-                joined_tx.clone(),
-                connecting.clone(),
-            );
-            let mut stop = stop.clone();
-            tokio::spawn(async move {
-                let permit = connecting.acquire_owned().await;
-                let viewer = target.viewer(index, mix).await;
-                drop(permit);
-                let mut viewer = match viewer {
-                    Ok(viewer) => viewer,
-                    Err(error) => {
-                        let _ = joined_tx.send(Err(error)).await;
-                        return Samples::default();
-                    }
-                };
-                if let Viewer::Ours(_) = viewer {
-                    // Joined once the session's keyframe arrived.
-                    if let Err(error) = viewer.next_update().await {
-                        let _ = joined_tx.send(Err(error)).await;
-                        return Samples::default();
-                    }
-                }
-                let _ = joined_tx.send(Ok(())).await;
-                let mut samples = Samples::default();
-                loop {
-                    tokio::select! {
-                        seq = viewer.next_update() => {
-                            let Ok(seq) = seq else { break };
-                            if let Some(latency) = log.latency(seq) {
-                                samples.push(latency);
-                            }
-                            if seq == frames {
-                                break;
-                            }
-                        }
-                        _ = stop.changed() => break,
-                    }
-                }
-                samples
-            })
-        })
-        .collect();
-    drop(joined_tx);
-    let all_joined = async {
-        for _ in 0..viewers {
-            tokio::time::timeout(Duration::from_secs(120), joined.recv())
-                .await
-                .context("viewers did not all join in time")?
-                .context("a viewer task ended")??;
-        }
-        anyhow::Ok(())
-    };
-    if let Err(error) = all_joined.await {
-        // Connections still trying would weigh on the parts that follow.
-        tasks.iter().for_each(|task| task.abort());
-        return Err(error.context(format!("{viewers} {} viewers", mix.name())));
-    }
-    // Let the relay finish the joins' bookkeeping (viewer counts to everyone) first.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let crowd = Crowd::join(&target, viewers, mix, &Clock::Log(log.clone()), frames).await?;
     let rss_per_viewer_kib = (server.rss_kib()? - rss_before) / viewers as f64;
 
     let cpu = server.cpu()?;
     let loadgen = CpuMeter::start(std::process::id())?;
-    let sending = {
-        let log = log.clone();
-        host_thread.spawn(async move {
-            let mut ticks =
-                tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
-            for seq in 1..=frames {
-                ticks.tick().await;
-                let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
-                    slot.store(now.max(1), Ordering::Release);
-                }
-                host.send_update(seq).await?;
+    let sending = host_thread.spawn(async move {
+        let mut ticks = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
+        for seq in 1..=frames {
+            ticks.tick().await;
+            let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
+                slot.store(now.max(1), Ordering::Release);
             }
-            anyhow::Ok(host)
-        })
-    };
+            host.send_update(seq).await?;
+        }
+        anyhow::Ok(host)
+    });
     // Kept connected until the stragglers are done.
     let _host = sending.await??;
     let cpu_cores = cpu.cores()?;
     let loadgen_cores = loadgen.cores()?;
-
-    // Stragglers get a few seconds to drain their queues, then stop.
-    let stopper = tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_secs(5)).await;
-        let _ = stop_tx.send(true);
-    });
-    let mut samples = Samples::default();
-    for task in tasks {
-        samples.extend(task.await?);
-    }
-    stopper.abort();
-    let missed = (viewers as u64 * frames).saturating_sub(samples.len() as u64);
+    let (samples, missed) = crowd.finish().await?;
     Ok(Figures {
         samples,
         cpu_cores,
@@ -389,4 +487,74 @@ pub(super) async fn measure(
         rss_per_viewer_kib,
         missed,
     })
+}
+
+/// The fan-out with a real host: `share` (or the naive wrapper) running a program that
+/// ticks [`FRAMES_PER_SECOND`] times a second for `seconds`, in `terminal`. Latencies run
+/// from the program's write to each viewer; CPU is the relay's and the wrapper's.
+async fn measure_real_host(
+    server: &Server,
+    mut terminal: Terminal,
+    target: Target,
+    viewers: usize,
+    seconds: u64,
+) -> anyhow::Result<RealHostFigures> {
+    let ticks = FRAMES_PER_SECOND * seconds;
+    terminal.wait_ready().await?;
+    let crowd = Crowd::join(&target, viewers, Mix::Ws, &Clock::Stamped, ticks).await?;
+    let relay = server.cpu()?;
+    let wrapper = CpuMeter::start(terminal.pid()?)?;
+    let loadgen = CpuMeter::start(std::process::id())?;
+    terminal.type_bytes(b"\r").await?;
+    terminal
+        .wait_until("the last tick", Duration::from_secs(seconds + 60), |text| {
+            text.contains("ticks done").then_some(())
+        })
+        .await?;
+    let relay_cores = relay.cores()?;
+    let wrapper_cores = wrapper.cores()?;
+    let loadgen_cores = loadgen.cores()?;
+    let (samples, missed) = crowd.finish().await?;
+    terminal.release().await?;
+    Ok(RealHostFigures {
+        samples,
+        relay_cores,
+        wrapper_cores,
+        loadgen_cores,
+        missed,
+    })
+}
+
+struct RealHostFigures {
+    samples: Samples,
+    relay_cores: f64,
+    wrapper_cores: f64,
+    /// The load generator's, for the same reason as in [`Figures`].
+    loadgen_cores: f64,
+    /// (viewer, tick) pairs that never arrived.
+    missed: u64,
+}
+
+impl RealHostFigures {
+    fn record(self, report: &mut Report, prefix: &str, viewers: usize) {
+        let name = format!("{prefix}fanout_{viewers}_ws");
+        let total = self.relay_cores + self.wrapper_cores;
+        report.record(PART, &format!("{name}_total_cpu_cores"), "cores", total);
+        let real = format!("{name}_real_host");
+        let sorted = self.samples.sorted();
+        for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
+            if let Some(ms) = sorted.percentile_ms(p) {
+                report.record(PART, &format!("{real}_{label}_ms"), "ms", ms);
+            }
+        }
+        let figures = [
+            ("relay_cpu_cores", "cores", self.relay_cores),
+            ("wrapper_cpu_cores", "cores", self.wrapper_cores),
+            ("loadgen_cpu_cores", "cores", self.loadgen_cores),
+            ("ticks_missed", "ticks", self.missed as f64),
+        ];
+        for (figure, unit, value) in figures {
+            report.record(PART, &format!("{real}_{figure}"), unit, value);
+        }
+    }
 }

@@ -1,23 +1,21 @@
 //! Part 5, output floods: `cat` of a large mixed text file, then `yes` for a while, inside
-//! the wrapper. The wrapper's throughput as a ratio of the same command on a bare PTY in the
-//! same run; the bytes a viewer received as a fraction of the raw output; and how long a
+//! the wrapper. The wrapper's throughput as a ratio of the same command on a bare PTY and
+//! under util-linux `script` in the same run; the bytes a viewer received as a fraction of the raw output; and how long a
 //! Ctrl-C typed during a `yes` flood takes to bring the prompt back on a viewer.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
 use super::Ctx;
+use super::corpus::{MIB, mixed_text};
 use super::ours::relay_info;
 use super::report::{BASELINE, Report};
 use super::stats::median;
-use super::terminal::{ROWS, Terminal};
-use super::wrapped::{self, ENV, PROMPT, Watcher};
+use super::terminal::{ROWS, Size, Terminal};
+use super::wrapped::{self, ENV, PROMPT, Share, Watcher};
 
 const PART: &str = "flood";
-const MIB: u64 = 1024 * 1024;
 /// How long the prompt may take to come back before the measurement gives up.
 const CTRL_C_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -51,15 +49,16 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     let server = ctx.start_relay().await?;
     let info = relay_info(&server).await?;
     let mut ours = Vec::new();
-    let mut bare = Vec::new();
     for (_, work) in &workloads {
         let command = timed(work);
-        bare.push(Run::measure(Terminal::spawn("sh", &command[1..], ENV)?, None).await?);
-        let (terminal, viewer) = wrapped::ours(ctx, &server, &info, false, &command).await?;
-        ours.push(Run::measure(terminal, Some(Watcher::Ours(Box::new(viewer)))).await?);
+        let unwrapped = Unwrapped::measure(&command).await?;
+        let (terminal, viewer) = wrapped::ours(ctx, &server, &info, Share::READ, &command).await?;
+        let wrapped = Run::measure(terminal, Some(Watcher::Ours(Box::new(viewer)))).await?;
+        ours.push((unwrapped, wrapped));
     }
-    record_runs(report, "", &workloads, &bare, &ours);
-    let (terminal, viewer) = wrapped::ours(ctx, &server, &info, false, &wrapped::shell()).await?;
+    record_runs(report, "", &workloads, &ours);
+    let (terminal, viewer) =
+        wrapped::ours(ctx, &server, &info, Share::READ, &wrapped::shell()).await?;
     let rounds = ctrl_c(
         terminal,
         Watcher::Ours(Box::new(viewer)),
@@ -71,19 +70,46 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 
     let server = ctx.start_baseline().await?;
     let mut naive = Vec::new();
-    let mut bare = Vec::new();
     for (name, work) in &workloads {
         let command = timed(work);
-        bare.push(Run::measure(Terminal::spawn("sh", &command[1..], ENV)?, None).await?);
-        let (terminal, viewer) = wrapped::naive(ctx, &server, name, &command).await?;
-        naive.push(Run::measure(terminal, Some(Watcher::naive(viewer))).await?);
+        let unwrapped = Unwrapped::measure(&command).await?;
+        let (terminal, viewer) =
+            wrapped::naive(ctx, &server, name, Size::DEFAULT, &command).await?;
+        let wrapped = Run::measure(terminal, Some(Watcher::naive(viewer))).await?;
+        naive.push((unwrapped, wrapped));
     }
-    record_runs(report, BASELINE, &workloads, &bare, &naive);
-    let (terminal, viewer) = wrapped::naive(ctx, &server, "ctrl-c", &wrapped::shell()).await?;
+    record_runs(report, BASELINE, &workloads, &naive);
+    let (terminal, viewer) =
+        wrapped::naive(ctx, &server, "ctrl-c", Size::DEFAULT, &wrapped::shell()).await?;
     let rounds = ctrl_c(terminal, Watcher::naive(viewer), plan.ctrl_c_rounds).await?;
     record_ctrl_c(report, BASELINE, &rounds);
     server.stop().await;
     Ok(())
+}
+
+/// The flood a wrapper is compared with, in the same run: on a bare PTY, and under
+/// util-linux `script`, the simplest PTY wrapper there is (it copies the child's PTY to
+/// its own terminal and to a log file, here `/dev/null`).
+struct Unwrapped {
+    bare: Run,
+    script: Run,
+}
+
+impl Unwrapped {
+    async fn measure(command: &[String]) -> anyhow::Result<Unwrapped> {
+        let (shell, shell_args) = command.split_first().context("empty command")?;
+        let bare = Terminal::spawn(shell, shell_args, ENV, Size::DEFAULT)?;
+        let bare = Run::measure(bare, None).await?;
+        // `script -c` runs its command with $SHELL: the same shell as the others.
+        let env = [ENV, &[("SHELL", "/bin/sh")]].concat();
+        let mut args = vec!["-q".to_owned()];
+        args.extend_from_slice(shell_args);
+        args.push("/dev/null".into());
+        let script = Terminal::spawn("script", &args, &env, Size::DEFAULT)
+            .context("running util-linux script (Debian: bsdutils)")?;
+        let script = Run::measure(script, None).await?;
+        Ok(Unwrapped { bare, script })
+    }
 }
 
 /// A `sh -c` command that waits for a line on stdin (so the viewer is attached first), run
@@ -107,12 +133,7 @@ struct Run {
 
 impl Run {
     async fn measure(mut terminal: Terminal, mut viewer: Option<Watcher>) -> anyhow::Result<Run> {
-        terminal
-            .wait_until("READY", Duration::from_secs(30), |t| {
-                t.contains("READY\r\n").then_some(())
-            })
-            .await?;
-        terminal.clear_tail();
+        terminal.wait_ready().await?;
         let before = terminal.bytes_read();
         // The viewer reads concurrently, as a live one would.
         let reading = viewer
@@ -152,17 +173,25 @@ fn record_runs(
     report: &mut Report,
     prefix: &str,
     workloads: &[(&str, String)],
-    bare: &[Run],
-    wrapped: &[Run],
+    runs: &[(Unwrapped, Run)],
 ) {
     let mut worst = f64::INFINITY;
-    for (((name, _), bare), wrapped) in workloads.iter().zip(bare).zip(wrapped) {
-        let ratio = wrapped.throughput() / bare.throughput();
+    let mut worst_to_script = f64::INFINITY;
+    for ((name, _), (unwrapped, wrapped)) in workloads.iter().zip(runs) {
+        let ratio = wrapped.throughput() / unwrapped.bare.throughput();
         worst = worst.min(ratio);
         let figure = format!("{prefix}flood_{name}_throughput_ratio");
         report.record(PART, &figure, "ratio", ratio);
+        let to_script = wrapped.throughput() / unwrapped.script.throughput();
+        worst_to_script = worst_to_script.min(to_script);
+        let figure = format!("{prefix}flood_{name}_vs_script_ratio");
+        report.record(PART, &figure, "ratio", to_script);
+        let figure = format!("{prefix}flood_{name}_script_throughput_ratio");
+        let script = unwrapped.script.throughput() / unwrapped.bare.throughput();
+        report.record(PART, &figure, "ratio", script);
         let figure = format!("{prefix}flood_{name}_bare_mib_s");
-        report.record(PART, &figure, "MiB/s", bare.throughput() / MIB as f64);
+        let bare = unwrapped.bare.throughput() / MIB as f64;
+        report.record(PART, &figure, "MiB/s", bare);
     }
     report.record(
         PART,
@@ -170,8 +199,14 @@ fn record_runs(
         "ratio",
         worst,
     );
-    let raw: u64 = wrapped.iter().map(|r| r.output).sum();
-    let seen: u64 = wrapped.iter().filter_map(|r| r.viewer).sum();
+    report.record(
+        PART,
+        &format!("{prefix}flood_wrapper_vs_script_ratio"),
+        "ratio",
+        worst_to_script,
+    );
+    let raw: u64 = runs.iter().map(|(_, r)| r.output).sum();
+    let seen: u64 = runs.iter().filter_map(|(_, r)| r.viewer).sum();
     report.record(
         PART,
         &format!("{prefix}flood_viewer_bytes_ratio"),
@@ -239,43 +274,4 @@ fn record_ctrl_c(report: &mut Report, prefix: &str, rounds: &[Option<Duration>])
             format!("the prompt did not come back within {CTRL_C_TIMEOUT:?}: counted as that"),
         );
     }
-}
-
-/// A file of `bytes` of mixed terminal text (plain log lines, coloured lines, UTF-8 and long
-/// wrapping lines), generated once and kept in `dir`.
-fn mixed_text(dir: &Path, bytes: u64) -> anyhow::Result<PathBuf> {
-    let path = dir.join(format!("flood-{}mib.txt", bytes / MIB));
-    if std::fs::metadata(&path).is_ok_and(|m| m.len() == bytes) {
-        return Ok(path);
-    }
-    std::fs::create_dir_all(dir)?;
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-    let mut written = 0u64;
-    let mut n = 0u64;
-    while written < bytes {
-        let line = match n % 7 {
-            0..=2 => format!(
-                "2024-01-01T12:00:{:02}Z INFO request {n} served in {}ms\n",
-                n % 60,
-                n % 97
-            ),
-            3 => format!(
-                "\x1b[1;32m  ok\x1b[0m test module_{n}::case_{} ... \x1b[33m{}ms\x1b[0m\n",
-                n % 13,
-                n % 50
-            ),
-            4 => format!("résumé naïve café — 日本語のテキスト {n} ✓ 🚀\n"),
-            5 => format!("{}\n", "long-line-that-wraps ".repeat(12)),
-            _ => format!(
-                "\t{n:08x}: {:032x}\n",
-                u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15)
-            ),
-        };
-        let line = &line.as_bytes()[..line.len().min((bytes - written) as usize)];
-        out.write_all(line)?;
-        written += line.len() as u64;
-        n += 1;
-    }
-    out.flush()?;
-    Ok(path)
 }

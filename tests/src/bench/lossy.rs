@@ -227,7 +227,11 @@ impl Net {
         let info = self.relay_info()?;
         let target = Target {
             base: info.base.clone(),
-            extra_roots: Vec::new(),
+            // Plain HTTP across the emulated link, as in a LAN test.
+            policy: cli_share::client::RelayPolicy {
+                insecure: true,
+                ..Default::default()
+            },
             options: HostOptions {
                 transport: Some(path.transport),
                 congestion: path.congestion,

@@ -3,14 +3,21 @@
 //! naive ttyd-style relay ([`baseline`]) in the same run, so every figure has a twin.
 //!
 //! Each part measures one thing of issue 7: [`latency`], [`echo`], [`fanout`],
-//! [`sessions`], [`flood`]; [`sealing`] what end-to-end encryption (issue 15) adds. A part
-//! records one value per figure per run into the [`report::Report`]; repeated runs give
-//! the medians.
+//! [`sessions`], [`flood`]; of the lossy-link issues: [`lossy`]; of issue 16, through
+//! a real `share` host running a program (`bench-workload`) in its PTY:
+//! [`host_latency`], [`flood_tail`], [`late_join`], plus the real-host fan-out in
+//! [`fanout`] and the `script` comparison in [`flood`]; and [`sealing`], what end-to-end
+//! encryption (issue 15) adds. A part records one value per figure per run into the
+//! [`report::Report`]; repeated runs give the medians.
 
 pub mod baseline;
+pub mod corpus;
 pub mod echo;
 pub mod fanout;
 pub mod flood;
+pub mod flood_tail;
+pub mod host_latency;
+pub mod late_join;
 pub mod latency;
 pub mod lossy;
 pub mod ours;
@@ -18,6 +25,7 @@ pub mod process;
 pub mod report;
 pub mod sealing;
 pub mod sessions;
+pub mod stamps;
 pub mod stats;
 pub mod terminal;
 pub mod updates;
@@ -34,22 +42,28 @@ use self::report::Report;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Part {
     Latency,
+    HostLatency,
     Echo,
     Fanout,
     Sessions,
     Flood,
+    FloodTail,
+    LateJoin,
     Lossy,
     Blackout,
     Sealing,
 }
 
 impl Part {
-    pub const ALL: [Part; 8] = [
+    pub const ALL: [Part; 11] = [
         Part::Latency,
+        Part::HostLatency,
         Part::Echo,
         Part::Fanout,
         Part::Sessions,
         Part::Flood,
+        Part::FloodTail,
+        Part::LateJoin,
         Part::Lossy,
         Part::Blackout,
         Part::Sealing,
@@ -58,10 +72,13 @@ impl Part {
     pub fn name(self) -> &'static str {
         match self {
             Part::Latency => "latency",
+            Part::HostLatency => "host-latency",
             Part::Echo => "echo",
             Part::Fanout => "fanout",
             Part::Sessions => "sessions",
             Part::Flood => "flood",
+            Part::FloodTail => "flood-tail",
+            Part::LateJoin => "late-join",
             Part::Lossy => "lossy",
             Part::Blackout => "blackout",
             Part::Sealing => "sealing",
@@ -71,10 +88,13 @@ impl Part {
     pub async fn run(self, ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         match self {
             Part::Latency => latency::run(ctx, report).await,
+            Part::HostLatency => host_latency::run(ctx, report).await,
             Part::Echo => echo::run(ctx, report).await,
             Part::Fanout => fanout::run(ctx, report).await,
             Part::Sessions => sessions::run(ctx, report).await,
             Part::Flood => flood::run(ctx, report).await,
+            Part::FloodTail => flood_tail::run(ctx, report).await,
+            Part::LateJoin => late_join::run(ctx, report).await,
             Part::Lossy => lossy::run(ctx, report).await,
             Part::Blackout => lossy::run_blackouts(ctx, report).await,
             Part::Sealing => sealing::run(ctx, report).await,
@@ -86,7 +106,8 @@ impl Part {
 pub struct Ctx {
     /// The reduced suite of `scripts/bench.sh --quick`.
     pub quick: bool,
-    /// Directory of the release binaries (`relay`, `share`, `baseline-relay`).
+    /// Directory of the release binaries (`relay`, `share`, `baseline-relay`,
+    /// `bench-workload`).
     pub bin_dir: PathBuf,
     /// Where generated inputs (the flood's text file) are kept between runs.
     pub work_dir: PathBuf,
@@ -106,6 +127,13 @@ impl Ctx {
             .context("binary path is not UTF-8")
     }
 
+    /// The command line of `bench-workload args..`, the program run inside the wrappers.
+    pub fn workload(&self, args: &[&str]) -> anyhow::Result<Vec<String>> {
+        let mut command = vec![self.binary("bench-workload")?];
+        command.extend(args.iter().map(|&arg| arg.to_owned()));
+        Ok(command)
+    }
+
     /// Starts the real relay on loopback ports.
     pub async fn start_relay(&self) -> anyhow::Result<Server> {
         self.start_relay_with(&[]).await
@@ -113,6 +141,8 @@ impl Ctx {
 
     /// Starts the relay on loopback ports with `extra` arguments.
     pub async fn start_relay_with(&self, extra: &[&str]) -> anyhow::Result<Server> {
+        // Every client of the load generator is on loopback, one address, and a part opens
+        // 1,000 sessions or viewers: the limits are lifted above what the parts need.
         let mut args = vec![
             "--http",
             "127.0.0.1:0",
@@ -120,6 +150,20 @@ impl Ctx {
             "127.0.0.1:0",
             "--log",
             "error",
+            "--max-sessions",
+            "100000",
+            "--max-sessions-per-addr",
+            "100000",
+            "--max-connections",
+            "100000",
+            "--max-connections-per-addr",
+            "100000",
+            "--max-viewers",
+            "100000",
+            "--handshake-rate",
+            "1000000",
+            "--handshake-burst",
+            "1000000",
         ];
         args.extend_from_slice(extra);
         Server::spawn(self.binary("relay")?.as_ref(), &args, "relay listening").await

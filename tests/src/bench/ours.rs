@@ -4,8 +4,8 @@
 use anyhow::Context as _;
 use cli_share::Mirror;
 use cli_share::client::{
-    HostOptions, HostSender, HostTransport, RelayInfo, ShareKeys, ShareUrl, ViewerLink,
-    ViewerTransport, connect_host, connect_viewer, discover,
+    HostOptions, HostSender, HostTransport, RelayInfo, RelayPolicy, ShareKeys, ShareUrl,
+    ViewerLink, ViewerTransport, connect_host, connect_viewer, discover,
 };
 use protocol::e2e::{FrameSealer, InputSealer};
 use protocol::{HostHello, HostToRelay, Links, RelayToViewer, ScreenFrame};
@@ -17,7 +17,7 @@ use super::updates;
 /// Reads the relay's `/api/info`, as `share` does.
 pub async fn relay_info(server: &Server) -> anyhow::Result<RelayInfo> {
     let base = url::Url::parse(server.field("http=")?)?;
-    Ok(discover(&base, &[]).await?)
+    Ok(discover(&base, &RelayPolicy::default()).await?)
 }
 
 /// Whether the synthetic host seals its frames, as `share` always does. Unsealed frames

@@ -1,6 +1,7 @@
 //! Servers under test run as child processes so that their CPU time and memory can be read
 //! from `/proc/<pid>` apart from the load generator's own.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -8,9 +9,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
-
-/// `/proc/<pid>/stat` counts CPU time in USER_HZ ticks, fixed at 100 by the Linux ABI.
-const TICKS_PER_SECOND: f64 = 100.0;
 
 /// A server child process; killed when dropped.
 pub struct Server {
@@ -87,23 +85,37 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<f64> {
     Ok(kib)
 }
 
-/// User plus system CPU time of a process, in seconds.
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name in parentheses may contain spaces: fields are counted after it.
-    let after_name = stat.rsplit_once(')').context("malformed stat")?.1;
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
-    let ticks = |i: usize| -> anyhow::Result<f64> {
-        Ok(fields.get(i).context("short stat")?.parse::<f64>()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) / TICKS_PER_SECOND)
+/// CPU time of each live thread of a process, in nanoseconds, by thread id: the first
+/// field of `/proc/<pid>/task/<tid>/schedstat`, exact where `/proc/<pid>/stat` counts
+/// 10 ms ticks (a host that spends a hundredth of a core would read as 0 or 0.03).
+fn thread_cpu_ns(pid: u32) -> anyhow::Result<HashMap<u32, u64>> {
+    let mut threads = HashMap::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+        let task = task?;
+        let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+            continue;
+        };
+        // A thread that ended since the listing is simply not counted.
+        let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let ns = schedstat
+            .split_whitespace()
+            .next()
+            .context("empty schedstat")?
+            .parse()?;
+        threads.insert(tid, ns);
+    }
+    Ok(threads)
 }
 
-/// CPU used by a process since the meter started, in cores (1.0 = one core busy).
+/// CPU used by a process since the meter started, in cores (1.0 = one core busy): the
+/// time of the threads alive at the end since the start (or since they began). A thread
+/// that ends in between loses its share, which for the servers measured here are idle
+/// helper threads.
 pub struct CpuMeter {
     pid: u32,
-    cpu: f64,
+    threads: HashMap<u32, u64>,
     at: Instant,
 }
 
@@ -111,14 +123,18 @@ impl CpuMeter {
     pub fn start(pid: u32) -> anyhow::Result<CpuMeter> {
         Ok(CpuMeter {
             pid,
-            cpu: cpu_seconds(pid)?,
+            threads: thread_cpu_ns(pid)?,
             at: Instant::now(),
         })
     }
 
     pub fn cores(&self) -> anyhow::Result<f64> {
         let wall = self.at.elapsed().as_secs_f64();
-        Ok((cpu_seconds(self.pid)? - self.cpu) / wall.max(1e-9))
+        let used: u64 = thread_cpu_ns(self.pid)?
+            .into_iter()
+            .map(|(tid, ns)| ns.saturating_sub(self.threads.get(&tid).copied().unwrap_or(0)))
+            .sum();
+        Ok(used as f64 / 1e9 / wall.max(1e-9))
     }
 }
 
@@ -144,9 +160,11 @@ mod tests {
     fn reads_own_rss_and_cpu() {
         let pid = std::process::id();
         assert!(rss_kib(pid).expect("rss") > 0.0);
-        let meter = CpuMeter::start(pid).expect("stat");
+        let meter = CpuMeter::start(pid).expect("schedstat");
         let spin = Instant::now();
         while spin.elapsed() < Duration::from_millis(50) {}
-        assert!(meter.cores().expect("stat") >= 0.0);
+        let cores = meter.cores().expect("schedstat");
+        // However loaded the machine, the spin ran for a while.
+        assert!(cores > 0.0, "a spinning thread reads as {cores} cores");
     }
 }

@@ -15,6 +15,23 @@ const TAIL_BYTES: usize = 64 * 1024;
 pub const COLS: u16 = 120;
 pub const ROWS: u16 = 40;
 
+/// A terminal's size in cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Size {
+    pub cols: u16,
+    pub rows: u16,
+}
+
+impl Size {
+    /// What most parts run at: a roomy terminal window.
+    pub const DEFAULT: Size = Size {
+        cols: COLS,
+        rows: ROWS,
+    };
+    /// The classic terminal, the size the first-paint target is stated for.
+    pub const CLASSIC: Size = Size { cols: 80, rows: 24 };
+}
+
 pub struct Terminal {
     child: tokio::process::Child,
     input: pty_process::OwnedWritePty,
@@ -24,10 +41,15 @@ pub struct Terminal {
 }
 
 impl Terminal {
-    /// Starts `program args..` in a new `COLS`x`ROWS` PTY with `env` added.
-    pub fn spawn(program: &str, args: &[String], env: &[(&str, &str)]) -> anyhow::Result<Self> {
+    /// Starts `program args..` in a new PTY of `size` with `env` added.
+    pub fn spawn(
+        program: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+        size: Size,
+    ) -> anyhow::Result<Self> {
         let (pty, pts) = pty_process::open()?;
-        pty.resize(pty_process::Size::new(ROWS, COLS))?;
+        pty.resize(pty_process::Size::new(size.rows, size.cols))?;
         let child = pty_process::Command::new(program)
             .args(args)
             .envs(env.iter().copied())
@@ -61,6 +83,11 @@ impl Terminal {
             tail,
             read,
         })
+    }
+
+    /// The process id of the program, for its CPU time.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        self.child.id().context("the program has exited")
     }
 
     /// Types `bytes` as if from the keyboard.
@@ -105,6 +132,31 @@ impl Terminal {
         tokio::time::timeout(timeout, search)
             .await
             .with_context(|| format!("no {what} within {timeout:?}"))?
+    }
+
+    /// Waits for the program's `READY` line (the flood's timed shell, `bench-workload`),
+    /// then forgets the output so far. The program starts on the next line typed.
+    pub async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        self.wait_until("READY", Duration::from_secs(30), |text| {
+            text.contains("READY\r\n").then_some(())
+        })
+        .await?;
+        self.clear_tail();
+        Ok(())
+    }
+
+    /// Waits for the program's `READY` line and lets it start.
+    pub async fn start(&mut self) -> anyhow::Result<()> {
+        self.wait_ready().await?;
+        self.type_bytes(b"\r").await
+    }
+
+    /// Lets a program held after its work (`bench-workload --hold`) exit, and waits for the
+    /// wrapper around it to end.
+    pub async fn release(mut self) -> anyhow::Result<()> {
+        self.type_bytes(b"\r").await?;
+        self.until_end(Duration::from_secs(30)).await?;
+        Ok(())
     }
 
     /// Waits for the output to end and the command to exit; returns the tail and the

@@ -4,7 +4,9 @@
 //! arrival with the send time.
 
 use cli_share::client::ViewerLink;
-use protocol::{Cursor, FrameHeader, Line, Screen, ScreenDiff, ScreenFrame, ScreenUpdate};
+use protocol::{
+    Cursor, FrameHeader, Line, RelayToViewer, Screen, ScreenDiff, ScreenFrame, ScreenUpdate,
+};
 
 use super::baseline::{NaiveHost, NaiveViewer};
 use super::ours::OurHost;
@@ -88,6 +90,28 @@ impl Viewer {
                     return Ok(seq);
                 }
             },
+        }
+    }
+
+    /// The text of the rows the next frame writes (ours: decoded, one row per line) or of
+    /// the next lines of output (naive), for a host whose updates carry their own time
+    /// ([`super::stamps`]).
+    pub async fn next_text(&mut self) -> anyhow::Result<String> {
+        match self {
+            Viewer::Ours(viewer) => loop {
+                let RelayToViewer::Frame(frame) = protocol::decode(&viewer.recv_raw().await?)?
+                else {
+                    continue;
+                };
+                let rows = match protocol::decode(&frame.payload)? {
+                    ScreenUpdate::Keyframe(screen) => screen.lines,
+                    ScreenUpdate::Diff(diff) => {
+                        diff.lines.into_iter().map(|(_, row)| row).collect()
+                    }
+                };
+                return Ok(rows.iter().map(|row| row.text() + "\n").collect());
+            },
+            Viewer::Naive(viewer) => viewer.next_lines().await,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::Ctx;
 use super::baseline::NaiveViewer;
 use super::ours::ScreenViewer;
 use super::process::Server;
-use super::terminal::{COLS, ROWS, Terminal};
+use super::terminal::{Size, Terminal};
 
 /// The shell prompt the parts wait for.
 pub const PROMPT: &str = "PROMPT$";
@@ -26,32 +26,66 @@ pub fn shell() -> Vec<String> {
 /// Environment of every wrapped command.
 pub const ENV: &[(&str, &str)] = &[("PS1", "PROMPT$ "), ("HISTFILE", "/dev/null")];
 
+/// How a command is shared: which link the viewer opens, over which transport, and the
+/// size of the host's terminal.
+#[derive(Debug, Clone, Copy)]
+pub struct Share {
+    pub collab: bool,
+    pub transport: ViewerTransport,
+    pub size: Size,
+}
+
+impl Share {
+    /// A read-only WebSocket viewer of a default-sized terminal.
+    pub const READ: Share = Share {
+        collab: false,
+        transport: ViewerTransport::WebSocket,
+        size: Size::DEFAULT,
+    };
+    /// The same with the collab link, so the viewer can type.
+    pub const COLLAB: Share = Share {
+        collab: true,
+        ..Share::READ
+    };
+}
+
 /// `command` run by `share --now` against the real relay, with a viewer of its read link
-/// (its collab link when `collab`).
+/// (its collab link when `share.collab`).
 pub async fn ours(
     ctx: &Ctx,
     relay: &Server,
     info: &RelayInfo,
-    collab: bool,
+    share: Share,
     command: &[String],
 ) -> anyhow::Result<(Terminal, ScreenViewer)> {
+    let (terminal, link) = shared(ctx, relay, share, command).await?;
+    let viewer = ScreenViewer::connect(info, &link, share.transport).await?;
+    Ok((terminal, viewer))
+}
+
+/// `command` run by `share --now` against the real relay, and the link it printed.
+pub async fn shared(
+    ctx: &Ctx,
+    relay: &Server,
+    share: Share,
+    command: &[String],
+) -> anyhow::Result<(Terminal, ShareUrl)> {
     let mut args: Vec<String> = ["--relay", relay.field("http=")?, "--now", "--no-slash"]
         .map(String::from)
         .to_vec();
-    if collab {
+    if share.collab {
         args.push("--collab".into());
     }
     args.push("--".into());
     args.extend_from_slice(command);
-    let mut terminal = Terminal::spawn(&ctx.binary("share")?, &args, ENV)?;
-    let label = if collab {
+    let mut terminal = Terminal::spawn(&ctx.binary("share")?, &args, ENV, share.size)?;
+    let label = if share.collab {
         "collab link: "
     } else {
         "read-only link: "
     };
     let link = link_after(&mut terminal, label).await?;
-    let viewer = ScreenViewer::connect(info, &link, ViewerTransport::WebSocket).await?;
-    Ok((terminal, viewer))
+    Ok((terminal, link))
 }
 
 /// Waits for `share` to print the link labelled `label` (a whole line) and parses it.
@@ -67,28 +101,40 @@ async fn link_after(terminal: &mut Terminal, label: &str) -> anyhow::Result<Shar
     Ok(ShareUrl::parse(&link)?)
 }
 
-/// `command` run by the naive host wrapper on the naive relay, with a viewer attached first.
+/// `command` run by the naive host wrapper on the naive relay in a terminal of `size`,
+/// with a viewer attached first.
 pub async fn naive(
     ctx: &Ctx,
     relay: &Server,
     session: &str,
+    size: Size,
     command: &[String],
 ) -> anyhow::Result<(Terminal, NaiveViewer)> {
-    let addr = relay.field("ws=")?;
-    let viewer = NaiveViewer::connect(addr, session).await?;
+    let viewer = NaiveViewer::connect(relay.field("ws=")?, session).await?;
+    let terminal = naive_host(ctx, relay, session, size, command)?;
+    Ok((terminal, viewer))
+}
+
+/// `command` run by the naive host wrapper on the naive relay in a terminal of `size`.
+pub fn naive_host(
+    ctx: &Ctx,
+    relay: &Server,
+    session: &str,
+    size: Size,
+    command: &[String],
+) -> anyhow::Result<Terminal> {
     let mut args: Vec<String> = vec![
         "host".into(),
         "--url".into(),
-        format!("ws://{addr}/host/{session}"),
+        format!("ws://{}/host/{session}", relay.field("ws=")?),
         "--cols".into(),
-        COLS.to_string(),
+        size.cols.to_string(),
         "--rows".into(),
-        ROWS.to_string(),
+        size.rows.to_string(),
         "--".into(),
     ];
     args.extend_from_slice(command);
-    let terminal = Terminal::spawn(&ctx.binary("baseline-relay")?, &args, ENV)?;
-    Ok((terminal, viewer))
+    Terminal::spawn(&ctx.binary("baseline-relay")?, &args, ENV, size)
 }
 
 /// The viewer attached to a wrapped command, on either relay.
@@ -98,7 +144,6 @@ pub enum Watcher {
         viewer: NaiveViewer,
         /// End of the previous chunk, so a needle split across chunks is still found.
         carry: Vec<u8>,
-        bytes: u64,
     },
 }
 
@@ -107,7 +152,6 @@ impl Watcher {
         Watcher::Naive {
             viewer,
             carry: Vec::new(),
-            bytes: 0,
         }
     }
 
@@ -115,7 +159,7 @@ impl Watcher {
     pub fn bytes(&self) -> u64 {
         match self {
             Watcher::Ours(viewer) => viewer.bytes,
-            Watcher::Naive { bytes, .. } => *bytes,
+            Watcher::Naive { viewer, .. } => viewer.received(),
         }
     }
 
@@ -124,6 +168,18 @@ impl Watcher {
         match self {
             Watcher::Ours(viewer) => viewer.send_input(keys).await,
             Watcher::Naive { viewer, .. } => viewer.send_input(keys).await,
+        }
+    }
+
+    /// The text the next update brings: ours, the visible screen after the next frame;
+    /// naive, the lines of the stream completed since the last call.
+    pub async fn next_text(&mut self) -> anyhow::Result<String> {
+        match self {
+            Watcher::Ours(viewer) => {
+                viewer.next_frame().await?;
+                Ok(viewer.screen().map(|s| s.text()).unwrap_or_default())
+            }
+            Watcher::Naive { viewer, .. } => viewer.next_lines().await,
         }
     }
 
@@ -142,13 +198,8 @@ impl Watcher {
                         viewer.next_frame().await?;
                     }
                 }
-                Watcher::Naive {
-                    viewer,
-                    carry,
-                    bytes,
-                } => loop {
+                Watcher::Naive { viewer, carry } => loop {
                     let chunk = viewer.next_chunk().await?;
-                    *bytes += chunk.len() as u64;
                     carry.extend_from_slice(&chunk);
                     if carry.windows(raw.len()).any(|w| w == raw) {
                         carry.clear();

@@ -1,6 +1,6 @@
 //! `bench`: the load generator of `scripts/bench.sh`. Runs the parts of the suite against
-//! the release binaries next to it (`relay`, `share`, `baseline-relay`), repeats them, and
-//! writes `results.json`, `report.json` and `report.md` (see `e2e::bench`).
+//! the release binaries next to it (`relay`, `share`, `baseline-relay`, `bench-workload`),
+//! repeats them, and writes `results.json`, `report.json` and `report.md` (see `e2e::bench`).
 
 use std::path::PathBuf;
 
@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use e2e::bench::report::{Report, machine};
 use e2e::bench::{Ctx, Part};
+use nix::sys::signal::{SigHandler, Signal, signal};
 
 #[derive(Parser)]
 #[command(about = "Benchmarks the relay and share against a naive relay, in one run")]
@@ -29,6 +30,12 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     e2e::init_tracing();
+    // A shell starts background jobs with SIGINT ignored, and children inherit that: the
+    // flood part's Ctrl-C would then never stop `yes`. The programs under test get the
+    // default disposition whatever started the suite.
+    // SAFETY: sets a disposition, no handler; done before any thread spawns a child.
+    unsafe { signal(Signal::SIGINT, SigHandler::SigDfl) }
+        .context("restoring SIGINT's default disposition")?;
     let args = Args::parse();
     let exe = std::env::current_exe().context("locating the bench binary")?;
     let ctx = Ctx {

@@ -13,7 +13,9 @@ use std::time::Duration;
 use cli_share::Emulator;
 use cli_share::Mirror;
 use cli_share::ScreenEncoder;
-use cli_share::client::{HostOptions, HostTransport, ShareKeys, ShareUrl, ViewerTransport};
+use cli_share::client::{
+    HostOptions, HostTransport, RelayPolicy, ShareKeys, ShareUrl, ViewerTransport,
+};
 use cli_share::client::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread};
 use protocol::{HostHello, RelayToViewer};
@@ -142,7 +144,7 @@ impl Net {
     pub async fn host(&self, rt: &RuntimeThread, transport: Option<HostTransport>) -> Host {
         let target = Target {
             base: self.base(),
-            extra_roots: vec![self.ca.clone()],
+            policy: RelayPolicy::trusting(vec![self.ca.clone()]),
             options: HostOptions {
                 transport,
                 ..HostOptions::default()
@@ -196,7 +198,7 @@ impl Net {
         let base = link.base.clone();
         let roots = vec![self.ca.clone()];
         rt.spawn(async move {
-            let relay = cli_share::client::discover(&base, &roots).await?;
+            let relay = cli_share::client::discover(&base, &RelayPolicy::trusting(roots)).await?;
             let mut viewer = cli_share::client::connect_viewer(&relay, &link, transport).await?;
             loop {
                 let message = viewer.recv().await;

@@ -8,11 +8,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use bytes::Bytes;
-use cli_share::client::HostOptions;
 use cli_share::client::{
     HostConnection, HostTransport, NetError, RelayInfo, ShareUrl, ViewerLink, ViewerTransport,
     connect_host, connect_viewer, discover,
 };
+use cli_share::client::{HostOptions, RelayPolicy};
 use protocol::e2e::ShareSecrets;
 use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
@@ -35,8 +35,13 @@ pub struct Harness {
 
 pub async fn start(config: RelayConfig) -> Harness {
     let relay = Relay::start(config).await.expect("relay starts");
-    let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
-    let info = within("discovery", discover(&base, &[]))
+    // A relay bound to every address is reached over loopback from here.
+    let mut addr = relay.http_addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = url::Url::parse(&format!("http://{addr}")).unwrap();
+    let info = within("discovery", discover(&base, &RelayPolicy::default()))
         .await
         .expect("discovery");
     Harness { relay, info }
@@ -106,6 +111,11 @@ impl Harness {
         within("HTTP GET", http_get(self.relay.http_addr(), path)).await
     }
 
+    /// `GET path` on the HTTP port: the full response, head and body.
+    pub async fn raw(&self, path: &str) -> String {
+        within("HTTP GET", raw_get(self.relay.http_addr(), path)).await
+    }
+
     pub async fn metrics(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200);
@@ -113,7 +123,8 @@ impl Harness {
     }
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+/// The full response (head and body) to `GET path`, as far as it came.
+pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect HTTP");
@@ -123,11 +134,13 @@ async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
         .await
         .expect("write request");
     let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .await
-        .expect("read response");
-    let text = String::from_utf8_lossy(&response).into_owned();
+    // A refusing relay may reset the connection after its answer: keep what came.
+    let _ = stream.read_to_end(&mut response).await;
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let text = raw_get(addr, path).await;
     let status = text
         .split_whitespace()
         .nth(1)

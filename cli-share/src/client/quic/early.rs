@@ -140,7 +140,7 @@ impl EarlyGate {
         self.accepted = None;
         match (taken, conn.close_reason()) {
             (true, _) => Ok(()),
-            (false, Some(failed)) => Err(NetError::Connect(failed.to_string())),
+            (false, Some(failed)) => Err(NetError::from_quic(failed)),
             (false, None) => {
                 tickets().forget();
                 Err(NetError::EarlyDataRejected)

@@ -88,11 +88,7 @@ pub(crate) async fn established(
     tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting)
         .await
         .map_err(|_| NetError::Timeout("QUIC handshake"))?
-        .map_err(|e| match e {
-            // Nothing came back: worth retrying as is, unlike a refused certificate.
-            quinn::ConnectionError::TimedOut => NetError::Timeout("QUIC handshake"),
-            other => NetError::Connect(other.to_string()),
-        })
+        .map_err(NetError::from_quic)
 }
 
 /// Resolves `host:port` and returns the address and the TLS server name.

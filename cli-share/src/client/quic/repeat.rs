@@ -158,6 +158,12 @@ pub(crate) struct Repeats {
 }
 
 impl Repeats {
+    /// Whether anything at all came back from the relay: a handshake that timed out
+    /// without it met a path that drops UDP, one that timed out with it did not.
+    pub fn answered(&self) -> bool {
+        self.flight.is_answered()
+    }
+
     /// Sends the flight again; `false` once the relay answered.
     fn send_again(&self) -> bool {
         if self.flight.is_answered() {

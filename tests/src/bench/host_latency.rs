@@ -1,0 +1,118 @@
+//! Update latency through a real host (issue 16): a program in a PTY prints a tick line
+//! every 30 ms (`bench-workload ticker`), each carrying the CLOCK_MONOTONIC time just
+//! before its write; `share` carries it (PTY -> emulator -> frame -> QUIC -> relay) to a
+//! WebSocket or WebTransport viewer, the naive wrapper and relay (raw bytes over
+//! WebSockets) to a WebSocket viewer. A tick counts as shown once the viewer's decoded
+//! screen has it (the naive viewer: once the raw bytes do, which spares it the parsing a
+//! real one would do); its latency is the viewer's CLOCK_MONOTONIC then minus the tick's.
+//! Unlike the `latency` part, whose host is synthetic, this includes the host's own work.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use cli_share::client::ViewerTransport;
+
+use super::Ctx;
+use super::ours::relay_info;
+use super::report::{BASELINE, Report};
+use super::stamps::{self, monotonic_ns};
+use super::stats::Samples;
+use super::terminal::{Size, Terminal};
+use super::wrapped::{self, Share, Watcher};
+
+const PART: &str = "host-latency";
+const INTERVAL: Duration = Duration::from_millis(30);
+/// Ticks not counted: the session's first frames (connection warm-up).
+const WARMUP: u64 = 10;
+
+pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
+    let ticks = if ctx.quick { 300 } else { 1000 };
+    let command = ticker(ctx, INTERVAL, ticks)?;
+
+    let server = ctx.start_relay().await?;
+    let info = relay_info(&server).await?;
+    for (name, transport) in [
+        ("ws", ViewerTransport::WebSocket),
+        ("wt", ViewerTransport::WebTransport),
+    ] {
+        let share = Share {
+            transport,
+            ..Share::READ
+        };
+        let (terminal, viewer) = wrapped::ours(ctx, &server, &info, share, &command).await?;
+        let samples = measure(terminal, Watcher::Ours(Box::new(viewer)), ticks).await?;
+        record(report, "", name, samples);
+    }
+    server.stop().await;
+
+    let server = ctx.start_baseline().await?;
+    let (terminal, viewer) =
+        wrapped::naive(ctx, &server, "host-latency", Size::DEFAULT, &command).await?;
+    let samples = measure(terminal, Watcher::naive(viewer), ticks).await?;
+    record(report, BASELINE, "ws", samples.clone());
+    record(report, BASELINE, "wt", samples);
+    for p in ["p50", "p99"] {
+        report.note(
+            &format!("{BASELINE}host_update_latency_wt_{p}_ms"),
+            "the naive relay has only WebSocket viewers: its WebSocket figure",
+        );
+    }
+    server.stop().await;
+    Ok(())
+}
+
+/// `bench-workload ticker`: `count` ticks, one every `interval`, then held until released.
+pub fn ticker(ctx: &Ctx, interval: Duration, count: u64) -> anyhow::Result<Vec<String>> {
+    let interval = interval.as_micros().to_string();
+    let count = count.to_string();
+    ctx.workload(&[
+        "--hold",
+        "ticker",
+        "--interval-us",
+        &interval,
+        "--count",
+        &count,
+    ])
+}
+
+/// Starts the ticker and notes when each tick first shows on the viewer.
+async fn measure(
+    mut terminal: Terminal,
+    mut viewer: Watcher,
+    ticks: u64,
+) -> anyhow::Result<Samples> {
+    terminal.start().await?;
+    let mut samples = Samples::default();
+    let mut last = 0;
+    let watching = async {
+        while last < ticks {
+            let text = viewer.next_text().await?;
+            let now = monotonic_ns();
+            for (seq, written) in stamps::ticks(&text) {
+                if seq > last {
+                    last = seq;
+                    if seq > WARMUP {
+                        samples.push(Duration::from_nanos(now.saturating_sub(written)));
+                    }
+                }
+            }
+        }
+        anyhow::Ok(())
+    };
+    let allowed = INTERVAL * u32::try_from(ticks)? + Duration::from_secs(30);
+    tokio::time::timeout(allowed, watching)
+        .await
+        .with_context(|| format!("the viewer saw {last} of {ticks} ticks in time"))??;
+    terminal.release().await?;
+    Ok(samples)
+}
+
+fn record(report: &mut Report, prefix: &str, transport: &str, samples: Samples) {
+    let sorted = samples.sorted();
+    for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
+        if let Some(ms) = sorted.percentile_ms(p) {
+            let name = format!("{prefix}host_update_latency_{transport}_{label}_ms");
+            report.record(PART, &name, "ms", ms);
+        }
+    }
+}
