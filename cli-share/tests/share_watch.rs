@@ -130,7 +130,12 @@ async fn a_hostile_hosts_control_sequences_never_reach_the_watchers_terminal() {
         .expect("the host is welcomed");
     let mut screen = Screen::new(80, 5);
     screen.lines[0] = Line::plain(HOSTILE);
-    let payload = protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap();
+    let plain = protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap();
+    // The host is hostile, not the relay: its frame is sealed as a real host's would be.
+    let secrets = protocol::e2e::ShareSecrets::generate(false);
+    let payload = protocol::e2e::FrameSealer::new(secrets.read(), &host.welcome.session_id)
+        .seal(0, true, &plain)
+        .expect("sealed");
     let frame = ScreenFrame {
         seq: 0,
         keyframe: true,
@@ -138,7 +143,7 @@ async fn a_hostile_hosts_control_sequences_never_reach_the_watchers_terminal() {
     };
     host.sender.send_frame(frame).await.expect("the frame goes");
 
-    let link = host.welcome.links.read.clone();
+    let link = secrets.read_link(&host.welcome.links.read);
     for goal in [&["--dump"][..], &["--until", "ABCDE"]] {
         let args = [goal, &["--timeout", "30"]].concat();
         let link = link.clone();

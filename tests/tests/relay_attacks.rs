@@ -262,7 +262,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
     let (relay, probe, before) = probed(Limits::one_address()).await;
     let h = &relay.h;
     let (sid, token) = {
-        let link = cli_share::client::ShareUrl::parse(&probe.link).unwrap();
+        let link = keyed(&probe.link);
         (link.session_id, link.token)
     };
     let huge = (protocol::limits::MAX_FRAME_BYTES as u32 + 1).to_be_bytes();

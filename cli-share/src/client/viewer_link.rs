@@ -241,7 +241,9 @@ mod tests {
         )
         .await
         .expect("welcomed");
-        let link = ShareUrl::parse(&host.welcome.links.read).unwrap();
+        let keyed =
+            protocol::e2e::ShareSecrets::generate(false).read_link(&host.welcome.links.read);
+        let link = ShareUrl::parse(&keyed).unwrap();
         // The relay's self-signed certificate checked against the roots: the WebSocket on
         // this plain-HTTP loopback relay would have worked.
         info.trust = Trust::webpki(&[]).unwrap();

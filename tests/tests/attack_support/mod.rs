@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cli_share::client::{ShareUrl, ViewerTransport, connect_host, connect_viewer, discover};
+use cli_share::client::{ViewerTransport, connect_host, connect_viewer, discover};
 use e2e::netem::RuntimeThread;
 use protocol::{FrameHeader, RelayToHost, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::watch;
 
-use crate::relay_support::{Harness, T, frame, hello, quic_only, within};
+use crate::relay_support::{Harness, T, frame, hello, keyed, quic_only, within};
 
 /// How often the probe's host sends a frame.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(20);
@@ -151,7 +151,7 @@ impl Probe {
             let host = connect_host(&info, &hello(), &quic_only())
                 .await
                 .expect("probe host");
-            let link = ShareUrl::parse(&host.welcome.links.read).expect("link");
+            let link = keyed(&host.welcome.links.read);
             let mut viewers = Vec::new();
             for transport in [ViewerTransport::WebSocket, ViewerTransport::WebTransport] {
                 let mut viewer = connect_viewer(&info, &link, transport)
