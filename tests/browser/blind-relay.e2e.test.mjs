@@ -139,7 +139,7 @@ describe('end-to-end encryption in Chromium, with the relay read and tampered wi
         const ready = marker('ready');
         host.write(`echo ${ready}\n`);
         await waitForText(page, ready);
-        hostile.arm();
+        await hostile.arm();
         if (tamper === 'swap') {
           const before = hostile.stats().frames_to_viewers;
           host.write('echo one-$((1+1))\n');

@@ -175,7 +175,11 @@ export async function startTap(relayPort, tamper = 'none') {
     return lines ? JSON.parse(lines.at(-1).slice('stats '.length)) : none;
   };
   tap.statsUntil = (what, ok) => waitFor(`the tap to see ${what}`, () => ok(tap.stats()));
-  tap.arm = () => tap.write('arm\n');
+  // Resolves once the tap says it is armed: a frame that passes before then is not altered.
+  tap.arm = async () => {
+    tap.write('arm\n');
+    await tap.match(/^(armed)$/m, 'armed');
+  };
   tap.recorded = () => ({
     toRelay: readFileSync(join(dir, 'to-relay.bin')),
     fromRelay: readFileSync(join(dir, 'from-relay.bin')),
