@@ -9,6 +9,7 @@ mod admission;
 mod assets;
 mod auth;
 mod bucket;
+pub mod cli_docs;
 mod config;
 mod deadline;
 mod error;

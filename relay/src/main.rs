@@ -2,22 +2,25 @@
 //! unsafe set-ups off loopback unless told otherwise ([`relay::exposure`]), starts the
 //! relay, prints one line with every bound address and the certificate fingerprints once a
 //! certificate is served (an ACME relay first gets one), and shuts down gracefully on
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. `relay completions SHELL` prints a completion script instead.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use relay::cli_docs::CliDocs;
 use relay::exposure::{Consent, Refusal};
 use relay::limits::*;
 use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    docs: Option<CliDocs>,
     /// Viewer page, WebSocket endpoints and API (TCP).
     #[arg(long, env = "RELAY_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
@@ -318,6 +321,11 @@ async fn terminated() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(docs) = &args.docs {
+        return docs
+            .write(Args::command(), &mut std::io::stdout())
+            .context("writing the documentation");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)

@@ -640,16 +640,11 @@ mod tests {
         ] {
             let args = HostArgs {
                 relay: relay.map(|url| Url::parse(url).unwrap()),
-                collab: false,
-                now: false,
-                no_slash: false,
-                host_key: None,
-                transport: HostTransportChoice::Auto,
                 trust: TrustArgs {
                     insecure,
                     ..TrustArgs::default()
                 },
-                command: Vec::new(),
+                ..HostArgs::default()
             };
             let (mut terminal, console) = Terminal::new();
             let policy = args.trust.policy().expect("a policy");
@@ -671,14 +666,8 @@ mod tests {
         tokio::task::JoinHandle<i32>,
     ) {
         let args = HostArgs {
-            relay: None,
             collab,
-            now: false,
-            no_slash: false,
-            host_key: None,
-            transport: HostTransportChoice::Auto,
-            trust: TrustArgs::default(),
-            command: Vec::new(),
+            ..HostArgs::default()
         };
         let (terminal, console) = Terminal::new();
         let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
