@@ -12,11 +12,25 @@ use url::Url;
 
 use crate::client::{RelayPolicy, Trust};
 
+/// What `share --help` and the man page tell after the flags.
+const AFTER_HELP: &str = "\
+Typed at the start of a line, then Enter (the program never sees these lines):
+  /share [--collab] [--qr] [--record FILE]
+      share and show the links; --qr draws the read link as a QR code, on this
+      terminal only; --record records the share into FILE until /unshare.
+  /unshare
+      stop sharing, and the recording /share --record started.
+
+Config file: $XDG_CONFIG_HOME/share/config.toml, else ~/.config/share/config.toml,
+with the keys relay, transport, collab, host_key_file, ca and insecure. A flag or
+its environment variable overrides the file; --print-config shows what applies.";
+
 #[derive(Debug, Parser)]
 #[command(
     name = "share",
     version,
     about = "Run a shell or agent in a PTY and share it live: type /share to get a link.",
+    after_long_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {

@@ -1,6 +1,6 @@
 //! Shell completions and man pages made from a binary's clap definition, for `relay` and
-//! `share` alike: the `completions SHELL` subcommand, and the hidden `man-pages DIR` that
-//! `scripts/man.sh` runs. Generated, so they never drift from the flags.
+//! `share` alike: the `completions SHELL` and `man-pages DIR` subcommands (the latter is
+//! what `scripts/man.sh` runs). Generated, so they never drift from the flags.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,8 +16,7 @@ pub enum CliDocs {
         #[arg(value_enum)]
         shell: Shell,
     },
-    /// Write the man pages into DIR (`scripts/man.sh`).
-    #[command(hide = true)]
+    /// Write the man pages into DIR: one for the command and one for each subcommand.
     ManPages { dir: PathBuf },
 }
 

@@ -220,3 +220,126 @@ impl fmt::Display for Applied {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+    use crate::Invocation;
+    use crate::cli::HostTransportChoice;
+
+    fn file(dir: &Path, text: &str) -> ConfigFile {
+        ConfigFile::parse(&dir.join("config.toml"), text, None).expect("a valid file")
+    }
+
+    /// The host's arguments for `flags` under `config`, and what `--print-config` prints.
+    fn host(flags: &[&str], config: &ConfigFile) -> anyhow::Result<(HostArgs, String)> {
+        let invocation = Invocation::try_parse_from([&["share"], flags].concat())?;
+        let mut args = invocation.cli.host;
+        let applied = apply_host(&mut args, &Given::host(&invocation.matches), config)?;
+        Ok((args, applied.to_string()))
+    }
+
+    fn row<'a>(printed: &'a str, name: &str) -> &'a str {
+        printed
+            .lines()
+            .find(|line| line.starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no {name} in {printed}"))
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_the_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = file(
+            dir.path(),
+            "relay = \"https://file.example\"\ncollab = true\ntransport = \"ws\"\nca = [\"ca.pem\"]\n",
+        );
+        let (args, printed) = host(&[], &config).unwrap();
+        assert_eq!(args.relay.unwrap().as_str(), "https://file.example/");
+        assert!(args.collab);
+        assert_eq!(args.transport, HostTransportChoice::Ws);
+        assert_eq!(args.trust.ca, [dir.path().join("ca.pem")]);
+        assert!(row(&printed, "relay").ends_with("config.toml, line 1)"), "{printed}");
+        assert!(row(&printed, "collab").ends_with("line 2)"), "{printed}");
+        assert!(row(&printed, "insecure").ends_with("(default)"), "{printed}");
+        assert!(printed.starts_with(&format!("config file  {}", dir.path().display())));
+
+        let flags = [
+            "--relay",
+            "https://flag.example",
+            "--no-collab",
+            "--transport",
+            "quic",
+            "--ca",
+            "/flag-ca.pem",
+        ];
+        let (args, printed) = host(&flags, &config).unwrap();
+        assert_eq!(args.relay.unwrap().as_str(), "https://flag.example/");
+        assert!(!args.collab);
+        assert_eq!(args.transport, HostTransportChoice::Quic);
+        assert_eq!(args.trust.ca, [Path::new("/flag-ca.pem")]);
+        assert!(row(&printed, "relay").ends_with("(flag --relay)"), "{printed}");
+        assert!(row(&printed, "collab").ends_with("(flag --no-collab)"), "{printed}");
+        assert!(row(&printed, "ca").ends_with("(flag --ca)"), "{printed}");
+
+        let (args, printed) = host(&[], &ConfigFile::default()).unwrap();
+        assert!(args.relay.is_none() && !args.collab);
+        assert!(row(&printed, "relay").ends_with("(default)"), "{printed}");
+    }
+
+    #[test]
+    fn the_host_key_is_read_from_a_private_file_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("host-key");
+        std::fs::write(&key_file, "  the-secret-key\n").unwrap();
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let config = file(dir.path(), "host_key_file = \"host-key\"\n");
+        let (args, printed) = host(&[], &config).unwrap();
+        assert_eq!(args.host_key.as_deref(), Some("the-secret-key"));
+        assert!(row(&printed, "host key").contains("line 1"), "{printed}");
+
+        let (args, printed) = host(&["--host-key", "flag-secret"], &config).unwrap();
+        assert_eq!(args.host_key.as_deref(), Some("flag-secret"));
+        assert!(row(&printed, "host key").ends_with("(flag --host-key)"), "{printed}");
+        for secret in ["the-secret-key", "flag-secret"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+
+        let both = ["--host-key", "k", "--host-key-file", "f"];
+        let error = host(&both, &config).unwrap_err().to_string();
+        assert!(error.contains("not both"), "{error}");
+
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let error = format!("{:#}", host(&[], &config).unwrap_err());
+        assert!(
+            error.contains(&format!("chmod 600 {}", key_file.display())),
+            "{error}"
+        );
+        std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::write(&key_file, "two\nkeys\n").unwrap();
+        let error = format!("{:#}", host(&[], &config).unwrap_err());
+        assert!(error.contains("one key, on one line"), "{error}");
+    }
+
+    #[test]
+    fn insecure_from_the_file_comes_with_a_loud_note() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = file(dir.path(), "\ninsecure = true\n");
+        let invocation = Invocation::try_parse_from(["share"]).unwrap();
+        let mut args = invocation.cli.host;
+        let applied = apply_host(&mut args, &Given::host(&invocation.matches), &config).unwrap();
+        assert!(args.trust.insecure);
+        assert_eq!(applied.notes.len(), 1);
+        assert!(applied.notes[0].contains("line 2"), "{:?}", applied.notes);
+        assert!(applied.notes[0].contains("clear text"), "{:?}", applied.notes);
+
+        let watch = Invocation::try_parse_from(["share", "watch", "https://r/s/x#t"]).unwrap();
+        let Some(crate::cli::Action::Watch(mut args)) = watch.cli.action else {
+            panic!("a watch");
+        };
+        let given = Given::watch(&watch.matches).expect("a watch");
+        let applied = apply_watch(&mut args.trust, &given, &config);
+        assert!(args.trust.insecure && applied.notes.len() == 1);
+    }
+}

@@ -1,5 +1,5 @@
 //! The local user's side of the host: the child's output mirrored on their terminal, and
-//! notices only they see (links, viewers joining, reconnections). A notice never enters
+//! notices only they see (links, a QR code, viewers joining, reconnections). A notice never enters
 //! the emulator, so viewers never see it; the screen is repainted from the emulator on
 //! the user's next key.
 
@@ -51,6 +51,19 @@ impl Console {
             for line in text.split("\r\n") {
                 eprintln!("share: {line}");
             }
+        }
+    }
+
+    /// Rows of cells for the local user only (a QR code), drawn flush left below what is
+    /// on the terminal.
+    pub async fn picture(&mut self, rows: &[String]) {
+        let lead = if self.repaint_pending { "" } else { "\r\n" };
+        let drawn = format!("{lead}{}\r\n", rows.join("\r\n"));
+        if self.interactive {
+            self.out.write(drawn.into_bytes()).await;
+            self.repaint_pending = true;
+        } else {
+            eprint!("{}", drawn.replace("\r\n", "\n"));
         }
     }
 
