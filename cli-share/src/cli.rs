@@ -97,12 +97,15 @@ impl Given<'_> {
 
     /// How the argument `id` (its field's name) was given, if it was.
     pub fn get(&self, id: &str) -> Option<GivenAs> {
-        let arg = self.command.get_arguments().find(|arg| arg.get_id() == id)?;
+        let arg = self
+            .command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id)?;
         match self.matches.value_source(id)? {
             ValueSource::CommandLine => Some(GivenAs::Flag(format!("--{}", arg.get_long()?))),
-            ValueSource::EnvVariable => Some(GivenAs::Env(
-                arg.get_env()?.to_string_lossy().into_owned(),
-            )),
+            ValueSource::EnvVariable => {
+                Some(GivenAs::Env(arg.get_env()?.to_string_lossy().into_owned()))
+            }
             _ => None,
         }
     }

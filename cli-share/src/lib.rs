@@ -21,9 +21,9 @@ mod watch;
 
 use clap::CommandFactory;
 
-use cli::{Action, Given};
-pub use cli::Invocation;
 use cli::Cli;
+pub use cli::Invocation;
+use cli::{Action, Given};
 use config::ConfigFile;
 pub use sync::{Emulator, Mirror, ScreenEncoder};
 

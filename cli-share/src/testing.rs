@@ -200,7 +200,10 @@ impl Recording {
 
     /// The event codes, in order.
     pub fn codes(&self) -> Vec<&str> {
-        self.events.iter().map(|(_, code, _)| code.as_str()).collect()
+        self.events
+            .iter()
+            .map(|(_, code, _)| code.as_str())
+            .collect()
     }
 
     /// All output, in order.

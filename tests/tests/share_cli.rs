@@ -74,9 +74,18 @@ fn print_config_says_where_each_setting_comes_from_and_shows_no_secret() {
     assert_eq!(code, 0, "{printed}");
     let from_file = format!("(file {}, line 1)", config.display());
     assert!(row(&printed, "relay").ends_with(&from_file), "{printed}");
-    assert!(row(&printed, "transport").ends_with("ws  (env SHARE_TRANSPORT)"), "{printed}");
-    assert!(row(&printed, "collab").ends_with("false  (flag --no-collab)"), "{printed}");
-    assert!(row(&printed, "host key").ends_with("(env SHARE_HOST_KEY)"), "{printed}");
+    assert!(
+        row(&printed, "transport").ends_with("ws  (env SHARE_TRANSPORT)"),
+        "{printed}"
+    );
+    assert!(
+        row(&printed, "collab").ends_with("false  (flag --no-collab)"),
+        "{printed}"
+    );
+    assert!(
+        row(&printed, "host key").ends_with("(env SHARE_HOST_KEY)"),
+        "{printed}"
+    );
     assert!(row(&printed, "insecure").ends_with("line 4)"), "{printed}");
     assert!(row(&printed, "ca").ends_with("(default)"), "{printed}");
     assert!(printed.contains("NOTE: `insecure = true`"), "{printed}");
@@ -92,7 +101,10 @@ fn print_config_says_where_each_setting_comes_from_and_shows_no_secret() {
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
     let (code, _, error) = run(share(&["--print-config"], home.path(), &[]));
     assert_eq!(code, 2);
-    assert!(error.contains(&format!("chmod 600 {}", key_file.display())), "{error}");
+    assert!(
+        error.contains(&format!("chmod 600 {}", key_file.display())),
+        "{error}"
+    );
 
     std::fs::write(&config, "collab = true\nrelay = https://relay.example\n").unwrap();
     let (code, _, error) = run(share(&["--print-config"], home.path(), &[]));
@@ -106,7 +118,14 @@ async fn a_recording_is_whole_after_a_sigterm() {
     let home = tempfile::tempdir().unwrap();
     let recording = home.path().join("session.cast");
     let program = "echo recorded-$((6*7)); exec sleep 600";
-    let args = ["--record", recording.to_str().unwrap(), "--", "sh", "-c", program];
+    let args = [
+        "--record",
+        recording.to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        program,
+    ];
     let host = Watched::spawn("share", share(&args, home.path(), &[])).unwrap();
     // Printed once the host read it, which it hands to the recording first.
     host.wait_for("recorded-42", T).await.unwrap();
@@ -163,8 +182,15 @@ fn completions_know_every_subcommand_and_flag() {
     ] {
         let bash = printed(binary, &["completions", "bash"]);
         assert!(bash.contains(&format!("_{binary}()")), "{bash}");
-        for word in subcommands.iter().map(|s| s.to_string()).chain(flags(binary, &[])) {
-            assert!(bash.contains(&word), "{binary}'s bash completion lacks {word}");
+        for word in subcommands
+            .iter()
+            .map(|s| s.to_string())
+            .chain(flags(binary, &[]))
+        {
+            assert!(
+                bash.contains(&word),
+                "{binary}'s bash completion lacks {word}"
+            );
         }
         for shell in ["zsh", "fish", "elvish", "powershell"] {
             assert!(printed(binary, &["completions", shell]).contains(binary));
@@ -172,7 +198,10 @@ fn completions_know_every_subcommand_and_flag() {
     }
     let watch = printed("share", &["completions", "bash"]);
     for flag in flags("share", &["watch"]) {
-        assert!(watch.contains(&flag), "share watch's {flag} is not completed");
+        assert!(
+            watch.contains(&flag),
+            "share watch's {flag} is not completed"
+        );
     }
 }
 

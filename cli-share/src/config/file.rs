@@ -123,7 +123,10 @@ impl ConfigFile {
         let dir = path.parent().unwrap_or(Path::new("/"));
         let to_path = |written: &String, line: usize| {
             expand(written, dir, home).ok_or_else(|| {
-                invalid(line, format!("{written:?} starts with ~/ but $HOME is not set"))
+                invalid(
+                    line,
+                    format!("{written:?} starts with ~/ but $HOME is not set"),
+                )
             })
         };
         Ok(ConfigFile {
@@ -215,8 +218,17 @@ mod tests {
         )
         .expect("parses");
         let relay = file.relay.expect("a relay");
-        assert_eq!((relay.value.as_str(), relay.line), ("https://relay.example/", 2));
-        assert_eq!(file.collab, Some(Setting { value: true, line: 3 }));
+        assert_eq!(
+            (relay.value.as_str(), relay.line),
+            ("https://relay.example/", 2)
+        );
+        assert_eq!(
+            file.collab,
+            Some(Setting {
+                value: true,
+                line: 3
+            })
+        );
         assert_eq!(
             file.transport,
             Some(Setting {
@@ -235,22 +247,39 @@ mod tests {
                 Path::new("/etc/ca.pem")
             ]
         );
-        assert_eq!(file.insecure, Some(Setting { value: false, line: 7 }));
+        assert_eq!(
+            file.insecure,
+            Some(Setting {
+                value: false,
+                line: 7
+            })
+        );
     }
 
     #[test]
     fn a_malformed_file_names_the_line() {
         for (text, line, says) in [
-            ("collab = true\nrelay = https://x\n", 2, "TOML parse error at line 2"),
+            (
+                "collab = true\nrelay = https://x\n",
+                2,
+                "TOML parse error at line 2",
+            ),
             ("\n\ncolab = true\n", 3, "unknown field `colab`"),
             ("collab = \"yes\"\n", 1, "invalid type"),
             ("transport = \"udp\"\n", 1, "unknown variant `udp`"),
-            ("\nrelay = \"not a url\"\n", 2, "relay: relative URL without a base"),
+            (
+                "\nrelay = \"not a url\"\n",
+                2,
+                "relay: relative URL without a base",
+            ),
         ] {
             let error = parse(text).expect_err(text).to_string();
             assert!(error.contains(&format!("line {line}")), "{text:?}: {error}");
             assert!(error.contains(says), "{text:?}: {error}");
-            assert!(error.contains("/home/u/.config/share/config.toml"), "{error}");
+            assert!(
+                error.contains("/home/u/.config/share/config.toml"),
+                "{error}"
+            );
         }
     }
 }

@@ -74,13 +74,24 @@ pub fn apply_host(
         None => "none: a relay in this process, on loopback".into(),
     };
     applied.show("relay", relay, origin);
-    let origin = layer(given.get("transport"), &file.transport, file, |&transport| {
-        args.transport = transport;
-    });
-    applied.show("transport", format!("{:?}", args.transport).to_lowercase(), origin);
+    let origin = layer(
+        given.get("transport"),
+        &file.transport,
+        file,
+        |&transport| {
+            args.transport = transport;
+        },
+    );
+    applied.show(
+        "transport",
+        format!("{:?}", args.transport).to_lowercase(),
+        origin,
+    );
     // --no-collab overrides --collab (clap keeps the last) and the file.
     let collab_given = given.get("no_collab").or_else(|| given.get("collab"));
-    let origin = layer(collab_given, &file.collab, file, |&collab| args.collab = collab);
+    let origin = layer(collab_given, &file.collab, file, |&collab| {
+        args.collab = collab
+    });
     applied.show("collab", args.collab.to_string(), origin);
     let (key, origin) = host_key(args, given, file)?;
     applied.show("host key", key, origin);
@@ -108,7 +119,11 @@ impl Applied {
         let origin = layer(given.get("ca"), &file.ca, file, |files| {
             trust.ca = files.clone();
         });
-        let files: Vec<_> = trust.ca.iter().map(|file| file.display().to_string()).collect();
+        let files: Vec<_> = trust
+            .ca
+            .iter()
+            .map(|file| file.display().to_string())
+            .collect();
         let files = if files.is_empty() {
             "none (the system's roots and $SSL_CERT_FILE)".into()
         } else {
@@ -128,8 +143,13 @@ impl Applied {
             ));
         }
         self.show("insecure", trust.insecure.to_string(), origin);
-        let origin = given.get("relay_quic").map_or(Origin::Default, Origin::Given);
-        let endpoint = trust.relay_quic.as_deref().unwrap_or("none: as /api/info says");
+        let origin = given
+            .get("relay_quic")
+            .map_or(Origin::Default, Origin::Given);
+        let endpoint = trust
+            .relay_quic
+            .as_deref()
+            .unwrap_or("none: as /api/info says");
         self.show("relay-quic", endpoint.into(), origin);
     }
 }
@@ -260,9 +280,15 @@ mod tests {
         assert!(args.collab);
         assert_eq!(args.transport, HostTransportChoice::Ws);
         assert_eq!(args.trust.ca, [dir.path().join("ca.pem")]);
-        assert!(row(&printed, "relay").ends_with("config.toml, line 1)"), "{printed}");
+        assert!(
+            row(&printed, "relay").ends_with("config.toml, line 1)"),
+            "{printed}"
+        );
         assert!(row(&printed, "collab").ends_with("line 2)"), "{printed}");
-        assert!(row(&printed, "insecure").ends_with("(default)"), "{printed}");
+        assert!(
+            row(&printed, "insecure").ends_with("(default)"),
+            "{printed}"
+        );
         assert!(printed.starts_with(&format!("config file  {}", dir.path().display())));
 
         let flags = [
@@ -279,8 +305,14 @@ mod tests {
         assert!(!args.collab);
         assert_eq!(args.transport, HostTransportChoice::Quic);
         assert_eq!(args.trust.ca, [Path::new("/flag-ca.pem")]);
-        assert!(row(&printed, "relay").ends_with("(flag --relay)"), "{printed}");
-        assert!(row(&printed, "collab").ends_with("(flag --no-collab)"), "{printed}");
+        assert!(
+            row(&printed, "relay").ends_with("(flag --relay)"),
+            "{printed}"
+        );
+        assert!(
+            row(&printed, "collab").ends_with("(flag --no-collab)"),
+            "{printed}"
+        );
         assert!(row(&printed, "ca").ends_with("(flag --ca)"), "{printed}");
 
         let (args, printed) = host(&[], &ConfigFile::default()).unwrap();
@@ -301,7 +333,10 @@ mod tests {
 
         let (args, printed) = host(&["--host-key", "flag-secret"], &config).unwrap();
         assert_eq!(args.host_key.as_deref(), Some("flag-secret"));
-        assert!(row(&printed, "host key").ends_with("(flag --host-key)"), "{printed}");
+        assert!(
+            row(&printed, "host key").ends_with("(flag --host-key)"),
+            "{printed}"
+        );
         for secret in ["the-secret-key", "flag-secret"] {
             assert!(!printed.contains(secret), "{printed}");
         }
@@ -332,7 +367,11 @@ mod tests {
         assert!(args.trust.insecure);
         assert_eq!(applied.notes.len(), 1);
         assert!(applied.notes[0].contains("line 2"), "{:?}", applied.notes);
-        assert!(applied.notes[0].contains("clear text"), "{:?}", applied.notes);
+        assert!(
+            applied.notes[0].contains("clear text"),
+            "{:?}",
+            applied.notes
+        );
 
         let watch = Invocation::try_parse_from(["share", "watch", "https://r/s/x#t"]).unwrap();
         let Some(crate::cli::Action::Watch(mut args)) = watch.cli.action else {

@@ -42,7 +42,6 @@ use crate::sync::{Emulator, ScreenEncoder};
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
-use crate::term::qr;
 use commands::{Command, ShareOptions};
 use console::Console;
 use pacer::FramePacer;
@@ -518,39 +517,8 @@ impl Host {
         text.push_str("; /unshare to stop");
         self.notice(&text).await;
         if std::mem::take(&mut self.qr_wanted) {
-            self.show_qr(&links.read).await;
+            self.console.qr(&links.read).await;
         }
-    }
-
-    /// Draws `link` as a QR code on the local terminal, never on the shared screen.
-    async fn show_qr(&mut self, link: &str) {
-        let (cols, rows) = tty::local_size();
-        let drawing = match qr::draw(link) {
-            Ok(drawing) => drawing,
-            Err(error) => {
-                let told = format!("cannot draw the link as a QR code: {error}");
-                return self.notice(&told).await;
-            }
-        };
-        if drawing.cols > usize::from(cols) {
-            let told = format!(
-                "the QR code needs {} columns and this terminal has {cols}: widen it and type \
-                 /share --qr again",
-                drawing.cols
-            );
-            return self.notice(&told).await;
-        }
-        if drawing.rows.len() > usize::from(rows) {
-            let told = format!(
-                "the QR code needs {} rows and this terminal has {rows}: scroll up to see it \
-                 whole, or enlarge the terminal and type /share --qr again",
-                drawing.rows.len()
-            );
-            self.notice(&told).await;
-        }
-        self.console.picture(&drawing.rows).await;
-        self.notice("the QR code above is the read-only link, as secret as the link itself")
-            .await;
     }
 
     async fn notice(&mut self, text: &str) {
@@ -563,7 +531,8 @@ impl Host {
         self.emulator
             .resize(cols.min(MAX_COLS), rows.min(MAX_ROWS))
             .await;
-        self.recording.resize(cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        let size = (cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        self.recording.resize(size.0, size.1);
         self.send_keyframe();
     }
 
@@ -941,15 +910,20 @@ mod tests {
         type_keys(&keys, "/share --qr\r").await;
         let shown = terminal.until("as secret as the link itself").await;
         let read_link = link_after(&shown, "read-only link: ");
-        assert_eq!(qr::decode_drawn(&shown).as_deref(), Some(read_link.as_str()));
+        let drawn = crate::term::qr::decode_drawn(&shown);
+        assert_eq!(drawn.as_deref(), Some(read_link.as_str()));
         let mut viewer = Viewer::join(&read_link, ViewerTransport::WebSocket).await;
 
-        let colours_and_moves = "printf '\\033[1;32mgreen\\033[0m abc\\rX\\n%s\\n' marker-$((6*7))\r";
+        let colours_and_moves =
+            "printf '\\033[1;32mgreen\\033[0m abc\\rX\\n%s\\n' marker-$((6*7))\r";
         type_keys(&keys, colours_and_moves).await;
         terminal.until("marker-42").await;
         viewer.shows("marker-42").await;
         let seen = viewer.mirror.screen().expect("a screen").text();
-        assert!(!seen.contains(QR_CELLS), "viewers never see the QR code: {seen}");
+        assert!(
+            !seen.contains(QR_CELLS),
+            "viewers never see the QR code: {seen}"
+        );
 
         type_keys(&keys, "exit 3\r").await;
         let (code, mut host) = within("the host to exit", session).await.expect("joined");
@@ -959,9 +933,18 @@ mod tests {
 
         let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
         assert_eq!(recording.header["title"], "sh");
-        assert_eq!((recording.header["width"].as_u64(), recording.header["height"].as_u64()), (Some(80), Some(24)));
+        assert_eq!(
+            (
+                recording.header["width"].as_u64(),
+                recording.header["height"].as_u64()
+            ),
+            (Some(80), Some(24))
+        );
         let output = recording.output();
-        assert!(output.contains("before-2") && output.contains("marker-42"), "{output}");
+        assert!(
+            output.contains("before-2") && output.contains("marker-42"),
+            "{output}"
+        );
         for local in ["/share", "read-only link", "as secret as", " share "] {
             assert!(!output.contains(local), "{local:?} was recorded: {output}");
         }
@@ -985,14 +968,21 @@ mod tests {
         terminal.until("moved-10").await;
         type_keys(&keys, "/share --record share.cast\r").await;
         let shown = terminal.until("/unshare to stop").await;
-        assert!(shown.contains(&format!("recording to {} until /unshare", path.display())), "{shown}");
+        assert!(
+            shown.contains(&format!("recording to {} until /unshare", path.display())),
+            "{shown}"
+        );
         // One recording at a time, and never over an existing file.
         type_keys(&keys, "/share --record other.cast\r").await;
-        terminal.until(&format!("already recording to {}", path.display())).await;
+        terminal
+            .until(&format!("already recording to {}", path.display()))
+            .await;
         type_keys(&keys, "echo during-$((2+2))\r").await;
         terminal.until("during-4").await;
         type_keys(&keys, "/unshare\r").await;
-        terminal.until(&format!("recorded to {}", path.display())).await;
+        terminal
+            .until(&format!("recorded to {}", path.display()))
+            .await;
         type_keys(&keys, "echo after-$((3+3))\r").await;
         terminal.until("after-6").await;
         type_keys(&keys, "/share --record share.cast\r").await;
@@ -1002,9 +992,15 @@ mod tests {
 
         let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
         let screen = recording.replay().snapshot().text();
-        assert!(screen.contains("before-2") && screen.contains("during-4"), "{screen}");
+        assert!(
+            screen.contains("before-2") && screen.contains("during-4"),
+            "{screen}"
+        );
         let output = recording.output();
-        assert!(!output.contains("after-6") && !output.contains("/share"), "{output}");
+        assert!(
+            !output.contains("after-6") && !output.contains("/share"),
+            "{output}"
+        );
         assert!(!output.contains("recording to"), "{output}");
         assert!(!dir.path().join("other.cast").exists());
     }

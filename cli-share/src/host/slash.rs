@@ -72,20 +72,18 @@ impl SlashFilter {
     /// Handles a byte while text is held back.
     fn hold(&mut self, byte: u8, out: &mut Filtered) {
         match byte {
-            b'\r' | b'\n' => {
-                match commands::parse(&self.held) {
-                    Some(command) => {
-                        erase_echo(echoed_cells(&self.held), &mut out.echo);
-                        out.commands.push(command);
-                        self.held.clear();
-                        self.line = LineState::Start;
-                    }
-                    None => {
-                        self.release(out);
-                        self.pass(byte, out);
-                    }
+            b'\r' | b'\n' => match commands::parse(&self.held) {
+                Some(command) => {
+                    erase_echo(echoed_cells(&self.held), &mut out.echo);
+                    out.commands.push(command);
+                    self.held.clear();
+                    self.line = LineState::Start;
                 }
-            }
+                None => {
+                    self.release(out);
+                    self.pass(byte, out);
+                }
+            },
             0x7f | 0x08 => {
                 // A whole character: its continuation bytes, then its first.
                 while self.held.pop().is_some_and(|byte| byte & 0xc0 == 0x80) {}

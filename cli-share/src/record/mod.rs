@@ -81,12 +81,10 @@ impl Recorder {
         out.flush()?;
         let (queue, entries) = mpsc::channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        let writer = std::thread::Builder::new()
-            .name("recorder".into())
-            .spawn({
-                let queued = queued.clone();
-                move || write_entries(out, &entries, &queued)
-            })?;
+        let writer = std::thread::Builder::new().name("recorder".into()).spawn({
+            let queued = queued.clone();
+            move || write_entries(out, &entries, &queued)
+        })?;
         Ok(Recorder {
             queue: Some(queue),
             queued,
@@ -325,10 +323,15 @@ mod tests {
         let markers: Vec<_> = recording.events.iter().filter(|e| e.1 == "m").collect();
         assert_eq!(markers.len(), 1, "{markers:?}");
         assert!(
-            markers[0].2.contains(&format!("{} bytes of output lost", outcome.lost)),
+            markers[0]
+                .2
+                .contains(&format!("{} bytes of output lost", outcome.lost)),
             "{markers:?}"
         );
         let last = recording.events.last().expect("events");
-        assert_eq!(last.2, "after the gap", "the gap is marked before what follows it");
+        assert_eq!(
+            last.2, "after the gap",
+            "the gap is marked before what follows it"
+        );
     }
 }

@@ -29,9 +29,7 @@ pub fn draw(text: &str) -> Result<Drawing, qrcode::types::QrError> {
     let size = width + 2 * QUIET_ZONE;
     let dark = |x: usize, y: usize| {
         let inside = |v: usize| (QUIET_ZONE..QUIET_ZONE + width).contains(&v);
-        inside(x)
-            && inside(y)
-            && colors[(y - QUIET_ZONE) * width + (x - QUIET_ZONE)] == Color::Dark
+        inside(x) && inside(y) && colors[(y - QUIET_ZONE) * width + (x - QUIET_ZONE)] == Color::Dark
     };
     let rows = (0..size)
         .step_by(2)
@@ -64,18 +62,16 @@ pub fn decode_drawn(text: &str) -> Option<String> {
         .collect();
     // Each cell is two modules high; each module becomes 4x4 pixels for the detector.
     const SCALE: usize = 4;
-    let cols = rows.first()?.len();
-    let image = rqrr::PreparedImage::prepare_from_bitmap(cols * SCALE, rows.len() * 2 * SCALE, |x, y| {
-        let cell = rows[y / (2 * SCALE)][x / SCALE];
-        let top = (y / SCALE) % 2 == 0;
-        match cell {
+    let (width, height) = (rows.first()?.len() * SCALE, rows.len() * 2 * SCALE);
+    let mut image = rqrr::PreparedImage::prepare_from_bitmap(width, height, |x, y| {
+        let top = (y / SCALE).is_multiple_of(2);
+        match rows[y / (2 * SCALE)][x / SCALE] {
             '█' => true,
             '▀' => top,
             '▄' => !top,
             _ => false,
         }
     });
-    let mut image = image;
     let grid = image.detect_grids().into_iter().next()?;
     grid.decode().ok().map(|(_, text)| text)
 }
