@@ -261,11 +261,14 @@ mod tests {
         Ok((args, applied.to_string()))
     }
 
-    fn row<'a>(printed: &'a str, name: &str) -> &'a str {
-        printed
-            .lines()
-            .find(|line| line.starts_with(&format!("{name} ")))
-            .unwrap_or_else(|| panic!("no {name} in {printed}"))
+    /// Asserts that `printed` shows `name` with a line ending in `ending`.
+    fn shows(printed: &str, name: &str, ending: &str) {
+        let prefix = format!("{name} ");
+        let line = printed.lines().find(|line| line.starts_with(&prefix));
+        assert!(
+            line.is_some_and(|line| line.ends_with(ending)),
+            "{name}: {printed}"
+        );
     }
 
     #[test]
@@ -280,15 +283,9 @@ mod tests {
         assert!(args.collab);
         assert_eq!(args.transport, HostTransportChoice::Ws);
         assert_eq!(args.trust.ca, [dir.path().join("ca.pem")]);
-        assert!(
-            row(&printed, "relay").ends_with("config.toml, line 1)"),
-            "{printed}"
-        );
-        assert!(row(&printed, "collab").ends_with("line 2)"), "{printed}");
-        assert!(
-            row(&printed, "insecure").ends_with("(default)"),
-            "{printed}"
-        );
+        shows(&printed, "relay", "config.toml, line 1)");
+        shows(&printed, "collab", "line 2)");
+        shows(&printed, "insecure", "(default)");
         assert!(printed.starts_with(&format!("config file  {}", dir.path().display())));
 
         let flags = [
@@ -305,19 +302,13 @@ mod tests {
         assert!(!args.collab);
         assert_eq!(args.transport, HostTransportChoice::Quic);
         assert_eq!(args.trust.ca, [Path::new("/flag-ca.pem")]);
-        assert!(
-            row(&printed, "relay").ends_with("(flag --relay)"),
-            "{printed}"
-        );
-        assert!(
-            row(&printed, "collab").ends_with("(flag --no-collab)"),
-            "{printed}"
-        );
-        assert!(row(&printed, "ca").ends_with("(flag --ca)"), "{printed}");
+        shows(&printed, "relay", "(flag --relay)");
+        shows(&printed, "collab", "(flag --no-collab)");
+        shows(&printed, "ca", "(flag --ca)");
 
         let (args, printed) = host(&[], &ConfigFile::default()).unwrap();
         assert!(args.relay.is_none() && !args.collab);
-        assert!(row(&printed, "relay").ends_with("(default)"), "{printed}");
+        shows(&printed, "relay", "(default)");
     }
 
     #[test]
@@ -329,14 +320,11 @@ mod tests {
         let config = file(dir.path(), "host_key_file = \"host-key\"\n");
         let (args, printed) = host(&[], &config).unwrap();
         assert_eq!(args.host_key.as_deref(), Some("the-secret-key"));
-        assert!(row(&printed, "host key").contains("line 1"), "{printed}");
+        shows(&printed, "host key", "config.toml, line 1)");
 
         let (args, printed) = host(&["--host-key", "flag-secret"], &config).unwrap();
         assert_eq!(args.host_key.as_deref(), Some("flag-secret"));
-        assert!(
-            row(&printed, "host key").ends_with("(flag --host-key)"),
-            "{printed}"
-        );
+        shows(&printed, "host key", "(flag --host-key)");
         for secret in ["the-secret-key", "flag-secret"] {
             assert!(!printed.contains(secret), "{printed}");
         }

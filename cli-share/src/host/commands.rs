@@ -152,29 +152,29 @@ mod tests {
 
     #[test]
     fn a_line_can_become_a_command_while_it_is_a_prefix_of_one() {
-        for line in [
-            &b"/"[..],
-            b"/sh",
-            b"/uns",
-            b"/share",
-            b"/share ",
-            b"/share --",
-            b"/share --re",
-            b"/share --record ",
-            b"/share --record /tmp/x",
-            b"/share --record x --q",
-        ] {
-            assert!(could_become(line), "{line:?}");
-        }
-        for line in [
-            &b"/x"[..],
-            b"/sharex",
-            b"/share m",
-            b"/share --recordx",
-            b"/unshare ",
-            b"/share --record a\x1b",
-        ] {
-            assert!(!could_become(line), "{line:?}");
+        let prefixes = [
+            "/",
+            "/sh",
+            "/uns",
+            "/share",
+            "/share ",
+            "/share --",
+            "/share --re",
+            "/share --record ",
+            "/share --record /tmp/x",
+            "/share --record x --q",
+        ];
+        let others = [
+            "/x",
+            "/sharex",
+            "/share m",
+            "/share --recordx",
+            "/unshare ",
+            "/share --record a\x1b",
+        ];
+        let lines = prefixes.map(|line| (line, true));
+        for (line, can) in lines.into_iter().chain(others.map(|line| (line, false))) {
+            assert_eq!(could_become(line.as_bytes()), can, "{line:?}");
         }
     }
 }

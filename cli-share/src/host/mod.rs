@@ -960,33 +960,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("share.cast");
         let (mut terminal, keys, session) = host(false);
-        type_keys(&keys, "echo before-$((1+1))\r").await;
-        terminal.until("before-2").await;
-        // A relative file is in the shell's directory, wherever share was started.
-        let cd = format!("cd {}; echo moved-$((5+5))\r", dir.path().display());
-        type_keys(&keys, &cd).await;
-        terminal.until("moved-10").await;
-        type_keys(&keys, "/share --record share.cast\r").await;
-        let shown = terminal.until("/unshare to stop").await;
-        assert!(
-            shown.contains(&format!("recording to {} until /unshare", path.display())),
-            "{shown}"
-        );
-        // One recording at a time, and never over an existing file.
-        type_keys(&keys, "/share --record other.cast\r").await;
-        terminal
-            .until(&format!("already recording to {}", path.display()))
-            .await;
-        type_keys(&keys, "echo during-$((2+2))\r").await;
-        terminal.until("during-4").await;
-        type_keys(&keys, "/unshare\r").await;
-        terminal
-            .until(&format!("recorded to {}", path.display()))
-            .await;
-        type_keys(&keys, "echo after-$((3+3))\r").await;
-        terminal.until("after-6").await;
-        type_keys(&keys, "/share --record share.cast\r").await;
-        terminal.until("File exists").await;
+        let file = path.display();
+        let dialogue = [
+            ("echo before-$((1+1))".into(), "before-2".into()),
+            // A relative file is in the shell's directory, wherever share was started.
+            (
+                format!("cd {}; echo moved-$((5+5))", dir.path().display()),
+                "moved-10".into(),
+            ),
+            (
+                "/share --record share.cast".into(),
+                format!("recording to {file} until /unshare"),
+            ),
+            // One recording at a time, and never over an existing file.
+            (
+                "/share --record other.cast".into(),
+                format!("already recording to {file}"),
+            ),
+            ("echo during-$((2+2))".into(), "during-4".into()),
+            ("/unshare".into(), format!("recorded to {file}")),
+            ("echo after-$((3+3))".into(), "after-6".into()),
+            ("/share --record share.cast".into(), "File exists".into()),
+        ];
+        for (typed, answer) in dialogue {
+            type_keys(&keys, &format!("{typed}\r")).await;
+            terminal.until(&answer).await;
+        }
         drop(keys);
         within("the host to exit", session).await.expect("joined");
 
