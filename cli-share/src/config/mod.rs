@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use clap::ValueEnum;
 
 use crate::cli::{Given, GivenAs, HostArgs, TrustArgs};
 pub use file::ConfigFile;
@@ -82,11 +83,9 @@ pub fn apply_host(
             args.transport = transport;
         },
     );
-    applied.show(
-        "transport",
-        format!("{:?}", args.transport).to_lowercase(),
-        origin,
-    );
+    let transport = args.transport.to_possible_value();
+    let transport = transport.map_or_else(String::new, |value| value.get_name().to_owned());
+    applied.show("transport", transport, origin);
     // --no-collab overrides --collab (clap keeps the last) and the file.
     let collab_given = given.get("no_collab").or_else(|| given.get("collab"));
     let origin = layer(collab_given, &file.collab, file, |&collab| {
