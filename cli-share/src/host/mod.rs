@@ -924,6 +924,12 @@ mod tests {
             !seen.contains(QR_CELLS),
             "viewers never see the QR code: {seen}"
         );
+        // `/unshare` ends the share, not a recording given at launch.
+        type_keys(&keys, "/unshare\r").await;
+        terminal.until("sharing stopped").await;
+        viewer.ended().await;
+        type_keys(&keys, "echo after-$((3+4))\r").await;
+        terminal.until("after-7").await;
 
         type_keys(&keys, "exit 3\r").await;
         let (code, mut host) = within("the host to exit", session).await.expect("joined");
@@ -942,7 +948,9 @@ mod tests {
         );
         let output = recording.output();
         assert!(
-            output.contains("before-2") && output.contains("marker-42"),
+            ["before-2", "marker-42", "after-7"]
+                .iter()
+                .all(|text| output.contains(text)),
             "{output}"
         );
         for local in ["/share", "read-only link", "as secret as", " share "] {
