@@ -9,8 +9,8 @@ use std::sync::Arc;
 use protocol::{Mode, TokenError};
 
 use crate::admission::Limited;
-use crate::metrics::add;
 use crate::metrics::Rejection;
+use crate::metrics::add;
 use crate::session::Session;
 use crate::shared::Shared;
 

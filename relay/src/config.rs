@@ -65,7 +65,10 @@ impl std::fmt::Debug for RelayConfig {
             .field("metrics", &self.metrics)
             .field(
                 "cluster",
-                &self.cluster.as_ref().map(|c| (&c.node_id, c.advertise.as_str())),
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|c| (&c.node_id, c.advertise.as_ref().map(url::Url::as_str))),
             )
             .finish()
     }

@@ -137,8 +137,15 @@ impl Relay {
             (Some(url), _, _) => url.clone(),
             (None, Some(acme), _) => acme.public_url()?,
             // A node's links name the node, unless a public URL names the cluster.
-            (None, None, Some(cluster)) => cluster.advertise.clone(),
-            (None, None, None) => default_public_url(http_addr, config.cert.is_some())?,
+            (
+                None,
+                None,
+                Some(ClusterConfig {
+                    advertise: Some(url),
+                    ..
+                }),
+            ) => url.clone(),
+            (None, None, _) => default_public_url(http_addr, config.cert.is_some())?,
         };
         let certs = Arc::new(match (&config.cert, &acme) {
             (Some((cert, key)), _) => CertSource::from_files(cert, key)?,
@@ -191,8 +198,10 @@ impl Relay {
                     )
                 })?;
                 let certificate = certs.fingerprints().first().cloned().unwrap_or_default();
+                let advertise = cluster.advertise.as_ref().unwrap_or(&public_url);
                 let joined = cluster::Cluster::new(
                     cluster,
+                    advertise,
                     secret,
                     certificate,
                     certs.is_self_signed(),

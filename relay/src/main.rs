@@ -115,7 +115,12 @@ struct Args {
     node_id: Option<String>,
     /// Where clients reach this node (its own https:// URL); the other nodes list it for
     /// their clients, and links name it unless --public-url names the cluster.
-    #[arg(long, env = "RELAY_ADVERTISE", value_name = "URL", requires = "cluster")]
+    #[arg(
+        long,
+        env = "RELAY_ADVERTISE",
+        value_name = "URL",
+        requires = "cluster"
+    )]
     advertise: Option<url::Url>,
     #[command(flatten)]
     limits: LimitArgs,
@@ -284,7 +289,7 @@ impl Args {
             (Some(redis), Some(node_id), Some(advertise)) => Some(relay::ClusterConfig {
                 redis,
                 node_id,
-                advertise,
+                advertise: Some(advertise),
             }),
             _ => None,
         };

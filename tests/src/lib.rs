@@ -4,6 +4,7 @@ pub mod bench;
 pub mod lab;
 pub mod netem;
 pub mod prometheus;
+pub mod redis;
 pub mod soak;
 
 /// Logs of the tools in this package go to stderr, filtered by `RUST_LOG`, so that their

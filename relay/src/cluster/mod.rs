@@ -53,8 +53,9 @@ pub struct ClusterConfig {
     pub redis: String,
     /// This node's name in the cluster, unique: `A-Z a-z 0-9 . _ -`, at most 64.
     pub node_id: String,
-    /// Where clients reach this node (listed in `/api/info` for the others' clients).
-    pub advertise: Url,
+    /// Where clients reach this node (listed in `/api/info` for the others' clients);
+    /// `None`: the relay's public URL.
+    pub advertise: Option<Url>,
 }
 
 /// What a session publishes, and how: the node's name, its outbox and its counters.
@@ -151,7 +152,10 @@ fn connection_manager(client: &redis::Client) -> Result<ConnectionManager, Relay
 fn secret_check(secret: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let tag = ring::hmac::sign(&key, SECRET_CHECK);
-    tag.as_ref()[..16].iter().map(|b| format!("{b:02x}")).collect()
+    tag.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Cluster {
@@ -159,6 +163,7 @@ impl Cluster {
     /// node starts while Redis is away).
     pub fn new(
         config: &ClusterConfig,
+        advertise: &Url,
         secret: &[u8],
         certificate: String,
         self_signed: bool,
@@ -176,7 +181,7 @@ impl Cluster {
         let (subscriptions, commands) = subscriber::channel();
         let record = NodeRecord {
             id: config.node_id.clone(),
-            url: config.advertise.as_str().trim_end_matches('/').to_owned(),
+            url: advertise.as_str().trim_end_matches('/').to_owned(),
             secret: secret_check(secret),
             certificate,
             self_signed,
@@ -209,9 +214,17 @@ impl Cluster {
         let publisher = self.publisher.clone();
         let stop = shutdown.clone();
         shared.tracker.spawn(async move {
-            cluster.wire.outbox.run(publisher, &cluster.wire.metrics, stop).await;
+            cluster
+                .wire
+                .outbox
+                .run(publisher, &cluster.wire.metrics, stop)
+                .await;
         });
-        let commands = self.commands.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let commands = self
+            .commands
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(commands) = commands {
             let listener = Dispatch {
                 shared: shared.clone(),
@@ -424,7 +437,12 @@ impl Cluster {
 
     /// Another node took `session` over (as `owner`): the viewers here follow it, or the
     /// session is let go of here.
-    fn moved_away(self: &Arc<Self>, shared: &Arc<Shared>, session: Arc<Session>, owner: (String, u64)) {
+    fn moved_away(
+        self: &Arc<Self>,
+        shared: &Arc<Shared>,
+        session: Arc<Session>,
+        owner: (String, u64),
+    ) {
         tracing::info!(session = %session.id, node = %owner.0, "the session moved to another node");
         let replica = Peers::replica(self.wire.clone(), &session.id, Some(owner));
         if !session.demote(replica) {
@@ -472,7 +490,11 @@ impl Cluster {
             .iter()
             .map(|(session, value)| (session.id.clone(), value.clone()))
             .collect();
-        if let Ok(taken) = self.directory.refresh(&values, self.owner_ttl, metrics).await {
+        if let Ok(taken) = self
+            .directory
+            .refresh(&values, self.owner_ttl, metrics)
+            .await
+        {
             for (sid, owner) in taken {
                 if let Some((session, _)) = owned.iter().find(|(s, _)| s.id == sid) {
                     self.moved_away(shared, session.clone(), owner);
@@ -638,7 +660,9 @@ impl Listener for Dispatch {
             let Some(session) = self.shared.sessions.get(sid) else {
                 return;
             };
-            if let Replicated::Ended(last) = session.replicated(published, &self.shared.metrics, metrics) {
+            if let Replicated::Ended(last) =
+                session.replicated(published, &self.shared.metrics, metrics)
+            {
                 let last = match protocol::decode::<RelayToViewer>(&last) {
                     Ok(RelayToViewer::Ended { .. }) => last,
                     _ => crate::session::encoded(&RelayToViewer::Ended {

@@ -43,7 +43,8 @@ impl Outbox {
     /// Queues `payload` for `channel`; false (and counted) when the outbox is full.
     pub fn publish(&self, channel: String, payload: Bytes, metrics: &ClusterMetrics) -> bool {
         let mut queue = self.lock();
-        if queue.bytes + payload.len() > MAX_OUTBOX_BYTES || queue.items.len() >= MAX_OUTBOX_MESSAGES
+        if queue.bytes + payload.len() > MAX_OUTBOX_BYTES
+            || queue.items.len() >= MAX_OUTBOX_MESSAGES
         {
             drop(queue);
             add(&metrics.dropped, 1);
@@ -91,12 +92,13 @@ impl Outbox {
                     continue;
                 }
                 let mut command = redis::cmd("PUBLISH");
-                command.arg(&channel).arg(payload.as_ref()).set_no_response(true);
-                let sent = tokio::time::timeout(
-                    PUBLISH_TIMEOUT,
-                    redis.send_packed_command(&command),
-                )
-                .await;
+                command
+                    .arg(&channel)
+                    .arg(payload.as_ref())
+                    .set_no_response(true);
+                let sent =
+                    tokio::time::timeout(PUBLISH_TIMEOUT, redis.send_packed_command(&command))
+                        .await;
                 match sent {
                     Ok(Ok(_)) => {
                         add(&metrics.published, 1);

@@ -504,7 +504,13 @@ mod tests {
         let owner = peers.owner_mut().unwrap();
         let viewers = ViewerCount { read: 3, collab: 1 };
         let local = ViewerCount { read: 1, collab: 0 };
-        owner.want("b".into(), viewers, (vec![frame.clone()], false), true, local);
+        owner.want(
+            "b".into(),
+            viewers,
+            (vec![frame.clone()], false),
+            true,
+            local,
+        );
         owner.want("c".into(), viewers, (vec![], true), true, local);
         assert_eq!(peers.others(), ViewerCount { read: 6, collab: 2 });
         a.take_updates();

@@ -47,10 +47,7 @@ impl Subscriptions {
         if self.commands.send(Command::Add(channel, ack)).is_err() {
             return false;
         }
-        matches!(
-            tokio::time::timeout(TIMEOUT * 2, acked).await,
-            Ok(Ok(true))
-        )
+        matches!(tokio::time::timeout(TIMEOUT * 2, acked).await, Ok(Ok(true)))
     }
 
     pub fn remove(&self, channel: String) {

@@ -203,7 +203,12 @@ impl Session {
 
     /// The replica's view of its owner in Redis: `owner` and whether its node is alive.
     /// Returns the generation a grace timer checks when the owner was just found lost.
-    pub fn owner_is(&self, owner: Option<(String, u64)>, alive: bool, metrics: &Metrics) -> Option<u64> {
+    pub fn owner_is(
+        &self,
+        owner: Option<(String, u64)>,
+        alive: bool,
+        metrics: &Metrics,
+    ) -> Option<u64> {
         let mut state = self.lock();
         if state.ended {
             return None;

@@ -133,7 +133,7 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let text = raw_get(addr, path).await;
     let status = text
         .split_whitespace()
