@@ -19,7 +19,7 @@ mod escapes;
 mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::client::{self, NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
+use crate::client::{self, NetError, Nodes, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
 use crate::sync::mirror::Mirror;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -88,8 +88,9 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
+    let mut nodes = Nodes::new(link.base.clone());
     let (mut viewer, mode) = loop {
-        let mut viewer = match connect(&link, &policy, transport).await {
+        let mut viewer = match connect(&link, &policy, transport, &mut nodes).await {
             Ok(viewer) => viewer,
             Err(code) => return Ok(code),
         };
@@ -119,6 +120,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     }
     let mut session = Session {
         link,
+        nodes,
         policy,
         transport,
         viewer,
@@ -134,6 +136,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 
 struct Session {
     link: ShareUrl,
+    /// The relay's cluster (just the link's relay when it is alone).
+    nodes: Nodes,
     policy: RelayPolicy,
     transport: ViewerTransport,
     viewer: ViewerLink,
@@ -283,24 +287,33 @@ impl Session {
         while Instant::now() < give_up {
             sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
-            if let Ok(viewer) = connect(&self.link, &self.policy, self.transport).await {
-                self.viewer = viewer;
-                return Next::Nothing;
+            match connect(&self.link, &self.policy, self.transport, &mut self.nodes).await {
+                Ok(viewer) => {
+                    self.viewer = viewer;
+                    return Next::Nothing;
+                }
+                // A node of a cluster that stays away: another has the session too.
+                Err(_) => {
+                    self.nodes.advance();
+                }
             }
         }
         Next::Exit(fail(EXIT_FAILED, "the relay went away"))
     }
 }
 
-/// Discovers the relay of `link` and joins its session; the exit code on failure.
+/// Discovers the relay of `link` (the current node of its cluster) and joins its session;
+/// the exit code on failure.
 async fn connect(
     link: &ShareUrl,
     policy: &RelayPolicy,
     transport: ViewerTransport,
+    nodes: &mut Nodes,
 ) -> Result<ViewerLink, i32> {
-    let relay = client::discover(&link.base, policy)
+    let relay = client::discover(nodes.current(), policy)
         .await
         .map_err(|error| net_failure(&error))?;
+    nodes.learn(&relay);
     client::connect_viewer(&relay, link, transport)
         .await
         .map_err(|error| net_failure(&error))

@@ -1,0 +1,212 @@
+//! Losing a node of a relay cluster: three `relay` binaries on a real redis-server, a host
+//! on A (the `share` client's supervisor), a viewer on C and `share watch` on A. A is
+//! killed with SIGKILL: the host resumes on B within the grace period, the viewer on C
+//! never reconnects and sees the host away, then the live screen, never the end, and the
+//! watcher that was on A rejoins through B with the same link.
+
+mod cluster_support;
+
+use std::time::{Duration, Instant};
+
+use cli_share::client::{
+    RelayPolicy, ShareEvent, ShareUrl, Sharing, ViewerTransport, connect_viewer, discover,
+};
+use cluster_support::*;
+use e2e::lab::{Watched, workspace_binary};
+use protocol::{HostHello, Line, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
+
+/// The grace period the nodes give a lost host.
+const GRACE: Duration = Duration::from_secs(30);
+
+/// A keyframe of a 40x5 screen showing `text`.
+fn showing(seq: u64, text: &str) -> ScreenFrame {
+    let mut screen = Screen::new(40, 5);
+    screen.lines[0] = Line::plain(text);
+    ScreenFrame {
+        seq,
+        keyframe: true,
+        payload: protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap(),
+    }
+}
+
+/// The text on the first line of a keyframe's screen.
+fn first_line(message: &RelayToViewer) -> Option<String> {
+    let RelayToViewer::Frame(frame) = message else {
+        return None;
+    };
+    match protocol::decode::<ScreenUpdate>(&frame.payload).ok()? {
+        ScreenUpdate::Keyframe(screen) => Some(screen.text().lines().next()?.trim().to_owned()),
+        _ => None,
+    }
+}
+
+/// The share's events until `pick` takes one (the share stopping fails the test).
+async fn until<T>(
+    sharing: &mut Sharing,
+    what: &str,
+    mut pick: impl FnMut(ShareEvent) -> Option<T>,
+) -> T {
+    within(what, async {
+        loop {
+            match sharing.next().await {
+                Some(ShareEvent::Stopped(why)) => panic!("{what}: the share stopped: {why}"),
+                Some(event) => {
+                    if let Some(picked) = pick(event) {
+                        return picked;
+                    }
+                }
+                None => panic!("{what}: the share ended"),
+            }
+        }
+    })
+    .await
+}
+
+/// Hands `frame` to the share and waits until it was written.
+async fn send(sharing: &mut Sharing, frame: ScreenFrame) {
+    assert!(sharing.send_frame(frame), "the share takes a frame");
+    until(sharing, "the frame to go", |e| {
+        matches!(e, ShareEvent::Sent).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_no_session() {
+    let redis = e2e::redis::RedisServer::start().await.unwrap();
+    let flags = ["--grace", "30s"];
+    let mut nodes = Vec::new();
+    for id in ["a", "b", "c"] {
+        nodes.push(NodeProcess::start(&redis, id, &flags).await.unwrap());
+    }
+    let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
+    for node in &nodes {
+        within("the nodes to know each other", async {
+            while metric(&node.metrics().await, "relay_cluster_nodes") != 3 {
+                tokio::time::sleep(Duration::from_millis(50)).await; // poll pace
+            }
+        })
+        .await;
+    }
+
+    let mut sharing = Sharing::start(a.base(), HostHello::new(40, 5));
+    let links = until(&mut sharing, "the welcome", |e| match e {
+        ShareEvent::Welcome { links, .. } => Some(links),
+        _ => None,
+    })
+    .await;
+    send(&mut sharing, showing(0, "before")).await;
+
+    // A viewer on C, over WebTransport, with A's link pointed at C.
+    let link = ShareUrl::parse(&links.read).unwrap();
+    let relay_c = within("C", discover(&c.base(), &RelayPolicy::default()))
+        .await
+        .unwrap();
+    let mut on_c = within(
+        "the viewer on C",
+        connect_viewer(&relay_c, &link, ViewerTransport::WebTransport),
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    within("the screen on C", async {
+        loop {
+            let message = on_c.recv().await.expect("the viewer on C");
+            let before = first_line(&message).as_deref() == Some("before");
+            seen.push(message);
+            if before {
+                return;
+            }
+        }
+    })
+    .await;
+    // `share watch` on A, with the link as it was handed out (naming A).
+    let mut watch = std::process::Command::new(workspace_binary("share").unwrap());
+    watch
+        .args([
+            "watch",
+            "--transport",
+            "ws",
+            "--timeout",
+            "60",
+            "--until",
+            "after the failover",
+        ])
+        .arg(&links.read)
+        .env("RUST_LOG", "info");
+    let watch = Watched::spawn("share watch", watch).unwrap();
+    within("the watcher on A", async {
+        while metric(
+            &a.metrics().await,
+            "relay_viewers{transport=\"websocket\",mode=\"read\"}",
+        ) != 1
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await; // poll pace
+        }
+    })
+    .await;
+
+    a.kill();
+    let killed = Instant::now();
+    until(&mut sharing, "the host to notice", |e| {
+        matches!(e, ShareEvent::Reconnecting(_)).then_some(())
+    })
+    .await;
+    until(&mut sharing, "the host to resume", |e| match e {
+        ShareEvent::Welcome { resumed, .. } => Some(assert!(resumed, "the same session")),
+        _ => None,
+    })
+    .await;
+    let resumed_after = killed.elapsed();
+    assert!(resumed_after < GRACE, "resumed after {resumed_after:?}");
+    // On B, the next node A listed.
+    let b_metrics = b.metrics().await;
+    assert_eq!(
+        metric(&b_metrics, "relay_host_links_total{transport=\"quic\"}"),
+        1
+    );
+    assert_eq!(metric(&b_metrics, "relay_cluster_sessions_owned"), 1);
+    send(&mut sharing, showing(1, "after the failover")).await;
+
+    // C's viewer, on the link it never left: the host away, then the screen; never the end.
+    within("the screen after the failover on C", async {
+        loop {
+            let message = on_c.recv().await.expect("the viewer on C stays connected");
+            let after = first_line(&message).as_deref() == Some("after the failover");
+            seen.push(message);
+            if after {
+                return;
+            }
+        }
+    })
+    .await;
+    let away = seen
+        .iter()
+        .position(|m| matches!(m, RelayToViewer::HostAway))
+        .expect("the viewer on C saw the host away");
+    let live = seen.len() - 1;
+    assert!(away < live, "away, then the live screen: {seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|m| matches!(m, RelayToViewer::Ended { .. })),
+        "{seen:?}"
+    );
+
+    // The watcher that was on A rejoined through B with the same link.
+    let (status, lines) = within("share watch", watch.exit_status()).await.unwrap();
+    assert!(
+        status.success(),
+        "share watch: {status}\n{}",
+        lines.join("\n")
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("after the failover")),
+        "{lines:?}"
+    );
+    assert!(
+        metric(&b.metrics().await, "relay_messages_relayed_total") > 0,
+        "the watcher's messages came from B"
+    );
+    drop(redis);
+}
