@@ -4,8 +4,9 @@
 # the lossy-link and deployment tests, pebble and pebble-challtestsrv (an ACME server and
 # its DNS) for the relay's ACME tests, certutil (package libnss3-tools) for the browser
 # profile that trusts pebble's root, systemd-analyze (package systemd) for the unit in
-# deploy/, redis-server for the relay cluster's tests; then playwright-core in tests/browser, which the Rust tests that drive Chromium
-# beyond loopback use too. Does nothing when they are present.
+# deploy/, redis-server for the relay cluster's tests; then playwright-core in
+# tests/browser, which the Rust tests that drive Chromium beyond loopback use too. Does
+# nothing when they are present.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }

@@ -152,11 +152,12 @@ async fn a_killed_node_loses_no_session() {
         matches!(e, ShareEvent::Reconnecting(_)).then_some(())
     })
     .await;
-    until(&mut sharing, "the host to resume", |e| match e {
-        ShareEvent::Welcome { resumed, .. } => Some(assert!(resumed, "the same session")),
+    let resumed = until(&mut sharing, "the host to resume", |e| match e {
+        ShareEvent::Welcome { resumed, .. } => Some(resumed),
         _ => None,
     })
     .await;
+    assert!(resumed, "the same session");
     let resumed_after = killed.elapsed();
     assert!(resumed_after < GRACE, "resumed after {resumed_after:?}");
     // On B, the next node A listed.

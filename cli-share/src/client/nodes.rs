@@ -77,7 +77,7 @@ mod tests {
                     })
                     .collect(),
             },
-            trust: Trust::pinned_hex(&[]).unwrap(),
+            trust: Trust::pinned_hex::<&str>(&[]).unwrap(),
         }
     }
 

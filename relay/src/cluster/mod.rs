@@ -389,7 +389,9 @@ impl Cluster {
         }
         let metrics = &self.wire.metrics;
         let (Ok(owners), Ok(live)) = (
-            self.directory.owners(&[session.id.clone()], metrics).await,
+            self.directory
+                .owners(std::slice::from_ref(&session.id), metrics)
+                .await,
             self.directory.nodes(metrics).await,
         ) else {
             return Verdict::LetGo;

@@ -25,16 +25,12 @@ use crate::notices::Change;
 /// How long a replica waits for a snapshot before asking again.
 const ASK_AGAIN: Duration = Duration::from_secs(1);
 
+#[derive(Default)]
 pub(crate) enum Peers {
+    #[default]
     Alone,
     Owner(Owner),
     Replica(Replica),
-}
-
-impl Default for Peers {
-    fn default() -> Self {
-        Peers::Alone
-    }
 }
 
 pub(crate) struct Owner {
