@@ -501,15 +501,16 @@ impl Registry {
 
     /// Forgets a session that lives on elsewhere (a replica this node let go of, or a
     /// session another node took over), without remembering it as ended.
-    pub fn forget(&self, session: &Arc<Session>) {
+    pub fn forget(&self, session: &Arc<Session>) -> bool {
         let mut sessions = self.lock();
-        if sessions
+        let known = sessions
             .get(&session.id)
-            .is_some_and(|s| Arc::ptr_eq(s, session))
-        {
+            .is_some_and(|s| Arc::ptr_eq(s, session));
+        if known {
             sessions.remove(&session.id);
             self.slots().remove(&session.id);
         }
+        known
     }
 
     /// Every live session.
@@ -519,13 +520,7 @@ impl Registry {
 
     /// Forgets an ended session, remembering that it ended.
     pub fn remove(&self, session: &Arc<Session>) {
-        let mut sessions = self.lock();
-        if sessions
-            .get(&session.id)
-            .is_some_and(|s| Arc::ptr_eq(s, session))
-        {
-            sessions.remove(&session.id);
-            self.slots().remove(&session.id);
+        if self.forget(session) {
             self.tombstones().add(&session.id);
         }
     }

@@ -9,7 +9,8 @@ mod cluster_support;
 use std::time::{Duration, Instant};
 
 use cli_share::client::{
-    RelayPolicy, ShareEvent, ShareUrl, Sharing, ViewerTransport, connect_viewer, discover,
+    RelayPolicy, ShareEvent, ShareUrl, Sharing, ViewerLink, ViewerTransport, connect_viewer,
+    discover,
 };
 use cluster_support::*;
 use e2e::lab::{Watched, workspace_binary};
@@ -38,6 +39,22 @@ fn first_line(message: &RelayToViewer) -> Option<String> {
         ScreenUpdate::Keyframe(screen) => Some(screen.text().lines().next()?.trim().to_owned()),
         _ => None,
     }
+}
+
+/// Receives until the screen shows `text`, keeping every message in `seen`; the link
+/// failing fails the test.
+async fn until_screen(viewer: &mut ViewerLink, text: &str, seen: &mut Vec<RelayToViewer>) {
+    within(text, async {
+        loop {
+            let message = viewer.recv().await.expect("the viewer stays connected");
+            let shown = first_line(&message).as_deref() == Some(text);
+            seen.push(message);
+            if shown {
+                return;
+            }
+        }
+    })
+    .await
 }
 
 /// The share's events until `pick` takes one (the share stopping fails the test).
@@ -109,17 +126,7 @@ async fn a_killed_node_loses_no_session() {
     .await
     .unwrap();
     let mut seen = Vec::new();
-    within("the screen on C", async {
-        loop {
-            let message = on_c.recv().await.expect("the viewer on C");
-            let before = first_line(&message).as_deref() == Some("before");
-            seen.push(message);
-            if before {
-                return;
-            }
-        }
-    })
-    .await;
+    until_screen(&mut on_c, "before", &mut seen).await;
     // `share watch` on A, with the link as it was handed out (naming A).
     let mut watch = std::process::Command::new(workspace_binary("share").unwrap());
     watch
@@ -170,17 +177,7 @@ async fn a_killed_node_loses_no_session() {
     send(&mut sharing, showing(1, "after the failover")).await;
 
     // C's viewer, on the link it never left: the host away, then the screen; never the end.
-    within("the screen after the failover on C", async {
-        loop {
-            let message = on_c.recv().await.expect("the viewer on C stays connected");
-            let after = first_line(&message).as_deref() == Some("after the failover");
-            seen.push(message);
-            if after {
-                return;
-            }
-        }
-    })
-    .await;
+    until_screen(&mut on_c, "after the failover", &mut seen).await;
     let away = seen
         .iter()
         .position(|m| matches!(m, RelayToViewer::HostAway))

@@ -405,59 +405,55 @@ mod tests {
         }
     }
 
+    /// What `replica` does with update `n` of `owner`'s `term`, at `now`.
+    fn step(
+        replica: &mut Replica,
+        (owner, term): (&str, u64),
+        n: u64,
+        update: Update,
+        now: Instant,
+    ) -> Step {
+        let local = ViewerCount { read: 1, collab: 0 };
+        replica.accept(&published(owner, term, n, update), local, now)
+    }
+
     #[test]
     fn a_replica_applies_in_order_once_and_asks_again_after_a_gap() {
         let b = wire("b");
         let mut peers = Peers::replica(b.clone(), "s", Some(("a".into(), 1)));
         let replica = peers.replica_mut().unwrap();
-        let local = ViewerCount { read: 1, collab: 0 };
         let now = Instant::now();
-        replica.ask(local, now);
+        replica.ask(ViewerCount { read: 1, collab: 0 }, now);
         let asked = b.take_notes();
         assert!(matches!(&asked[..], [(to, Note::Want { from, .. })] if to == "a" && from == "b"));
-        // Frames before the snapshot are in it.
-        let step = replica.accept(&published("a", 1, 4, Update::Frame), local, now);
-        assert_eq!(step, Step::Skip);
+        let a = ("a", 1);
+        let expected = [
+            // Frames before the snapshot are in it.
+            (4, Update::Frame, Step::Skip),
+            (5, snapshot_for("b"), Step::Install),
+            (6, Update::Frame, Step::Apply),
+            // A duplicate, then another node's snapshot, in step.
+            (6, Update::Frame, Step::Skip),
+            (7, snapshot_for("c"), Step::Apply),
+        ];
+        for (n, update, expected) in expected {
+            assert_eq!(step(replica, a, n, update, now), expected, "update {n}");
+        }
         assert_eq!(
-            replica.accept(&published("a", 1, 5, snapshot_for("b")), local, now),
-            Step::Install
+            step(replica, ("x", 9), 8, Update::Frame, now),
+            Step::Skip,
+            "another owner's"
         );
-        assert_eq!(
-            replica.accept(&published("a", 1, 6, Update::Frame), local, now),
-            Step::Apply
-        );
-        // A duplicate, another node's snapshot in step, another owner's update.
-        assert_eq!(
-            replica.accept(&published("a", 1, 6, Update::Frame), local, now),
-            Step::Skip
-        );
-        assert_eq!(
-            replica.accept(&published("a", 1, 7, snapshot_for("c")), local, now),
-            Step::Apply
-        );
-        assert_eq!(
-            replica.accept(&published("x", 9, 8, Update::Frame), local, now),
-            Step::Skip
-        );
-        // A gap: skipped, and a snapshot asked for at once.
         assert!(b.take_notes().is_empty());
-        assert_eq!(
-            replica.accept(&published("a", 1, 10, Update::Frame), local, now),
-            Step::Skip
-        );
+        // A gap: skipped, and a snapshot asked for at once, not again within a second.
+        assert_eq!(step(replica, a, 10, Update::Frame, now), Step::Skip);
         assert_eq!(b.take_notes().len(), 1);
-        assert_eq!(
-            replica.accept(&published("a", 1, 11, Update::Frame), local, now),
-            Step::Skip
-        );
+        assert_eq!(step(replica, a, 11, Update::Frame, now), Step::Skip);
         assert!(b.take_notes().is_empty(), "not again within a second");
         let later = now + ASK_AGAIN;
-        replica.accept(&published("a", 1, 12, Update::Frame), local, later);
+        step(replica, a, 12, Update::Frame, later);
         assert_eq!(b.take_notes().len(), 1, "again after a second");
-        assert_eq!(
-            replica.accept(&published("a", 1, 13, Update::Ended), local, later),
-            Step::End
-        );
+        assert_eq!(step(replica, a, 13, Update::Ended, later), Step::End);
     }
 
     #[test]
@@ -465,29 +461,22 @@ mod tests {
         let b = wire("b");
         let mut peers = Peers::replica(b.clone(), "s", Some(("a".into(), 1)));
         let replica = peers.replica_mut().unwrap();
-        let local = ViewerCount { read: 2, collab: 0 };
         let now = Instant::now();
-        replica.accept(&published("a", 1, 0, snapshot_for("b")), local, now);
+        step(replica, ("a", 1), 0, snapshot_for("b"), now);
         assert_eq!(
-            replica.accept(&published("c", 2, 0, Update::Claimed), local, now),
+            step(replica, ("c", 2), 0, Update::Claimed, now),
             Step::Moved
         );
         assert_eq!(replica.owner(), Some(&("c".into(), 2)));
         let asked = b.take_notes();
         assert!(matches!(&asked[..], [(to, Note::Want { .. })] if to == "c"));
         // The old owner's last frames are not mixed in.
+        assert_eq!(step(replica, ("a", 1), 1, Update::Frame, now), Step::Skip);
         assert_eq!(
-            replica.accept(&published("a", 1, 1, Update::Frame), local, now),
-            Step::Skip
-        );
-        assert_eq!(
-            replica.accept(&published("c", 2, 1, snapshot_for("b")), local, now),
+            step(replica, ("c", 2), 1, snapshot_for("b"), now),
             Step::Install
         );
-        assert_eq!(
-            replica.accept(&published("c", 2, 2, Update::Frame), local, now),
-            Step::Apply
-        );
+        assert_eq!(step(replica, ("c", 2), 2, Update::Frame, now), Step::Apply);
     }
 
     #[test]
