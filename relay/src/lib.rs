@@ -338,6 +338,9 @@ impl RunningRelay {
         }
         self.shared.shutdown.cancel();
         self.shared.going_away();
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.close();
+        }
         self.shared.tracker.close();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.shared.tracker.wait())
             .await

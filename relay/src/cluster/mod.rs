@@ -212,13 +212,8 @@ impl Cluster {
         let shutdown = shared.shutdown.clone();
         let cluster = self.clone();
         let publisher = self.publisher.clone();
-        let stop = shutdown.clone();
         shared.tracker.spawn(async move {
-            cluster
-                .wire
-                .outbox
-                .run(publisher, &cluster.wire.metrics, stop)
-                .await;
+            cluster.wire.outbox.run(publisher, &cluster.wire.metrics).await;
         });
         let commands = self
             .commands
@@ -406,6 +401,12 @@ impl Cluster {
     /// this one, and its sessions' hosts resume elsewhere.
     pub async fn leave(&self) {
         self.directory.leave(self.node(), &self.wire.metrics).await;
+    }
+
+    /// Publishes what is left to say (after the sessions were told the relay goes away)
+    /// and stops publishing.
+    pub fn close(&self) {
+        self.wire.outbox.close();
     }
 
     /// Appends the cluster's metrics.

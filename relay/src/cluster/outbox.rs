@@ -6,12 +6,12 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use redis::aio::ConnectionManager;
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 use crate::cluster::metrics::ClusterMetrics;
 use crate::metrics::add;
@@ -33,6 +33,7 @@ struct Queue {
 pub struct Outbox {
     queue: Mutex<Queue>,
     ready: Notify,
+    closed: AtomicBool,
 }
 
 impl Outbox {
@@ -65,19 +66,21 @@ impl Outbox {
         queue.items.drain(..).collect()
     }
 
-    /// Publishes what is queued, in order, until `shutdown`.
-    pub async fn run(
-        &self,
-        mut redis: ConnectionManager,
-        metrics: &ClusterMetrics,
-        shutdown: CancellationToken,
-    ) {
+    /// Stops [`run`](Self::run) once what is queued now (a relay's last words as it shuts
+    /// down: its sessions' "host away") is published.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.ready.notify_one();
+    }
+
+    /// Publishes what is queued, in order, until [`close`](Self::close)d.
+    pub async fn run(&self, mut redis: ConnectionManager, metrics: &ClusterMetrics) {
         let mut batch = VecDeque::new();
         loop {
-            tokio::select! {
-                _ = self.ready.notified() => {}
-                _ = shutdown.cancelled() => return,
+            if self.closed.load(Ordering::Relaxed) && self.lock().items.is_empty() {
+                return;
             }
+            self.ready.notified().await;
             {
                 let mut queue = self.lock();
                 std::mem::swap(&mut queue.items, &mut batch);

@@ -258,12 +258,13 @@ impl Owner {
     }
 
     /// Node `from` now has `viewers`; with none it no longer replicates the session.
-    pub fn remote_viewers(&mut self, from: String, viewers: ViewerCount) {
-        if viewers.total() == 0 {
-            self.remote.remove(&from);
-        } else {
-            self.remote.insert(from, viewers);
-        }
+    /// Returns whether that changed the count.
+    pub fn remote_viewers(&mut self, from: String, viewers: ViewerCount) -> bool {
+        let before = match viewers.total() {
+            0 => self.remote.remove(&from),
+            _ => self.remote.insert(from, viewers),
+        };
+        before.unwrap_or_default() != viewers
     }
 
     /// Forgets nodes that are no longer alive; true if that changed the count.

@@ -302,8 +302,12 @@ impl Session {
         if state.ended {
             return None;
         }
-        state.peers.owner_mut()?.remote_viewers(from, viewers);
-        state.changed(change.unwrap_or(GONE), metrics)
+        let changed = state.peers.owner_mut()?.remote_viewers(from, viewers);
+        match change {
+            Some(change) => state.changed(change, metrics),
+            None if changed => state.changed(GONE, metrics),
+            None => None,
+        }
     }
 
     /// As owner: forgets the viewers of nodes no longer alive.
