@@ -28,9 +28,11 @@ const RACE_FOR: Duration = Duration::from_secs(10);
 /// How long a resuming attempt may take that must discover the relay again (and maybe
 /// fall back).
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(6);
-/// With other nodes to go to, how long a node may stay silent (no link opened, no
-/// welcome) before the next one is tried: a live node answers within a round trip.
-pub(crate) const NODE_SILENCE: Duration = Duration::from_secs(3);
+/// With other nodes to go to, how long opening a link to a node (its discovery included)
+/// may take, and how long the node may then stay silent before the hello's welcome,
+/// before the next node is tried: a live node answers a hello within a round trip.
+const NODE_CONNECT: Duration = Duration::from_secs(3);
+pub(crate) const NODE_SILENCE: Duration = Duration::from_secs(1);
 
 /// Opens links, remembering what the relay published and which transport worked.
 pub(crate) struct Connector {
@@ -84,7 +86,7 @@ impl Connector {
         if !self.has_other_nodes() || hello.resume.is_none() {
             return self.open(hello).await;
         }
-        tokio::time::timeout(NODE_SILENCE, self.open(hello))
+        tokio::time::timeout(NODE_CONNECT, self.open(hello))
             .await
             .map_err(|_| NetError::Timeout("the relay node's answer"))?
     }

@@ -213,7 +213,11 @@ impl Cluster {
         let cluster = self.clone();
         let publisher = self.publisher.clone();
         shared.tracker.spawn(async move {
-            cluster.wire.outbox.run(publisher, &cluster.wire.metrics).await;
+            cluster
+                .wire
+                .outbox
+                .run(publisher, &cluster.wire.metrics)
+                .await;
         });
         let commands = self
             .commands
@@ -620,6 +624,7 @@ impl Dispatch {
         let Some(session) = shared.sessions.get(sid) else {
             return;
         };
+        tracing::debug!(session = %session.id, ?note, "note");
         match note {
             Note::Want { from, viewers, .. } => session.want(from, viewers),
             Note::Viewers {

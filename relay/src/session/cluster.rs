@@ -190,7 +190,11 @@ impl Session {
         let Some((replica, local)) = state.replica() else {
             return Replicated::Done;
         };
-        match replica.accept(&published, local, Instant::now()) {
+        let step = replica.accept(&published, local, Instant::now());
+        if step != Step::Apply {
+            tracing::debug!(session = %self.id, stamp = ?published.stamp, ?step, "update from the owner");
+        }
+        match step {
             Step::Apply => state.apply(published, metrics, cluster),
             Step::Install => state.install(&published, metrics, cluster),
             // The host left the old owner's node; the new owner's snapshot brings it back.

@@ -183,13 +183,20 @@ async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let redis_pid = nodes.redis.pid().context("redis-server's pid")?;
     let redis = CpuMeter::start(redis_pid)?;
-    let _host = log.tick(&host_thread, Host::Ours(Box::new(host)), frames).await?;
+    let _host = log
+        .tick(&host_thread, Host::Ours(Box::new(host)), frames)
+        .await?;
     let name = format!("cluster_fanout_{FANOUT_VIEWERS}_ws");
     for (id, meter) in ids.iter().zip(meters) {
         let cores = meter.cores()?;
         report.record(PART, &format!("{name}_node_{id}_cpu_cores"), "cores", cores);
     }
-    report.record(PART, &format!("{name}_redis_cpu_cores"), "cores", redis.cores()?);
+    report.record(
+        PART,
+        &format!("{name}_redis_cpu_cores"),
+        "cores",
+        redis.cores()?,
+    );
     let (samples, missed) = crowd.finish().await?;
     let sorted = samples.sorted();
     for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
@@ -236,7 +243,9 @@ async fn host_loop(
             }
             event = sharing.next() => match event.context("the share ended")? {
                 ShareEvent::Sent => writing = false,
-                ShareEvent::Connected | ShareEvent::RequestKeyframe => keyframe_due = true,
+                // A frame in flight on a link that failed is never reported sent.
+                ShareEvent::Connected => (writing, keyframe_due) = (false, true),
+                ShareEvent::RequestKeyframe => keyframe_due = true,
                 ShareEvent::Welcome { resumed: true, .. } => {
                     let _ = resumed.send(Instant::now());
                 }
@@ -269,7 +278,8 @@ async fn failover(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         while on_c.next_update().await? < 2 * u64::from(FAILOVER_RATE) {}
         anyhow::Ok(())
     });
-    live.await.context("the viewer on C did not see the host")??;
+    live.await
+        .context("the viewer on C did not see the host")??;
 
     nodes.servers.remove(0).stop().await;
     let killed = Instant::now();
