@@ -92,6 +92,7 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
         .collect();
     body["node"] = cluster.node().into();
     body["nodes"] = nodes.into();
+    body["cluster_up"] = cluster.is_up().into();
     (
         [
             (header::CACHE_CONTROL, "no-store"),

@@ -22,7 +22,7 @@ import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from '
 /** @typedef {import('./transport.js').Link} Link */
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
 /** @typedef {import('./transport.js').CloseInfo} CloseInfo */
-/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown }} RelayInfo */
+/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown, cluster_up?: boolean }} RelayInfo */
 
 const STORAGE_KEY = 'share.transport';
 const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
@@ -397,6 +397,13 @@ async function main() {
     try {
       link = await connect(order, endpoints(info, nodes.current(), id, token));
     } catch {
+      // A node of a cluster that cannot reach Redis cannot find sessions of other nodes
+      // (503): neither the link nor the session is at fault.
+      if (info.cluster_up === false) {
+        showBanner('This relay cannot reach the rest of its cluster; retrying…', 'info');
+        nodes.advance();
+        continue;
+      }
       // The relay is up (it answered /api/info) yet refused every transport: browsers do
       // not expose the refused upgrade's status, but that is a bad token or a gone session.
       if (!session.connectedOnce) {

@@ -33,6 +33,8 @@ const SETTLE: Duration = Duration::from_millis(200);
 const LINGER: Duration = Duration::from_secs(3);
 /// How long a viewer retries a relay that is going away.
 const RETRY_FOR: Duration = Duration::from_secs(30);
+/// How long a watcher waits before asking a busy relay again.
+const BUSY_PAUSE: Duration = Duration::from_secs(2);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
 const QUIT_KEY: u8 = 0x1d;
 
@@ -314,9 +316,18 @@ async fn connect(
         .await
         .map_err(|error| net_failure(&error))?;
     nodes.learn(&relay);
-    client::connect_viewer(&relay, link, transport)
-        .await
-        .map_err(|error| net_failure(&error))
+    // A busy relay (a full session, or a node of a cluster that cannot reach Redis) says
+    // when to come back.
+    let give_up = Instant::now() + RETRY_FOR;
+    loop {
+        match client::connect_viewer(&relay, link, transport).await {
+            Err(NetError::Busy(why)) if Instant::now() < give_up => {
+                tracing::info!(%why, "the relay is busy; retrying");
+                sleep(BUSY_PAUSE).await;
+            }
+            connected => return connected.map_err(|error| net_failure(&error)),
+        }
+    }
 }
 
 fn net_failure(error: &NetError) -> i32 {

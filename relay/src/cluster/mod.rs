@@ -207,6 +207,11 @@ impl Cluster {
         &self.wire.node
     }
 
+    /// Whether this node's last Redis command got an answer.
+    pub fn is_up(&self) -> bool {
+        self.directory.is_up()
+    }
+
     /// Starts the outbox, the subscription and the tick.
     pub fn start(self: &Arc<Self>, shared: &Arc<Shared>) {
         let shutdown = shared.shutdown.clone();
