@@ -18,6 +18,9 @@ use crate::metrics::add;
 
 /// How long one Redis command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a host's claim may take: its welcome waits for it, and a host that waits
+/// long for a welcome goes to another node.
+const CLAIM_TIMEOUT: Duration = Duration::from_millis(250);
 /// A node's record outlives its last heartbeat by this long.
 pub const NODE_TTL: Duration = Duration::from_secs(3);
 /// Owner keys refreshed in one script call.
@@ -120,7 +123,16 @@ impl Directory {
         metrics: &ClusterMetrics,
         command: impl Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, Unreachable> {
-        let result = match tokio::time::timeout(COMMAND_TIMEOUT, command).await {
+        self.run_within(COMMAND_TIMEOUT, metrics, command).await
+    }
+
+    async fn run_within<T>(
+        &self,
+        timeout: Duration,
+        metrics: &ClusterMetrics,
+        command: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, Unreachable> {
+        let result = match tokio::time::timeout(timeout, command).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(Unreachable(e.to_string())),
             Err(_) => Err(Unreachable("timed out".into())),
@@ -147,7 +159,7 @@ impl Directory {
             .arg(owner)
             .arg(ttl.as_millis() as u64);
         let previous: String = self
-            .run(metrics, invocation.invoke_async(&mut redis))
+            .run_within(CLAIM_TIMEOUT, metrics, invocation.invoke_async(&mut redis))
             .await?;
         Ok(match previous.as_str() {
             "!ended" => Claim::Ended,

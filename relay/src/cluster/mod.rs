@@ -337,7 +337,9 @@ impl Cluster {
             // A session this node owned before it restarted: its host resumes here.
             return Ok(None);
         }
-        let alive = self.live().contains_key(&owner.0);
+        // A node that joined since the last tick is not in the list yet.
+        let alive = self.live().contains_key(&owner.0)
+            || (self.directory.nodes(metrics).await).is_ok_and(|live| live.contains_key(&owner.0));
         let replica = || {
             let peers = Peers::replica(self.wire.clone(), sid, Some(owner.clone()));
             Session::with_peers(sid.to_owned(), peers)

@@ -55,6 +55,8 @@ pub(crate) struct Replica {
     host_online: bool,
     /// The owner's node is gone and no other node has the session yet.
     owner_lost: bool,
+    /// Seen without viewers by the last tick: let go of at the next if still so.
+    unwatched: bool,
 }
 
 /// What a replica does with an update.
@@ -111,6 +113,7 @@ impl Peers {
             others: ViewerCount::default(),
             host_online: true,
             owner_lost: false,
+            unwatched: false,
         })
     }
 
@@ -357,6 +360,16 @@ impl Replica {
 
     pub fn owner(&self) -> Option<&(String, u64)> {
         self.owner.as_ref()
+    }
+
+    /// Whether a replica without viewers (`watched` false) was already without them at the
+    /// last look: it is let go of then, so that a viewer on its way in finds it.
+    pub fn unwatched_twice(&mut self, watched: bool) -> bool {
+        if watched {
+            self.unwatched = false;
+            return false;
+        }
+        std::mem::replace(&mut self.unwatched, true)
     }
 
     /// The owner's node is gone; true the first time (the grace period starts).

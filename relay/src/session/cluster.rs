@@ -251,10 +251,15 @@ impl Session {
         }
     }
 
-    /// Lets go of a replica without viewers (telling its owner); true if it did.
+    /// Lets go of a replica that had no viewers at the last look either (telling its
+    /// owner); true if it did.
     pub fn drop_if_unwatched(&self) -> bool {
         let mut state = self.lock();
-        if !matches!(state.peers, Peers::Replica(_)) || !state.viewers.is_empty() || state.ended {
+        let watched = !state.viewers.is_empty() || state.ended;
+        let Some((replica, _)) = state.replica() else {
+            return false;
+        };
+        if !replica.unwatched_twice(watched) {
             return false;
         }
         state.peers.changed(ViewerCount::default(), None);

@@ -6,7 +6,8 @@
 //!   figure and its same-node twin come from the same updates.
 //! - Fan-out: three nodes, 1,000 WebSocket viewers spread over them evenly, the host on A
 //!   changing its screen 30 times a second: latency over every (viewer, update), the CPU of
-//!   each node and of redis-server.
+//!   each node and of redis-server; its twin (`baseline_`), the same 1,000 viewers on one
+//!   relay alone, in the same run.
 //! - Failover: the host (`share`'s supervisor, which follows the nodes) on A sending 50
 //!   updates a second, a viewer on C; A killed with SIGKILL: the time from the kill to the
 //!   first update made after it reaching the viewer on C, and to the host's resume.
@@ -20,10 +21,10 @@ use cli_share::client::{RelayInfo, ShareEvent, Sharing, ViewerTransport, connect
 use protocol::{HostHello, Screen, ScreenFrame, ScreenUpdate};
 
 use super::Ctx;
-use super::fanout::{Clock, Crowd, FRAMES_PER_SECOND, Mix, SendLog, Target};
+use super::fanout::{self, Clock, Crowd, FRAMES_PER_SECOND, Mix, SendLog, Target};
 use super::ours::{OurHost, relay_info};
 use super::process::{CpuMeter, Server, metric};
-use super::report::Report;
+use super::report::{BASELINE, Report};
 use super::stats::Samples;
 use super::terminal::{COLS, ROWS};
 use super::updates::{self, Host, Viewer};
@@ -157,9 +158,45 @@ async fn latency(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     let seconds = if ctx.quick { 3 } else { 10 };
     let frames = FRAMES_PER_SECOND * seconds;
+    let name = format!("cluster_fanout_{FANOUT_VIEWERS}_ws");
+    let host_thread = RuntimeThread::start("cluster-host".into(), None)?;
+
+    // The twin: one relay alone.
+    let server = ctx.start_relay().await?;
+    let info = relay_info(&server).await?;
+    let host = {
+        let info = info.clone();
+        host_thread
+            .spawn(async move { OurHost::connect(&info, false).await })
+            .await??
+    };
+    let target = Target::Ours(Arc::new((info, host.read_link()?)));
+    let host = Host::Ours(Box::new(host));
+    let alone = fanout::measure(
+        &server,
+        &host_thread,
+        host,
+        target,
+        FANOUT_VIEWERS,
+        Mix::Ws,
+        seconds,
+    )
+    .await?;
+    server.stop().await;
+    let sorted = alone.samples.sorted();
+    for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
+        if let Some(ms) = sorted.percentile_ms(p) {
+            let twin = format!("{BASELINE}{name}_{label}_ms");
+            report.record(PART, &twin, "ms", ms);
+            report.note(&twin, "one relay alone, with the same 1,000 viewers");
+        }
+    }
+    let twin = format!("{BASELINE}{name}_relay_cpu_cores");
+    report.record(PART, &twin, "cores", alone.cpu_cores);
+    report.note(&twin, "one relay alone, with the same 1,000 viewers");
+
     let ids = ["a", "b", "c"];
     let nodes = Nodes::start(ctx, &ids).await?;
-    let host_thread = RuntimeThread::start("cluster-host".into(), None)?;
     let host = {
         let info = nodes.infos[0].clone();
         host_thread
@@ -186,11 +223,14 @@ async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     let _host = log
         .tick(&host_thread, Host::Ours(Box::new(host)), frames)
         .await?;
-    let name = format!("cluster_fanout_{FANOUT_VIEWERS}_ws");
+    let mut total = 0.0;
     for (id, meter) in ids.iter().zip(meters) {
         let cores = meter.cores()?;
+        total += cores;
         report.record(PART, &format!("{name}_node_{id}_cpu_cores"), "cores", cores);
     }
+    // Every node's, against the relay alone's.
+    report.record(PART, &format!("{name}_relay_cpu_cores"), "cores", total);
     report.record(
         PART,
         &format!("{name}_redis_cpu_cores"),

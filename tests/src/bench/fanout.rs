@@ -225,9 +225,9 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
-struct Figures {
-    samples: Samples,
-    cpu_cores: f64,
+pub(super) struct Figures {
+    pub(super) samples: Samples,
+    pub(super) cpu_cores: f64,
     /// CPU of this process (all the viewers and the host): when it nears the machine's
     /// cores, the latencies measure the load generator as much as the relay.
     loadgen_cores: f64,
@@ -484,7 +484,7 @@ impl Crowd {
     }
 }
 
-async fn measure(
+pub(super) async fn measure(
     server: &Server,
     host_thread: &RuntimeThread,
     host: Host,
