@@ -178,6 +178,22 @@ impl Cluster {
         }
         let client = redis::Client::open(config.redis.as_str())
             .map_err(|e| RelayError::Cluster(format!("{}: {e}", redacted(&config.redis))))?;
+        let info = &client.get_connection_info();
+        let on_loopback = match info.addr() {
+            redis::ConnectionAddr::Tcp(host, _) => {
+                host == "localhost"
+                    || host
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            }
+            _ => true,
+        };
+        if !on_loopback && info.redis_settings().password().is_none() {
+            tracing::warn!(
+                "Redis at {} takes no password: whoever reaches it can feed frames to viewers and type into collab sessions. Give it one (requirepass or an ACL user) and put it in the --cluster URL",
+                redacted(&config.redis)
+            );
+        }
         let (subscriptions, commands) = subscriber::channel();
         let record = NodeRecord {
             id: config.node_id.clone(),
