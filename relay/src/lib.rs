@@ -199,14 +199,8 @@ impl Relay {
                 })?;
                 let certificate = certs.fingerprints().first().cloned().unwrap_or_default();
                 let advertise = cluster.advertise.as_ref().unwrap_or(&public_url);
-                let joined = cluster::Cluster::new(
-                    cluster,
-                    advertise,
-                    secret,
-                    certificate,
-                    certs.is_self_signed(),
-                    config.grace,
-                )?;
+                let joined =
+                    cluster::Cluster::new(cluster, advertise, secret, certificate, config.grace)?;
                 Some(Arc::new(joined))
             }
             None => None,

@@ -68,7 +68,6 @@ pub struct NodeRecord {
     pub secret: String,
     /// SHA-256 fingerprint of the certificate served when the node started.
     pub certificate: String,
-    pub self_signed: bool,
     pub version: String,
     /// Drawn at start: two processes that took the same node id tell each other apart.
     pub instance: u64,

@@ -166,7 +166,6 @@ impl Cluster {
         advertise: &Url,
         secret: &[u8],
         certificate: String,
-        self_signed: bool,
         grace: Duration,
     ) -> Result<Cluster, RelayError> {
         if !keys::valid_node_id(&config.node_id) {
@@ -200,7 +199,6 @@ impl Cluster {
             url: advertise.as_str().trim_end_matches('/').to_owned(),
             secret: secret_check(secret),
             certificate,
-            self_signed,
             version: env!("CARGO_PKG_VERSION").to_owned(),
             instance: rand::random(),
         };

@@ -34,7 +34,13 @@ pub struct Harness {
 
 pub async fn start(config: RelayConfig) -> Harness {
     let relay = Relay::start(config).await.expect("relay starts");
-    let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
+    // A relay bound to every address is reached on loopback: clients refuse plain HTTP
+    // anywhere else.
+    let mut addr = relay.http_addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = url::Url::parse(&format!("http://{addr}")).unwrap();
     let info = within("discovery", discover(&base, &RelayPolicy::default()))
         .await
         .expect("discovery");
