@@ -164,12 +164,7 @@ async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     // The twin: one relay alone.
     let server = ctx.start_relay().await?;
     let info = relay_info(&server).await?;
-    let host = {
-        let info = info.clone();
-        host_thread
-            .spawn(async move { OurHost::connect(&info, false).await })
-            .await??
-    };
+    let host = fanout::host_on(&host_thread, &info).await?;
     let target = Target::Ours(Arc::new((info, host.read_link()?)));
     let host = Host::Ours(Box::new(host));
     let alone = fanout::measure(
@@ -197,12 +192,7 @@ async fn fanout(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 
     let ids = ["a", "b", "c"];
     let nodes = Nodes::start(ctx, &ids).await?;
-    let host = {
-        let info = nodes.infos[0].clone();
-        host_thread
-            .spawn(async move { OurHost::connect(&info, false).await })
-            .await??
-    };
+    let host = fanout::host_on(&host_thread, &nodes.infos[0]).await?;
     let target = Target::Spread(Arc::new((nodes.infos.clone(), host.read_link()?)));
     let log = SendLog::new(frames);
     let crowd = Crowd::join(

@@ -145,12 +145,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     for &(viewers, mix) in ours {
         let server = ctx.start_relay().await?;
         let info = relay_info(&server).await?;
-        let host = {
-            let info = info.clone();
-            host_thread
-                .spawn(async move { OurHost::connect(&info, false).await })
-                .await??
-        };
+        let host = host_on(&host_thread, &info).await?;
         let target = Target::Ours(Arc::new((info, host.read_link()?)));
         let name = format!("fanout_{viewers}_{}", mix.name());
         let http = server
@@ -223,6 +218,17 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         .record(report, BASELINE, REAL_HOST_VIEWERS);
     server.stop().await;
     Ok(())
+}
+
+/// A synthetic host of `relay` on `host_thread` (see [`run`]).
+pub(super) async fn host_on(
+    host_thread: &RuntimeThread,
+    relay: &RelayInfo,
+) -> anyhow::Result<OurHost> {
+    let relay = relay.clone();
+    host_thread
+        .spawn(async move { OurHost::connect(&relay, false).await })
+        .await?
 }
 
 pub(super) struct Figures {
