@@ -108,6 +108,23 @@ struct Args {
     /// HTTP port only while that port is bound to loopback.
     #[arg(long, env = "RELAY_METRICS")]
     metrics: Option<SocketAddr>,
+    /// Join a cluster of relays that share sessions through this Redis
+    /// (`redis://[user:password@]HOST:PORT[/DB]`); needs --node-id, --advertise and the
+    /// same --jwt-secret-file on every node.
+    #[arg(long, env = "RELAY_CLUSTER", value_name = "REDIS_URL", requires_all = ["node_id", "advertise"], hide_env_values = true)]
+    cluster: Option<String>,
+    /// This node's name in the cluster, unique (A-Z a-z 0-9 . _ -, at most 64).
+    #[arg(long, env = "RELAY_NODE_ID", value_name = "ID", requires = "cluster")]
+    node_id: Option<String>,
+    /// Where clients reach this node (its own https:// URL); the other nodes list it for
+    /// their clients, and links name it unless --public-url names the cluster.
+    #[arg(
+        long,
+        env = "RELAY_ADVERTISE",
+        value_name = "URL",
+        requires = "cluster"
+    )]
+    advertise: Option<url::Url>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -271,6 +288,14 @@ impl Args {
                     .map(String::from),
             );
         }
+        let cluster = match (self.cluster, self.node_id, self.advertise) {
+            (Some(redis), Some(node_id), Some(advertise)) => Some(relay::ClusterConfig {
+                redis,
+                node_id,
+                advertise: Some(advertise),
+            }),
+            _ => None,
+        };
         Ok(RelayConfig {
             http: self.http,
             quic: self.quic,
@@ -285,6 +310,7 @@ impl Args {
             acme,
             limits: self.limits.into(),
             metrics: self.metrics,
+            cluster,
             ..RelayConfig::default()
         })
     }

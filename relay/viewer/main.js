@@ -8,11 +8,14 @@
 // session ended, nor after a frame it cannot show: a frame that fails to open means the
 // relay altered the session, and one that opens but cannot be shown comes from a broken or
 // hostile host; either way the page says so in its banner and keeps the last good screen.
+// A relay in a cluster lists its nodes: when the one in use cannot be reached, the page
+// rejoins through the next.
 
 import { FrameStream } from './frames.js';
 import { keyBytes, pasteChunks } from './input.js';
 import { PROTOCOL_VERSION } from './limits.js';
 import { decodeRelayMessage, encodeInput, peekWelcomeVersion } from './messages.js';
+import { Nodes } from './nodes.js';
 import { Renderer } from './render.js';
 import { Screen } from './screen.js';
 import { FrameOpener, InputSealer, splitFragment } from './seal.js';
@@ -23,7 +26,7 @@ import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from '
 /** @typedef {import('./transport.js').Link} Link */
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
 /** @typedef {import('./transport.js').CloseInfo} CloseInfo */
-/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[] }} RelayInfo */
+/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown, cluster_up?: boolean }} RelayInfo */
 
 const STORAGE_KEY = 'share.transport';
 const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
@@ -266,26 +269,31 @@ function hexBytes(hex) {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
-/** @returns {Promise<RelayInfo>} */
-async function fetchInfo() {
-  const response = await fetch('/api/info', { cache: 'no-store' });
+/**
+ * @param {string} origin
+ * @returns {Promise<RelayInfo>}
+ */
+async function fetchInfo(origin) {
+  const response = await fetch(`${origin}/api/info`, { cache: 'no-store' });
   if (!response.ok) throw new Error(`relay answered ${response.status}`);
   return response.json();
 }
 
 /**
  * @param {RelayInfo} info
+ * @param {string} origin the node's
  * @param {string} id
  * @param {string} token
  * @returns {import('./transport.js').Endpoints}
  */
-function endpoints(info, id, token) {
-  const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+function endpoints(info, origin, id, token) {
+  const node = new URL(origin);
+  const wsScheme = node.protocol === 'https:' ? 'wss:' : 'ws:';
   const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
   const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter((h) => h !== null) : [];
   return {
     token,
-    wsUrl: `${wsScheme}//${location.host}/ws/sessions/${id}`,
+    wsUrl: `${wsScheme}//${node.host}/ws/sessions/${id}`,
     wtUrl: `${wtBase}/wt/sessions/${id}?token=${encodeURIComponent(token)}`,
     certificateHashes: hashes,
   };
@@ -406,6 +414,7 @@ async function main() {
 
   let attempt = 0;
   session.failures = 0;
+  const nodes = new Nodes(location.origin);
   while (!session.stopped) {
     if (attempt > 0) {
       const delay = backoffMs(attempt - 1);
@@ -418,12 +427,14 @@ async function main() {
 
     let info;
     try {
-      info = await fetchInfo();
+      info = await fetchInfo(nodes.current());
     } catch {
       showBanner('Cannot reach the relay; retrying…', 'info');
+      nodes.advance();
       continue;
     }
     hideBanner();
+    nodes.learn(info.nodes);
     if (info.protocol !== PROTOCOL_VERSION) {
       versionMismatch(info.protocol ?? null);
       return;
@@ -431,8 +442,15 @@ async function main() {
 
     let link;
     try {
-      link = await connect(order, endpoints(info, id, token));
+      link = await connect(order, endpoints(info, nodes.current(), id, token));
     } catch {
+      // A node of a cluster that cannot reach Redis cannot find sessions of other nodes
+      // (503): neither the link nor the session is at fault.
+      if (info.cluster_up === false) {
+        showBanner('This relay cannot reach the rest of its cluster; retrying…', 'info');
+        nodes.advance();
+        continue;
+      }
       // The relay is up (it answered /api/info) yet refused every transport: browsers do
       // not expose the refused upgrade's status, but that is a bad token or a gone session.
       if (!session.connectedOnce) {
@@ -440,6 +458,8 @@ async function main() {
         return;
       }
       session.failures += 1;
+      // Another node of a cluster may have the session while this one cannot tell.
+      nodes.advance();
       if (session.failures >= MAX_RECONNECT_FAILURES) {
         stop('Disconnected', 'The session is no longer available: it ended, or the link expired.');
         return;

@@ -23,6 +23,7 @@ mod error;
 mod h3_status;
 mod host_link;
 mod link;
+mod nodes;
 mod policy;
 mod quic;
 mod share_keys;
@@ -33,13 +34,14 @@ mod tls;
 mod viewer_link;
 mod websocket;
 
-pub use discovery::{ApiInfo, RelayInfo, discover};
+pub use discovery::{ApiInfo, Node, RelayInfo, discover};
 pub use error::NetError;
 pub use h3_status::connect_status;
 pub use host_link::{
     HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, OpenLink, connect_host,
     open_host,
 };
+pub use nodes::Nodes;
 pub use policy::RelayPolicy;
 pub use quic::Congestion;
 pub use share_keys::ShareKeys;

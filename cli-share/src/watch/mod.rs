@@ -25,7 +25,7 @@ mod escapes;
 mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::client::{self, NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
+use crate::client::{self, NetError, Nodes, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
 use crate::sync::mirror::Mirror;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -39,6 +39,8 @@ const SETTLE: Duration = Duration::from_millis(200);
 const LINGER: Duration = Duration::from_secs(3);
 /// How long a viewer retries a relay that is going away.
 const RETRY_FOR: Duration = Duration::from_secs(30);
+/// How long a watcher waits before asking a busy relay again.
+const BUSY_PAUSE: Duration = Duration::from_secs(2);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
 const QUIT_KEY: u8 = 0x1d;
 
@@ -105,8 +107,9 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
+    let mut nodes = Nodes::new(link.base.clone());
     let viewer = loop {
-        let mut viewer = match connect(&link, &policy, transport).await {
+        let mut viewer = match connect(&link, &policy, transport, &mut nodes).await {
             Ok(viewer) => viewer,
             Err(code) => return Ok(code),
         };
@@ -129,6 +132,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let mut session = Session {
         mirror: Mirror::new(&link.keys, &link.session_id),
         link,
+        nodes,
         policy,
         transport,
         viewer,
@@ -148,6 +152,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 
 struct Session {
     link: ShareUrl,
+    /// The relay's cluster (just the link's relay when it is alone).
+    nodes: Nodes,
     policy: RelayPolicy,
     transport: ViewerTransport,
     viewer: ViewerLink,
@@ -302,27 +308,45 @@ impl Session {
         while Instant::now() < give_up {
             sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
-            if let Ok(viewer) = connect(&self.link, &self.policy, self.transport).await {
-                self.viewer = viewer;
-                return Next::Nothing;
+            match connect(&self.link, &self.policy, self.transport, &mut self.nodes).await {
+                Ok(viewer) => {
+                    self.viewer = viewer;
+                    return Next::Nothing;
+                }
+                // A node of a cluster that stays away: another has the session too.
+                Err(_) => {
+                    self.nodes.advance();
+                }
             }
         }
         Next::Exit(fail(EXIT_FAILED, "the relay went away"))
     }
 }
 
-/// Discovers the relay of `link` and joins its session; the exit code on failure.
+/// Discovers the relay of `link` (the current node of its cluster) and joins its session;
+/// the exit code on failure.
 async fn connect(
     link: &ShareUrl,
     policy: &RelayPolicy,
     transport: ViewerTransport,
+    nodes: &mut Nodes,
 ) -> Result<ViewerLink, i32> {
-    let relay = client::discover(&link.base, policy)
+    let relay = client::discover(nodes.current(), policy)
         .await
         .map_err(|error| net_failure(&error))?;
-    client::connect_viewer(&relay, link, transport)
-        .await
-        .map_err(|error| net_failure(&error))
+    nodes.learn(&relay);
+    // A busy relay (a full session, or a node of a cluster that cannot reach Redis) says
+    // when to come back.
+    let give_up = Instant::now() + RETRY_FOR;
+    loop {
+        match client::connect_viewer(&relay, link, transport).await {
+            Err(NetError::Busy(why)) if Instant::now() < give_up => {
+                tracing::info!(%why, "the relay is busy; retrying");
+                sleep(BUSY_PAUSE).await;
+            }
+            connected => return connected.map_err(|error| net_failure(&error)),
+        }
+    }
 }
 
 fn net_failure(error: &NetError) -> i32 {
