@@ -275,7 +275,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
             send.write_all(&huge).await.unwrap();
             assert_eq!(closed_code(&conn).await, Some(close::PROTOCOL_ERROR.into()));
             for garbage in [
-                protocol::frame::prefixed(&[0xff; 64]).unwrap().to_vec(),
+                protocol::codec::prefixed(&[0xff; 64]).unwrap().to_vec(),
                 huge.to_vec(),
             ] {
                 let (_e, conn) = raw_quic(h, protocol::HOST_ALPN, LOOPBACK).await.unwrap();
@@ -303,7 +303,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
                 conn.send_datagram(datagram.into()).unwrap();
             }
             let good = frame(0, true, b"still here");
-            send.write_all(&protocol::frame::prefixed(&good).unwrap())
+            send.write_all(&protocol::codec::prefixed(&good).unwrap())
                 .await
                 .unwrap();
             assert_eq!(next_frame(&mut viewer).await, good);
@@ -335,7 +335,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
 
             // WebTransport viewer: garbage, then an oversized message.
             for message in [
-                protocol::frame::prefixed(&[0xff; 100]).unwrap().to_vec(),
+                protocol::codec::prefixed(&[0xff; 100]).unwrap().to_vec(),
                 huge.to_vec(),
             ] {
                 let (_endpoint, conn) = raw_webtransport(h, &sid, &token).await;

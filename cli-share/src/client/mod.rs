@@ -14,7 +14,7 @@
 //!   seal the input) over WebTransport or WebSocket.
 //!
 //! Both kinds of link carry messages over one `link` type whatever the transport:
-//! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
+//! [`protocol::LengthCodec`] on streams and one message per WebSocket message, exactly as
 //! the relay does it.
 
 mod connector;

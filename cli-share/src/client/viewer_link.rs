@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use protocol::e2e::{InputSealer, MAX_SEALED_INPUT_PLAINTEXT};
-use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
+use protocol::{LengthCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::client::link::{LinkRx, LinkTx};
@@ -126,12 +126,12 @@ async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, 
     Ok(ViewerLink {
         transport: Transport::WebTransport,
         sender: ViewerSender(LinkTx::WebTransport {
-            send: FramedWrite::new(send, FrameCodec::default()),
+            send: FramedWrite::new(send, LengthCodec::default()),
             _endpoint: endpoint,
         }),
         receiver: ViewerReceiver::new(LinkRx::WebTransport {
             conn,
-            read: FramedRead::new(recv, FrameCodec::default()),
+            read: FramedRead::new(recv, LengthCodec::default()),
         }),
     })
 }

@@ -349,7 +349,7 @@ pub async fn raw_hello(
 ) -> (protocol::RelayToHost, quinn::SendStream, quinn::RecvStream) {
     let (mut send, mut recv) = conn.open_bi().await.expect("host stream");
     let bytes = protocol::encode(&protocol::HostToRelay::Hello(hello.clone())).unwrap();
-    let prefixed = protocol::frame::prefixed(&bytes).unwrap();
+    let prefixed = protocol::codec::prefixed(&bytes).unwrap();
     send.write_all(&prefixed).await.expect("hello sent");
     let answer = within("the relay's answer", read_message(&mut recv))
         .await
