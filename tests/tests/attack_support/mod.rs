@@ -65,11 +65,16 @@ pub async fn start_isolated(config: RelayConfig) -> Isolated {
 /// Where every attack starts: a relay with `limits` on a runtime of its own, the probe's
 /// session on it, and the probe's latencies before the attack.
 pub async fn probed(limits: relay::Limits) -> (Isolated, Probe, Latencies) {
-    let relay = start_isolated(RelayConfig {
+    probed_with(RelayConfig {
         limits,
         ..RelayConfig::loopback()
     })
-    .await;
+    .await
+}
+
+/// [`probed`] on a relay with `config`.
+pub async fn probed_with(config: RelayConfig) -> (Isolated, Probe, Latencies) {
+    let relay = start_isolated(config).await;
     let probe = Probe::start(&relay.h).await;
     let before = probe.sample(25).await;
     (relay, probe, before)
