@@ -1,11 +1,13 @@
 //! Cost of the host's sync path: emulating output, taking a snapshot and encoding the
-//! frame (diff or keyframe), with a full scrollback, as under a flood.
+//! frame (diff or keyframe, sealed for viewers as `share` does), with a full scrollback,
+//! as under a flood.
 
 use std::hint::black_box;
 
 use cli_share::Emulator;
 use cli_share::ScreenEncoder;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use protocol::e2e::FrameSealer;
 
 const COLS: u16 = 200;
 const ROWS: u16 = 50;
@@ -29,6 +31,7 @@ fn warmed_up() -> (Emulator, ScreenEncoder) {
     let mut emulator = Emulator::new(COLS, ROWS);
     emulator.feed(&mixed_output(3000));
     let mut encoder = ScreenEncoder::new();
+    encoder.seal_with(FrameSealer::new(&[7; 32], "bench-session"));
     encoder.encode(emulator.snapshot(), false).unwrap();
     (emulator, encoder)
 }

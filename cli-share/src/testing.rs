@@ -1,16 +1,18 @@
 //! What the unit tests that talk to a relay share: the relay library started in this
-//! process, a bound on every wait, frames that show a text, and a viewer that keeps the
-//! screen it is sent.
+//! process, a bound on every wait, a share's keys with frames that show a text, and a
+//! viewer that keeps the screen it is sent.
 
 use std::time::Duration;
 
-use protocol::{Line, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
+use protocol::e2e::{FrameSealer, InputSealer};
+use protocol::{Line, Links, RelayToViewer, Screen, ScreenFrame, ScreenUpdate};
 use relay::{Relay, RelayConfig, RunningRelay};
 
 use crate::client::{
-    NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport, connect_viewer, discover,
+    NetError, RelayPolicy, ShareKeys, ShareUrl, ViewerLink, ViewerTransport, connect_viewer,
+    discover,
 };
-use crate::sync::Mirror;
+use crate::sync::{Emulator, Mirror};
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -47,20 +49,46 @@ pub async fn start_relay(config: RelayConfig) -> RunningRelay {
     .await
 }
 
-/// A keyframe of a 40x5 screen showing `text`.
-pub fn showing(seq: u64, text: &str) -> ScreenFrame {
-    let mut screen = Screen::new(40, 5);
-    screen.lines[0] = Line::plain(text);
-    ScreenFrame {
-        seq,
-        keyframe: true,
-        payload: protocol::encode(&ScreenUpdate::Keyframe(screen)).expect("encodes"),
+/// The keys of a test host's share: links with the secrets, frames sealed for its session.
+pub struct TestShare {
+    keys: ShareKeys,
+    sealer: FrameSealer,
+}
+
+impl TestShare {
+    /// Keys for session `session_id`, with a write secret.
+    pub fn new(session_id: &str) -> TestShare {
+        let mut keys = ShareKeys::generate(true);
+        let sealer = keys.session(session_id).expect("a new session");
+        TestShare { keys, sealer }
+    }
+
+    /// The relay's read-only link with the read secret.
+    pub fn read_link(&self, relay: &Links) -> String {
+        self.keys.links(relay).read
+    }
+
+    /// A sealed keyframe of a 40x5 screen showing `text`.
+    pub fn showing(&mut self, seq: u64, text: &str) -> ScreenFrame {
+        let mut screen = Screen::new(40, 5);
+        screen.lines[0] = Line::plain(text);
+        let plaintext = protocol::encode(&ScreenUpdate::Keyframe(screen)).expect("encodes");
+        ScreenFrame {
+            seq,
+            keyframe: true,
+            payload: self
+                .sealer
+                .seal(seq, true, &plaintext)
+                .expect("seq goes up"),
+        }
     }
 }
 
 /// A viewer of a share link and the screen its frames build.
 pub struct Viewer {
     link: ViewerLink,
+    /// With a collab link: seals what the viewer types.
+    sealer: Option<InputSealer>,
     pub mirror: Mirror,
 }
 
@@ -75,24 +103,38 @@ impl Viewer {
         .expect("the viewer joins");
         Viewer {
             link,
-            mirror: Mirror::new(),
+            sealer: url
+                .keys
+                .write
+                .map(|write| InputSealer::new(&write, &url.session_id)),
+            mirror: Mirror::new(&url.keys, &url.session_id),
         }
     }
 
-    /// The next message, applied to the screen.
+    /// The next message, applied to the screen; a frame that does not open fails the test.
     pub async fn next(&mut self, what: &str) -> Result<RelayToViewer, NetError> {
         let message = within(what, self.link.recv()).await;
-        if let Ok(RelayToViewer::Frame(frame)) = &message {
-            self.mirror.apply(frame);
+        if let Ok(RelayToViewer::Frame(frame)) = &message
+            && let Err(error) = self.mirror.apply(frame)
+        {
+            panic!("{what}: {error}");
         }
         message
     }
 
-    /// Types into a collab session.
+    /// Types into a collab session, sealed with the link's write secret.
     pub async fn type_keys(&mut self, keys: &[u8]) {
-        within("the keys to go", self.link.send_input(keys))
+        let sealer = self.sealer.as_mut().expect("a collab link");
+        within("the keys to go", self.link.send_sealed(sealer, keys))
             .await
             .expect("the keys go");
+    }
+
+    /// Sends one input message as it is: unsealed, or sealed by a test's forger.
+    pub async fn send_raw(&mut self, input: &[u8]) {
+        within("the input to go", self.link.send_input(input))
+            .await
+            .expect("the input goes");
     }
 
     /// Receives until `pick` matches; a lost link fails the test.
@@ -126,5 +168,66 @@ impl Viewer {
                 panic!("{what}: the session ended");
             }
         }
+    }
+}
+
+/// An asciicast recording read back, checked as a player reads it: every line is JSON, the
+/// header first, then events whose times never go back.
+pub struct Recording {
+    pub header: serde_json::Value,
+    /// Time, code and data of each event.
+    pub events: Vec<(f64, String, String)>,
+}
+
+impl Recording {
+    pub fn parse(text: &str) -> Recording {
+        let mut lines = text.lines();
+        let header: serde_json::Value =
+            serde_json::from_str(lines.next().expect("a header")).expect("a JSON header");
+        assert_eq!(header["version"], 2, "{header}");
+        let mut events: Vec<(f64, String, String)> = Vec::new();
+        for line in lines {
+            let event: (f64, String, String) = serde_json::from_str(line).unwrap_or_else(|error| {
+                panic!("{line:?} is not an event: {error}");
+            });
+            if let Some(previous) = events.last() {
+                assert!(previous.0 <= event.0, "time went back: {line}");
+            }
+            events.push(event);
+        }
+        Recording { header, events }
+    }
+
+    /// The event codes, in order.
+    pub fn codes(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .map(|(_, code, _)| code.as_str())
+            .collect()
+    }
+
+    /// All output, in order.
+    pub fn output(&self) -> String {
+        let output = self.events.iter().filter(|(_, code, _)| code == "o");
+        output.map(|(_, _, text)| text.as_str()).collect()
+    }
+
+    /// The terminal the recording leaves behind, replayed through the host's emulator.
+    pub fn replay(&self) -> Emulator {
+        let size = |value: &serde_json::Value| {
+            u16::try_from(value.as_u64().expect("a size")).expect("a size")
+        };
+        let mut emulator = Emulator::new(size(&self.header["width"]), size(&self.header["height"]));
+        for (_, code, data) in &self.events {
+            match code.as_str() {
+                "o" => emulator.feed(data.as_bytes()),
+                "r" => {
+                    let (cols, rows) = data.split_once('x').expect("COLSxROWS");
+                    emulator.resize(cols.parse().expect("cols"), rows.parse().expect("rows"));
+                }
+                _ => {}
+            }
+        }
+        emulator
     }
 }

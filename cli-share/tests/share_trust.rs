@@ -28,7 +28,8 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn a_plain_http_relay_off_loopback_exits_2_naming_the_fix() {
-    let link = format!("{REMOTE_HTTP}/s/AAAAAAAAAAAAAAAAAAAAAA#token");
+    let relay_link = format!("{REMOTE_HTTP}/s/AAAAAAAAAAAAAAAAAAAAAA#a.b.c");
+    let link = protocol::e2e::ShareSecrets::generate(false).read_link(&relay_link);
     for output in [
         share(&["--relay", REMOTE_HTTP, "--now", "--", "true"]),
         share(&["watch", &link, "--dump"]),

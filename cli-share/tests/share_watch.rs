@@ -83,16 +83,23 @@ fn unshare_ends_viewers() {
 #[test]
 fn bad_links_fail_with_the_reason() {
     let (_host, links) = Host::sharing(&[], &["sh"]);
-    let (base, token) = links.read.split_once('#').unwrap();
-    let forged = format!("{base}#{}x", token);
+    let (base, fragment) = links.read.split_once('#').unwrap();
+    // The token's header changed; the keys after it intact.
+    let forged = format!("{base}#x{fragment}");
     let output = watch(&forged, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&output.stderr).contains("403"),
         "{output:?}"
     );
+    // The token alone, without the keys after it: refused before connecting.
+    let token: String = fragment.split('.').take(3).collect::<Vec<_>>().join(".");
+    let output = watch(&format!("{base}#{token}"), &["--dump"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("carries no key"), "{stderr}");
     let (prefix, _) = base.rsplit_once('/').unwrap();
-    let unknown = format!("{prefix}/AAAAAAAAAAAAAAAAAAAAAA#{token}");
+    let unknown = format!("{prefix}/AAAAAAAAAAAAAAAAAAAAAA#{fragment}");
     let output = watch(&unknown, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -123,7 +130,12 @@ async fn a_hostile_hosts_control_sequences_never_reach_the_watchers_terminal() {
         .expect("the host is welcomed");
     let mut screen = Screen::new(80, 5);
     screen.lines[0] = Line::plain(HOSTILE);
-    let payload = protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap();
+    let plain = protocol::encode(&ScreenUpdate::Keyframe(screen)).unwrap();
+    // The host is hostile, not the relay: its frame is sealed as a real host's would be.
+    let secrets = protocol::e2e::ShareSecrets::generate(false);
+    let payload = protocol::e2e::FrameSealer::new(secrets.read(), &host.welcome.session_id)
+        .seal(0, true, &plain)
+        .expect("sealed");
     let frame = ScreenFrame {
         seq: 0,
         keyframe: true,
@@ -131,7 +143,7 @@ async fn a_hostile_hosts_control_sequences_never_reach_the_watchers_terminal() {
     };
     host.sender.send_frame(frame).await.expect("the frame goes");
 
-    let link = host.welcome.links.read.clone();
+    let link = secrets.read_link(&host.welcome.links.read);
     for goal in [&["--dump"][..], &["--until", "ABCDE"]] {
         let args = [goal, &["--timeout", "30"]].concat();
         let link = link.clone();

@@ -8,7 +8,7 @@ use std::hint::black_box;
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use protocol::{
-    FrameCodec, FrameHeader, HostToRelay, RelayToViewer, ScreenFrame, ScreenUpdate, decode, encode,
+    FrameHeader, HostToRelay, LengthCodec, RelayToViewer, ScreenFrame, ScreenUpdate, decode, encode,
 };
 use tokio_util::codec::{Decoder, Encoder};
 
@@ -45,7 +45,7 @@ fn bench_updates(c: &mut Criterion) {
             b.iter(|| frame_message(black_box(update), is_key))
         });
         group.bench_function("prefix_and_split", |b| {
-            let mut codec = FrameCodec::default();
+            let mut codec = LengthCodec::default();
             let mut buf = BytesMut::with_capacity(message.len() + 4);
             b.iter(|| {
                 codec

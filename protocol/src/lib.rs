@@ -5,16 +5,16 @@
 //! untrusted bytes is bounded by [`limits`] before it allocates and fails with a typed error.
 
 mod bounded;
+pub mod codec;
 pub mod datagram;
 pub mod e2e;
-pub mod frame;
 pub mod limits;
 pub mod messages;
 pub mod screen;
 pub mod token;
 pub mod wire;
 
-pub use frame::{FrameCodec, FrameError};
+pub use codec::{CodecError, LengthCodec};
 pub use messages::*;
 pub use screen::{Color, Cursor, Line, Run, Screen, ScreenDiff, ScreenUpdate, Style};
 pub use token::{Claims, Mode, TokenError, TokenKey};

@@ -18,7 +18,7 @@ proptest! {
         let _ = FrameHeader::peek(&bytes);
         let _ = peek_version(&bytes);
         let mut buf = BytesMut::from(&bytes[..]);
-        let _ = FrameCodec::default().decode_eof(&mut buf);
+        let _ = LengthCodec::default().decode_eof(&mut buf);
     }
 
     #[test]
@@ -53,10 +53,10 @@ proptest! {
 fn oversize_length_prefix_is_rejected_before_allocating() {
     let mut buf = BytesMut::from(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3][..]);
     let capacity_before = buf.capacity();
-    let err = FrameCodec::default().decode(&mut buf).unwrap_err();
+    let err = LengthCodec::default().decode(&mut buf).unwrap_err();
     assert!(matches!(
         err,
-        FrameError::TooLarge {
+        CodecError::TooLarge {
             len: 0xffff_ffff,
             ..
         }
@@ -83,8 +83,8 @@ fn huge_declared_lengths_inside_messages_are_rejected() {
 #[test]
 fn a_frame_split_across_reads_is_reassembled() {
     let payload = encode(&ViewerToRelay::Input(b"abc".to_vec())).unwrap();
-    let whole = frame::prefixed(&payload).unwrap();
-    let mut codec = FrameCodec::default();
+    let whole = codec::prefixed(&payload).unwrap();
+    let mut codec = LengthCodec::default();
     let mut buf = BytesMut::new();
     for (i, byte) in whole.iter().enumerate() {
         buf.extend_from_slice(&[*byte]);
@@ -101,8 +101,8 @@ fn a_frame_split_across_reads_is_reassembled() {
 fn a_stream_ending_mid_frame_is_truncated() {
     let mut buf = BytesMut::from(&[0, 0, 0, 5, 1, 2][..]);
     assert!(matches!(
-        FrameCodec::default().decode_eof(&mut buf),
-        Err(FrameError::Truncated)
+        LengthCodec::default().decode_eof(&mut buf),
+        Err(CodecError::Truncated)
     ));
 }
 

@@ -1,5 +1,5 @@
 //! One message link to a host or a viewer, whatever carries it: a QUIC stream, a
-//! WebTransport stream (both length-prefixed with [`FrameCodec`]) or a WebSocket (one
+//! WebTransport stream (both length-prefixed with [`LengthCodec`]) or a WebSocket (one
 //! message per binary WebSocket message). The session logic only sees messages.
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, SinkExt, StreamExt};
-use protocol::FrameCodec;
+use protocol::LengthCodec;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 /// How long a closing link may take to deliver its last message.
@@ -28,19 +28,19 @@ pub(crate) enum Received {
 }
 
 pub(crate) enum LinkRx {
-    Quic(FramedRead<quinn::RecvStream, FrameCodec>),
-    WebTransport(FramedRead<wtransport::RecvStream, FrameCodec>),
+    Quic(FramedRead<quinn::RecvStream, LengthCodec>),
+    WebTransport(FramedRead<wtransport::RecvStream, LengthCodec>),
     WebSocket(SplitStream<WebSocket>),
 }
 
 pub(crate) enum LinkTx {
     Quic {
         conn: quinn::Connection,
-        send: FramedWrite<quinn::SendStream, FrameCodec>,
+        send: FramedWrite<quinn::SendStream, LengthCodec>,
     },
     WebTransport {
         conn: wtransport::Connection,
-        send: FramedWrite<wtransport::SendStream, FrameCodec>,
+        send: FramedWrite<wtransport::SendStream, LengthCodec>,
     },
     WebSocket(SplitSink<WebSocket, Message>),
 }
@@ -50,7 +50,7 @@ impl LinkRx {
     /// the hello was welcomed. (A WebSocket's limit is set when it is upgraded.)
     pub fn allow_frames(&mut self) {
         if let LinkRx::Quic(read) = self {
-            *read.decoder_mut() = FrameCodec::default();
+            *read.decoder_mut() = LengthCodec::default();
         }
     }
 

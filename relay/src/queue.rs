@@ -94,6 +94,12 @@ impl ViewerQueue {
         dropped
     }
 
+    /// Skips diffs from now until a keyframe comes, keeping what is queued (a replica in a
+    /// cluster that lost its place in the stream resyncs its viewers this way).
+    pub fn skip_until_keyframe(&self) {
+        self.lock().awaiting_keyframe = true;
+    }
+
     /// Queues `last` after what is queued (bounded as every push is), and then the close
     /// with `code`: a viewer a frame behind still gets the final screen. The writer gives
     /// a viewer that stopped reading a bounded time to take it all.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::FutureExt;
-use protocol::{FrameCodec, HOST_ALPN, Transport, WEBTRANSPORT_ALPN};
+use protocol::{HOST_ALPN, LengthCodec, Transport, WEBTRANSPORT_ALPN};
 use tokio_util::codec::{FramedRead, FramedWrite};
 use wtransport::endpoint::IncomingSessionFuture;
 
@@ -249,7 +249,7 @@ async fn turn_away(shared: &Shared, endpoint: &Endpoint, incoming: quinn::Incomi
             };
             let tx = LinkTx::Quic {
                 conn,
-                send: FramedWrite::new(send, FrameCodec::default()),
+                send: FramedWrite::new(send, LengthCodec::default()),
             };
             crate::host::turn_away(shared, tx, why).await;
         }
@@ -293,10 +293,13 @@ async fn dispatch(
             if established.now_or_never().is_none() {
                 add(&shared.metrics.host_links_early, 1);
             }
-            let rx = LinkRx::Quic(FramedRead::new(recv, FrameCodec::with_max(MAX_HELLO_BYTES)));
+            let rx = LinkRx::Quic(FramedRead::new(
+                recv,
+                LengthCodec::with_max(MAX_HELLO_BYTES),
+            ));
             let tx = LinkTx::Quic {
                 conn,
-                send: FramedWrite::new(send, FrameCodec::default()),
+                send: FramedWrite::new(send, LengthCodec::default()),
             };
             let origin = Origin {
                 peer,
@@ -349,7 +352,7 @@ async fn webtransport(
         request.not_found().await;
         return Ok(());
     };
-    let (session, mode) = match admit(&shared, &id, token.as_deref()) {
+    let (session, mode) = match admit(&shared, &id, token.as_deref()).await {
         Ok(admitted) => admitted,
         Err(Denied::Forbidden) => {
             request.forbidden().await;
@@ -371,11 +374,11 @@ async fn webtransport(
         .map_err(|e| e.to_string())?;
     let rx = LinkRx::WebTransport(FramedRead::new(
         recv,
-        FrameCodec::with_max(MAX_VIEWER_MESSAGE),
+        LengthCodec::with_max(MAX_VIEWER_MESSAGE),
     ));
     let tx = LinkTx::WebTransport {
         conn,
-        send: FramedWrite::new(send, FrameCodec::default()),
+        send: FramedWrite::new(send, LengthCodec::default()),
     };
     crate::viewer::serve(shared, session, mode, Transport::WebTransport, rx, tx).await;
     Ok(())

@@ -11,8 +11,9 @@ use url::Url;
 
 use crate::RelayConfig;
 use crate::admission::Admission;
+use crate::cluster::{Cluster, Verdict};
 use crate::metrics::Metrics;
-use crate::session::{Registry, Session, encoded};
+use crate::session::{Registry, Role, Session, encoded};
 use crate::tls::CertSource;
 
 /// Lifetime of a host token: long enough for a host to resume after days of sharing.
@@ -32,6 +33,8 @@ pub(crate) struct Shared {
     pub webtransport_public: String,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// The other nodes, with `--cluster`.
+    pub cluster: Option<Arc<Cluster>>,
     next_id: AtomicU64,
 }
 
@@ -40,6 +43,9 @@ impl Shared {
     pub fn render_metrics(&self) -> String {
         let mut text = self.metrics.render(&self.sessions.gauges());
         self.admission.render(&mut text);
+        if let Some(cluster) = &self.cluster {
+            cluster.render(&self.sessions.all(), &mut text);
+        }
         text
     }
 
@@ -51,6 +57,7 @@ impl Shared {
         public_url: Url,
         quic_public: String,
         webtransport_public: String,
+        cluster: Option<Arc<Cluster>>,
     ) -> Shared {
         Shared {
             admission: Admission::new(config.limits.clone()),
@@ -64,6 +71,7 @@ impl Shared {
             webtransport_public,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            cluster,
             next_id: AtomicU64::new(1),
         }
     }
@@ -93,7 +101,10 @@ impl Shared {
     }
 
     /// Ends `session` for everyone and forgets it.
-    pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
+    pub fn end_session(self: &Arc<Self>, session: &Arc<Session>, reason: EndReason) {
+        let role = session.role();
+        // A replica ends a session itself only when its owner was lost with the host.
+        let lost = reason == EndReason::HostLost && matches!(role, Role::Replica);
         self.sessions.remove(session);
         let message = match reason {
             EndReason::HostEnded => "the host stopped sharing",
@@ -105,6 +116,21 @@ impl Shared {
         });
         if session.end(last, None, close::ENDED, "ended") {
             tracing::info!(session = %session.id, ?reason, "session ended");
+            if let Some(cluster) = &self.cluster {
+                cluster.ended(self, session, role, lost);
+            }
+        }
+    }
+
+    /// Ends a replica of a session its owner ended, with the owner's `last` message.
+    pub fn end_replica(&self, session: &Arc<Session>, last: bytes::Bytes) {
+        let role = session.role();
+        self.sessions.remove(session);
+        if session.end(last, None, close::ENDED, "ended") {
+            tracing::info!(session = %session.id, "session ended on its owner's node");
+            if let Some(cluster) = &self.cluster {
+                cluster.ended(self, session, role, false);
+            }
         }
     }
 
@@ -114,8 +140,21 @@ impl Shared {
         self.tracker.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(shared.config.grace) => {
-                    if session.still_away(generation) {
-                        shared.end_session(&session, EndReason::HostLost);
+                    if !session.still_away(generation) {
+                        return;
+                    }
+                    let verdict = match &shared.cluster {
+                        Some(cluster) => cluster.verdict(&session).await,
+                        None => Verdict::End,
+                    };
+                    if !session.still_away(generation) {
+                        return;
+                    }
+                    match (verdict, &shared.cluster) {
+                        (Verdict::End, _) | (_, None) => shared.end_session(&session, EndReason::HostLost),
+                        (Verdict::LetGo, Some(cluster)) => cluster.let_go(&shared, &session),
+                        // Another node has the host: the tick follows it.
+                        (Verdict::Keep, Some(_)) => {}
                     }
                 }
                 _ = shared.shutdown.cancelled() => {}

@@ -3,7 +3,7 @@
 // terminal would send to the host's shell. Pure functions of plain event fields, so that
 // node's test runner checks them without a browser.
 
-import { MAX_INPUT_BYTES } from './limits.js';
+import { MAX_SEALED_INPUT_PLAINTEXT } from './seal.js';
 
 /**
  * The fields of a key event the mapping reads (a KeyboardEvent has them all).
@@ -148,8 +148,8 @@ export function keyBytes(event) {
 
 /**
  * Pasted text as the messages' payloads: line breaks become carriage returns, as a
- * terminal's Enter, and the bytes are split to fit the input limit without cutting a
- * character in two.
+ * terminal's Enter, and the bytes are split to fit the input limit once sealed without
+ * cutting a character in two.
  * @param {string} text
  */
 export function pasteChunks(text) {
@@ -157,7 +157,7 @@ export function pasteChunks(text) {
   const chunks = [];
   let start = 0;
   while (start < bytes.length) {
-    let end = Math.min(start + MAX_INPUT_BYTES, bytes.length);
+    let end = Math.min(start + MAX_SEALED_INPUT_PLAINTEXT, bytes.length);
     // Back off continuation bytes (10xxxxxx) so a chunk never ends mid-character.
     while (end < bytes.length && (bytes[end] & 0xc0) === 0x80) end--;
     chunks.push(bytes.subarray(start, end));

@@ -1,30 +1,39 @@
 // @ts-check
-// The viewer page: reads the session id from the path and the token from the fragment
-// (which never reaches a server log), connects over WebTransport or WebSocket, keeps the
-// screen model up to date and draws it once per animation frame, sends a collab viewer's
-// keystrokes, and keeps the user told what is going on: connected, host away, ended,
-// invalid link. It reconnects with backoff after a drop, never after the session ended, nor
-// after a frame it cannot show: a host that sends one is broken or hostile, so the page
-// says so in its banner and keeps the last screen it could show.
+// The viewer page: reads the session id from the path, and from the fragment (which never
+// reaches a server) the relay's token and the share's keys; hands the relay only the token,
+// over WebTransport or WebSocket; opens every frame with the read key (frames.js), keeps the
+// screen model up to date and draws it once per animation frame; seals a collab viewer's
+// keystrokes with the write key; and keeps the user told what is going on: connected, host
+// away, ended, invalid link. It reconnects with backoff after a drop, never after the
+// session ended, nor after a frame it cannot show: a frame that fails to open means the
+// relay altered the session, and one that opens but cannot be shown comes from a broken or
+// hostile host; either way the page says so in its banner and keeps the last good screen.
+// A relay in a cluster lists its nodes: when the one in use cannot be reached, the page
+// rejoins through the next.
 
+import { FrameStream } from './frames.js';
 import { keyBytes, pasteChunks } from './input.js';
 import { PROTOCOL_VERSION } from './limits.js';
-import { decodeRelayMessage, decodeScreenUpdate, encodeInput, peekWelcomeVersion } from './messages.js';
+import { decodeRelayMessage, encodeInput, peekWelcomeVersion } from './messages.js';
+import { Nodes } from './nodes.js';
 import { Renderer } from './render.js';
 import { Screen } from './screen.js';
+import { FrameOpener, InputSealer, splitFragment } from './seal.js';
 import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from './transport.js';
 
 /** @typedef {import('./messages.js').Mode} Mode */
-/** @typedef {import('./messages.js').ScreenFrame} ScreenFrame */
 /** @typedef {import('./messages.js').ViewerCount} ViewerCount */
 /** @typedef {import('./transport.js').Link} Link */
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
 /** @typedef {import('./transport.js').CloseInfo} CloseInfo */
-/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[] }} RelayInfo */
+/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown, cluster_up?: boolean }} RelayInfo */
 
 const STORAGE_KEY = 'share.transport';
 const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
 const INVALID_LINK = 'This link is invalid or has expired.';
+const INSECURE =
+  'This page is not a secure context (it was opened over plain http:// from another machine), and ' +
+  'browsers decrypt the session only in one. Open the link over https://, or ask whoever runs the relay to serve HTTPS.';
 /** Failed reconnections in a row, with the relay up, after which the session is presumed gone. */
 const MAX_RECONNECT_FAILURES = 6;
 
@@ -48,10 +57,15 @@ const session = {
   mode: null,
   stopped: false,
   connectedOnce: false,
-  needKeyframe: true,
   renderPending: false,
   /** Failed reconnections in a row. */
   failures: 0,
+  /** Opens and applies frames, in order; set once the link's keys are known. */
+  frames: /** @type {FrameStream | null} */ (null),
+  /** Seals keystrokes: with a collab link's write key only. */
+  sealer: /** @type {InputSealer | null} */ (null),
+  /** Keystrokes being sealed, in order (the host refuses a counter that goes back). */
+  typing: Promise.resolve(),
 };
 
 /**
@@ -138,21 +152,27 @@ function scheduleRender() {
   });
 }
 
-/** @param {ScreenFrame} frame */
-function onFrame(frame) {
-  if (!frame.keyframe && session.needKeyframe) return;
-  try {
-    screen.applyUpdate(decodeScreenUpdate(frame.payload));
-  } catch (error) {
-    // Decoding and applying check every length and bound before building anything, and
-    // refuse rather than draw a screen that breaks them: such a frame comes from a broken
-    // or hostile host, and the keyframe the relay keeps would bring it back on reconnect.
-    const why = error instanceof Error ? error.message : String(error);
-    stop('Bad frame', `The host sent a screen this page cannot show (${why}). The last good screen stays; reload to try again.`);
-    return;
-  }
-  if (frame.keyframe) session.needKeyframe = false;
-  scheduleRender();
+/**
+ * The frames of a link with `opener`'s key: applied in order, or the page stops.
+ * @param {FrameOpener} opener
+ */
+function frameStream(opener) {
+  return new FrameStream(opener, screen, {
+    applied: scheduleRender,
+    altered: (error) => {
+      // A frame that does not open under the link's key, or a replayed or reordered one:
+      // whoever carries the session changed it. Nothing after the last authentic screen is
+      // shown, and reconnecting would only go back to the same relay.
+      const detail = error.message.replace(/^the relay altered this session:?\s*/, '');
+      stop('Altered', `The relay altered this session (${detail}). The last authentic screen stays; nothing after it is shown.`);
+    },
+    broken: (error) => {
+      // Decoding and applying check every length and bound before building anything, and
+      // refuse rather than draw a screen that breaks them: such a frame comes from a broken
+      // or hostile host, and the keyframe the relay keeps would bring it back on reconnect.
+      stop('Bad frame', `The host sent a screen this page cannot show (${error.message}). The last good screen stays; reload to try again.`);
+    },
+  });
 }
 
 /** @param {Uint8Array} bytes */
@@ -174,7 +194,7 @@ function onMessage(bytes) {
   } else if (message === 'GoingAway') {
     setState('Relay restarting, reconnecting…', 'warn');
   } else if ('Frame' in message) {
-    onFrame(message.Frame);
+    session.frames?.push(message.Frame);
   } else if ('Welcome' in message) {
     const welcome = message.Welcome;
     if (welcome.version !== PROTOCOL_VERSION) {
@@ -184,7 +204,9 @@ function onMessage(bytes) {
     session.connectedOnce = true;
     session.failures = 0;
     hideBanner();
-    showMode(welcome.mode);
+    // Typing needs both: the relay passes on only a collab token's input, and the host
+    // types only what the write key sealed.
+    showMode(welcome.mode === 'collab' && session.sealer ? 'collab' : 'read');
     showViewers(welcome.viewers);
     if (welcome.host_online) setState('Connected', 'ok');
     else setState('Host reconnecting…', 'warn');
@@ -199,14 +221,14 @@ function onMessage(bytes) {
 
 function parseLink() {
   const match = location.pathname.match(/\/s\/([A-Za-z0-9_-]+)\/?$/);
-  let token = '';
+  let fragment = '';
   try {
-    token = decodeURIComponent(location.hash.slice(1));
+    fragment = decodeURIComponent(location.hash.slice(1));
   } catch {
-    // a malformed escape: treated as no token
+    // a malformed escape: treated as no fragment
   }
   const forced = new URLSearchParams(location.search).get('transport');
-  return { id: match?.[1] ?? null, token: /^[\w-]+\.[\w-]+\.[\w-]+$/.test(token) ? token : null, forced };
+  return { id: match?.[1] ?? null, fragment, forced };
 }
 
 function rememberedTransport() {
@@ -247,26 +269,31 @@ function hexBytes(hex) {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
-/** @returns {Promise<RelayInfo>} */
-async function fetchInfo() {
-  const response = await fetch('/api/info', { cache: 'no-store' });
+/**
+ * @param {string} origin
+ * @returns {Promise<RelayInfo>}
+ */
+async function fetchInfo(origin) {
+  const response = await fetch(`${origin}/api/info`, { cache: 'no-store' });
   if (!response.ok) throw new Error(`relay answered ${response.status}`);
   return response.json();
 }
 
 /**
  * @param {RelayInfo} info
+ * @param {string} origin the node's
  * @param {string} id
  * @param {string} token
  * @returns {import('./transport.js').Endpoints}
  */
-function endpoints(info, id, token) {
-  const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+function endpoints(info, origin, id, token) {
+  const node = new URL(origin);
+  const wsScheme = node.protocol === 'https:' ? 'wss:' : 'ws:';
   const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
   const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter((h) => h !== null) : [];
   return {
     token,
-    wsUrl: `${wsScheme}//${location.host}/ws/sessions/${id}`,
+    wsUrl: `${wsScheme}//${node.host}/ws/sessions/${id}`,
     wtUrl: `${wtBase}/wt/sessions/${id}?token=${encodeURIComponent(token)}`,
     certificateHashes: hashes,
   };
@@ -287,7 +314,6 @@ function backoffMs(attempt) {
  */
 function runLink(link) {
   session.link = link;
-  session.needKeyframe = true;
   ui.transport.textContent = `via ${TRANSPORT_NAMES[link.kind]}`;
   return new Promise((resolve) => {
     link.attach({
@@ -300,9 +326,19 @@ function runLink(link) {
   });
 }
 
-/** @param {Uint8Array} bytes */
+/**
+ * Seals `bytes` with the write key and sends them, after the keystrokes before them.
+ * @param {Uint8Array} bytes
+ */
 function send(bytes) {
-  if (session.mode === 'collab' && !session.stopped) session.link?.send(encodeInput(bytes));
+  const sealer = session.sealer;
+  if (session.mode !== 'collab' || session.stopped || !sealer) return;
+  session.typing = session.typing
+    .then(async () => {
+      const sealed = await sealer.seal(bytes);
+      if (!session.stopped) session.link?.send(encodeInput(sealed));
+    })
+    .catch((error) => console.warn('share: a keystroke was not sent:', error));
 }
 
 function installInput() {
@@ -347,11 +383,29 @@ function installInput() {
 
 async function main() {
   installInput();
-  const { id, token, forced } = parseLink();
-  if (!id || !token) {
+  const { id, fragment, forced } = parseLink();
+  if (!id || !fragment) {
     stop('Invalid link', `${INVALID_LINK} (The link is incomplete: it needs the part after “#”.)`);
     return;
   }
+  let keys;
+  try {
+    keys = splitFragment(fragment);
+  } catch (error) {
+    stop('Invalid link', `${INVALID_LINK} (${error instanceof Error ? error.message : error}.)`);
+    return;
+  }
+  const token = keys.token;
+  if (!/^[\w-]+\.[\w-]+\.[\w-]+$/.test(token)) {
+    stop('Invalid link', INVALID_LINK);
+    return;
+  }
+  if (!globalThis.isSecureContext || !globalThis.crypto?.subtle) {
+    stop('Not secure', INSECURE);
+    return;
+  }
+  session.frames = frameStream(await FrameOpener.create(keys.read, id));
+  session.sealer = keys.write ? await InputSealer.create(keys.write, id) : null;
   const order = transportOrder(forced);
   if (!order) {
     stop('Not supported', 'This browser has no WebTransport; open the link without “?transport=webtransport”.');
@@ -360,6 +414,7 @@ async function main() {
 
   let attempt = 0;
   session.failures = 0;
+  const nodes = new Nodes(location.origin);
   while (!session.stopped) {
     if (attempt > 0) {
       const delay = backoffMs(attempt - 1);
@@ -372,12 +427,14 @@ async function main() {
 
     let info;
     try {
-      info = await fetchInfo();
+      info = await fetchInfo(nodes.current());
     } catch {
       showBanner('Cannot reach the relay; retrying…', 'info');
+      nodes.advance();
       continue;
     }
     hideBanner();
+    nodes.learn(info.nodes);
     if (info.protocol !== PROTOCOL_VERSION) {
       versionMismatch(info.protocol ?? null);
       return;
@@ -385,8 +442,15 @@ async function main() {
 
     let link;
     try {
-      link = await connect(order, endpoints(info, id, token));
+      link = await connect(order, endpoints(info, nodes.current(), id, token));
     } catch {
+      // A node of a cluster that cannot reach Redis cannot find sessions of other nodes
+      // (503): neither the link nor the session is at fault.
+      if (info.cluster_up === false) {
+        showBanner('This relay cannot reach the rest of its cluster; retrying…', 'info');
+        nodes.advance();
+        continue;
+      }
       // The relay is up (it answered /api/info) yet refused every transport: browsers do
       // not expose the refused upgrade's status, but that is a bad token or a gone session.
       if (!session.connectedOnce) {
@@ -394,6 +458,8 @@ async function main() {
         return;
       }
       session.failures += 1;
+      // Another node of a cluster may have the session while this one cannot tell.
+      nodes.advance();
       if (session.failures >= MAX_RECONNECT_FAILURES) {
         stop('Disconnected', 'The session is no longer available: it ended, or the link expired.');
         return;

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,7 +31,7 @@ export async function waitFor(what, check, timeout = TIMEOUT) {
   }
 }
 
-function freeTcpPort() {
+export function freeTcpPort() {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);
@@ -98,12 +98,20 @@ class Child {
   }
 }
 
-/** Starts `target/debug/relay` on free loopback ports and waits until it answers. */
-export async function startRelay() {
-  const http = await freeTcpPort();
+/**
+ * Starts `target/debug/relay` on free loopback ports (HTTP on `http` if given) and waits
+ * until it answers; `publicUrl` is the base of its links (a tap in front of it), `extra`
+ * more arguments (each may use `{url}`, the relay's own URL), `env` more environment.
+ */
+export async function startRelay({ http, publicUrl, extra = [], env = {} } = {}) {
+  http ??= await freeTcpPort();
   const quic = await freeUdpPort();
-  const relay = new Child('relay', join(BIN, 'relay'), ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`]);
-  relay.url = `http://127.0.0.1:${http}`;
+  const url = `http://127.0.0.1:${http}`;
+  const args = ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`, ...extra.map((a) => a.replace('{url}', url))];
+  if (publicUrl) args.push('--public-url', publicUrl);
+  const relay = new Child('relay', join(BIN, 'relay'), args, { env: { ...process.env, ...env } });
+  relay.url = url;
+  relay.httpPort = http;
   await waitFor('the relay to answer /healthz', async () => {
     if (relay.exited) throw new Error(`relay exited ${JSON.stringify(relay.exited)}:\n${relay.output}`);
     try {
@@ -116,19 +124,45 @@ export async function startRelay() {
 }
 
 /**
- * Starts `share --now --collab -- sh` against the relay, in a scratch directory, and
+ * Starts Debian's `redis-server` on a free loopback port, without persistence, in a
+ * scratch directory; `url` is its `redis://` address.
+ */
+export async function startRedis() {
+  const port = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), 'share-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const redis = new Child('redis-server', 'redis-server', args);
+  redis.url = `redis://127.0.0.1:${port}`;
+  await redis.match(/(Ready to accept connections)/, 'that it is ready');
+  const stop = redis.stop.bind(redis);
+  redis.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return redis;
+}
+
+/** Kills `child` with SIGKILL, as a crashed machine, and waits for it to be gone. */
+export async function kill(child) {
+  child.process.kill('SIGKILL');
+  await waitFor(`${child.name} to die`, () => child.exited);
+}
+
+/**
+ * Starts `share --now --collab [extra] -- sh` against the relay, in a scratch directory, and
  * returns it with its read-only and collab links (printed on stderr, as stdout is no
  * terminal here).
  */
-export async function startHost(relayUrl) {
+export async function startHost(relayUrl, extra = []) {
   const dir = mkdtempSync(join(tmpdir(), 'share-browser-'));
-  const host = new Child('share', join(BIN, 'share'), ['--relay', relayUrl, '--now', '--collab', '--', 'sh'], {
+  const args = ['--relay', relayUrl, '--now', '--collab', ...extra, '--', 'sh'];
+  const host = new Child('share', join(BIN, 'share'), args, {
     cwd: dir,
     env: { ...process.env, HOME: dir, ENV: '', PS1: '$ ', TERM: 'xterm-256color', SHARE_LOG: 'info' },
   });
   host.dir = dir;
-  host.readLink = await host.match(/read-only link: (\S+)/, 'its read-only link');
-  host.collabLink = await host.match(/collab link: (\S+)/, 'its collab link');
+  host.readLink = await host.match(/read-only link: (\S+)\n/, 'its read-only link');
+  host.collabLink = await host.match(/collab link: (\S+)\n/, 'its collab link');
   const stop = host.stop.bind(host);
   host.stop = async () => {
     await stop();
@@ -137,10 +171,60 @@ export async function startHost(relayUrl) {
   return host;
 }
 
-/** The link's token with one character of its signature changed. */
+/** The link's token with one character of its signature changed, its keys intact. */
 export function tamper(link) {
-  const at = link.length - 10;
-  return link.slice(0, at) + (link[at] === 'A' ? 'B' : 'A') + link.slice(at + 1);
+  const [base, fragment] = link.split('#');
+  const parts = fragment.split('.');
+  parts[2] = (parts[2][0] === 'A' ? 'B' : 'A') + parts[2].slice(1);
+  return `${base}#${parts.join('.')}`;
+}
+
+/** The link with only the relay's token in its fragment: no keys, as older shares made. */
+export function withoutKeys(link) {
+  const [base, fragment] = link.split('#');
+  return `${base}#${fragment.split('.').slice(0, 3).join('.')}`;
+}
+
+/**
+ * Starts `relay-tap` (tests/src/tap) in front of the relay's HTTP port `relayPort`, altering
+ * the session as `tamper` says once armed, recording into a scratch directory. Its URL is
+ * `tap.url`; `tap.stats()` is the last figures it printed; `tap.recorded()` what the relay
+ * received and sent, in the clear.
+ */
+export async function startTap(relayPort, tamper = 'none') {
+  const dir = mkdtempSync(join(tmpdir(), 'share-tap-'));
+  const args = ['--relay', `127.0.0.1:${relayPort}`, '--tamper', tamper, '--record', dir];
+  const tap = new Child('relay-tap', join(BIN, 'relay-tap'), args);
+  tap.url = await tap.match(/relay-tap listening (\S+)\n/, 'its address');
+  tap.stats = () => {
+    const lines = tap.output.match(/^stats .*$/gm);
+    const none = { websockets: [], frames_to_viewers: 0, keyframes: [], tampered: 0, unread_upgrades: 0 };
+    return lines ? JSON.parse(lines.at(-1).slice('stats '.length)) : none;
+  };
+  tap.statsUntil = (what, ok) => waitFor(`the tap to see ${what}`, () => ok(tap.stats()));
+  // Resolves once the tap says it is armed: a frame that passes before then is not altered.
+  tap.arm = async () => {
+    tap.write('arm\n');
+    await tap.match(/^(armed)$/m, 'armed');
+  };
+  tap.recorded = () => ({
+    toRelay: readFileSync(join(dir, 'to-relay.bin')),
+    fromRelay: readFileSync(join(dir, 'from-relay.bin')),
+  });
+  const stop = tap.stop.bind(tap);
+  tap.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return tap;
+}
+
+/** `link` leading through the relay at `url` instead (same path, query and fragment). */
+export function via(link, url) {
+  const at = new URL(link);
+  const to = new URL(url);
+  at.host = to.host;
+  return at.toString();
 }
 
 /** `link` with `?transport=` set, the fragment (token) kept. */

@@ -34,8 +34,8 @@ if [ ! -x "$chromium" ]; then
   exit 0
 fi
 
-echo "== building relay and share"
-cargo build -p relay -p cli-share
+echo "== building relay, share and the relay tap"
+cargo build -p relay -p cli-share -p e2e --bin relay --bin share --bin relay-tap
 
 echo "== viewer end-to-end tests in $("$chromium" --version 2>/dev/null | tail -n 1)"
 export CHROMIUM="$chromium"

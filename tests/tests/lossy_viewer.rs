@@ -10,20 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use cli_share::client::ShareEvent;
+use e2e::share_binary;
 use lossy_support::*;
-
-fn share_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("debug/share");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build -p cli-share` first",
-        path.display()
-    );
-    path
-}
 
 /// Makes the development CA the system's trust store of commands run in `ns`:
 /// `ip netns exec` mounts `/etc/netns/<ns>/ssl` over `/etc/ssl` (wtransport ignores

@@ -2,7 +2,8 @@
 //! the probe's viewers must keep receiving its frames within generous bounds of their
 //! latency before the attack, none lost and none out of order. Slow request headers,
 //! connections past the per-address cap, a session-creation flood, oversized and garbage
-//! messages on every transport, and a read link opened and closed in a loop. (QUIC
+//! messages on every transport, a read link opened and closed in a loop, and a flood of QUIC
+//! handshakes from spoofed addresses. (QUIC
 //! connections that open every stream they may are in `relay_attack_streams.rs`: they
 //! measure the process's memory, which other tests running beside them would blur.)
 
@@ -262,7 +263,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
     let (relay, probe, before) = probed(Limits::one_address()).await;
     let h = &relay.h;
     let (sid, token) = {
-        let link = cli_share::client::ShareUrl::parse(&probe.link).unwrap();
+        let link = keyed(&probe.link);
         (link.session_id, link.token)
     };
     let huge = (protocol::limits::MAX_FRAME_BYTES as u32 + 1).to_be_bytes();
@@ -275,7 +276,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
             send.write_all(&huge).await.unwrap();
             assert_eq!(closed_code(&conn).await, Some(close::PROTOCOL_ERROR.into()));
             for garbage in [
-                protocol::frame::prefixed(&[0xff; 64]).unwrap().to_vec(),
+                protocol::codec::prefixed(&[0xff; 64]).unwrap().to_vec(),
                 huge.to_vec(),
             ] {
                 let (_e, conn) = raw_quic(h, protocol::HOST_ALPN, LOOPBACK).await.unwrap();
@@ -303,7 +304,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
                 conn.send_datagram(datagram.into()).unwrap();
             }
             let good = frame(0, true, b"still here");
-            send.write_all(&protocol::frame::prefixed(&good).unwrap())
+            send.write_all(&protocol::codec::prefixed(&good).unwrap())
                 .await
                 .unwrap();
             assert_eq!(next_frame(&mut viewer).await, good);
@@ -335,7 +336,7 @@ async fn oversized_and_garbage_messages_on_every_transport_close_only_their_send
 
             // WebTransport viewer: garbage, then an oversized message.
             for message in [
-                protocol::frame::prefixed(&[0xff; 100]).unwrap().to_vec(),
+                protocol::codec::prefixed(&[0xff; 100]).unwrap().to_vec(),
                 huge.to_vec(),
             ] {
                 let (_endpoint, conn) = raw_webtransport(h, &sid, &token).await;
@@ -432,5 +433,99 @@ async fn a_read_link_opened_in_a_loop_is_told_a_few_times_a_second() {
         - host_before) as usize;
     assert!(host_told <= allowed, "the host was told {host_told} times");
     assert_unharmed("a join/leave loop", &before, &during);
+    probe.assert_lossless();
+}
+
+/// First flights of `n` QUIC handshakes, each with its own connection id, caught on their
+/// way: sent to the relay from addresses that never answer, they are what a flood of
+/// spoofed sources looks like to it.
+async fn first_flights(h: &Harness, n: usize) -> Vec<Vec<u8>> {
+    let catcher = tokio::net::UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
+    let tls = h.info.trust.client_config(&[protocol::HOST_ALPN]).unwrap();
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+    let endpoint = quinn::Endpoint::client((LOOPBACK, 0).into()).unwrap();
+    let _attempts: Vec<quinn::Connecting> = (0..n)
+        .map(|_| {
+            endpoint
+                .connect_with(config.clone(), catcher.local_addr().unwrap(), "localhost")
+                .unwrap()
+        })
+        .collect();
+    let mut flights = std::collections::HashMap::new();
+    let mut buf = vec![0; 64 * 1024];
+    within("the first flights", async {
+        while flights.len() < n {
+            let (len, _) = catcher.recv_from(&mut buf).await.unwrap();
+            // A long header: flags, version (4 bytes), then the destination connection id
+            // (length first). A repeated flight has the id of one already caught.
+            let datagram = &buf[..len];
+            let id = datagram[6..6 + usize::from(datagram[5])].to_vec();
+            flights.entry(id).or_insert_with(|| datagram.to_vec());
+        }
+    })
+    .await;
+    flights.into_values().collect()
+}
+
+#[tokio::test]
+async fn a_handshake_flood_from_spoofed_addresses_costs_no_state_past_the_retry_threshold() {
+    const CROWD: usize = 16;
+    const FLOOD: usize = 400;
+    let (relay, probe, before) = probed_with(relay::RelayConfig {
+        limits: Limits {
+            quic_retry_above: CROWD,
+            ..Limits::default()
+        },
+        // The handshakes let in stay in progress (their clients never answer) until the
+        // idle timeout, three keep-alives: longer than the flood takes on a loaded machine.
+        keep_alive: Duration::from_secs(20),
+        ..relay::RelayConfig::loopback()
+    })
+    .await;
+    let h = &relay.h;
+    let flights = first_flights(h, FLOOD).await;
+    let retries = || metric(&h.relay.metrics(), "relay_quic_retries_total");
+    let (held, during) = probe
+        .during(25, async {
+            let mut sent = 0usize;
+            // In bursts the relay's socket buffer holds; each answered before the next.
+            for burst in flights.chunks(50) {
+                for flight in burst {
+                    // Each from an address of its own (all of 127.0.0.0/8 is this
+                    // machine's), so the per-address handshake rate never applies; the
+                    // socket closes at once, so the relay's answer goes nowhere, as to a
+                    // spoofed source.
+                    let source =
+                        std::net::Ipv4Addr::new(127, 3, (sent / 250) as u8, (sent % 250 + 1) as u8);
+                    let socket = std::net::UdpSocket::bind((source, 0)).unwrap();
+                    socket.send_to(flight, h.relay.quic_addr()).unwrap();
+                    sent += 1;
+                }
+                let retried = sent.saturating_sub(CROWD) as u64;
+                within("the burst answered", async {
+                    while retries() < retried {
+                        tokio::time::sleep(Duration::from_millis(10)).await; // poll interval
+                    }
+                })
+                .await;
+            }
+            let held = connections(h) - PROBE_CONNECTIONS;
+            // A real host proves its address with the Retry and gets in meanwhile.
+            let mut host = h.host().await;
+            let mut viewer = h
+                .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+                .await;
+            let sent = frame(0, true, b"during the flood");
+            host.sender.send_raw(sent.clone()).await.unwrap();
+            assert_eq!(next_frame(&mut viewer).await, sent);
+            held
+        })
+        .await;
+    // The relay kept state for the first handshakes only: every later one got a Retry,
+    // which costs it nothing until an address answers (the host and its viewer did).
+    assert_eq!(held, CROWD as u64, "spoofed handshakes holding slots");
+    assert_eq!(retries(), (FLOOD - CROWD) as u64 + 2);
+    assert_unharmed("a handshake flood from spoofed addresses", &before, &during);
     probe.assert_lossless();
 }

@@ -132,7 +132,11 @@ async fn bad_tokens_get_403_and_unknown_sessions_404_on_both_transports() {
             403,
             "WebTransport, {case}"
         );
-        // The same through the client library, token in Sec-WebSocket-Protocol.
+        // The same through the client library, token in Sec-WebSocket-Protocol. A link's
+        // fragment is a three-part token then the keys, so "garbage" has no link.
+        if token.split('.').count() != 3 {
+            continue;
+        }
         let link = h.share_link(&sid, &token);
         assert!(
             matches!(

@@ -220,7 +220,7 @@ async fn the_ephemeral_certificate_rotates_to_the_published_next_one() {
     let mut host = within("host", connect_host(&info, &hello(), &quic_only()))
         .await
         .expect("host trusts the rotated certificate");
-    let link = cli_share::client::ShareUrl::parse(&host.welcome.links.read).unwrap();
+    let link = keyed(&host.welcome.links.read);
     let mut viewer = within(
         "viewer",
         cli_share::client::connect_viewer(&info, &link, ViewerTransport::WebTransport),

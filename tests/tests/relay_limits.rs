@@ -178,7 +178,7 @@ async fn a_websocket_viewer_that_never_reads_is_dropped_after_the_write_timeout(
     }))
     .await;
     let mut host = h.host().await;
-    let link = cli_share::client::ShareUrl::parse(&host.welcome.links.read).unwrap();
+    let link = keyed(&host.welcome.links.read);
     // Upgraded, then never read: the relay's writes block once the socket buffers fill.
     let url = format!(
         "ws://{}/ws/sessions/{}?token={}",

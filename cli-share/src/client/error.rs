@@ -8,6 +8,9 @@ use protocol::Refusal;
 pub enum NetError {
     #[error("invalid URL: {0}")]
     Url(String),
+    /// The link's fragment holds no usable keys after the token.
+    #[error(transparent)]
+    LinkKey(protocol::e2e::E2eError),
     #[error("cannot reach the relay: {0}")]
     Connect(String),
     #[error("the relay's answer at /api/info is unusable: {0}")]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use protocol::{
-    FrameCodec, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost, ScreenFrame, datagram,
+    HOST_ALPN, HostHello, HostToRelay, HostWelcome, LengthCodec, RelayToHost, ScreenFrame, datagram,
 };
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -158,7 +158,7 @@ async fn quic_link(dialing: Dialing, options: &HostOptions) -> Result<OpenLink, 
     let sender = HostSender {
         link: LinkTx::Quic {
             conn: conn.clone(),
-            send: FramedWrite::new(send, FrameCodec::default()),
+            send: FramedWrite::new(send, LengthCodec::default()),
             endpoint,
         },
         quic: Some(QuicHost {
@@ -169,7 +169,7 @@ async fn quic_link(dialing: Dialing, options: &HostOptions) -> Result<OpenLink, 
     };
     let receiver = HostReceiver(LinkRx::Quic {
         conn,
-        read: FramedRead::new(recv, FrameCodec::default()),
+        read: FramedRead::new(recv, LengthCodec::default()),
     });
     Ok((sender, receiver, HostTransport::Quic))
 }

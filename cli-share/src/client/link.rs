@@ -1,5 +1,5 @@
 //! One message link to the relay, whatever carries it: a QUIC stream (hosts), a
-//! WebTransport stream (viewers), both length-prefixed with [`FrameCodec`], or a WebSocket
+//! WebTransport stream (viewers), both length-prefixed with [`LengthCodec`], or a WebSocket
 //! (one message per binary message). The client's side of the relay's `link.rs`: host and
 //! viewer links are built on it and see only messages, and a link ends the same way on
 //! every transport.
@@ -9,7 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use protocol::FrameCodec;
+use protocol::LengthCodec;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
@@ -24,12 +24,12 @@ const CLOSE_WAIT: Duration = Duration::from_secs(2);
 pub(crate) enum LinkTx {
     Quic {
         conn: quinn::Connection,
-        send: FramedWrite<quinn::SendStream, FrameCodec>,
+        send: FramedWrite<quinn::SendStream, LengthCodec>,
         // The connection's own endpoint (and socket): alive as long as the link.
         endpoint: quinn::Endpoint,
     },
     WebTransport {
-        send: FramedWrite<wtransport::SendStream, FrameCodec>,
+        send: FramedWrite<wtransport::SendStream, LengthCodec>,
         // Keeps the client endpoint alive as long as the link.
         _endpoint: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
     },
@@ -40,11 +40,11 @@ pub(crate) enum LinkTx {
 pub(crate) enum LinkRx {
     Quic {
         conn: quinn::Connection,
-        read: FramedRead<quinn::RecvStream, FrameCodec>,
+        read: FramedRead<quinn::RecvStream, LengthCodec>,
     },
     WebTransport {
         conn: wtransport::Connection,
-        read: FramedRead<wtransport::RecvStream, FrameCodec>,
+        read: FramedRead<wtransport::RecvStream, LengthCodec>,
     },
     WebSocket(SplitStream<Ws>),
 }

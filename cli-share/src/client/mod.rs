@@ -8,10 +8,13 @@
 //!   repeated until answered (`quic/`);
 //! - [`Sharing`]: the host link kept alive across drops by the `supervisor` (reconnect,
 //!   resume), each next link opened by the `connector`;
-//! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] over WebTransport or WebSocket.
+//! - [`ShareKeys`]: a share's end-to-end keys on the host: links with the secrets, the
+//!   frames' sealer, the opener of collaborators' input;
+//! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] (whose keys open the frames and
+//!   seal the input) over WebTransport or WebSocket.
 //!
 //! Both kinds of link carry messages over one `link` type whatever the transport:
-//! [`protocol::FrameCodec`] on streams and one message per WebSocket message, exactly as
+//! [`protocol::LengthCodec`] on streams and one message per WebSocket message, exactly as
 //! the relay does it.
 
 mod connector;
@@ -20,8 +23,10 @@ mod error;
 mod h3_status;
 mod host_link;
 mod link;
+mod nodes;
 mod policy;
 mod quic;
+mod share_keys;
 mod share_url;
 mod sharing;
 mod supervisor;
@@ -29,15 +34,17 @@ mod tls;
 mod viewer_link;
 mod websocket;
 
-pub use discovery::{ApiInfo, RelayInfo, discover};
+pub use discovery::{ApiInfo, Node, RelayInfo, discover};
 pub use error::NetError;
 pub use h3_status::connect_status;
 pub use host_link::{
     HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, OpenLink, connect_host,
     open_host,
 };
+pub use nodes::Nodes;
 pub use policy::RelayPolicy;
 pub use quic::Congestion;
+pub use share_keys::ShareKeys;
 pub use share_url::ShareUrl;
 pub use sharing::{ShareEvent, Sharing, Target};
 pub use tls::{Trust, system_roots};

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use protocol::{HostHello, Links, Mode, ScreenFrame, ViewerCount};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use url::Url;
 
@@ -23,6 +23,7 @@ pub enum ShareEvent {
     Connected,
     /// Welcomed (or welcomed back, `resumed`): the session is live.
     Welcome {
+        session_id: String,
         links: Links,
         viewers: ViewerCount,
         resumed: bool,
@@ -36,8 +37,9 @@ pub enum ShareEvent {
     Left {
         viewers: ViewerCount,
     },
+    /// A viewer's input, as the relay passed it on: sealed by a collaborator, or not (the
+    /// relay's mode label is left out: only the seal decides).
     Input {
-        mode: Mode,
         data: Vec<u8>,
     },
     RequestKeyframe,
@@ -52,15 +54,21 @@ pub enum ShareEvent {
 pub(crate) enum Outgoing {
     /// Frames that go together (a keyframe and its scrollback), in order.
     Frames(Vec<ScreenFrame>),
-    RequestLinks {
-        collab: bool,
-    },
     Bye(String),
+}
+
+/// The link's side of what the host hands over: frames and the goodbye one at a time, and
+/// beside them its latest request for links (with a collab one or not), which never waits
+/// for a slot behind a frame and is never lost.
+pub(crate) struct FromHost {
+    pub outgoing: mpsc::Receiver<Outgoing>,
+    pub links_wanted: watch::Receiver<bool>,
 }
 
 /// A running share: hand it frames one at a time, read its events.
 pub struct Sharing {
     outgoing: mpsc::Sender<Outgoing>,
+    links_wanted: watch::Sender<bool>,
     events: mpsc::Receiver<ShareEvent>,
     task: JoinHandle<()>,
     live: bool,
@@ -100,15 +108,20 @@ impl Sharing {
 
     fn spawn(connector: Connector, hello: HostHello) -> Sharing {
         let (outgoing, outgoing_rx) = mpsc::channel(1);
+        let (links_wanted, links_wanted_rx) = watch::channel(false);
         let (events_tx, events) = mpsc::channel(64);
+        let from_host = FromHost {
+            outgoing: outgoing_rx,
+            links_wanted: links_wanted_rx,
+        };
         let task = tokio::spawn(async move {
-            if let Err(why) = supervisor::supervise(connector, hello, outgoing_rx, &events_tx).await
-            {
+            if let Err(why) = supervisor::supervise(connector, hello, from_host, &events_tx).await {
                 let _ = events_tx.send(ShareEvent::Stopped(why)).await;
             }
         });
         Sharing {
             outgoing,
+            links_wanted,
             events,
             task,
             live: false,
@@ -134,7 +147,7 @@ impl Sharing {
     /// Asks the relay for fresh links (a collab one too if `collab`); they come as
     /// [`ShareEvent::Links`].
     pub fn request_links(&self, collab: bool) {
-        let _ = self.outgoing.try_send(Outgoing::RequestLinks { collab });
+        self.links_wanted.send_replace(collab);
     }
 
     pub async fn next(&mut self) -> Option<ShareEvent> {

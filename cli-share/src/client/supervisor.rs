@@ -2,6 +2,7 @@
 //! relay's messages in as [`ShareEvent`]s, and when the link fails opens the next one,
 //! resuming the session with its host token, until the host says goodbye, the relay
 //! refuses the host (a session that ended is refused), or the relay stays out of reach.
+//! With a relay cluster, a node that fails or goes away makes way for the next node.
 
 use std::time::Duration;
 
@@ -10,9 +11,9 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::client::NetError;
-use crate::client::connector::Connector;
+use crate::client::connector::{Connector, NODE_SILENCE};
 use crate::client::host_link::{HostReceiver, HostSender, OpenLink};
-use crate::client::sharing::{Outgoing, ShareEvent};
+use crate::client::sharing::{FromHost, Outgoing, ShareEvent};
 use crate::host::pacer::STREAM_COPY_LEAD;
 
 /// First and longest pause between reconnection attempts. Short, because an outage is
@@ -46,24 +47,34 @@ enum LinkEnd {
 pub(crate) async fn supervise(
     mut connector: Connector,
     mut hello: HostHello,
-    mut outgoing: mpsc::Receiver<Outgoing>,
+    mut from_host: FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> Result<(), String> {
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<Instant> = None;
     let mut last_failure = None;
     loop {
+        // With other nodes to go to, a silent node is not waited for long.
+        let welcome_within = match connector.has_other_nodes() {
+            true => NODE_SILENCE,
+            false => WELCOME_TIMEOUT,
+        };
         let end = match connector.connect(&hello).await {
             Ok(link) => {
                 // A frame that waited out the outage is stale: the host sends a keyframe now.
-                let waiting = match outgoing.try_recv() {
+                let waiting = match from_host.outgoing.try_recv() {
                     Ok(Outgoing::Frames(_)) | Err(_) => None,
                     Ok(other) => Some(other),
                 };
                 if events.send(ShareEvent::Connected).await.is_err() {
                     return Ok(());
                 }
-                serve(link, &mut hello, waiting, &mut outgoing, events).await
+                let link = Link {
+                    opened: link,
+                    waiting,
+                    welcome_within,
+                };
+                serve(link, &mut hello, &mut from_host, events).await
             }
             Err(error) => LinkEnd::Failed(error),
         };
@@ -72,6 +83,10 @@ pub(crate) async fn supervise(
             LinkEnd::Lost(error) => {
                 backoff = BACKOFF_START;
                 lost_at = None;
+                // A node going away (a restart, an upgrade): the host resumes on another.
+                if matches!(error, NetError::GoingAway) && connector.has_other_nodes() {
+                    connector.next_node();
+                }
                 let _ = events
                     .send(ShareEvent::Reconnecting(error.to_string()))
                     .await;
@@ -82,8 +97,11 @@ pub(crate) async fn supervise(
             // Nothing to resume: the first link must work.
             LinkEnd::Failed(error) if hello.resume.is_none() => return Err(error.to_string()),
             LinkEnd::Failed(error) => {
-                // A link opened in 0-RTT fails its handshake only after the hello.
-                if matches!(
+                if connector.has_other_nodes() {
+                    // Every node takes the host token: the next one may answer.
+                    connector.next_node();
+                } else if matches!(
+                    // A link opened in 0-RTT fails its handshake only after the hello.
                     error,
                     NetError::Connect(_) | NetError::Tls(_) | NetError::Untrusted(_)
                 ) {
@@ -104,25 +122,36 @@ pub(crate) async fn supervise(
     }
 }
 
+/// An opened link, what waits to go on it first, and how long its welcome may take.
+struct Link {
+    opened: OpenLink,
+    waiting: Option<Outgoing>,
+    welcome_within: Duration,
+}
+
 /// Says hello on an opened link and carries messages both ways until it ends. Frames
 /// follow the hello at once, without waiting a round trip for the welcome: after an
 /// outage the keyframe reaches viewers that much sooner (a refused hello takes them down
 /// with it). The welcome gives `hello` the host token that resumes the session.
 async fn serve(
-    (mut sender, mut receiver, transport): OpenLink,
+    link: Link,
     hello: &mut HostHello,
-    waiting: Option<Outgoing>,
-    outgoing: &mut mpsc::Receiver<Outgoing>,
+    from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> LinkEnd {
+    let Link {
+        opened: (mut sender, mut receiver, transport),
+        waiting,
+        welcome_within,
+    } = link;
     if let Err(error) = sender.send(&HostToRelay::Hello(hello.clone())).await {
         return LinkEnd::Failed(error);
     }
-    let writer = write(sender, waiting, outgoing, events);
+    let writer = write(sender, waiting, from_host, events);
     tokio::pin!(writer);
     let welcome = tokio::select! {
         written = &mut writer => return written_out(written, &mut receiver, LinkEnd::Failed).await,
-        welcome = tokio::time::timeout(WELCOME_TIMEOUT, receiver.welcome()) => match welcome {
+        welcome = tokio::time::timeout(welcome_within, receiver.welcome()) => match welcome {
             Ok(Ok(welcome)) => welcome,
             Ok(Err(error)) => return LinkEnd::Failed(error),
             Err(_) => return LinkEnd::Failed(NetError::Timeout("the relay's welcome")),
@@ -132,6 +161,7 @@ async fn serve(
     hello.resume = Some(welcome.host_token);
     hello.host_key = None;
     let welcomed = ShareEvent::Welcome {
+        session_id: welcome.session_id,
         links: welcome.links,
         viewers: welcome.viewers,
         resumed: welcome.resumed,
@@ -172,12 +202,12 @@ enum WriterEnd {
     LetGo,
 }
 
-/// Writes what the host hands over, starting with `waiting`, each followed by
-/// [`ShareEvent::Sent`].
+/// Writes what the host hands over, starting with `waiting`, each frame followed by
+/// [`ShareEvent::Sent`], and asks for links when the host wants them.
 async fn write(
     mut sender: HostSender,
     mut waiting: Option<Outgoing>,
-    outgoing: &mut mpsc::Receiver<Outgoing>,
+    from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> Result<WriterEnd, NetError> {
     loop {
@@ -189,28 +219,28 @@ async fn write(
                     settled?;
                     continue;
                 }
-                message = outgoing.recv() => match message {
+                wanted = from_host.links_wanted.changed() => {
+                    if wanted.is_err() {
+                        return Ok(WriterEnd::LetGo);
+                    }
+                    let collab = *from_host.links_wanted.borrow_and_update();
+                    sender.send(&HostToRelay::RequestLinks { collab }).await?;
+                    continue;
+                }
+                message = from_host.outgoing.recv() => match message {
                     Some(message) => message,
                     None => return Ok(WriterEnd::LetGo),
                 },
             },
         };
-        let written = match message {
-            Outgoing::Frames(frames) => {
-                send_frames(&mut sender, frames, events).await?;
-                continue;
-            }
-            Outgoing::RequestLinks { collab } => {
-                sender.send(&HostToRelay::RequestLinks { collab }).await
-            }
+        match message {
+            Outgoing::Frames(frames) => send_frames(&mut sender, frames, events).await?,
             Outgoing::Bye(reason) => {
                 let said = sender.bye(&reason).await;
                 let _ = events.send(ShareEvent::Sent).await;
                 return said.map(|()| WriterEnd::SaidGoodbye);
             }
-        };
-        let _ = events.send(ShareEvent::Sent).await;
-        written?;
+        }
     }
 }
 
@@ -252,7 +282,7 @@ async fn read(
     loop {
         let event = match receiver.recv().await? {
             RelayToHost::Links(links) => ShareEvent::Links(links),
-            RelayToHost::ViewerInput { mode, data, .. } => ShareEvent::Input { mode, data },
+            RelayToHost::ViewerInput { data, .. } => ShareEvent::Input { data },
             RelayToHost::ViewerJoined { mode, viewers, .. } => ShareEvent::Joined { mode, viewers },
             RelayToHost::ViewerLeft { viewers, .. } => ShareEvent::Left { viewers },
             RelayToHost::RequestKeyframe => ShareEvent::RequestKeyframe,
@@ -280,10 +310,9 @@ mod tests {
     use tokio::sync::watch;
 
     use crate::client::{
-        HostOptions, HostTransport, RelayPolicy, ShareUrl, Sharing, Target, ViewerTransport,
-        discover,
+        HostOptions, HostTransport, RelayPolicy, Sharing, Target, ViewerTransport, discover,
     };
-    use crate::testing::{Viewer, relay_config, showing, start_relay, within};
+    use crate::testing::{TestShare, Viewer, relay_config, start_relay, within};
 
     use super::*;
 
@@ -320,11 +349,15 @@ mod tests {
             .unwrap_or_else(|why| panic!("{what}: sharing stopped: {why}"))
     }
 
-    async fn welcomed(sharing: &mut Sharing, resumed: bool) -> Links {
+    /// The session id and the relay's links of the next welcome.
+    async fn welcomed(sharing: &mut Sharing, resumed: bool) -> (String, Links) {
         until(sharing, "the welcome", |event| match event {
             ShareEvent::Welcome {
-                links, resumed: r, ..
-            } if r == resumed => Some(links),
+                session_id,
+                links,
+                resumed: r,
+                ..
+            } if r == resumed => Some((session_id, links)),
             _ => None,
         })
         .await
@@ -339,10 +372,6 @@ mod tests {
         });
         let why = never.await.expect_err("sharing stops");
         (events, why)
-    }
-
-    fn session_id(url: &str) -> String {
-        ShareUrl::parse(url).expect("a share URL").session_id
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -475,7 +504,7 @@ mod tests {
             ..config
         };
         let mut sharing = Sharing::start(relay.public_url().clone(), HostHello::new(40, 5));
-        let links = welcomed(&mut sharing, false).await;
+        let (session, links) = welcomed(&mut sharing, false).await;
         relay.shutdown().await;
         until(&mut sharing, "the host to notice", |event| {
             matches!(event, ShareEvent::Reconnecting(_)).then_some(())
@@ -484,14 +513,15 @@ mod tests {
 
         // Restarted with the same secret but a new certificate: the host finds it again.
         let relay = start_relay(config).await;
-        let back = welcomed(&mut sharing, true).await;
-        assert_eq!(session_id(&back.read), session_id(&links.read));
-        assert!(sharing.send_frame(showing(0, "back again")));
+        let (back, _) = welcomed(&mut sharing, true).await;
+        assert_eq!(back, session);
+        let mut share = TestShare::new(&session);
+        assert!(sharing.send_frame(share.showing(0, "back again")));
         until(&mut sharing, "the frame to go", |event| {
             matches!(event, ShareEvent::Sent).then_some(())
         })
         .await;
-        let mut viewer = Viewer::join(&links.read, ViewerTransport::WebSocket).await;
+        let mut viewer = Viewer::join(&share.read_link(&links), ViewerTransport::WebSocket).await;
         viewer.shows("back again").await;
         relay.shutdown().await;
     }
@@ -520,8 +550,9 @@ mod tests {
             },
         };
         let mut sharing = Sharing::start_with_relay(target, relay_info, HostHello::new(40, 5));
-        let links = welcomed(&mut sharing, false).await;
-        let mut viewer = Viewer::join(&links.read, ViewerTransport::WebSocket).await;
+        let (session, links) = welcomed(&mut sharing, false).await;
+        let read = TestShare::new(&session).read_link(&links);
+        let mut viewer = Viewer::join(&read, ViewerTransport::WebSocket).await;
 
         path.cut();
         until(&mut sharing, "the host to notice", |event| {

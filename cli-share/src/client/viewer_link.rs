@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use protocol::{FrameCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
+use protocol::e2e::{InputSealer, MAX_SEALED_INPUT_PLAINTEXT};
+use protocol::{LengthCodec, RelayToViewer, Transport, ViewerToRelay, WEBTRANSPORT_ALPN, close};
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::client::link::{LinkRx, LinkTx};
@@ -125,12 +126,12 @@ async fn webtransport(relay: &RelayInfo, link: &ShareUrl) -> Result<ViewerLink, 
     Ok(ViewerLink {
         transport: Transport::WebTransport,
         sender: ViewerSender(LinkTx::WebTransport {
-            send: FramedWrite::new(send, FrameCodec::default()),
+            send: FramedWrite::new(send, LengthCodec::default()),
             _endpoint: endpoint,
         }),
         receiver: ViewerReceiver::new(LinkRx::WebTransport {
             conn,
-            read: FramedRead::new(recv, FrameCodec::default()),
+            read: FramedRead::new(recv, LengthCodec::default()),
         }),
     })
 }
@@ -146,6 +147,14 @@ impl ViewerLink {
 
     pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
         self.sender.send_input(data).await
+    }
+
+    pub async fn send_sealed(
+        &mut self,
+        sealer: &mut InputSealer,
+        data: &[u8],
+    ) -> Result<(), NetError> {
+        self.sender.send_sealed(sealer, data).await
     }
 
     pub fn split(self) -> (ViewerSender, ViewerReceiver) {
@@ -182,7 +191,21 @@ impl ViewerReceiver {
 }
 
 impl ViewerSender {
-    /// Sends keystrokes; a read-only viewer's input is dropped by the relay.
+    /// Sends keystrokes sealed with `sealer` (made from a collab link's write secret), in
+    /// as many messages as the input limit needs: the host types only what opens.
+    pub async fn send_sealed(
+        &mut self,
+        sealer: &mut InputSealer,
+        data: &[u8],
+    ) -> Result<(), NetError> {
+        for chunk in data.chunks(MAX_SEALED_INPUT_PLAINTEXT) {
+            self.send_input(&sealer.seal(chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends one input message as it is (sealed already, or a test's forgery); a read-only
+    /// viewer's input is dropped by the relay, and unsealed input by the host.
     pub async fn send_input(&mut self, data: &[u8]) -> Result<(), NetError> {
         if data.len() > protocol::limits::MAX_INPUT_BYTES {
             return Err(NetError::Protocol(
@@ -218,7 +241,9 @@ mod tests {
         )
         .await
         .expect("welcomed");
-        let link = ShareUrl::parse(&host.welcome.links.read).unwrap();
+        let keyed =
+            protocol::e2e::ShareSecrets::generate(false).read_link(&host.welcome.links.read);
+        let link = ShareUrl::parse(&keyed).unwrap();
         // The relay's self-signed certificate checked against the roots: the WebSocket on
         // this plain-HTTP loopback relay would have worked.
         info.trust = Trust::webpki(&[]).unwrap();

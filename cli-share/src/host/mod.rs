@@ -9,14 +9,21 @@
 //! builds a backlog: the next frame carries everything that changed meanwhile. During a
 //! flood frames come less often and leave the rows that scrolled past out; a keyframe
 //! brings viewers the true scrollback once output calms.
+//!
+//! Each share has its own keys ([`ShareKeys`]): frames are sealed for the links' holders
+//! from the relay's welcome on, and only input sealed with the collab link's key reaches
+//! the child, whatever the relay says about it.
 
+mod commands;
 mod console;
 pub(crate) mod pacer;
 mod pty;
+mod recording;
 mod relay_target;
 mod slash;
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
 
 use protocol::limits::{MAX_COLS, MAX_ROWS};
@@ -26,18 +33,23 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
-use crate::cli::HostArgs;
-use crate::client::{HostOptions, HostTransport, RelayPolicy, ShareEvent, Sharing, Target};
+use crate::cli::{HostArgs, HostTransportChoice};
+use crate::client::{
+    HostOptions, HostTransport, RelayPolicy, ShareEvent, ShareKeys, Sharing, Target,
+};
 use crate::sync::emulator::Holding;
 use crate::sync::emulator_thread::{EmulatorThread, Fed};
 use crate::sync::{Emulator, ScreenEncoder};
+use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
+use commands::{Command, ShareOptions};
 use console::Console;
 use pacer::FramePacer;
 use pty::{PtyInput, PtyOutput, Spawned, read_more};
+use recording::{Recording, Scope};
 use relay_target::RelayTarget;
-use slash::{Command, SlashFilter};
+use slash::SlashFilter;
 
 /// How long the output of an exited child is drained (its background jobs may hold the
 /// PTY open forever).
@@ -79,12 +91,21 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
     if args.now {
         host.start_now(cols, rows).await?;
     }
+    if let Some(path) = &args.record
+        && let Err(error) = host.start_recording(path, Scope::Session).await
+    {
+        eprintln!("share: {error:#}");
+        return Ok(EXIT_REFUSED);
+    }
     let raw_mode = RawMode::enable()?;
     let command = pty::command_or_shell(args.command);
     let code = host.session(command, cols, rows, spawn_stdin()).await;
     host.farewell().await;
     host.console.finish();
     drop(raw_mode);
+    if let Some(told) = host.recording.stop(None) {
+        eprintln!("share: {told}");
+    }
     code
 }
 
@@ -96,12 +117,21 @@ struct Host {
     // The local user.
     console: Console,
     filter: SlashFilter,
+    recording: Recording,
+    /// `/share --qr`: the next links shown come with the read link as a QR code.
+    qr_wanted: bool,
+    /// The child, once running: a relative file in a `/share` line is in its directory.
+    child_pid: Option<u32>,
     // The share.
     relay: RelayTarget,
+    /// `None`: QUIC, falling back to WebSocket.
+    transport: Option<HostTransport>,
     policy: RelayPolicy,
     host_key: Option<String>,
     collab_requested: bool,
     sharing: Option<Sharing>,
+    /// The current share's keys: with `sharing`, and only then.
+    keys: Option<ShareKeys>,
     viewers: ViewerCount,
     warned_scrollback: bool,
 }
@@ -120,11 +150,20 @@ impl Host {
             pacer: FramePacer::new(),
             console,
             filter: SlashFilter::new(!args.no_slash),
+            recording: Recording::new(&pty::command_or_shell(args.command.clone())),
+            qr_wanted: false,
+            child_pid: None,
             relay: RelayTarget::new(args.relay.clone()),
+            transport: match args.transport {
+                HostTransportChoice::Auto => None,
+                HostTransportChoice::Quic => Some(HostTransport::Quic),
+                HostTransportChoice::Ws => Some(HostTransport::WebSocket),
+            },
             policy,
             host_key: args.host_key.clone(),
             collab_requested: args.collab,
             sharing: None,
+            keys: None,
             viewers: ViewerCount::default(),
             warned_scrollback: false,
         }
@@ -137,12 +176,14 @@ impl Host {
         loop {
             match timeout_at(deadline, sharing.next()).await {
                 Some(ShareEvent::Welcome {
+                    session_id,
                     links,
                     viewers,
                     transport,
                     ..
                 }) => {
                     self.viewers = viewers;
+                    let links = self.welcomed(&session_id, &links);
                     if transport == HostTransport::WebSocket {
                         eprintln!("share: {NO_UDP}");
                     }
@@ -154,7 +195,6 @@ impl Host {
                         eprintln!("share: collab link: {collab}");
                     }
                     self.warned_scrollback = true;
-                    self.send_keyframe();
                     self.sharing = Some(sharing);
                     return Ok(());
                 }
@@ -165,6 +205,7 @@ impl Host {
         }
     }
 
+    /// Starts a share, with keys of its own; its frames wait for the relay's welcome.
     async fn connect(&mut self, cols: u16, rows: u16, collab: bool) -> anyhow::Result<Sharing> {
         let base: Url = self.relay.base().await?;
         let hello = HostHello {
@@ -172,12 +213,39 @@ impl Host {
             host_key: self.host_key.clone(),
             ..HostHello::new(cols, rows)
         };
+        self.encoder.stop_sealing();
+        self.keys = Some(ShareKeys::generate(collab));
         let target = Target {
             base,
             policy: self.policy.clone(),
-            options: HostOptions::default(),
+            options: HostOptions {
+                transport: self.transport,
+                ..HostOptions::default()
+            },
         };
         Ok(Sharing::start_with(target, hello))
+    }
+
+    /// The relay welcomed the share into `session_id`: frames are sealed for it from now on
+    /// (a resumed session keeps its sealer, and its frames never stopped). Returns the
+    /// relay's `links` with the share's keys in them.
+    fn welcomed(&mut self, session_id: &str, links: &Links) -> Links {
+        let Some(keys) = &mut self.keys else {
+            return links.clone();
+        };
+        if let Some(sealer) = keys.session(session_id) {
+            self.encoder.seal_with(sealer);
+            self.pacer.resend();
+        }
+        keys.links(links)
+    }
+
+    /// The share is over: its keys go, and no frame is made until the next one's welcome.
+    fn unshared(&mut self) {
+        self.sharing = None;
+        self.keys = None;
+        self.encoder.stop_sealing();
+        self.pacer.link_free();
     }
 
     /// Whether this share goes to a plain-HTTP relay off this machine (`--insecure`).
@@ -202,6 +270,7 @@ impl Host {
             input,
             mut child,
         } = pty::spawn(&command, cols, rows)?;
+        self.child_pid = child.id();
         let mut keys = Some(keys);
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
@@ -266,10 +335,12 @@ impl Host {
         Ok(pty::exit_code(status))
     }
 
-    /// Output of the child: to the emulator (which parses it at once, or on its thread),
-    /// and to the local terminal, which had room for it; the frame goes once the loop goes
-    /// round.
+    /// Output of the child: to the recording, to the emulator (which parses a small chunk
+    /// at once, a flood on its thread), then to the local terminal, which had room for it.
+    /// A frame of what was parsed at once leaves before the local terminal's copy, if one
+    /// is due; the others go once the loop goes round.
     async fn child_output(&mut self, bytes: &[u8]) {
+        self.recording.output(bytes);
         if self.emulator.feed(bytes).await == Fed::Parsed {
             self.pacer.changed(false);
             if self.send_frame_if_due() {
@@ -293,9 +364,22 @@ impl Host {
 
     async fn command(&mut self, command: Command) {
         match command {
-            Command::Share { collab } => {
+            Command::Share(ShareOptions { collab, qr, record }) => {
+                if let Some(typed) = record {
+                    let path = recording::typed_path(&typed, self.child_pid);
+                    if let Err(error) = self.start_recording(&path, Scope::Share).await {
+                        self.notice(&format!("{error:#}")).await;
+                        return;
+                    }
+                    let told = format!("recording to {} until /unshare", path.display());
+                    self.notice(&told).await;
+                }
+                self.qr_wanted |= qr;
                 self.collab_requested |= collab;
                 if let Some(sharing) = &self.sharing {
+                    if let Some(keys) = self.keys.as_mut().filter(|_| self.collab_requested) {
+                        keys.enable_collab();
+                    }
                     sharing.request_links(self.collab_requested);
                     return;
                 }
@@ -310,22 +394,39 @@ impl Host {
                     Err(error) => self.notice(&format!("cannot share: {error:#}")).await,
                 }
             }
-            Command::Unshare => match self.sharing.take() {
-                Some(sharing) => {
-                    sharing.stop("the host stopped sharing", FAREWELL).await;
-                    self.pacer.link_free();
-                    self.viewers = ViewerCount::default();
-                    self.notice("sharing stopped").await;
+            Command::Unshare => {
+                let recorded = self.recording.stop(Some(Scope::Share));
+                match self.sharing.take() {
+                    Some(sharing) => {
+                        sharing.stop("the host stopped sharing", FAREWELL).await;
+                        self.unshared();
+                        self.viewers = ViewerCount::default();
+                        self.notice("sharing stopped").await;
+                    }
+                    None if recorded.is_none() => self.notice("not sharing").await,
+                    None => {}
                 }
-                None => self.notice("not sharing").await,
-            },
+                if let Some(told) = recorded {
+                    self.notice(&told).await;
+                }
+            }
         }
+    }
+
+    /// Starts recording into `path`, from the screen as it is now.
+    async fn start_recording(&mut self, path: &Path, scope: Scope) -> anyhow::Result<()> {
+        // The recording starts from the screen all the output read so far made.
+        self.emulator.settle().await;
+        let mut emulator = self.emulator.lock();
+        let (cols, rows) = emulator.size();
+        let screen = render::full(emulator.snapshot(), Viewport { cols, rows });
+        drop(emulator);
+        self.recording.start(path, scope, (cols, rows), &screen)
     }
 
     async fn share_event(&mut self, event: Option<ShareEvent>, input: &PtyInput) {
         let Some(event) = event else {
-            self.sharing = None;
-            self.pacer.link_free();
+            self.unshared();
             return;
         };
         match event {
@@ -335,12 +436,14 @@ impl Host {
                 self.send_keyframe();
             }
             ShareEvent::Welcome {
+                session_id,
                 links,
                 viewers,
                 resumed,
                 transport,
             } => {
                 self.viewers = viewers;
+                let links = self.welcomed(&session_id, &links);
                 if transport == HostTransport::WebSocket {
                     self.notice(NO_UDP).await;
                 }
@@ -350,7 +453,13 @@ impl Host {
                     self.show_links(&links).await;
                 }
             }
-            ShareEvent::Links(links) => self.show_links(&links).await,
+            ShareEvent::Links(links) => {
+                let links = self
+                    .keys
+                    .as_ref()
+                    .map_or(links.clone(), |k| k.links(&links));
+                self.show_links(&links).await;
+            }
             ShareEvent::Joined { mode, viewers } => {
                 self.viewers = viewers;
                 let kind = if mode == Mode::Collab {
@@ -366,12 +475,7 @@ impl Host {
                 self.notice(&format!("a viewer left ({} watching)", viewers.total()))
                     .await;
             }
-            // Second line of defence: only input the relay vouches for as collab.
-            ShareEvent::Input { mode, data } => {
-                if mode == Mode::Collab {
-                    input.write(data);
-                }
-            }
+            ShareEvent::Input { data } => self.viewer_input(&data, input).await,
             ShareEvent::RequestKeyframe => self.send_keyframe(),
             ShareEvent::Reconnecting(why) => {
                 self.pacer.link_free();
@@ -379,9 +483,26 @@ impl Host {
                     .await;
             }
             ShareEvent::Stopped(why) => {
-                self.sharing = None;
-                self.pacer.link_free();
+                self.unshared();
                 self.notice(&format!("sharing ended: {why}")).await;
+            }
+        }
+    }
+
+    /// Types a collaborator's input into the child if it opens under the share's write key
+    /// (so never without `--collab`), whatever the relay labelled it. The first refusal is
+    /// told to the user, on this terminal only; `/share` shows the count.
+    async fn viewer_input(&mut self, sealed: &[u8], input: &PtyInput) {
+        let Some(keys) = &mut self.keys else {
+            return;
+        };
+        match keys.open(sealed) {
+            Ok(keys) => input.write(keys),
+            Err(error) => {
+                tracing::debug!(%error, "viewer input refused");
+                if keys.refused() == 1 {
+                    self.notice("refused input not sealed with this share's collab key (a read-only viewer or the relay tried to type); /share shows how many").await;
+                }
             }
         }
     }
@@ -396,12 +517,24 @@ impl Host {
             text.push_str(&format!("\r\ncollab link: {collab}"));
         }
         text.push_str(&format!(
-            "\r\n{} watching ({} read-only, {} collab); /unshare to stop",
+            "\r\n{} watching ({} read-only, {} collab)",
             self.viewers.total(),
             self.viewers.read,
             self.viewers.collab
         ));
+        if let Some(refused) = self
+            .keys
+            .as_ref()
+            .map(ShareKeys::refused)
+            .filter(|&n| n > 0)
+        {
+            text.push_str(&format!("; {refused} input messages refused"));
+        }
+        text.push_str("; /unshare to stop");
         self.notice(&text).await;
+        if std::mem::take(&mut self.qr_wanted) {
+            self.console.qr(&links.read).await;
+        }
     }
 
     async fn notice(&mut self, text: &str) {
@@ -414,6 +547,8 @@ impl Host {
         self.emulator
             .resize(cols.min(MAX_COLS), rows.min(MAX_ROWS))
             .await;
+        let size = (cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        self.recording.resize(size.0, size.1);
         self.send_keyframe();
     }
 
@@ -423,24 +558,25 @@ impl Host {
         self.pacer.resend();
     }
 
+    /// Whether a frame can go: the link is up and the session's sealer is known.
+    fn live(&self) -> bool {
+        self.encoder.is_sealing() && self.sharing.as_ref().is_some_and(Sharing::is_live)
+    }
+
     /// When the next frame may go, if one waits only for its time.
     fn frame_due(&self) -> Option<Instant> {
-        let live = self.sharing.as_ref().is_some_and(Sharing::is_live);
-        self.pacer.due(live, self.encoder.flooding())
+        self.pacer.due(self.live(), self.encoder.flooding())
     }
 
     /// Makes a frame of the current screen and hands it to the link, if the pacer says
     /// one is due.
     fn send_frame_if_due(&mut self) -> bool {
+        if !self.pacer.is_due(self.live(), self.encoder.flooding()) {
+            return false;
+        }
         let Some(sharing) = &self.sharing else {
             return false;
         };
-        if !self
-            .pacer
-            .is_due(sharing.is_live(), self.encoder.flooding())
-        {
-            return false;
-        }
         let started = Instant::now();
         // A keyframe takes every scrolled row; other frames leave a flood's in the
         // emulator, and so does the frame that ends one, which must not wait for them.
@@ -536,11 +672,14 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::path::PathBuf;
+
+    use protocol::e2e::InputSealer;
 
     use super::*;
     use crate::cli::TrustArgs;
-    use crate::client::ViewerTransport;
-    use crate::testing::{Viewer, within};
+    use crate::client::{ShareUrl, ViewerTransport};
+    use crate::testing::{Recording, Viewer, within};
 
     /// The user's terminal: what the host writes on it arrives here.
     struct Terminal {
@@ -599,15 +738,11 @@ mod tests {
         ] {
             let args = HostArgs {
                 relay: relay.map(|url| Url::parse(url).unwrap()),
-                collab: false,
-                now: false,
-                no_slash: false,
-                host_key: None,
                 trust: TrustArgs {
                     insecure,
                     ..TrustArgs::default()
                 },
-                command: Vec::new(),
+                ..HostArgs::default()
             };
             let (mut terminal, console) = Terminal::new();
             let policy = args.trust.policy().expect("a policy");
@@ -628,22 +763,37 @@ mod tests {
         mpsc::Sender<Vec<u8>>,
         tokio::task::JoinHandle<i32>,
     ) {
+        let (terminal, keys, session) = recorded_host(collab, None);
+        let code = async move { session.await.expect("the session's task").0 };
+        (terminal, keys, tokio::spawn(code))
+    }
+
+    /// A host as [`host`] makes, recording the whole session into `record` if given; the
+    /// host is handed back when its session is over.
+    fn recorded_host(
+        collab: bool,
+        record: Option<PathBuf>,
+    ) -> (
+        Terminal,
+        mpsc::Sender<Vec<u8>>,
+        tokio::task::JoinHandle<(i32, Host)>,
+    ) {
         let args = HostArgs {
-            relay: None,
             collab,
-            now: false,
-            no_slash: false,
-            host_key: None,
-            trust: TrustArgs::default(),
-            command: Vec::new(),
+            command: vec!["sh".into()],
+            ..HostArgs::default()
         };
         let (terminal, console) = Terminal::new();
         let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
         let (keys, typed) = mpsc::channel(16);
         let session = tokio::spawn(async move {
-            let code = host.session(vec!["sh".into()], 80, 24, typed).await;
+            if let Some(path) = record {
+                let recording = host.start_recording(&path, Scope::Session).await;
+                recording.expect("the recording starts");
+            }
+            let code = host.session(args.command, 80, 24, typed).await;
             host.farewell().await;
-            code.expect("the session runs")
+            (code.expect("the session runs"), host)
         });
         (terminal, keys, session)
     }
@@ -708,6 +858,51 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_input_sealed_with_the_collab_key_reaches_the_child() {
+        let (mut terminal, keys, session) = host(false);
+        type_keys(&keys, "/share\r").await;
+        terminal.until("/unshare to stop").await;
+        // Collab asked for after a read-only share: the write key exists from now on.
+        type_keys(&keys, "/share --collab\r").await;
+        let shown = terminal.until("/unshare to stop").await;
+        let collab_link = link_after(&shown, "collab link: ");
+        let read_link = link_after(&shown, "read-only link: ");
+        let mut collab = Viewer::join(&collab_link, ViewerTransport::WebSocket).await;
+        let mut seen = terminal.until("a collaborator joined").await;
+
+        // Through a collab token, so the relay passes them on, but not sealed with the
+        // write key: unsealed, and sealed with the read key every viewer has.
+        collab.send_raw(b"echo raw-$((1+1))\r").await;
+        seen += &terminal.until("refused input").await;
+        let read = ShareUrl::parse(&read_link).expect("a link").keys.read;
+        let session_id = ShareUrl::parse(&read_link).expect("a link").session_id;
+        let mut forger = InputSealer::new(&read, &session_id);
+        collab
+            .send_raw(&forger.seal(b"echo forged-$((1+2))\r"))
+            .await;
+        collab.type_keys(b"echo sealed-$((2+3))\r").await;
+        seen += &terminal.until("sealed-5").await;
+        type_keys(&keys, "/share\r").await;
+        seen += &terminal.until("/unshare to stop").await;
+        assert!(
+            !seen.contains("raw-2") && !seen.contains("forged-3"),
+            "{seen}"
+        );
+        assert_eq!(
+            seen.matches("refused input").count(),
+            1,
+            "told once: {seen}"
+        );
+        assert!(seen.contains("2 input messages refused"), "{seen}");
+
+        drop(keys);
+        assert_eq!(
+            within("the host to exit", session).await.expect("joined"),
+            0
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn collab_keys_reach_the_child_and_unshare_ends_the_viewers() {
         let (mut terminal, keys, session) = host(true);
         let collab = "collab link: ";
@@ -737,5 +932,122 @@ mod tests {
             within("the host to exit", session).await.expect("joined"),
             0
         );
+    }
+
+    /// Characters a QR code is drawn with.
+    const QR_CELLS: [char; 3] = ['▀', '▄', '█'];
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recording_replays_to_the_live_screen_and_holds_only_the_programs_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.cast");
+        let (mut terminal, keys, session) = recorded_host(false, Some(path.clone()));
+        type_keys(&keys, "echo before-$((1+1))\r").await;
+        terminal.until("before-2").await;
+
+        // The QR code is the read link, on this terminal only.
+        type_keys(&keys, "/share --qr\r").await;
+        let shown = terminal.until("as secret as the link itself").await;
+        let read_link = link_after(&shown, "read-only link: ");
+        let drawn = crate::term::qr::decode_drawn(&shown);
+        assert_eq!(drawn.as_deref(), Some(read_link.as_str()));
+        let mut viewer = Viewer::join(&read_link, ViewerTransport::WebSocket).await;
+
+        let colours_and_moves =
+            "printf '\\033[1;32mgreen\\033[0m abc\\rX\\n%s\\n' marker-$((6*7))\r";
+        type_keys(&keys, colours_and_moves).await;
+        terminal.until("marker-42").await;
+        viewer.shows("marker-42").await;
+        let seen = viewer.mirror.screen().expect("a screen").text();
+        assert!(
+            !seen.contains(QR_CELLS),
+            "viewers never see the QR code: {seen}"
+        );
+        // `/unshare` ends the share, not a recording given at launch.
+        type_keys(&keys, "/unshare\r").await;
+        terminal.until("sharing stopped").await;
+        viewer.ended().await;
+        type_keys(&keys, "echo after-$((3+4))\r").await;
+        terminal.until("after-7").await;
+
+        type_keys(&keys, "exit 3\r").await;
+        let (code, mut host) = within("the host to exit", session).await.expect("joined");
+        assert_eq!(code, 3);
+        let told = host.recording.stop(None).expect("a recording");
+        assert_eq!(told, format!("recorded to {}", path.display()));
+
+        let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
+        assert_eq!(recording.header["title"], "sh");
+        assert_eq!(
+            (
+                recording.header["width"].as_u64(),
+                recording.header["height"].as_u64()
+            ),
+            (Some(80), Some(24))
+        );
+        let output = recording.output();
+        assert!(
+            ["before-2", "marker-42", "after-7"]
+                .iter()
+                .all(|text| output.contains(text)),
+            "{output}"
+        );
+        for local in ["/share", "read-only link", "as secret as", " share "] {
+            assert!(!output.contains(local), "{local:?} was recorded: {output}");
+        }
+        assert!(!output.contains(QR_CELLS), "{output}");
+        let mut replayed = recording.replay();
+        let mut live = host.emulator.lock();
+        assert_eq!(replayed.snapshot().lines, live.snapshot().lines);
+        assert_eq!(replayed.snapshot().cursor, live.snapshot().cursor);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn share_record_covers_the_share_from_the_screen_it_found_until_unshare() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("share.cast");
+        let (mut terminal, keys, session) = host(false);
+        let file = path.display();
+        let dialogue = [
+            ("echo before-$((1+1))".into(), "before-2".into()),
+            // A relative file is in the shell's directory, wherever share was started.
+            (
+                format!("cd {}; echo moved-$((5+5))", dir.path().display()),
+                "moved-10".into(),
+            ),
+            (
+                "/share --record share.cast".into(),
+                format!("recording to {file} until /unshare"),
+            ),
+            // One recording at a time, and never over an existing file.
+            (
+                "/share --record other.cast".into(),
+                format!("already recording to {file}"),
+            ),
+            ("echo during-$((2+2))".into(), "during-4".into()),
+            ("/unshare".into(), format!("recorded to {file}")),
+            ("echo after-$((3+3))".into(), "after-6".into()),
+            ("/share --record share.cast".into(), "File exists".into()),
+        ];
+        for (typed, answer) in dialogue {
+            type_keys(&keys, &format!("{typed}\r")).await;
+            terminal.until(&answer).await;
+        }
+        drop(keys);
+        within("the host to exit", session).await.expect("joined");
+
+        let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
+        let screen = recording.replay().snapshot().text();
+        assert!(
+            screen.contains("before-2") && screen.contains("during-4"),
+            "{screen}"
+        );
+        let output = recording.output();
+        assert!(
+            !output.contains("after-6") && !output.contains("/share"),
+            "{output}"
+        );
+        assert!(!output.contains("recording to"), "{output}");
+        assert!(!dir.path().join("other.cast").exists());
     }
 }

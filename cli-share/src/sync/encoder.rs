@@ -14,12 +14,19 @@
 //! rows the emulator holds back during a flood (`Holding`). A keyframe the flood's diffs
 //! call for (they outweigh the last one) blanks the scrollback the same way: a flood never
 //! sends the scrollback it is about to push out.
+//!
+//! Every payload is sealed for the share's viewers ([`protocol::e2e`]) where it is set, in
+//! [`ScreenEncoder::frame`] (the keyframe's scrollback frame too); without a sealer (before
+//! the relay named the session) there are no frames. `seq` counts up for the life of the
+//! encoder, across sessions, resumes and relay restarts, so a sealer never sees a number
+//! twice.
 
+use protocol::e2e::{E2eError, FRAME_OVERHEAD, FrameSealer};
 use protocol::limits::MAX_FRAME_BYTES;
 use protocol::{Line, Screen, ScreenFrame, ScreenUpdate, WireError};
 
-/// Room left in a frame for the message around the payload.
-const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024;
+/// Room left in a frame for the message around the payload and what sealing adds.
+const PAYLOAD_BUDGET: usize = MAX_FRAME_BYTES - 1024 - FRAME_OVERHEAD;
 /// Diffs allowed between keyframes even when the last keyframe is tiny (a blank screen).
 const MIN_DIFF_BUDGET: usize = 16 * 1024;
 /// Scrolled rows a diff carries as they are; beyond this the output floods and the diff
@@ -27,8 +34,21 @@ const MIN_DIFF_BUDGET: usize = 16 * 1024;
 /// otherwise bring them later.
 pub(crate) const FLOOD_HISTORY_ROWS: usize = 500;
 
+/// Why no frame could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    #[error("no key to seal frames with yet")]
+    NoSealer,
+    #[error(transparent)]
+    Wire(#[from] WireError),
+    #[error("cannot seal a frame: {0}")]
+    Seal(#[from] E2eError),
+}
+
 #[derive(Debug, Default)]
 pub struct ScreenEncoder {
+    /// Seals every payload for the current session's viewers.
+    sealer: Option<FrameSealer>,
     /// What the next diff is taken against: the screen last sent, with its scrollback rows
     /// left blank, since `Screen::diff_successor` only counts them.
     reference: Option<Screen>,
@@ -46,6 +66,24 @@ pub struct ScreenEncoder {
 impl ScreenEncoder {
     pub fn new() -> ScreenEncoder {
         ScreenEncoder::default()
+    }
+
+    /// Seals frames from now on with `sealer` (a new session's, or the first): the next
+    /// frame is a keyframe, as viewers of a new session have nothing to apply a diff to.
+    pub fn seal_with(&mut self, sealer: FrameSealer) {
+        self.sealer = Some(sealer);
+        self.force_keyframe();
+    }
+
+    /// Makes no more frames until [`seal_with`](Self::seal_with) (the session ended: a
+    /// new one has other keys).
+    pub fn stop_sealing(&mut self) {
+        self.sealer = None;
+    }
+
+    /// Whether frames can be made: a sealer is set.
+    pub fn is_sealing(&self) -> bool {
+        self.sealer.is_some()
     }
 
     /// Makes the next frame a keyframe.
@@ -88,7 +126,10 @@ impl ScreenEncoder {
         &mut self,
         current: &mut Screen,
         held: bool,
-    ) -> Result<Vec<ScreenFrame>, WireError> {
+    ) -> Result<Vec<ScreenFrame>, EncodeError> {
+        if self.sealer.is_none() {
+            return Err(EncodeError::NoSealer);
+        }
         let flooding = held
             || self.reference.as_ref().is_some_and(|reference| {
                 current
@@ -120,7 +161,7 @@ impl ScreenEncoder {
                 {
                     self.reference = Some(reference_of(current));
                 }
-                return Ok(vec![self.frame(false, payload)]);
+                return Ok(vec![self.frame(false, payload)?]);
             }
             if flooding {
                 return self.flood_keyframe(current);
@@ -130,7 +171,7 @@ impl ScreenEncoder {
     }
 
     /// A keyframe of `current` with blank scrollback rows, owing viewers the real ones.
-    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, WireError> {
+    fn flood_keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, EncodeError> {
         let blanked = Screen {
             scrollback: current.scrollback.iter().map(|_| Line::default()).collect(),
             scrolled_total: current.scrolled_total,
@@ -139,17 +180,17 @@ impl ScreenEncoder {
         let payload = match protocol::encode(&ScreenUpdate::Keyframe(blanked)) {
             Ok(payload) if payload.len() <= PAYLOAD_BUDGET => payload,
             Ok(_) | Err(WireError::TooLarge { .. }) => return self.keyframe(current),
-            Err(error) => return Err(error),
+            Err(error) => return Err(error.into()),
         };
         self.history_debt = true;
         self.flooding = true;
         self.keyframe_bytes = payload.len();
-        Ok(vec![self.keyframe_sent(current, payload)])
+        Ok(vec![self.keyframe_sent(current, payload)?])
     }
 
     /// A keyframe of `current`'s visible screen and, when it has a scrollback, the diff
     /// that brings it in.
-    fn keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, WireError> {
+    fn keyframe(&mut self, current: &mut Screen) -> Result<Vec<ScreenFrame>, EncodeError> {
         let (screen, history) = loop {
             let screen = visible(current);
             let Some(diff) = screen
@@ -164,7 +205,7 @@ impl ScreenEncoder {
                     let shed = current.scrollback.len().div_ceil(2);
                     current.scrollback.drain(..shed);
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Err(error.into()),
             }
         };
         let payload = protocol::encode(&ScreenUpdate::Keyframe(screen))?;
@@ -172,26 +213,34 @@ impl ScreenEncoder {
         self.history_debt = false;
         self.flooding = false;
         self.keyframe_bytes = payload.len() + history.as_ref().map_or(0, Vec::len);
-        let mut frames = vec![self.keyframe_sent(current, payload)];
-        frames.extend(history.map(|history| self.frame(false, history)));
+        let mut frames = vec![self.keyframe_sent(current, payload)?];
+        if let Some(history) = history {
+            frames.push(self.frame(false, history)?);
+        }
         Ok(frames)
     }
 
     /// Records a keyframe of `current`.
-    fn keyframe_sent(&mut self, current: &Screen, payload: Vec<u8>) -> ScreenFrame {
+    fn keyframe_sent(
+        &mut self,
+        current: &Screen,
+        payload: Vec<u8>,
+    ) -> Result<ScreenFrame, EncodeError> {
         self.diff_bytes_since_keyframe = 0;
         self.reference = Some(reference_of(current));
         self.frame(true, payload)
     }
 
-    fn frame(&mut self, keyframe: bool, payload: Vec<u8>) -> ScreenFrame {
+    /// The one place a frame's payload is set: `plaintext` sealed under the next `seq`.
+    fn frame(&mut self, keyframe: bool, plaintext: Vec<u8>) -> Result<ScreenFrame, EncodeError> {
+        let sealer = self.sealer.as_mut().ok_or(EncodeError::NoSealer)?;
         let seq = self.next_seq;
         self.next_seq += 1;
-        ScreenFrame {
+        Ok(ScreenFrame {
             seq,
             keyframe,
-            payload,
-        }
+            payload: sealer.seal(seq, keyframe, &plaintext)?,
+        })
     }
 }
 
@@ -222,13 +271,32 @@ fn reference_of(screen: &Screen) -> Screen {
 
 #[cfg(test)]
 mod tests {
+    use protocol::e2e::FrameOpener;
     use protocol::limits::SCROLLBACK_LINES;
     use protocol::{Color, Run, Style};
 
     use super::*;
 
+    const SECRET: [u8; 32] = [5; 32];
+    const SESSION: &str = "encoder-tests";
+
+    fn sealing() -> ScreenEncoder {
+        let mut encoder = ScreenEncoder::new();
+        encoder.seal_with(FrameSealer::new(&SECRET, SESSION));
+        encoder
+    }
+
+    /// What a viewer with the link's key reads of `frame`.
+    fn update(frame: &ScreenFrame) -> ScreenUpdate {
+        let opener = FrameOpener::new(&SECRET, SESSION);
+        let plain = opener
+            .open(frame.seq, frame.keyframe, &frame.payload)
+            .expect("opens");
+        protocol::decode(&plain).unwrap()
+    }
+
     /// The one frame `encoded` holds.
-    fn single(encoded: Result<Vec<ScreenFrame>, WireError>) -> ScreenFrame {
+    fn single(encoded: Result<Vec<ScreenFrame>, EncodeError>) -> ScreenFrame {
         let mut frames = encoded.unwrap();
         assert_eq!(frames.len(), 1, "{frames:?}");
         frames.remove(0)
@@ -241,8 +309,7 @@ mod tests {
     }
 
     fn apply(viewer: &mut Option<Screen>, frame: &ScreenFrame) {
-        let update: ScreenUpdate = protocol::decode(&frame.payload).unwrap();
-        match (update, viewer.as_mut()) {
+        match (update(frame), viewer.as_mut()) {
             (ScreenUpdate::Keyframe(screen), _) => *viewer = Some(screen),
             (ScreenUpdate::Diff(diff), Some(screen)) => screen.apply(&diff).unwrap(),
             (ScreenUpdate::Diff(_), None) => panic!("diff before keyframe"),
@@ -251,7 +318,7 @@ mod tests {
 
     #[test]
     fn first_frame_is_a_keyframe_then_diffs_then_nothing() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         let first = single(encoder.encode(&mut screen, false));
@@ -268,7 +335,7 @@ mod tests {
 
     #[test]
     fn coalesced_changes_arrive_as_one_diff_of_the_final_state() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         let mut viewer = None;
         apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
@@ -282,7 +349,7 @@ mod tests {
 
     #[test]
     fn keyframes_on_demand_on_resize_and_when_diffs_outweigh_the_keyframe() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(10, 4);
         assert!(single(encoder.encode(&mut screen, false)).keyframe);
         encoder.force_keyframe();
@@ -320,7 +387,7 @@ mod tests {
 
     #[test]
     fn floods_leave_history_out_and_a_keyframe_repays_it() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(20, 4);
         let mut viewer = None;
         apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
@@ -340,7 +407,7 @@ mod tests {
             next += 3 * FLOOD_HISTORY_ROWS;
             let frame = single(encoder.encode(&mut screen, false));
             assert!(!frame.keyframe, "a flood goes on as diffs");
-            let ScreenUpdate::Diff(diff) = protocol::decode(&frame.payload).unwrap() else {
+            let ScreenUpdate::Diff(diff) = update(&frame) else {
                 unreachable!()
             };
             assert!(diff.history.is_empty());
@@ -380,7 +447,7 @@ mod tests {
 
     #[test]
     fn keyframes_during_a_flood_blank_the_scrollback() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(200, 40);
         let mut viewer = None;
         apply(&mut viewer, &single(encoder.encode(&mut screen, false)));
@@ -413,8 +480,57 @@ mod tests {
     }
 
     #[test]
-    fn oversized_keyframes_shed_scrollback() {
+    fn no_frames_without_a_sealer_and_seq_goes_on_across_sealers() {
         let mut encoder = ScreenEncoder::new();
+        let mut screen = Screen::new(10, 4);
+        assert!(matches!(
+            encoder.encode(&mut screen, false),
+            Err(EncodeError::NoSealer)
+        ));
+        encoder.seal_with(FrameSealer::new(&SECRET, SESSION));
+        let first = single(encoder.encode(&mut screen, false));
+        screen.lines[0] = Line::plain("a");
+        single(encoder.encode(&mut screen, false));
+        encoder.stop_sealing();
+        assert!(!encoder.is_sealing());
+        assert!(encoder.encode(&mut screen, false).is_err());
+        // A new session: its first frame is a keyframe, numbered after the last session's.
+        encoder.seal_with(FrameSealer::new(&SECRET, "next session"));
+        let next = single(encoder.encode(&mut screen, false));
+        assert!(next.keyframe);
+        assert_eq!(next.seq, first.seq + 2);
+        assert!(
+            FrameOpener::new(&SECRET, SESSION)
+                .open(next.seq, true, &next.payload)
+                .is_err(),
+            "sealed for the new session only"
+        );
+    }
+
+    #[test]
+    fn payloads_are_sealed_and_never_carry_the_screen_in_clear() {
+        let mut encoder = sealing();
+        let mut screen = Screen::new(40, 4);
+        scroll(&mut screen, 0, 6);
+        screen.lines[0] = Line::plain("plain-marker");
+        let keyframes = encoder.encode(&mut screen, false).unwrap();
+        assert_eq!(keyframes.len(), 2, "the screen, then its scrollback");
+        screen.lines[1] = Line::plain("second-marker");
+        let diff = single(encoder.encode(&mut screen, false));
+        let markers = [("plain-marker", &keyframes[0]), ("line 0", &keyframes[1])];
+        for (marker, frame) in markers.into_iter().chain([("second-marker", &diff)]) {
+            let shown = String::from_utf8_lossy(&frame.payload);
+            assert!(!shown.contains(marker), "{shown}");
+        }
+        let mut viewer = None;
+        apply_all(&mut viewer, &keyframes);
+        apply(&mut viewer, &diff);
+        assert_eq!(viewer.as_ref(), Some(&screen));
+    }
+
+    #[test]
+    fn oversized_keyframes_shed_scrollback() {
+        let mut encoder = sealing();
         let mut screen = Screen::new(1000, 2);
         // A thousand runs of one cell, each of another colour: over 4 MiB in 2,000 rows.
         let runs = (0..1000u32)
@@ -450,7 +566,7 @@ mod tests {
 
     #[test]
     fn a_keyframe_is_the_screen_alone_and_the_next_frame_its_scrollback() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = full_screen();
         let frames = encoder.encode(&mut screen, false).unwrap();
         let [keyframe, history] = &frames[..] else {
@@ -491,7 +607,7 @@ mod tests {
 
     #[test]
     fn rows_the_emulator_holds_back_are_a_flood_owed_to_viewers() {
-        let mut encoder = ScreenEncoder::new();
+        let mut encoder = sealing();
         let mut screen = Screen::new(20, 4);
         let mut viewer = None;
         apply(&mut viewer, &single(encoder.encode(&mut screen, false)));

@@ -1,7 +1,8 @@
 //! The local terminal, for the host and `share watch` alike: raw mode and size
 //! ([`tty`]), its byte streams on threads of their own ([`stdio`]), and drawing a screen
-//! on it ([`render`]).
+//! on it ([`render`]), and a QR code ([`qr`]).
 
+pub(crate) mod qr;
 pub(crate) mod render;
 pub(crate) mod stdio;
 pub(crate) mod tty;

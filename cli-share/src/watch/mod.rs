@@ -2,16 +2,22 @@
 //! that changed), forwards keystrokes with a collab link, or, for scripts, dumps the
 //! screen, waits for some text, or sends input.
 //!
+//! Frames open with the link's read secret and keystrokes are sealed with its write secret
+//! (`protocol::e2e`); whether this viewer may type is the link's to say (a write secret),
+//! not the relay's. A frame that fails to open or comes out of order ends the watch: the
+//! relay altered the session, and nothing it sent after the last authentic frame is shown.
 //! What it prints of the host's text (`--dump`, `--until`) is stripped of control
 //! sequences ([`plain`]), and `--until` looks for its text in what is printed; the live
 //! view draws cells, never control characters.
 //!
-//! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired or read-only link, or
-//! a relay or trust setting refused, 3 the session ended.
+//! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired, keyless or read-only
+//! link, or a relay or trust setting refused, 3 the session ended, 4 the relay altered the
+//! session.
 
 use std::time::Duration;
 
-use protocol::{EndReason, Mode, RelayToViewer, Screen};
+use protocol::e2e::{E2eError, InputSealer};
+use protocol::{EndReason, RelayToViewer, Screen};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -19,7 +25,7 @@ mod escapes;
 mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::client::{self, NetError, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
+use crate::client::{self, NetError, Nodes, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
 use crate::sync::mirror::Mirror;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
@@ -33,6 +39,8 @@ const SETTLE: Duration = Duration::from_millis(200);
 const LINGER: Duration = Duration::from_secs(3);
 /// How long a viewer retries a relay that is going away.
 const RETRY_FOR: Duration = Duration::from_secs(30);
+/// How long a watcher waits before asking a busy relay again.
+const BUSY_PAUSE: Duration = Duration::from_secs(2);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
 const QUIT_KEY: u8 = 0x1d;
 
@@ -40,6 +48,7 @@ const QUIT_KEY: u8 = 0x1d;
 const EXIT_FAILED: i32 = 1;
 const EXIT_BAD_LINK: i32 = 2;
 const EXIT_ENDED: i32 = 3;
+const EXIT_ALTERED: i32 = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Goal {
@@ -71,6 +80,16 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
         Ok(input) => input,
         Err(error) => return Ok(fail(EXIT_BAD_LINK, &format!("--send: {error}"))),
     };
+    let sealer = link
+        .keys
+        .write
+        .map(|write| InputSealer::new(&write, &link.session_id));
+    if input.is_some() && sealer.is_none() {
+        return Ok(fail(
+            EXIT_BAD_LINK,
+            "this link is read-only (it holds no write key)",
+        ));
+    }
     let goal = if args.dump {
         Goal::Dump
     } else if let Some(text) = &args.until {
@@ -88,13 +107,14 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
-    let (mut viewer, mode) = loop {
-        let mut viewer = match connect(&link, &policy, transport).await {
+    let mut nodes = Nodes::new(link.base.clone());
+    let viewer = loop {
+        let mut viewer = match connect(&link, &policy, transport, &mut nodes).await {
             Ok(viewer) => viewer,
             Err(code) => return Ok(code),
         };
         match viewer.recv().await {
-            Ok(RelayToViewer::Welcome(welcome)) => break (viewer, welcome.mode),
+            Ok(RelayToViewer::Welcome(_)) => break viewer,
             Ok(RelayToViewer::Ended { reason, message }) => return Ok(ended(reason, &message)),
             Ok(other) => {
                 return Ok(fail(
@@ -109,22 +129,20 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
             Err(error) => return Ok(net_failure(&error)),
         }
     };
-    if let Some(input) = &input {
-        if mode != Mode::Collab {
-            return Ok(fail(EXIT_BAD_LINK, "this link is read-only"));
-        }
-        if let Err(error) = viewer.send_input(input).await {
-            return Ok(net_failure(&error));
-        }
-    }
     let mut session = Session {
+        mirror: Mirror::new(&link.keys, &link.session_id),
         link,
+        nodes,
         policy,
         transport,
         viewer,
-        mode,
-        mirror: Mirror::new(),
+        sealer,
     };
+    if let Some(input) = &input
+        && let Err(error) = session.send(input).await
+    {
+        return Ok(net_failure(&error));
+    }
     match goal {
         Goal::Interactive => session.interactive().await,
         Goal::SendOnly => Ok(session.linger().await),
@@ -134,10 +152,13 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 
 struct Session {
     link: ShareUrl,
+    /// The relay's cluster (just the link's relay when it is alone).
+    nodes: Nodes,
     policy: RelayPolicy,
     transport: ViewerTransport,
     viewer: ViewerLink,
-    mode: Mode,
+    /// Seals keystrokes: only with a collab link (a write secret).
+    sealer: Option<InputSealer>,
     mirror: Mirror,
 }
 
@@ -243,26 +264,30 @@ impl Session {
     }
 
     async fn keys(&mut self, bytes: &[u8]) -> Next {
-        if bytes.contains(&QUIT_KEY) || (self.mode != Mode::Collab && bytes.contains(&0x03)) {
+        if bytes.contains(&QUIT_KEY) || (self.sealer.is_none() && bytes.contains(&0x03)) {
             return Next::Exit(0);
         }
-        if self.mode == Mode::Collab
-            && let Err(error) = self.viewer.send_input(bytes).await
-        {
+        if let Err(error) = self.send(bytes).await {
             return Next::Exit(net_failure(&error));
         }
         Next::Nothing
     }
 
+    /// Types `bytes` into the session, sealed; nothing without a collab link.
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        match &mut self.sealer {
+            Some(sealer) => self.viewer.send_sealed(sealer, bytes).await,
+            None => Ok(()),
+        }
+    }
+
     async fn handle(&mut self, message: Result<RelayToViewer, NetError>) -> Next {
         match message {
-            Ok(RelayToViewer::Frame(frame)) => {
-                if self.mirror.apply(&frame) {
-                    Next::Changed
-                } else {
-                    Next::Nothing
-                }
-            }
+            Ok(RelayToViewer::Frame(frame)) => match self.mirror.apply(&frame) {
+                Ok(true) => Next::Changed,
+                Ok(false) => Next::Nothing,
+                Err(error) => Next::Exit(altered(&error)),
+            },
             Ok(RelayToViewer::Ended { reason, message }) => Next::Exit(ended(reason, &message)),
             // The relay restarts, or the connection was lost (idle timeout, network
             // change): the same link joins again and the screen re-syncs from a keyframe.
@@ -283,27 +308,45 @@ impl Session {
         while Instant::now() < give_up {
             sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
-            if let Ok(viewer) = connect(&self.link, &self.policy, self.transport).await {
-                self.viewer = viewer;
-                return Next::Nothing;
+            match connect(&self.link, &self.policy, self.transport, &mut self.nodes).await {
+                Ok(viewer) => {
+                    self.viewer = viewer;
+                    return Next::Nothing;
+                }
+                // A node of a cluster that stays away: another has the session too.
+                Err(_) => {
+                    self.nodes.advance();
+                }
             }
         }
         Next::Exit(fail(EXIT_FAILED, "the relay went away"))
     }
 }
 
-/// Discovers the relay of `link` and joins its session; the exit code on failure.
+/// Discovers the relay of `link` (the current node of its cluster) and joins its session;
+/// the exit code on failure.
 async fn connect(
     link: &ShareUrl,
     policy: &RelayPolicy,
     transport: ViewerTransport,
+    nodes: &mut Nodes,
 ) -> Result<ViewerLink, i32> {
-    let relay = client::discover(&link.base, policy)
+    let relay = client::discover(nodes.current(), policy)
         .await
         .map_err(|error| net_failure(&error))?;
-    client::connect_viewer(&relay, link, transport)
-        .await
-        .map_err(|error| net_failure(&error))
+    nodes.learn(&relay);
+    // A busy relay (a full session, or a node of a cluster that cannot reach Redis) says
+    // when to come back.
+    let give_up = Instant::now() + RETRY_FOR;
+    loop {
+        match client::connect_viewer(&relay, link, transport).await {
+            Err(NetError::Busy(why)) if Instant::now() < give_up => {
+                tracing::info!(%why, "the relay is busy; retrying");
+                sleep(BUSY_PAUSE).await;
+            }
+            connected => return connected.map_err(|error| net_failure(&error)),
+        }
+    }
 }
 
 fn net_failure(error: &NetError) -> i32 {
@@ -318,6 +361,7 @@ fn net_failure(error: &NetError) -> i32 {
         ),
         NetError::Rejected(_)
         | NetError::Url(_)
+        | NetError::LinkKey(_)
         | NetError::PlainHttp(_)
         | NetError::ForeignEndpoint { .. } => fail(EXIT_BAD_LINK, &error.to_string()),
         NetError::Ended => ended(EndReason::HostEnded, ""),
@@ -336,6 +380,18 @@ fn ended(reason: EndReason, message: &str) -> i32 {
         println!("Session ended: {why} ({})", printable(message));
     }
     EXIT_ENDED
+}
+
+/// A frame failed to open or came out of order: the relay (or its path) changed what the
+/// host sent. Said on stderr; the screen is not printed, the watch does not reconnect.
+fn altered(error: &E2eError) -> i32 {
+    match error {
+        E2eError::Altered | E2eError::Replayed(_) => fail(EXIT_ALTERED, &error.to_string()),
+        other => fail(
+            EXIT_ALTERED,
+            &format!("the relay altered this session ({other})"),
+        ),
+    }
 }
 
 fn fail(code: i32, why: &str) -> i32 {
@@ -357,10 +413,10 @@ mod tests {
 
     use super::*;
     use crate::client::{HostConnection, HostOptions, HostTransport, connect_host};
-    use crate::testing::{relay_config, showing, start_relay, within};
+    use crate::testing::{TestShare, relay_config, start_relay, within};
 
-    /// A host on a relay of its own, showing `text`.
-    async fn host_showing(text: &str) -> (relay::RunningRelay, HostConnection) {
+    /// A host on a relay of its own, showing `text`, and its read-only link.
+    async fn host_showing(text: &str) -> (relay::RunningRelay, HostConnection, String) {
         let relay = start_relay(relay_config()).await;
         let options = HostOptions {
             transport: Some(HostTransport::Quic),
@@ -372,10 +428,33 @@ mod tests {
         })
         .await
         .expect("the host is welcomed");
-        within("the frame", host.sender.send_frame(showing(0, text)))
+        let mut share = TestShare::new(&host.welcome.session_id);
+        within("the frame", host.sender.send_frame(share.showing(0, text)))
             .await
             .expect("sent");
-        (relay, host)
+        let read = share.read_link(&host.welcome.links);
+        (relay, host, read)
+    }
+
+    /// A watch of `link` until it shows `text` (60 s), once the host saw it join.
+    async fn joined_watch(
+        host: &mut HostConnection,
+        link: &str,
+        text: &str,
+    ) -> tokio::task::JoinHandle<anyhow::Result<i32>> {
+        let watching = tokio::spawn(run(WatchArgs {
+            until: Some(text.into()),
+            timeout: 60.0,
+            ..args(link)
+        }));
+        within("the watcher to join", async {
+            while !matches!(
+                host.receiver.recv().await,
+                Ok(RelayToHost::ViewerJoined { .. })
+            ) {}
+        })
+        .await;
+        watching
     }
 
     fn args(url: &str) -> WatchArgs {
@@ -392,8 +471,8 @@ mod tests {
 
     #[tokio::test]
     async fn until_exits_0_once_the_screen_shows_the_text_and_1_after_its_timeout() {
-        let (relay, host) = host_showing("hello watchers").await;
-        let link = &host.welcome.links.read;
+        let (relay, _host, link) = host_showing("hello watchers").await;
+        let link = &link;
         let shown = WatchArgs {
             until: Some("hello watchers".into()),
             ..args(link)
@@ -410,19 +489,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_watch_of_a_session_that_ends_exits_3() {
-        let (relay, mut host) = host_showing("about to end").await;
-        let watching = tokio::spawn(run(WatchArgs {
-            until: Some("never shown".into()),
-            timeout: 60.0,
-            ..args(&host.welcome.links.read)
-        }));
-        within("the watcher to join", async {
-            while !matches!(
-                host.receiver.recv().await,
-                Ok(RelayToHost::ViewerJoined { .. })
-            ) {}
-        })
-        .await;
+        let (relay, mut host, link) = host_showing("about to end").await;
+        let watching = joined_watch(&mut host, &link, "never shown").await;
         host.sender.bye("done").await.expect("goodbye");
         let code = within("the watch", watching).await.expect("joined");
         assert_eq!(code.unwrap(), EXIT_ENDED);
@@ -431,25 +499,47 @@ mod tests {
 
     #[tokio::test]
     async fn bad_links_and_input_on_a_read_only_link_exit_2() {
-        let (relay, host) = host_showing("read only").await;
+        let (relay, host, link) = host_showing("read only").await;
         let read_only = WatchArgs {
             send: Some("echo leaked\\r".into()),
-            ..args(&host.welcome.links.read)
+            ..args(&link)
         };
         assert_eq!(
             within("the watch", run(read_only)).await.unwrap(),
             EXIT_BAD_LINK
         );
-        let (base, token) = host.welcome.links.read.split_once('#').unwrap();
-        let forged = format!("{base}#{token}x");
+        // A token changed in its signature: the relay refuses it.
+        let (base, fragment) = link.split_once('#').unwrap();
+        let forged = format!("{base}#x{fragment}");
         assert_eq!(
             within("the watch", run(args(&forged))).await.unwrap(),
+            EXIT_BAD_LINK
+        );
+        // The relay's link alone carries no key: refused before connecting.
+        let keyless = &host.welcome.links.read;
+        assert_eq!(
+            within("the watch", run(args(keyless))).await.unwrap(),
             EXIT_BAD_LINK
         );
         assert_eq!(
             within("the watch", run(args("not a link"))).await.unwrap(),
             EXIT_BAD_LINK
         );
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_frame_that_does_not_open_ends_the_watch_with_exit_4() {
+        let (relay, mut host, link) = host_showing("authentic").await;
+        let watching = joined_watch(&mut host, &link, "forged").await;
+        // What a relay would send if it could write screens: a frame under another key.
+        let mut forger = TestShare::new(&host.welcome.session_id);
+        let forged = forger.showing(1, "forged");
+        within("the frame", host.sender.send_frame(forged))
+            .await
+            .expect("sent");
+        let code = within("the watch", watching).await.expect("joined");
+        assert_eq!(code.unwrap(), EXIT_ALTERED);
         relay.shutdown().await;
     }
 

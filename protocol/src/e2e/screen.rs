@@ -32,6 +32,16 @@ pub struct FrameSealer {
     last_seq: Option<u64>,
 }
 
+impl std::fmt::Debug for FrameSealer {
+    // The key stays out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameSealer")
+            .field("session_id", &self.session_id)
+            .field("last_seq", &self.last_seq)
+            .finish_non_exhaustive()
+    }
+}
+
 impl FrameSealer {
     pub fn new(read_secret: &[u8], session_id: &str) -> Self {
         Self::with_epoch(read_secret, session_id, rand::rng().random())

@@ -4,8 +4,8 @@
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
+use protocol::codec::{CodecError, LengthCodec};
 use protocol::datagram;
-use protocol::frame::{FrameCodec, FrameError};
 use protocol::limits::MAX_FRAME_BYTES;
 use tokio_util::codec::Decoder;
 
@@ -78,7 +78,7 @@ proptest! {
     #[test]
     fn frame_codec(bytes in mutated_stream(), chunk in 1usize..4096, max in prop_oneof![Just(MAX_FRAME_BYTES), 0usize..512]) {
         guard(|| format!("frame codec, chunks of {chunk}, max {max}: {}", hex::encode(&bytes)), || {
-            let mut codec = FrameCodec::with_max(max);
+            let mut codec = LengthCodec::with_max(max);
             let mut buf = BytesMut::new();
             let mut frames = Vec::new();
             let mut refused = false;
@@ -95,7 +95,7 @@ proptest! {
                     match out {
                         Ok(Some(frame)) => frames.push(frame),
                         Ok(None) => break,
-                        Err(FrameError::TooLarge { len, max: limit }) => {
+                        Err(CodecError::TooLarge { len, max: limit }) => {
                             prop_assert!(len > limit);
                             refused = true;
                             break 'feed;
@@ -107,8 +107,8 @@ proptest! {
             if !refused {
                 match codec.decode_eof(&mut buf) {
                     Ok(Some(frame)) => frames.push(frame),
-                    Ok(None) | Err(FrameError::Truncated) => {}
-                    Err(FrameError::TooLarge { .. }) => refused = true,
+                    Ok(None) | Err(CodecError::Truncated) => {}
+                    Err(CodecError::TooLarge { .. }) => refused = true,
                     Err(other) => prop_assert!(false, "unexpected error {other}"),
                 }
             }

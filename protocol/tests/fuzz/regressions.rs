@@ -58,7 +58,7 @@ fn a_keyframe_declaring_more_rows_than_the_limit_is_refused_before_allocating() 
 #[test]
 fn a_length_prefix_alone_does_not_reserve_its_frame() {
     let mut buf = BytesMut::from(&(limits::MAX_FRAME_BYTES as u32).to_be_bytes()[..]);
-    let (decoded, peak) = peak_of(|| FrameCodec::default().decode(&mut buf));
+    let (decoded, peak) = peak_of(|| LengthCodec::default().decode(&mut buf));
     assert!(matches!(decoded, Ok(None)));
     assert!(peak < 1024, "held {peak} bytes");
 }

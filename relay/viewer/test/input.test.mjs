@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { keyBytes, keySequence, pasteChunks } from '../input.js';
-import { MAX_INPUT_BYTES } from '../limits.js';
+import { MAX_SEALED_INPUT_PLAINTEXT } from '../seal.js';
 
 const key = (k, mods = {}) => ({ key: k, ctrlKey: false, altKey: false, shiftKey: false, metaKey: false, ...mods });
 const text = (bytes) => new TextDecoder().decode(bytes);
@@ -91,9 +91,9 @@ test('a paste turns line breaks into carriage returns', () => {
 });
 
 test('a long paste is split under the input limit without cutting a character', () => {
-  const long = 'é'.repeat(MAX_INPUT_BYTES); // two bytes each: needs two full chunks
+  const long = 'é'.repeat(MAX_SEALED_INPUT_PLAINTEXT); // two bytes each: needs two full chunks
   const chunks = pasteChunks(long);
   assert.ok(chunks.length >= 2);
-  for (const chunk of chunks) assert.ok(chunk.length <= MAX_INPUT_BYTES && chunk.length > 0);
+  for (const chunk of chunks) assert.ok(chunk.length <= MAX_SEALED_INPUT_PLAINTEXT && chunk.length > 0);
   assert.equal(chunks.map(text).join(''), long, 'every chunk is valid UTF-8 and nothing is lost');
 });

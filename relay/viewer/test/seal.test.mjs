@@ -6,7 +6,17 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { FrameOpener, FrameOrder, InputSealer, SealError, splitFragment } from '../seal.js';
+import {
+  FrameOpener,
+  FrameOrder,
+  FrameSealer,
+  INPUT_OVERHEAD,
+  InputSealer,
+  MAX_SEALED_INPUT_PLAINTEXT,
+  SealError,
+  splitFragment,
+} from '../seal.js';
+import { MAX_INPUT_BYTES } from '../limits.js';
 
 const vectors = JSON.parse(
   readFileSync(new URL('../../../protocol/tests/vectors/sealed.json', import.meta.url), 'utf8'),
@@ -23,6 +33,12 @@ for (const v of ofKind('frame')) {
   test(`sealed frame ${v.name} opens to its plaintext`, async () => {
     const opener = await FrameOpener.create(fromHex(v.secret), v.session_id);
     assert.equal(toHex(await opener.open(v.seq, v.keyframe, fromHex(v.sealed))), v.plaintext);
+  });
+
+  test(`frame ${v.name} is sealed byte for byte as the host seals it`, async () => {
+    const epoch = fromHex(v.sealed).subarray(1, 5);
+    const sealer = await FrameSealer.create(fromHex(v.secret), v.session_id, epoch);
+    assert.equal(toHex(await sealer.seal(v.seq, v.keyframe, fromHex(v.plaintext))), v.sealed);
   });
 
   test(`sealed frame ${v.name} refuses every alteration`, async () => {
@@ -48,8 +64,11 @@ test('input is sealed byte for byte as the host expects', async () => {
   const inputs = ofKind('input');
   const sealer = await InputSealer.create(fromHex(inputs[0].secret), inputs[0].session_id, fromHex(inputs[0].sender));
   for (const v of inputs) {
-    assert.equal(toHex(await sealer.seal(fromHex(v.plaintext), fromHex(v.nonce))), v.sealed, v.name);
+    const sealed = await sealer.seal(fromHex(v.plaintext), fromHex(v.nonce));
+    assert.equal(toHex(sealed), v.sealed, v.name);
+    assert.equal(sealed.length, fromHex(v.plaintext).length + INPUT_OVERHEAD);
   }
+  assert.equal(MAX_SEALED_INPUT_PLAINTEXT + INPUT_OVERHEAD, MAX_INPUT_BYTES);
 });
 
 test('links split into the token and the secrets', () => {
@@ -72,4 +91,7 @@ test('replayed keyframes and reordered diffs are caught; resyncs and gaps are no
   }
   assert.throws(() => order.check(9, false), (e) => e instanceof SealError && e.altered);
   assert.throws(() => order.check(2, true), (e) => e instanceof SealError && e.altered);
+  // A keyframe swapped with the diff after it: keyframe 5 after diff 9.
+  assert.throws(() => order.check(5, true), (e) => e instanceof SealError && e.altered);
 });
+

@@ -225,7 +225,10 @@ async fn ctrl_c(
 ) -> anyhow::Result<Vec<Option<Duration>>> {
     let at_prompt = |v: &super::ours::ScreenViewer| v.cursor_row() == PROMPT;
     let flooding = |v: &super::ours::ScreenViewer| {
-        v.screen.lines.iter().filter(|l| l.text() == "y").count() >= usize::from(ROWS / 2)
+        v.screen().is_some_and(|screen| {
+            let ys = screen.lines.iter().filter(|l| l.text() == "y").count();
+            ys >= usize::from(ROWS / 2)
+        })
     };
     let wait = Duration::from_secs(30);
     anyhow::ensure!(

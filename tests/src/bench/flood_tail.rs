@@ -61,10 +61,8 @@ async fn measure(mut terminal: Terminal, mut viewer: Watcher, stamp: &Path) -> a
     let _ = std::fs::remove_file(stamp);
     terminal.start().await?;
     let shows_last_line = |v: &super::ours::ScreenViewer| {
-        v.screen
-            .lines
-            .iter()
-            .any(|l| l.text().trim_end() == LAST_LINE)
+        v.screen()
+            .is_some_and(|s| s.lines.iter().any(|l| l.text().trim_end() == LAST_LINE))
     };
     let shown = viewer
         .wait(FLOOD_TIMEOUT, shows_last_line, LAST_LINE.as_bytes())

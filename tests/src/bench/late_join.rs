@@ -63,7 +63,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     // What the visible screen alone costs as a keyframe: how small a first paint can be.
     let screen_only = Screen {
         scrollback: VecDeque::new(),
-        ..first.screen.clone()
+        ..first.screen().context("no screen")?.clone()
     };
     let screen_only = protocol::encode(&ScreenUpdate::Keyframe(screen_only))?.len();
     report.record(
@@ -77,7 +77,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
         let started = Instant::now();
         let mut late = ScreenViewer::connect(&info, &link, ViewerTransport::WebSocket).await?;
         tokio::time::timeout(WAIT, async {
-            while late.screen.lines != first.screen.lines {
+            while late.screen().map(|s| &s.lines) != first.screen().map(|s| &s.lines) {
                 late.next_frame().await?;
             }
             anyhow::Ok(())
@@ -125,7 +125,9 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
 /// The whole output is on the screen, and the scrollback is full of real rows: the
 /// keyframe that follows a flood has repaid the rows the flood's frames left blank.
 fn settled(viewer: &ScreenViewer) -> bool {
-    let screen = &viewer.screen;
+    let Some(screen) = viewer.screen() else {
+        return false;
+    };
     screen
         .lines
         .iter()

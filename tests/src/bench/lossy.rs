@@ -18,8 +18,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cli_share::client::{Congestion, HostOptions, HostTransport, ShareUrl, ViewerTransport};
+use cli_share::client::{
+    Congestion, HostOptions, HostTransport, ShareKeys, ShareUrl, ViewerTransport,
+};
 use cli_share::client::{ShareEvent, Sharing, Target};
+use protocol::e2e::{FRAME_OVERHEAD, FrameSealer};
 use protocol::{FrameHeader, HostHello, PROTOCOL_VERSION, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::mpsc;
@@ -214,6 +217,7 @@ impl Net {
                 webtransport: format!("https://{}", relay.webtransport_addr()),
                 fingerprints: fingerprints.clone(),
                 self_signed: true,
+                nodes: Vec::new(),
             },
             trust: cli_share::client::Trust::pinned_hex(&fingerprints)?,
         })
@@ -241,9 +245,15 @@ impl Net {
             .b
             .spawn(async move { Sharing::start_with_relay(target, info, hello) })
             .await?;
-        let link = loop {
+        let mut keys = ShareKeys::generate(false);
+        let (link, sealer) = loop {
             match tokio::time::timeout(PATIENCE, sharing.next()).await {
-                Ok(Some(ShareEvent::Welcome { links, .. })) => break links.read,
+                Ok(Some(ShareEvent::Welcome {
+                    session_id, links, ..
+                })) => {
+                    let sealer = keys.session(&session_id).context("a new session")?;
+                    break (keys.links(&links).read, sealer);
+                }
                 Ok(Some(ShareEvent::Stopped(why))) => anyhow::bail!("host refused: {why}"),
                 Ok(Some(_)) => {}
                 Ok(None) | Err(_) => anyhow::bail!("no welcome for the host"),
@@ -268,6 +278,7 @@ impl Net {
             sharing,
             arrivals,
             viewer,
+            sealer,
             sent: Arc::default(),
             next_seq: 0,
         })
@@ -388,6 +399,8 @@ struct Session {
     sharing: Sharing,
     arrivals: mpsc::UnboundedReceiver<(u64, Instant)>,
     viewer: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// Seals each frame, as `share` does.
+    sealer: FrameSealer,
     /// When each frame's screen change happened.
     sent: Arc<Mutex<HashMap<u64, Instant>>>,
     next_seq: u64,
@@ -401,10 +414,15 @@ impl Session {
         if let Ok(mut sent) = self.sent.lock() {
             sent.insert(seq, Instant::now());
         }
+        let keyframe = keyframe || seq == 0;
+        let payload = self
+            .sealer
+            .seal(seq, keyframe, &[b'x'; PAYLOAD - FRAME_OVERHEAD])
+            .expect("seq goes up");
         ScreenFrame {
             seq,
-            keyframe: keyframe || seq == 0,
-            payload: vec![b'x'; PAYLOAD],
+            keyframe,
+            payload,
         }
     }
 

@@ -60,6 +60,9 @@ fn target_of(name: &str) -> Option<Target> {
         "flood_viewer_bytes_ratio" => Target::Below(0.01),
         "flood_wrapper_throughput_ratio" => Target::AtLeast(0.9),
         "flood_ctrl_c_ms" => Target::Below(100.0),
+        // Issue 15: what sealing adds, against the same run without it.
+        "sealing_update_latency_added_p50_ms" => Target::Below(0.1),
+        "sealing_fanout_1000_ws_relay_cpu_ratio" => Target::Below(1.1),
         // Issue 16: no worse than raw forwarding where it counts.
         _ if name.starts_with("host_update_latency_") && (ends("_p50_ms") || ends("_p99_ms")) => {
             Target::AtMostBaseline
@@ -69,6 +72,12 @@ fn target_of(name: &str) -> Option<Target> {
         "late_join_first_paint_bytes" => Target::Below(8192.0),
         "fanout_1000_ws_total_cpu_cores" => Target::AtMostBaseline,
         "flood_wrapper_vs_script_ratio" => Target::AtLeast(0.9),
+        // Issue 17: a viewer on another node than the host, within 1 ms of one on the same.
+        "cluster_cross_node_extra_p99_ms" => Target::Below(1.0),
+        "cluster_fanout_1000_ws_p99_ms" => Target::Below(50.0),
+        _ if name.starts_with("cluster_fanout_1000_ws_node_") => Target::Below(1.0),
+        // Within the default grace period, or the session would have ended.
+        "cluster_failover_first_frame_ms" => Target::Below(30_000.0),
         _ => return None,
     })
 }

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
 use protocol::{
-    FrameCodec, FrameHeader, HOST_ALPN, HostHello, HostToRelay, HostWelcome, RelayToHost,
+    FrameHeader, HOST_ALPN, HostHello, HostToRelay, HostWelcome, LengthCodec, RelayToHost,
     ScreenFrame, Transport, WEBTRANSPORT_ALPN,
 };
 use rustls::pki_types::CertificateDer;
@@ -25,8 +25,8 @@ type Root = CertificateDer<'static>;
 pub struct QuicHost {
     pub welcome: HostWelcome,
     pub conn: quinn::Connection,
-    send: FramedWrite<quinn::SendStream, FrameCodec>,
-    _recv: FramedRead<quinn::RecvStream, FrameCodec>,
+    send: FramedWrite<quinn::SendStream, LengthCodec>,
+    _recv: FramedRead<quinn::RecvStream, LengthCodec>,
     _endpoint: quinn::Endpoint,
 }
 
@@ -47,8 +47,8 @@ impl QuicHost {
             .await
             .with_context(|| format!("QUIC to {addr} as {name}"))?;
         let (send, recv) = conn.open_bi().await?;
-        let mut send = FramedWrite::new(send, FrameCodec::default());
-        let mut recv = FramedRead::new(recv, FrameCodec::default());
+        let mut send = FramedWrite::new(send, LengthCodec::default());
+        let mut recv = FramedRead::new(recv, LengthCodec::default());
         send.send(protocol::encode(&HostToRelay::Hello(hello))?)
             .await?;
         let answer = recv.next().await.context("no answer to the hello")??;
@@ -155,7 +155,7 @@ impl Viewer {
         let chain = conn.peer_identity().context("no peer identity")?;
         let fingerprint = certs::fingerprint_hex(chain.as_slice()[0].der());
         let (send, recv) = conn.open_bi().await?.await?;
-        let messages = FramedRead::new(recv, FrameCodec::default())
+        let messages = FramedRead::new(recv, LengthCodec::default())
             .map(|message| message.map_err(anyhow::Error::from));
         Ok(Viewer {
             fingerprint,

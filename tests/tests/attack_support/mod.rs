@@ -12,13 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use cli_share::client::{ShareUrl, ViewerTransport, connect_host, connect_viewer, discover};
+use cli_share::client::{ViewerTransport, connect_host, connect_viewer, discover};
 use e2e::netem::RuntimeThread;
 use protocol::{FrameHeader, RelayToHost, RelayToViewer};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::sync::watch;
 
-use crate::relay_support::{Harness, T, frame, hello, quic_only, within};
+use crate::relay_support::{Harness, T, frame, hello, keyed, quic_only, within};
 
 /// How often the probe's host sends a frame.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(20);
@@ -65,11 +65,16 @@ pub async fn start_isolated(config: RelayConfig) -> Isolated {
 /// Where every attack starts: a relay with `limits` on a runtime of its own, the probe's
 /// session on it, and the probe's latencies before the attack.
 pub async fn probed(limits: relay::Limits) -> (Isolated, Probe, Latencies) {
-    let relay = start_isolated(RelayConfig {
+    probed_with(RelayConfig {
         limits,
         ..RelayConfig::loopback()
     })
-    .await;
+    .await
+}
+
+/// [`probed`] on a relay with `config`.
+pub async fn probed_with(config: RelayConfig) -> (Isolated, Probe, Latencies) {
+    let relay = start_isolated(config).await;
     let probe = Probe::start(&relay.h).await;
     let before = probe.sample(25).await;
     (relay, probe, before)
@@ -151,7 +156,7 @@ impl Probe {
             let host = connect_host(&info, &hello(), &quic_only())
                 .await
                 .expect("probe host");
-            let link = ShareUrl::parse(&host.welcome.links.read).expect("link");
+            let link = keyed(&host.welcome.links.read);
             let mut viewers = Vec::new();
             for transport in [ViewerTransport::WebSocket, ViewerTransport::WebTransport] {
                 let mut viewer = connect_viewer(&info, &link, transport)
@@ -349,7 +354,7 @@ pub async fn raw_hello(
 ) -> (protocol::RelayToHost, quinn::SendStream, quinn::RecvStream) {
     let (mut send, mut recv) = conn.open_bi().await.expect("host stream");
     let bytes = protocol::encode(&protocol::HostToRelay::Hello(hello.clone())).unwrap();
-    let prefixed = protocol::frame::prefixed(&bytes).unwrap();
+    let prefixed = protocol::codec::prefixed(&bytes).unwrap();
     send.write_all(&prefixed).await.expect("hello sent");
     let answer = within("the relay's answer", read_message(&mut recv))
         .await

@@ -13,7 +13,9 @@ use std::time::Duration;
 use cli_share::Emulator;
 use cli_share::Mirror;
 use cli_share::ScreenEncoder;
-use cli_share::client::{HostOptions, HostTransport, RelayPolicy, ShareUrl, ViewerTransport};
+use cli_share::client::{
+    HostOptions, HostTransport, RelayPolicy, ShareKeys, ShareUrl, ViewerTransport,
+};
 use cli_share::client::{ShareEvent, Sharing, Target};
 use e2e::netem::{EmulatedLink, Impairments, LinkConfig, RuntimeThread};
 use protocol::{HostHello, RelayToViewer};
@@ -41,9 +43,22 @@ pub async fn started(grace: Duration) -> Net {
     net
 }
 
+/// Like [`started`], the relay a node of a cluster on a redis-server in A.
+pub async fn started_in_a_cluster(grace: Duration) -> Net {
+    let mut net = Net::new(impaired(50, 0.0), grace);
+    let redis = e2e::redis::RedisServer::start_in(net.link.a())
+        .await
+        .expect("redis-server in A");
+    net.redis = Some(redis);
+    net.start_relay().await;
+    net
+}
+
 /// A link with the relay in A. Fields drop in declaration order: relay, runtimes, link.
 pub struct Net {
     pub relay: Option<RunningRelay>,
+    /// With a cluster: its Redis, in A.
+    pub redis: Option<e2e::redis::RedisServer>,
     pub a: RuntimeThread,
     pub b: RuntimeThread,
     pub link: EmulatedLink,
@@ -80,6 +95,7 @@ impl Net {
         std::fs::write(&ca_file, ca.ca_pem()).expect("write CA");
         Net {
             relay: None,
+            redis: None,
             a,
             b,
             ca: ca.ca_der(),
@@ -97,6 +113,11 @@ impl Net {
             cert: Some(self.cert.clone()),
             jwt_secret: Some(b"lossy-tests-secret-0123456789abcdef".to_vec()),
             grace: self.grace,
+            cluster: self.redis.as_ref().map(|redis| relay::ClusterConfig {
+                redis: redis.url(),
+                node_id: "a".into(),
+                advertise: None,
+            }),
             ..RelayConfig::loopback()
         }
     }
@@ -157,6 +178,7 @@ impl Net {
             sharing,
             emulator: Emulator::new(40, 5),
             encoder: ScreenEncoder::new(),
+            keys: ShareKeys::generate(false),
             link: String::new(),
             resumes: 0,
         };
@@ -191,6 +213,7 @@ impl Net {
     pub fn viewer(&self, rt: &RuntimeThread, link: &str, transport: ViewerTransport) -> Viewer {
         let (tx, rx) = mpsc::unbounded_channel();
         let link = ShareUrl::parse(link).expect("link");
+        let mirror = Mirror::new(&link.keys, &link.session_id);
         let base = link.base.clone();
         let roots = vec![self.ca.clone()];
         rt.spawn(async move {
@@ -204,18 +227,18 @@ impl Net {
                 }
             }
         });
-        Viewer {
-            rx,
-            mirror: Mirror::new(),
-        }
+        Viewer { rx, mirror }
     }
 }
 
-/// The host side: `share`'s reconnecting link fed by a real emulator and frame encoder.
+/// The host side: `share`'s reconnecting link fed by a real emulator and frame encoder,
+/// sealing for the share's keys.
 pub struct Host {
     pub sharing: Sharing,
     emulator: Emulator,
     encoder: ScreenEncoder,
+    keys: ShareKeys,
+    /// The read-only link, with its key.
     pub link: String,
     pub resumes: u32,
 }
@@ -223,18 +246,26 @@ pub struct Host {
 impl Host {
     /// Waits for the next welcome; true when it resumed the session.
     pub async fn welcomed(&mut self) -> bool {
-        let (links, resumed) = self
+        let (session_id, links, resumed) = self
             .until("host welcome", |event| match event {
-                ShareEvent::Welcome { links, resumed, .. } => Some((links, resumed)),
+                ShareEvent::Welcome {
+                    session_id,
+                    links,
+                    resumed,
+                    ..
+                } => Some((session_id, links, resumed)),
                 _ => None,
             })
             .await;
         if resumed {
             self.resumes += 1;
         } else {
-            self.link = links.read;
+            self.link = self.keys.links(&links).read;
         }
-        // As `share` does: a new link starts from a keyframe.
+        // As `share` does: frames sealed for the session, a new link starts from a keyframe.
+        if let Some(sealer) = self.keys.session(&session_id) {
+            self.encoder.seal_with(sealer);
+        }
         self.encoder.force_keyframe();
         resumed
     }
@@ -317,8 +348,10 @@ impl Viewer {
             .await
             .unwrap_or_else(|| panic!("{what}: viewer task ended"))
             .unwrap_or_else(|e| panic!("{what}: {e}"));
-        if let RelayToViewer::Frame(frame) = &message {
-            self.mirror.apply(frame);
+        if let RelayToViewer::Frame(frame) = &message
+            && let Err(error) = self.mirror.apply(frame)
+        {
+            panic!("{what}: {error}");
         }
         message
     }

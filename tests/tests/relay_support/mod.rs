@@ -13,6 +13,7 @@ use cli_share::client::{
     connect_host, connect_viewer, discover,
 };
 use cli_share::client::{HostOptions, RelayPolicy};
+use protocol::e2e::ShareSecrets;
 use protocol::{HostHello, HostToRelay, RelayToViewer, ScreenFrame};
 use relay::{Relay, RelayConfig, RunningRelay};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -34,7 +35,13 @@ pub struct Harness {
 
 pub async fn start(config: RelayConfig) -> Harness {
     let relay = Relay::start(config).await.expect("relay starts");
-    let base = url::Url::parse(&format!("http://{}", relay.http_addr())).unwrap();
+    // A relay bound to every address is reached on loopback: clients refuse plain HTTP
+    // anywhere else.
+    let mut addr = relay.http_addr();
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let base = url::Url::parse(&format!("http://{addr}")).unwrap();
     let info = within("discovery", discover(&base, &RelayPolicy::default()))
         .await
         .expect("discovery");
@@ -79,7 +86,7 @@ impl Harness {
         link: &str,
         transport: ViewerTransport,
     ) -> Result<ViewerLink, NetError> {
-        let link = ShareUrl::parse(link).expect("share link");
+        let link = keyed(link);
         within(
             "viewer connect",
             connect_viewer(&self.info, &link, transport),
@@ -133,7 +140,7 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
     String::from_utf8_lossy(&response).into_owned()
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     let text = raw_get(addr, path).await;
     let status = text
         .split_whitespace()
@@ -158,6 +165,15 @@ pub fn metric(text: &str, name: &str) -> u64 {
                 .ok()
         })
         .unwrap_or_else(|| panic!("metric {name} missing in:\n{text}"))
+}
+
+/// The relay's `link` parsed as a host hands it out, with keys after the token. The relay
+/// tests' payloads are opaque to the relay, so any keys do: they never reach it.
+pub fn keyed(link: &str) -> ShareUrl {
+    let keyed = ShareSecrets::generate(true)
+        .collab_link(link)
+        .expect("a write secret");
+    ShareUrl::parse(&keyed).expect("share link")
 }
 
 /// An encoded `HostToRelay::Frame` with an opaque payload (the relay never decodes it).

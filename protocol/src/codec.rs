@@ -9,12 +9,12 @@ use crate::limits::MAX_FRAME_BYTES;
 
 const PREFIX_BYTES: usize = 4;
 
-/// Why a byte stream could not be split into frames.
+/// Why a byte stream could not be split into messages.
 #[derive(Debug, thiserror::Error)]
-pub enum FrameError {
-    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+pub enum CodecError {
+    #[error("message of {len} bytes exceeds the limit of {max} bytes")]
     TooLarge { len: usize, max: usize },
-    #[error("stream ended in the middle of a frame")]
+    #[error("stream ended in the middle of a message")]
     Truncated,
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
@@ -22,11 +22,11 @@ pub enum FrameError {
 
 /// Splits a stream into message payloads and prefixes outgoing ones.
 #[derive(Debug, Clone, Copy)]
-pub struct FrameCodec {
+pub struct LengthCodec {
     max: usize,
 }
 
-impl Default for FrameCodec {
+impl Default for LengthCodec {
     fn default() -> Self {
         Self {
             max: MAX_FRAME_BYTES,
@@ -34,7 +34,7 @@ impl Default for FrameCodec {
     }
 }
 
-impl FrameCodec {
+impl LengthCodec {
     /// A codec with a tighter limit than [`MAX_FRAME_BYTES`], e.g. for viewer input.
     pub fn with_max(max: usize) -> Self {
         Self {
@@ -44,9 +44,9 @@ impl FrameCodec {
 }
 
 /// Prefixes one payload with its length, for writers that do not use the codec.
-pub fn prefixed(payload: &[u8]) -> Result<Bytes, FrameError> {
+pub fn prefixed(payload: &[u8]) -> Result<Bytes, CodecError> {
     if payload.len() > MAX_FRAME_BYTES {
-        return Err(FrameError::TooLarge {
+        return Err(CodecError::TooLarge {
             len: payload.len(),
             max: MAX_FRAME_BYTES,
         });
@@ -57,17 +57,17 @@ pub fn prefixed(payload: &[u8]) -> Result<Bytes, FrameError> {
     Ok(out.freeze())
 }
 
-impl Decoder for FrameCodec {
+impl Decoder for LengthCodec {
     type Item = Bytes;
-    type Error = FrameError;
+    type Error = CodecError;
 
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         if src.len() < PREFIX_BYTES {
             return Ok(None);
         }
         let len = u32::from_be_bytes([src[0], src[1], src[2], src[3]]) as usize;
         if len > self.max {
-            return Err(FrameError::TooLarge { len, max: self.max });
+            return Err(CodecError::TooLarge { len, max: self.max });
         }
         if src.len() < PREFIX_BYTES + len {
             // The buffer grows by at most what has arrived: a prefix that announces 4 MiB
@@ -80,22 +80,22 @@ impl Decoder for FrameCodec {
         Ok(Some(src.split_to(len).freeze()))
     }
 
-    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         match self.decode(src)? {
             Some(frame) => Ok(Some(frame)),
             None if src.is_empty() => Ok(None),
-            None => Err(FrameError::Truncated),
+            None => Err(CodecError::Truncated),
         }
     }
 }
 
-impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
-    type Error = FrameError;
+impl<T: AsRef<[u8]>> Encoder<T> for LengthCodec {
+    type Error = CodecError;
 
-    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), FrameError> {
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), CodecError> {
         let payload = item.as_ref();
         if payload.len() > self.max {
-            return Err(FrameError::TooLarge {
+            return Err(CodecError::TooLarge {
                 len: payload.len(),
                 max: self.max,
             });
