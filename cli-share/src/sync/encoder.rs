@@ -161,6 +161,7 @@ impl ScreenEncoder {
             cursor: current.cursor,
             title: current.title.clone(),
             alt_screen: current.alt_screen,
+            modes: current.modes,
         };
         let payload = match protocol::encode(&ScreenUpdate::Keyframe(blanked)) {
             Ok(payload) if payload.len() <= PAYLOAD_BUDGET => payload,
@@ -267,6 +268,12 @@ mod tests {
         apply(&mut viewer, &second);
         assert_eq!(viewer.as_ref(), Some(&screen));
         assert!(encoder.encode(&mut screen).unwrap().is_none());
+        // A program that only switches its input modes (vim's start) changes what viewers'
+        // keys must send: that alone is a frame.
+        screen.modes.app_cursor = true;
+        let third = encoder.encode(&mut screen).unwrap().unwrap();
+        apply(&mut viewer, &third);
+        assert_eq!(viewer.as_ref(), Some(&screen));
     }
 
     #[test]
