@@ -11,6 +11,7 @@ use url::Url;
 
 use crate::RelayConfig;
 use crate::admission::Admission;
+use crate::ended::EndedSessions;
 use crate::metrics::Metrics;
 use crate::session::{Registry, Session, encoded};
 use crate::tls::CertSource;
@@ -22,6 +23,8 @@ pub(crate) struct Shared {
     pub config: RelayConfig,
     pub token_key: TokenKey,
     pub sessions: Registry,
+    /// Sessions that ended recently, for their links' status.
+    pub ended: EndedSessions,
     pub metrics: Metrics,
     pub admission: Arc<Admission>,
     pub certs: Arc<CertSource>,
@@ -54,6 +57,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             admission: Admission::new(config.limits.clone()),
+            ended: EndedSessions::new(config.link_ttl),
             config,
             token_key,
             sessions: Registry::default(),
@@ -95,6 +99,8 @@ impl Shared {
     /// Ends `session` for everyone and forgets it.
     pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
         self.sessions.remove(session);
+        // Before anyone is told, so that whoever hears of the end finds it remembered.
+        self.ended.remember(&session.id, reason);
         let message = match reason {
             EndReason::HostEnded => "the host stopped sharing",
             EndReason::HostLost => "the host's connection was lost",

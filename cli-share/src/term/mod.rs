@@ -1,7 +1,8 @@
 //! The local terminal, for the host and `share watch` alike: raw mode and size
-//! ([`tty`]), its byte streams on threads of their own ([`stdio`]), and drawing a screen
-//! on it ([`render`]).
+//! ([`tty`]), its byte streams on threads of their own ([`stdio`]), drawing a screen on it
+//! ([`render`]), and setting the input modes the host's program asked for ([`modes`]).
 
+pub(crate) mod modes;
 pub(crate) mod render;
 pub(crate) mod stdio;
 pub(crate) mod tty;

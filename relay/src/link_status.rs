@@ -1,0 +1,122 @@
+//! `POST /api/sessions/{id}/status`: what a link's holder may learn before connecting, so
+//! that the page and `share watch` can say what is wrong with a link: 200 (the session is
+//! there), 403 `invalid` (the token does not verify for this session), 403 `expired` (with
+//! when), 404 (no such session here) or 410 (it ended, with when and how, for as long as
+//! the relay remembers: see `ended.rs`). The WebSocket upgrade and the WebTransport CONNECT
+//! keep answering 403 and 404 only, before any session data.
+//!
+//! The token is the request's body, as it is a header of the WebSocket upgrade, never in
+//! the URL, where logs keep it. Only a token this relay signed for this session learns
+//! anything about it, expired or not; anything else is `invalid`. Like every request on
+//! the HTTP port, it is admitted against the connection limits first.
+
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, post};
+use protocol::{EndReason, Mode};
+use serde_json::json;
+
+use crate::ended::Ending;
+use crate::shared::Shared;
+
+/// Where the endpoint is served.
+pub(crate) const PATH: &str = "/api/sessions/{id}/status";
+
+/// A token is a few hundred bytes; a larger body is refused (413) before it is read whole.
+const MAX_BODY: usize = 4096;
+
+/// What a link's token says about its session.
+#[derive(Debug, PartialEq, Eq)]
+enum LinkStatus {
+    Live { mode: Mode, host_online: bool },
+    Invalid,
+    Expired { at: u64 },
+    NotFound,
+    Ended(Ending),
+}
+
+/// The endpoint's route, with its body bound.
+pub(crate) fn route() -> MethodRouter<Arc<Shared>> {
+    post(status).layer(DefaultBodyLimit::max(MAX_BODY))
+}
+
+async fn status(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let token = std::str::from_utf8(&body).unwrap_or_default().trim();
+    let (code, answer) = match judge(&shared, &id, token) {
+        LinkStatus::Live { mode, host_online } => (
+            StatusCode::OK,
+            json!({ "status": "live", "mode": mode.as_str(), "host_online": host_online }),
+        ),
+        LinkStatus::Invalid => (
+            StatusCode::FORBIDDEN,
+            json!({
+                "status": "invalid",
+                "message": "this link is not valid for this session: it was changed, cut short or made for another relay",
+            }),
+        ),
+        LinkStatus::Expired { at } => (
+            StatusCode::FORBIDDEN,
+            json!({
+                "status": "expired",
+                "expired_at": at,
+                "message": "this link has expired: ask the host for a fresh one",
+            }),
+        ),
+        LinkStatus::NotFound => (
+            StatusCode::NOT_FOUND,
+            json!({ "status": "not_found", "message": "this relay has no such session" }),
+        ),
+        LinkStatus::Ended(ending) => (
+            StatusCode::GONE,
+            json!({
+                "status": "ended",
+                "ended_at": ending.at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+                "reason": match ending.reason {
+                    EndReason::HostEnded => "host_ended",
+                    EndReason::HostLost => "host_lost",
+                },
+                "message": "the session has ended",
+            }),
+        ),
+    };
+    (
+        code,
+        [(header::CACHE_CONTROL, "no-store")],
+        axum::Json(answer),
+    )
+        .into_response()
+}
+
+/// A live session with an expired link says so (the link no longer opens it); an ended
+/// one says it ended, expired link or not (that is the news); an unknown one with an
+/// expired link says only that it expired (all that is known).
+fn judge(shared: &Shared, id: &str, token: &str) -> LinkStatus {
+    let claims = match shared.token_key.verify_ignoring_expiry(token, id) {
+        Ok(claims) if matches!(claims.mode, Mode::Read | Mode::Collab) => claims,
+        _ => return LinkStatus::Invalid,
+    };
+    let expired = LinkStatus::Expired { at: claims.exp };
+    if let Some(session) = shared.sessions.get(id) {
+        if claims.expired() {
+            return expired;
+        }
+        return LinkStatus::Live {
+            mode: claims.mode,
+            host_online: session.host_tx().is_some(),
+        };
+    }
+    match shared.ended.get(id) {
+        Some(ending) => LinkStatus::Ended(ending),
+        None if claims.expired() => expired,
+        None => LinkStatus::NotFound,
+    }
+}
