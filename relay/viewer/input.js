@@ -31,7 +31,7 @@ const encoder = new TextEncoder();
 
 // Keys whose xterm sequence takes a modifier parameter as `CSI 1;<mod> <final>`; unmodified,
 // `CSI <final>`, or `SS3 <final>` in application cursor mode (xterm counts Home and End
-// among the cursor keys).
+// among the cursor keys, and the keypad's 5 with Num Lock off, which browsers call Clear).
 /** @type {Record<string, string>} */
 const CSI_FINAL = {
   ArrowUp: 'A',
@@ -40,6 +40,7 @@ const CSI_FINAL = {
   ArrowLeft: 'D',
   Home: 'H',
   End: 'F',
+  Clear: 'E',
 };
 
 // Keys sent as `CSI <n> ~` (with `;<mod>` when modified).

@@ -46,7 +46,7 @@ export class KeyBar {
     try {
       text = await navigator.clipboard.readText();
     } catch {
-      tell('This browser did not let the page read the clipboard: paste from your keyboard's clipboard instead.');
+      tell("This browser did not let the page read the clipboard: paste from your keyboard's clipboard instead.");
       return;
     }
     this.typing.paste(text);

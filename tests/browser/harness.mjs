@@ -3,6 +3,7 @@
 // binds to loopback on free ports; every wait is on a condition with a timeout.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -100,14 +101,16 @@ class Child {
 
 /**
  * Starts `target/debug/relay` on free loopback ports (HTTP on `http` if given) and waits
- * until it answers; `publicUrl` is the base of its links (a tap in front of it).
+ * until it answers; `publicUrl` is the base of its links (a tap in front of it); with
+ * `jwtSecret`, its links are signed with that secret (so a test can sign its own).
  */
-export async function startRelay({ http, publicUrl } = {}) {
+export async function startRelay({ http, publicUrl, jwtSecret } = {}) {
   http ??= await freeTcpPort();
   const quic = await freeUdpPort();
   const args = ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`];
   if (publicUrl) args.push('--public-url', publicUrl);
-  const relay = new Child('relay', join(BIN, 'relay'), args);
+  const env = jwtSecret ? { ...process.env, RELAY_JWT_SECRET: jwtSecret } : process.env;
+  const relay = new Child('relay', join(BIN, 'relay'), args, { env });
   relay.url = `http://127.0.0.1:${http}`;
   relay.httpPort = http;
   await waitFor('the relay to answer /healthz', async () => {
@@ -221,4 +224,22 @@ export async function launchBrowser(extraArgs = []) {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * A link token as the relay signs them (HS256 over `{sid, mode, exp, iat, jti}`), signed
+ * with `secret`: how a test makes an expired link, or one to a session that never was.
+ */
+export function signToken(secret, { sid, mode = 'read', exp, iat = exp - 3600 }) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sid, mode, exp, iat, jti: 'test' })}`;
+  const signature = createHmac('sha256', secret).update(unsigned).digest('base64url');
+  return `${unsigned}.${signature}`;
+}
+
+/** `link` with its session id and token replaced, its keys kept. */
+export function relinked(link, sid, token) {
+  const [base, fragment] = link.split('#');
+  const keys = fragment.split('.').slice(3);
+  return `${base.replace(/\/s\/[^/]+$/, `/s/${sid}`)}#${[token, ...keys].join('.')}`;
 }

@@ -139,6 +139,8 @@ test('application keypad mode sends SS3 for the keypad, digits otherwise', () =>
   // Num Lock off: the keypad's 8 is an arrow, and follows the cursor key mode.
   assert.equal(keySequence(numpad('ArrowUp', 'Numpad8'), app), '\x1b[A');
   assert.equal(keySequence(numpad('ArrowUp', 'Numpad8'), modes({ app_keypad: true, app_cursor: true })), '\x1bOA');
+  assert.equal(keySequence(numpad('Clear', 'Numpad5')), '\x1b[E');
+  assert.equal(keySequence(numpad('Clear', 'Numpad5'), modes({ app_cursor: true })), '\x1bOE');
 });
 
 test('bracketed paste wraps the text, and no end marker inside it survives', () => {
