@@ -297,6 +297,17 @@ describe('everyday use in Chromium, against a real relay and share host', () => 
     assert.equal(tapped, '1b 03 1b 4f 41', 'Esc, ^C, and the up arrow in the mode the program set');
     assert.equal(await phone.evaluate(() => document.activeElement?.id), 'typing', 'the keyboard stayed open');
     await phone.screenshot({ path: join(ARTIFACTS, 'everyday-phone.png') });
+    // A screen wider than the phone even at the smallest font scrolls sideways from its
+    // left edge (centring would cut that edge off).
+    const wide = await phone.evaluate(() => {
+      const stage = document.getElementById('stage');
+      const term = document.getElementById('term');
+      term.style.width = '2000px';
+      const edge = term.getBoundingClientRect().left;
+      stage.scrollLeft = stage.scrollWidth;
+      return { edge, scrolled: stage.scrollLeft };
+    });
+    assert.ok(wide.edge >= 0 && wide.scrolled > 1000, JSON.stringify(wide));
     assert.deepEqual(phone.problems, []);
   });
 });
