@@ -8,7 +8,8 @@
 #   scripts/bench.sh [--quick] [--runs N] [--only PART]...
 #
 # PART: latency, host-latency, echo, fanout, sessions, flood, flood-tail, late-join,
-# lossy, blackout. --quick runs a reduced version of every part in about five minutes.
+# lossy, blackout, cluster. --quick runs a reduced version of every part in about five
+# minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,13 @@ if ! command -v script >/dev/null 2>&1; then
   echo "bench: installing bsdutils for script(1)"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends bsdutils
+fi
+
+# The cluster part runs Debian's redis-server.
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "bench: installing redis-server for the cluster part"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends redis-server
 fi
 
 # 1,000 viewers and 1,000 sessions need a few thousand sockets on each side.

@@ -4,10 +4,11 @@
 # the lossy-link and deployment tests, pebble and pebble-challtestsrv (an ACME server and
 # its DNS) for the relay's ACME tests, certutil (package libnss3-tools) for the browser
 # profile that trusts pebble's root, systemd-analyze (package systemd) for the unit in
-# deploy/, vi (vim-tiny: it sets application cursor keys and keypad as vim does) and less
-# for the browser tests' full-screen programs; then playwright-core in tests/browser, which
-# the Rust tests that drive Chromium beyond loopback use too. Does nothing when they are
-# present.
+# deploy/, man (package man-db) to render the generated man pages, redis-server for the
+# relay cluster's tests, vi (vim-tiny: it sets application cursor keys and keypad as vim
+# does) and less for the browser tests' full-screen programs; then playwright-core in
+# tests/browser, which the Rust tests that drive Chromium beyond loopback use too. Does
+# nothing when they are present.
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
@@ -22,6 +23,8 @@ command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 command -v vi >/dev/null 2>&1 || missing+=(vim-tiny)
 command -v less >/dev/null 2>&1 || missing+=(less)
+command -v man >/dev/null 2>&1 || missing+=(man-db)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test-deps: installing ${missing[*]}"
   as_root apt-get update -qq

@@ -1,60 +1,176 @@
-//! Command-line interface of `share`.
+//! Command-line interface of `share`, and where each value came from (a flag, its
+//! environment variable, or neither), which decides whether the config file applies.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use relay::cli_docs::CliDocs;
+use serde::Deserialize;
 use url::Url;
 
 use crate::client::{RelayPolicy, Trust};
+
+/// What `share --help` and the man page tell after the flags.
+const AFTER_HELP: &str = "\
+Typed at the start of a line, then Enter (the program never sees these lines):
+  /share [--collab] [--qr] [--record FILE]
+      share and show the links; --qr draws the read link as a QR code, on this
+      terminal only; --record records the share into FILE until /unshare.
+  /unshare
+      stop sharing, and the recording /share --record started.
+
+Config file: $XDG_CONFIG_HOME/share/config.toml, else ~/.config/share/config.toml,
+with the keys relay, transport, collab, host_key_file, ca and insecure. A flag or
+its environment variable overrides the file; --print-config shows what applies.";
 
 #[derive(Debug, Parser)]
 #[command(
     name = "share",
     version,
     about = "Run a shell or agent in a PTY and share it live: type /share to get a link.",
+    after_long_help = AFTER_HELP,
     args_conflicts_with_subcommands = true
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub watch: Option<Watch>,
+    pub action: Option<Action>,
     #[command(flatten)]
     pub host: HostArgs,
 }
 
-#[derive(Debug, Args)]
+/// The command line as parsed, with what clap knows of each value's origin.
+pub struct Invocation {
+    pub(crate) cli: Cli,
+    pub(crate) matches: ArgMatches,
+}
+
+impl Invocation {
+    /// Parses the process's arguments; exits with clap's message on a usage error.
+    pub fn from_env() -> Invocation {
+        let matches = Cli::command().get_matches();
+        Invocation::from_matches(matches).unwrap_or_else(|error| error.exit())
+    }
+
+    /// Parses `args` (the first is the program's name).
+    #[cfg(test)]
+    pub fn try_parse_from<I, T>(args: I) -> clap::error::Result<Invocation>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        Invocation::from_matches(Cli::command().try_get_matches_from(args)?)
+    }
+
+    fn from_matches(matches: ArgMatches) -> clap::error::Result<Invocation> {
+        Ok(Invocation {
+            cli: Cli::from_arg_matches(&matches)?,
+            matches,
+        })
+    }
+}
+
+/// Which values the user gave, for one (sub)command: a value given neither as a flag nor
+/// in the environment may come from the config file.
+pub struct Given<'a> {
+    command: clap::Command,
+    matches: &'a ArgMatches,
+}
+
+impl Given<'_> {
+    /// The host's values (`share [CMD]`).
+    pub fn host(matches: &ArgMatches) -> Given<'_> {
+        Given {
+            command: Cli::command(),
+            matches,
+        }
+    }
+
+    /// `share watch`'s values; `None` if `matches` is not a watch.
+    pub fn watch(matches: &ArgMatches) -> Option<Given<'_>> {
+        Some(Given {
+            command: Cli::command().find_subcommand("watch")?.clone(),
+            matches: matches.subcommand_matches("watch")?,
+        })
+    }
+
+    /// How the argument `id` (its field's name) was given, if it was.
+    pub fn get(&self, id: &str) -> Option<GivenAs> {
+        let arg = self
+            .command
+            .get_arguments()
+            .find(|arg| arg.get_id() == id)?;
+        match self.matches.value_source(id)? {
+            ValueSource::CommandLine => Some(GivenAs::Flag(format!("--{}", arg.get_long()?))),
+            ValueSource::EnvVariable => {
+                Some(GivenAs::Env(arg.get_env()?.to_string_lossy().into_owned()))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// How the user gave a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GivenAs {
+    /// On the command line, e.g. `--relay`.
+    Flag(String),
+    /// In an environment variable, e.g. `SHARE_RELAY`.
+    Env(String),
+}
+
+#[derive(Debug, Args, Default)]
 pub struct HostArgs {
     /// Relay to share through, by its HTTP(S) base URL; without one, a relay runs
     /// in-process on loopback.
     #[arg(long, env = "SHARE_RELAY")]
     pub relay: Option<Url>,
     /// Ask for a collaborative link too (viewers can type).
-    #[arg(long)]
+    #[arg(long, overrides_with = "no_collab")]
     pub collab: bool,
+    /// Ask for a read-only link only, whatever the config file says.
+    #[arg(long, overrides_with = "collab")]
+    pub no_collab: bool,
     /// Start sharing at launch and print the links.
     #[arg(long)]
     pub now: bool,
     /// Do not intercept `/share` and `/unshare` typed at the start of a line.
     #[arg(long)]
     pub no_slash: bool,
-    /// Key required by relays started with `--host-key`.
+    /// Key required by relays started with `--host-key` (prefer --host-key-file: a flag
+    /// shows in the process list).
     #[arg(long, env = "SHARE_HOST_KEY", hide_env_values = true)]
     pub host_key: Option<String>,
+    /// File holding that key; it must be private (chmod 600), as the relay requires of its
+    /// secret files.
+    #[arg(long, env = "SHARE_HOST_KEY_FILE", value_name = "FILE")]
+    pub host_key_file: Option<PathBuf>,
     /// How to reach the relay: QUIC, falling back to WebSocket when it does not connect
     /// within 3 s (auto), or only one of them (ws skips the wait where UDP is blocked).
     #[arg(long, value_enum, env = "SHARE_TRANSPORT", default_value_t = HostTransportChoice::Auto)]
     pub transport: HostTransportChoice,
     #[command(flatten)]
     pub trust: TrustArgs,
+    /// Record the session (the program's output, not what only you see) to FILE, an
+    /// asciicast v2 file for asciinema and its player; FILE must not exist.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Print the settings that apply and where each comes from (flag, environment, config
+    /// file, default), then exit.
+    #[arg(long)]
+    pub print_config: bool,
     /// Program to run, with its arguments (default: $SHELL, else /bin/sh).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<OsString>,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Watch {
+pub enum Action {
     /// Watch a shared session in this terminal (and type into it with a collab link).
     Watch(WatchArgs),
+    #[command(flatten)]
+    Docs(CliDocs),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -125,8 +241,10 @@ impl TrustArgs {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum HostTransportChoice {
+    #[default]
     Auto,
     Quic,
     Ws,
@@ -153,14 +271,14 @@ mod tests {
     #[test]
     fn command_after_double_dash_and_watch_subcommand() {
         let cli = Cli::parse_from(["share", "--now", "--", "sh", "-c", "echo hi"]);
-        assert!(cli.host.now && cli.watch.is_none());
+        assert!(cli.host.now && cli.action.is_none());
         assert_eq!(cli.host.command, ["sh", "-c", "echo hi"]);
         let cli = Cli::parse_from(["share", "vim", "-u", "NONE"]);
         assert_eq!(cli.host.command, ["vim", "-u", "NONE"]);
         let cli = Cli::parse_from(["share", "watch", "http://x/s/a#b", "--dump"]);
         assert!(matches!(
-            cli.watch,
-            Some(Watch::Watch(WatchArgs { dump: true, .. }))
+            cli.action,
+            Some(Action::Watch(WatchArgs { dump: true, .. }))
         ));
     }
 }

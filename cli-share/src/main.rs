@@ -3,8 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-use cli_share::Cli;
+use cli_share::Invocation;
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -14,7 +13,7 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
+    let invocation = Invocation::from_env();
     // Before any other thread runs: reading them touches the environment.
     cli_share::client::system_roots();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -27,7 +26,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = runtime.block_on(cli_share::run(cli));
+    let result = runtime.block_on(cli_share::run(invocation));
     // The stdin reader thread may be blocked in a read: do not wait for it.
     runtime.shutdown_background();
     match result {

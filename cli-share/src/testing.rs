@@ -12,7 +12,7 @@ use crate::client::{
     NetError, RelayPolicy, ShareKeys, ShareUrl, ViewerLink, ViewerTransport, connect_viewer,
     discover,
 };
-use crate::sync::Mirror;
+use crate::sync::{Emulator, Mirror};
 
 /// Generous bound for anything that should happen "soon" on a loaded machine.
 pub const PATIENCE: Duration = Duration::from_secs(30);
@@ -168,5 +168,66 @@ impl Viewer {
                 panic!("{what}: the session ended");
             }
         }
+    }
+}
+
+/// An asciicast recording read back, checked as a player reads it: every line is JSON, the
+/// header first, then events whose times never go back.
+pub struct Recording {
+    pub header: serde_json::Value,
+    /// Time, code and data of each event.
+    pub events: Vec<(f64, String, String)>,
+}
+
+impl Recording {
+    pub fn parse(text: &str) -> Recording {
+        let mut lines = text.lines();
+        let header: serde_json::Value =
+            serde_json::from_str(lines.next().expect("a header")).expect("a JSON header");
+        assert_eq!(header["version"], 2, "{header}");
+        let mut events: Vec<(f64, String, String)> = Vec::new();
+        for line in lines {
+            let event: (f64, String, String) = serde_json::from_str(line).unwrap_or_else(|error| {
+                panic!("{line:?} is not an event: {error}");
+            });
+            if let Some(previous) = events.last() {
+                assert!(previous.0 <= event.0, "time went back: {line}");
+            }
+            events.push(event);
+        }
+        Recording { header, events }
+    }
+
+    /// The event codes, in order.
+    pub fn codes(&self) -> Vec<&str> {
+        self.events
+            .iter()
+            .map(|(_, code, _)| code.as_str())
+            .collect()
+    }
+
+    /// All output, in order.
+    pub fn output(&self) -> String {
+        let output = self.events.iter().filter(|(_, code, _)| code == "o");
+        output.map(|(_, _, text)| text.as_str()).collect()
+    }
+
+    /// The terminal the recording leaves behind, replayed through the host's emulator.
+    pub fn replay(&self) -> Emulator {
+        let size = |value: &serde_json::Value| {
+            u16::try_from(value.as_u64().expect("a size")).expect("a size")
+        };
+        let mut emulator = Emulator::new(size(&self.header["width"]), size(&self.header["height"]));
+        for (_, code, data) in &self.events {
+            match code.as_str() {
+                "o" => emulator.feed(data.as_bytes()),
+                "r" => {
+                    let (cols, rows) = data.split_once('x').expect("COLSxROWS");
+                    emulator.resize(cols.parse().expect("cols"), rows.parse().expect("rows"));
+                }
+                _ => {}
+            }
+        }
+        emulator
     }
 }

@@ -36,10 +36,12 @@ pub(crate) enum Limited {
     HandshakeRate,
     /// A host link that said hello twice (a connection carries one session).
     HelloRepeated,
+    /// A node of a cluster could not ask Redis where a session is.
+    Cluster,
 }
 
 impl Limited {
-    const ALL: [Limited; 7] = [
+    const ALL: [Limited; 8] = [
         Limited::Sessions,
         Limited::SessionsPerAddr,
         Limited::Connections,
@@ -47,6 +49,7 @@ impl Limited {
         Limited::ViewersPerSession,
         Limited::HandshakeRate,
         Limited::HelloRepeated,
+        Limited::Cluster,
     ];
 
     fn label(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Limited {
             Limited::ViewersPerSession => "viewers_per_session",
             Limited::HandshakeRate => "handshake_rate",
             Limited::HelloRepeated => "hello_repeated",
+            Limited::Cluster => "cluster",
         }
     }
 
@@ -73,13 +77,18 @@ impl Limited {
             Limited::ViewersPerSession => "the session has as many viewers as the relay allows",
             Limited::HandshakeRate => "your address opens connections faster than allowed",
             Limited::HelloRepeated => "a host link carries one hello",
+            Limited::Cluster => {
+                "this relay cannot reach its cluster's registry (Redis) to find the session"
+            }
         }
     }
 
     /// 503 when the relay as a whole is full, 429 when this client is over its share.
     pub fn status(self) -> StatusCode {
         match self {
-            Limited::Sessions | Limited::Connections => StatusCode::SERVICE_UNAVAILABLE,
+            Limited::Sessions | Limited::Connections | Limited::Cluster => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::TOO_MANY_REQUESTS,
         }
     }
@@ -88,6 +97,7 @@ impl Limited {
     pub fn retry_after(self) -> Duration {
         match self {
             Limited::HandshakeRate => Duration::from_secs(1),
+            Limited::Cluster => Duration::from_secs(2),
             _ => Duration::from_secs(10),
         }
     }

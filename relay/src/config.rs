@@ -41,6 +41,8 @@ pub struct RelayConfig {
     /// Where `/metrics` is served. `None`: on the HTTP port, and only while that port is
     /// bound to loopback (the metrics say how busy the relay is and who it refuses).
     pub metrics: Option<SocketAddr>,
+    /// Join a cluster of relays on Redis (see `crate::cluster`); `None`: a relay alone.
+    pub cluster: Option<crate::ClusterConfig>,
 }
 
 impl std::fmt::Debug for RelayConfig {
@@ -61,6 +63,13 @@ impl std::fmt::Debug for RelayConfig {
             .field("cert_validity", &self.cert_validity)
             .field("limits", &self.limits)
             .field("metrics", &self.metrics)
+            .field(
+                "cluster",
+                &self
+                    .cluster
+                    .as_ref()
+                    .map(|c| (&c.node_id, c.advertise.as_ref().map(url::Url::as_str))),
+            )
             .finish()
     }
 }
@@ -82,6 +91,7 @@ impl Default for RelayConfig {
             cert_validity: Duration::from_secs(12 * 24 * 3600),
             limits: crate::Limits::default(),
             metrics: None,
+            cluster: None,
         }
     }
 }

@@ -45,8 +45,8 @@ impl EndedSessions {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// The hook where a session ends.
-    pub fn remember(&self, id: &str, reason: EndReason) {
+    /// The hook where a session ends; how it ended, as remembered.
+    pub fn remember(&self, id: &str, reason: EndReason) -> Ending {
         let now = Instant::now();
         let mut state = self.lock();
         state.forget_before(now.checked_sub(self.remember_for));
@@ -61,6 +61,7 @@ impl EndedSessions {
         while state.order.len() > MAX_ENDED {
             state.forget_oldest();
         }
+        ending
     }
 
     /// How the session `id` ended, if it ended here within the time remembered.

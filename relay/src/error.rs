@@ -17,4 +17,6 @@ pub enum RelayError {
     PublicUrl(String),
     #[error("ACME: {0}")]
     Acme(String),
+    #[error("cluster: {0}")]
+    Cluster(String),
 }

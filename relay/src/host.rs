@@ -182,10 +182,25 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx, o
             close::PROTOCOL_ERROR,
         )),
     };
-    let (hello, (session, recreated)) = match found {
+    let (hello, (session, mut recreated)) = match found {
         Ok(found) => found,
         Err(refusal) => return refused(&shared, tx, refusal).await,
     };
+    if let Some(cluster) = &shared.cluster {
+        match cluster.claim(&session).await {
+            // A replica's frames are its old owner's: the host starts them afresh.
+            Ok(replica) => recreated |= replica,
+            Err(()) => {
+                shared.end_session(&session, EndReason::HostEnded);
+                let refusal = refuse(
+                    RefusalReason::SessionGone,
+                    "the session has ended",
+                    close::ENDED,
+                );
+                return refused(&shared, tx, refusal).await;
+            }
+        }
+    }
     let conn = shared.next_id();
     let stop = Stopper::default();
     let (host_tx, host_rx) = mpsc::channel(HOST_QUEUE);

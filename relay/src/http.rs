@@ -73,7 +73,7 @@ pub(crate) fn metrics_router(shared: Arc<Shared>) -> Router {
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
-    let body = serde_json::json!({
+    let mut body = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "protocol": protocol::PROTOCOL_VERSION,
         "quic": shared.quic_public,
@@ -81,7 +81,27 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
         "fingerprints": shared.certs.fingerprints(),
         "self_signed": shared.certs.is_self_signed(),
     });
-    ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+    let Some(cluster) = &shared.cluster else {
+        return ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response();
+    };
+    // The live nodes, this one first: where clients go when this one is lost. Pages served
+    // by one node read this from the others.
+    let nodes: Vec<serde_json::Value> = cluster
+        .nodes()
+        .into_iter()
+        .map(|(id, url)| serde_json::json!({ "id": id, "url": url }))
+        .collect();
+    body["node"] = cluster.node().into();
+    body["nodes"] = nodes.into();
+    body["cluster_up"] = cluster.is_up().into();
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
@@ -157,7 +177,7 @@ async fn ws_viewer(
     let header_token = protocol_token(&headers);
     let in_header = header_token.is_some() && query.token.is_none();
     let token = query.token.or(header_token);
-    let (session, mode) = match admit(&shared, &id, token.as_deref()) {
+    let (session, mode) = match admit(&shared, &id, token.as_deref()).await {
         Ok(admitted) => admitted,
         Err(Denied::Forbidden) => return StatusCode::FORBIDDEN.into_response(),
         Err(Denied::NotFound) => return StatusCode::NOT_FOUND.into_response(),

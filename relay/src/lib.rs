@@ -9,6 +9,8 @@ mod admission;
 mod assets;
 mod auth;
 mod bucket;
+pub mod cli_docs;
+mod cluster;
 mod config;
 mod deadline;
 mod ended;
@@ -42,6 +44,7 @@ use rand::RngCore;
 use url::{Host, Url};
 
 pub use acme::AcmeConfig;
+pub use cluster::ClusterConfig;
 pub use config::RelayConfig;
 pub use error::RelayError;
 pub use limits::Limits;
@@ -133,10 +136,19 @@ impl Relay {
             Some(acme) => Some(acme::Acme::open(acme).await?),
             None => None,
         };
-        let public_url = match (&config.public_url, &config.acme) {
-            (Some(url), _) => url.clone(),
-            (None, Some(acme)) => acme.public_url()?,
-            (None, None) => default_public_url(http_addr, config.cert.is_some())?,
+        let public_url = match (&config.public_url, &config.acme, &config.cluster) {
+            (Some(url), _, _) => url.clone(),
+            (None, Some(acme), _) => acme.public_url()?,
+            // A node's links name the node, unless a public URL names the cluster.
+            (
+                None,
+                None,
+                Some(ClusterConfig {
+                    advertise: Some(url),
+                    ..
+                }),
+            ) => url.clone(),
+            (None, None, _) => default_public_url(http_addr, config.cert.is_some())?,
         };
         let certs = Arc::new(match (&config.cert, &acme) {
             (Some((cert, key)), _) => CertSource::from_files(cert, key)?,
@@ -179,6 +191,23 @@ impl Relay {
                 protocol::TokenKey::new(&secret)
             }
         };
+        let cluster = match &config.cluster {
+            Some(cluster) => {
+                // Every node must verify every other node's links and host tokens.
+                let secret = config.jwt_secret.as_deref().ok_or_else(|| {
+                    RelayError::Cluster(
+                        "every node of a cluster needs the same JWT secret: give --jwt-secret-file"
+                            .into(),
+                    )
+                })?;
+                let certificate = certs.fingerprints().first().cloned().unwrap_or_default();
+                let advertise = cluster.advertise.as_ref().unwrap_or(&public_url);
+                let joined =
+                    cluster::Cluster::new(cluster, advertise, secret, certificate, config.grace)?;
+                Some(Arc::new(joined))
+            }
+            None => None,
+        };
         let https = config.cert.is_some() || acme.is_some();
         let shared = Arc::new(Shared::new(
             config,
@@ -187,7 +216,11 @@ impl Relay {
             public_url,
             format!("{host}:{}", quic_addr.port()),
             format!("https://{host}:{}", webtransport_addr.port()),
+            cluster.clone(),
         ));
+        if let Some(cluster) = &cluster {
+            cluster.start(&shared);
+        }
         let quinn_endpoints = endpoints.iter().map(|e| e.quinn.clone()).collect();
         for endpoint in endpoints {
             shared
@@ -297,8 +330,14 @@ impl RunningRelay {
     /// Tells hosts and viewers `GoingAway`, closes them with `close::GOING_AWAY` and stops,
     /// waiting at most [`SHUTDOWN_TIMEOUT`] for them.
     pub async fn shutdown(self) {
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.leave().await;
+        }
         self.shared.shutdown.cancel();
         self.shared.going_away();
+        if let Some(cluster) = &self.shared.cluster {
+            cluster.close();
+        }
         self.shared.tracker.close();
         if tokio::time::timeout(SHUTDOWN_TIMEOUT, self.shared.tracker.wait())
             .await

@@ -2,22 +2,25 @@
 //! unsafe set-ups off loopback unless told otherwise ([`relay::exposure`]), starts the
 //! relay, prints one line with every bound address and the certificate fingerprints once a
 //! certificate is served (an ACME relay first gets one), and shuts down gracefully on
-//! SIGINT or SIGTERM.
+//! SIGINT or SIGTERM. `relay completions SHELL` prints a completion script instead.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use relay::cli_docs::CliDocs;
 use relay::exposure::{Consent, Refusal};
 use relay::limits::*;
 use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
 struct Args {
+    #[command(subcommand)]
+    docs: Option<CliDocs>,
     /// Viewer page, WebSocket endpoints and API (TCP).
     #[arg(long, env = "RELAY_HTTP", default_value = "127.0.0.1:8080")]
     http: SocketAddr,
@@ -105,6 +108,23 @@ struct Args {
     /// HTTP port only while that port is bound to loopback.
     #[arg(long, env = "RELAY_METRICS")]
     metrics: Option<SocketAddr>,
+    /// Join a cluster of relays that share sessions through this Redis
+    /// (`redis://[user:password@]HOST:PORT[/DB]`); needs --node-id, --advertise and the
+    /// same --jwt-secret-file on every node.
+    #[arg(long, env = "RELAY_CLUSTER", value_name = "REDIS_URL", requires_all = ["node_id", "advertise"], hide_env_values = true)]
+    cluster: Option<String>,
+    /// This node's name in the cluster, unique (A-Z a-z 0-9 . _ -, at most 64).
+    #[arg(long, env = "RELAY_NODE_ID", value_name = "ID", requires = "cluster")]
+    node_id: Option<String>,
+    /// Where clients reach this node (its own https:// URL); the other nodes list it for
+    /// their clients, and links name it unless --public-url names the cluster.
+    #[arg(
+        long,
+        env = "RELAY_ADVERTISE",
+        value_name = "URL",
+        requires = "cluster"
+    )]
+    advertise: Option<url::Url>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -268,6 +288,14 @@ impl Args {
                     .map(String::from),
             );
         }
+        let cluster = match (self.cluster, self.node_id, self.advertise) {
+            (Some(redis), Some(node_id), Some(advertise)) => Some(relay::ClusterConfig {
+                redis,
+                node_id,
+                advertise: Some(advertise),
+            }),
+            _ => None,
+        };
         Ok(RelayConfig {
             http: self.http,
             quic: self.quic,
@@ -282,6 +310,7 @@ impl Args {
             acme,
             limits: self.limits.into(),
             metrics: self.metrics,
+            cluster,
             ..RelayConfig::default()
         })
     }
@@ -318,6 +347,11 @@ async fn terminated() {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(docs) = &args.docs {
+        return docs
+            .write(Args::command(), &mut std::io::stdout())
+            .context("writing the documentation");
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
         .with_writer(std::io::stderr)

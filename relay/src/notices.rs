@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use protocol::{Mode, Transport};
+use serde::{Deserialize, Serialize};
 
 use crate::bucket::TokenBucket;
 
@@ -14,8 +15,8 @@ use crate::bucket::TokenBucket;
 const BURST: u32 = 5;
 const PER_SECOND: u32 = 4;
 
-/// A change in a session's viewers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A change in a session's viewers (told to other nodes of a cluster too).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Change {
     Joined {
         viewer: u64,

@@ -94,6 +94,12 @@ impl ViewerQueue {
         dropped
     }
 
+    /// Skips diffs from now until a keyframe comes, keeping what is queued (a replica in a
+    /// cluster that lost its place in the stream resyncs its viewers this way).
+    pub fn skip_until_keyframe(&self) {
+        self.lock().awaiting_keyframe = true;
+    }
+
     /// Drops what is queued, queues `last` and then the close with `code`.
     pub fn close(&self, last: Option<Bytes>, code: u16, reason: &'static str) {
         let mut inner = self.lock();

@@ -349,7 +349,7 @@ async fn webtransport(
         request.not_found().await;
         return Ok(());
     };
-    let (session, mode) = match admit(&shared, &id, token.as_deref()) {
+    let (session, mode) = match admit(&shared, &id, token.as_deref()).await {
         Ok(admitted) => admitted,
         Err(Denied::Forbidden) => {
             request.forbidden().await;

@@ -7,7 +7,8 @@ use std::path::Path;
 /// Why a secret file was not read.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretFileError {
-    #[error("reading {path}: {source}")]
+    /// The cause is the error's source, so a chain of causes names it once.
+    #[error("reading {path}")]
     Read {
         path: String,
         source: std::io::Error,

@@ -7,15 +7,19 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerCount, ViewerWelcome};
+use protocol::{Mode, RelayToHost, RelayToViewer, Transport, ViewerCount, ViewerWelcome, close};
 use tokio::sync::mpsc;
 
 use crate::admission::{Limited, Slot};
+use crate::cluster::Peers;
 use crate::metrics::{Gauges, Metrics, add};
 use crate::notices::{Change, Notice, Notices};
 use crate::queue::{Pushed, ViewerQueue};
 use crate::retention::Retention;
 use crate::stop::Stopper;
+
+mod cluster;
+pub(crate) use cluster::{Replicated, Role};
 
 /// Encodes one of the relay's own (small, well-formed) messages.
 pub(crate) fn encoded<T: serde::Serialize>(message: &T) -> Bytes {
@@ -51,6 +55,10 @@ struct State {
     viewers: HashMap<u64, Viewer>,
     notices: Notices,
     ended: bool,
+    /// The other nodes of a cluster (nothing without one).
+    peers: Peers,
+    /// A replica this node let go of: its viewers rejoin, and find the session afresh.
+    dropped: bool,
 }
 
 pub(crate) struct Session {
@@ -68,12 +76,15 @@ pub(crate) enum JoinError {
     Ended,
     /// The session has `--max-viewers-per-session` viewers.
     Full,
+    /// This node stopped replicating the session as the viewer came: it may join again.
+    Moved,
 }
 
 /// When [`Session::flush_notices`] must run next, if at all.
 pub(crate) type FlushAfter = Option<Duration>;
 
 impl State {
+    /// Viewers on this node.
     fn count(&self) -> ViewerCount {
         let mut count = ViewerCount::default();
         for viewer in self.viewers.values() {
@@ -85,12 +96,26 @@ impl State {
         count
     }
 
+    /// Viewers on every node.
+    fn total(&self) -> ViewerCount {
+        let (local, others) = (self.count(), self.peers.others());
+        ViewerCount {
+            read: local.read.saturating_add(others.read),
+            collab: local.collab.saturating_add(others.collab),
+        }
+    }
+
+    /// Whether the host is connected, here or (for a replica) to the session's owner.
+    fn host_online(&self) -> bool {
+        self.host.is_some() || self.peers.host_elsewhere()
+    }
+
     /// What a viewer needs to catch up from nothing, and whether it must wait for a keyframe.
     fn snapshot(&self) -> (Vec<Bytes>, bool) {
         let (frames, waiting) = self.retention.snapshot();
         let mut out = Vec::with_capacity(frames.len() + 2);
-        out.push(encoded(&RelayToViewer::Viewers(self.count())));
-        if self.host.is_none() {
+        out.push(encoded(&RelayToViewer::Viewers(self.total())));
+        if !self.host_online() {
             out.push(encoded(&RelayToViewer::HostAway));
         }
         out.extend(frames);
@@ -122,10 +147,15 @@ impl State {
         }
     }
 
-    /// Tells the viewers the count, and the host the change with the count.
-    fn announce(&self, change: Change, metrics: &Metrics) {
-        let viewers = self.count();
+    /// Tells the viewers the count, and the host the change with the count (a replica
+    /// tells its owner instead, which tells the host).
+    fn announce(&mut self, change: Change, metrics: &Metrics) {
+        let viewers = self.total();
         self.broadcast(&encoded(&RelayToViewer::Viewers(viewers)), None, metrics);
+        if self.peers.changed(self.count(), Some(change)) {
+            return;
+        }
+        self.peers.viewers(viewers);
         self.tell_host(&match change {
             Change::Joined {
                 viewer,
@@ -162,9 +192,17 @@ impl State {
 
 impl Session {
     pub fn new(id: String) -> Arc<Session> {
+        Session::with_peers(id, Peers::Alone)
+    }
+
+    /// A session whose place in a cluster is `peers`.
+    pub fn with_peers(id: String, peers: Peers) -> Arc<Session> {
         Arc::new(Session {
             id,
-            state: Mutex::default(),
+            state: Mutex::new(State {
+                peers,
+                ..State::default()
+            }),
         })
     }
 
@@ -191,8 +229,9 @@ impl Session {
         let previous = state.host.replace(host);
         if previous.is_none() {
             state.broadcast(&encoded(&RelayToViewer::HostBack), None, metrics);
+            state.peers.host(true);
         }
-        Ok((previous, state.count()))
+        Ok((previous, state.total()))
     }
 
     /// The host on connection `conn` is gone; returns the generation a grace timer checks,
@@ -204,6 +243,7 @@ impl Session {
         }
         state.host = None;
         state.broadcast(&encoded(&RelayToViewer::HostAway), None, metrics);
+        state.peers.host(false);
         Some(state.generation)
     }
 
@@ -218,6 +258,7 @@ impl Session {
         let mut state = self.lock();
         let request = state.retention.record(&message, keyframe);
         state.broadcast(&message, Some(keyframe), metrics);
+        state.peers.frame(&message);
         request
     }
 
@@ -233,6 +274,9 @@ impl Session {
         metrics: &Metrics,
     ) -> Result<(Arc<ViewerQueue>, FlushAfter), JoinError> {
         let mut state = self.lock();
+        if state.dropped {
+            return Err(JoinError::Moved);
+        }
         if state.ended {
             return Err(JoinError::Ended);
         }
@@ -253,8 +297,8 @@ impl Session {
             session_id: self.id.clone(),
             mode,
             viewer,
-            viewers: state.count(),
-            host_online: state.host.is_some(),
+            viewers: state.total(),
+            host_online: state.host_online(),
         }));
         let (mut snapshot, waiting) = state.snapshot();
         snapshot.insert(0, welcome);
@@ -297,6 +341,11 @@ impl Session {
         self.lock().viewers.len()
     }
 
+    /// Whether the host is connected, here or (for a replica) to the session's owner.
+    pub fn host_online(&self) -> bool {
+        self.lock().host_online()
+    }
+
     /// Where a collab viewer's input goes, if the host is here.
     pub fn host_tx(&self) -> Option<mpsc::Sender<Bytes>> {
         self.lock().host.as_ref().map(|h| h.tx.clone())
@@ -315,6 +364,13 @@ impl Session {
         if std::mem::replace(&mut state.ended, true) {
             return false;
         }
+        // Other nodes' viewers hear of an end for good; of a relay going away, that the
+        // host is away (it resumes on another node).
+        match code {
+            close::ENDED => state.peers.ended(&last),
+            close::GOING_AWAY => state.peers.host(false),
+            _ => {}
+        }
         for viewer in state.viewers.values() {
             viewer.queue.close(Some(last.clone()), code, reason);
         }
@@ -328,7 +384,7 @@ impl Session {
     pub fn gauges(&self, gauges: &mut Gauges) {
         let state = self.lock();
         gauges.sessions += 1;
-        gauges.hosts_away += u64::from(state.host.is_none());
+        gauges.hosts_away += u64::from(!state.host_online());
         gauges.retained_bytes_total += state.retention.bytes() as u64;
         for viewer in state.viewers.values() {
             let t = usize::from(viewer.transport == Transport::WebTransport);
@@ -429,15 +485,47 @@ impl Registry {
         Ok((session, true))
     }
 
-    /// Forgets an ended session, remembering that it ended.
-    pub fn remove(&self, session: &Arc<Session>) {
+    /// The session `id`, or a replica of it made by `replica` (a session of another node of
+    /// the cluster); the flag says whether it was made. A session that ended here is not.
+    pub fn get_or_replicate(
+        &self,
+        id: &str,
+        replica: impl FnOnce() -> Arc<Session>,
+    ) -> Option<(Arc<Session>, bool)> {
         let mut sessions = self.lock();
-        if sessions
+        if let Some(session) = sessions.get(id) {
+            return Some((session.clone(), false));
+        }
+        if self.tombstones().ids.contains(id) {
+            return None;
+        }
+        let session = replica();
+        sessions.insert(id.to_owned(), session.clone());
+        Some((session, true))
+    }
+
+    /// Forgets a session that lives on elsewhere (a replica this node let go of, or a
+    /// session another node took over), without remembering it as ended.
+    pub fn forget(&self, session: &Arc<Session>) -> bool {
+        let mut sessions = self.lock();
+        let known = sessions
             .get(&session.id)
-            .is_some_and(|s| Arc::ptr_eq(s, session))
-        {
+            .is_some_and(|s| Arc::ptr_eq(s, session));
+        if known {
             sessions.remove(&session.id);
             self.slots().remove(&session.id);
+        }
+        known
+    }
+
+    /// Every live session.
+    pub fn all(&self) -> Vec<Arc<Session>> {
+        self.lock().values().cloned().collect()
+    }
+
+    /// Forgets an ended session, remembering that it ended.
+    pub fn remove(&self, session: &Arc<Session>) {
+        if self.forget(session) {
             self.tombstones().add(&session.id);
         }
     }

@@ -11,9 +11,10 @@ use url::Url;
 
 use crate::RelayConfig;
 use crate::admission::Admission;
+use crate::cluster::{Cluster, Verdict};
 use crate::ended::EndedSessions;
 use crate::metrics::Metrics;
-use crate::session::{Registry, Session, encoded};
+use crate::session::{Registry, Role, Session, encoded};
 use crate::tls::CertSource;
 
 /// Lifetime of a host token: long enough for a host to resume after days of sharing.
@@ -35,6 +36,8 @@ pub(crate) struct Shared {
     pub webtransport_public: String,
     pub shutdown: CancellationToken,
     pub tracker: TaskTracker,
+    /// The other nodes, with `--cluster`.
+    pub cluster: Option<Arc<Cluster>>,
     next_id: AtomicU64,
 }
 
@@ -43,6 +46,9 @@ impl Shared {
     pub fn render_metrics(&self) -> String {
         let mut text = self.metrics.render(&self.sessions.gauges());
         self.admission.render(&mut text);
+        if let Some(cluster) = &self.cluster {
+            cluster.render(&self.sessions.all(), &mut text);
+        }
         text
     }
 
@@ -54,6 +60,7 @@ impl Shared {
         public_url: Url,
         quic_public: String,
         webtransport_public: String,
+        cluster: Option<Arc<Cluster>>,
     ) -> Shared {
         Shared {
             admission: Admission::new(config.limits.clone()),
@@ -68,6 +75,7 @@ impl Shared {
             webtransport_public,
             shutdown: CancellationToken::new(),
             tracker: TaskTracker::new(),
+            cluster,
             next_id: AtomicU64::new(1),
         }
     }
@@ -97,10 +105,13 @@ impl Shared {
     }
 
     /// Ends `session` for everyone and forgets it.
-    pub fn end_session(&self, session: &Arc<Session>, reason: EndReason) {
+    pub fn end_session(self: &Arc<Self>, session: &Arc<Session>, reason: EndReason) {
+        let role = session.role();
+        // A replica ends a session itself only when its owner was lost with the host.
+        let lost = reason == EndReason::HostLost && matches!(role, Role::Replica);
         self.sessions.remove(session);
         // Before anyone is told, so that whoever hears of the end finds it remembered.
-        self.ended.remember(&session.id, reason);
+        let ending = self.ended.remember(&session.id, reason);
         let message = match reason {
             EndReason::HostEnded => "the host stopped sharing",
             EndReason::HostLost => "the host's connection was lost",
@@ -111,6 +122,23 @@ impl Shared {
         });
         if session.end(last, None, close::ENDED, "ended") {
             tracing::info!(session = %session.id, ?reason, "session ended");
+            if let Some(cluster) = &self.cluster {
+                cluster.ended(self, session, role, lost, ending);
+            }
+        }
+    }
+
+    /// Ends a replica of a session its owner ended (for `reason`), with the owner's `last`
+    /// message.
+    pub fn end_replica(&self, session: &Arc<Session>, last: bytes::Bytes, reason: EndReason) {
+        let role = session.role();
+        self.sessions.remove(session);
+        let ending = self.ended.remember(&session.id, reason);
+        if session.end(last, None, close::ENDED, "ended") {
+            tracing::info!(session = %session.id, "session ended on its owner's node");
+            if let Some(cluster) = &self.cluster {
+                cluster.ended(self, session, role, false, ending);
+            }
         }
     }
 
@@ -120,8 +148,21 @@ impl Shared {
         self.tracker.spawn(async move {
             tokio::select! {
                 _ = tokio::time::sleep(shared.config.grace) => {
-                    if session.still_away(generation) {
-                        shared.end_session(&session, EndReason::HostLost);
+                    if !session.still_away(generation) {
+                        return;
+                    }
+                    let verdict = match &shared.cluster {
+                        Some(cluster) => cluster.verdict(&session).await,
+                        None => Verdict::End,
+                    };
+                    if !session.still_away(generation) {
+                        return;
+                    }
+                    match (verdict, &shared.cluster) {
+                        (Verdict::End, _) | (_, None) => shared.end_session(&session, EndReason::HostLost),
+                        (Verdict::LetGo, Some(cluster)) => cluster.let_go(&shared, &session),
+                        // Another node has the host: the tick follows it.
+                        (Verdict::Keep, Some(_)) => {}
                     }
                 }
                 _ = shared.shutdown.cancelled() => {}

@@ -49,6 +49,11 @@ pub(crate) async fn serve(
             tx.close(close::ENDED, "ended").await;
             return;
         }
+        // This node stopped replicating the session as the viewer came: rejoin.
+        Err(JoinError::Moved) => {
+            tx.close(close::GOING_AWAY, "rejoin").await;
+            return;
+        }
         Err(JoinError::Full) => {
             let why = shared.admission.refuse(Limited::ViewersPerSession);
             tx.close(close::BUSY, why.message()).await;
@@ -72,7 +77,7 @@ pub(crate) async fn serve(
 }
 
 /// Announces a session's held viewer change once its notice bucket allows.
-fn flush_later(shared: &Arc<Shared>, session: &Arc<Session>, mut after: FlushAfter) {
+pub(crate) fn flush_later(shared: &Arc<Shared>, session: &Arc<Session>, mut after: FlushAfter) {
     if after.is_none() {
         return;
     }
@@ -153,12 +158,14 @@ async fn read(shared: Arc<Shared>, session: Arc<Session>, viewer: u64, mode: Mod
             add(&shared.metrics.read_only_inputs_dropped, 1);
             continue;
         }
-        let Some(host) = session.host_tx() else {
-            continue;
-        };
         let input = encoded(&RelayToHost::ViewerInput { viewer, mode, data });
-        // Waiting here slows only this viewer's typing, never the screen fan-out.
-        if host.send(input).await.is_ok() {
+        let forwarded = match session.host_tx() {
+            // Waiting here slows only this viewer's typing, never the screen fan-out.
+            Some(host) => host.send(input).await.is_ok(),
+            // The host is on another node of the cluster (or away).
+            None => session.forward_input(&input),
+        };
+        if forwarded {
             add(&shared.metrics.collab_inputs_forwarded, 1);
         }
     }

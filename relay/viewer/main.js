@@ -11,12 +11,14 @@
 // drop, never after the session ended, nor after a frame it cannot show: a frame that fails
 // to open means the relay altered the session, and one that opens but cannot be shown
 // comes from a broken or hostile host; either way the page says so in its banner and keeps
-// the last good screen.
+// the last good screen. A relay in a cluster lists its nodes: when the one in use cannot be
+// reached, the page rejoins through the next.
 
 import { FrameStream } from './frames.js';
 import { KeyBar, touchFirst } from './keybar.js';
 import { PROTOCOL_VERSION } from './limits.js';
 import { decodeRelayMessage, encodeInput, peekWelcomeVersion } from './messages.js';
+import { Nodes } from './nodes.js';
 import { Renderer } from './render.js';
 import { Screen } from './screen.js';
 import { FrameOpener, InputSealer, splitFragment } from './seal.js';
@@ -28,10 +30,10 @@ import { Typing } from './typing.js';
 /** @typedef {import('./transport.js').Link} Link */
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
 /** @typedef {import('./transport.js').CloseInfo} CloseInfo */
-/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[] }} RelayInfo */
+/** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown, cluster_up?: boolean }} RelayInfo */
 /**
  * What the relay's status endpoint says of the link (relay/src/link_status.rs).
- * @typedef {{ status: 'live' | 'invalid' | 'expired' | 'not_found' | 'ended', expired_at?: number, ended_at?: number, reason?: string }} LinkStatus
+ * @typedef {{ status: 'live' | 'invalid' | 'expired' | 'not_found' | 'ended' | 'unavailable', expired_at?: number, ended_at?: number, reason?: string }} LinkStatus
  */
 
 const STORAGE_KEY = 'share.transport';
@@ -287,26 +289,31 @@ function hexBytes(hex) {
   return Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
 }
 
-/** @returns {Promise<RelayInfo>} */
-async function fetchInfo() {
-  const response = await fetch('/api/info', { cache: 'no-store' });
+/**
+ * @param {string} origin
+ * @returns {Promise<RelayInfo>}
+ */
+async function fetchInfo(origin) {
+  const response = await fetch(`${origin}/api/info`, { cache: 'no-store' });
   if (!response.ok) throw new Error(`relay answered ${response.status}`);
   return response.json();
 }
 
 /**
  * @param {RelayInfo} info
+ * @param {string} origin the node's
  * @param {string} id
  * @param {string} token
  * @returns {import('./transport.js').Endpoints}
  */
-function endpoints(info, id, token) {
-  const wsScheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+function endpoints(info, origin, id, token) {
+  const node = new URL(origin);
+  const wsScheme = node.protocol === 'https:' ? 'wss:' : 'ws:';
   const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
   const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter((h) => h !== null) : [];
   return {
     token,
-    wsUrl: `${wsScheme}//${location.host}/ws/sessions/${id}`,
+    wsUrl: `${wsScheme}//${node.host}/ws/sessions/${id}`,
     wtUrl: `${wtBase}/wt/sessions/${id}?token=${encodeURIComponent(token)}`,
     certificateHashes: hashes,
   };
@@ -404,15 +411,16 @@ function installInput() {
 }
 
 /**
- * What the relay says of the link, or null when it cannot say (an older relay, no answer).
- * The token goes in the body: never in a URL, which logs keep.
+ * What the relay at `origin` says of the link, or null when it cannot say (an older relay,
+ * no answer). The token goes in the body: never in a URL, which logs keep.
+ * @param {string} origin
  * @param {string} id
  * @param {string} token
  * @returns {Promise<LinkStatus | null>}
  */
-async function linkStatus(id, token) {
+async function linkStatus(origin, id, token) {
   try {
-    const response = await fetch(`/api/sessions/${id}/status`, {
+    const response = await fetch(`${origin}/api/sessions/${id}/status`, {
       method: 'POST',
       body: token,
       headers: { 'Content-Type': 'text/plain' },
@@ -496,6 +504,7 @@ async function main() {
 
   let attempt = 0;
   session.failures = 0;
+  const nodes = new Nodes(location.origin);
   while (!session.stopped) {
     if (attempt > 0) {
       const delay = backoffMs(attempt - 1);
@@ -507,15 +516,17 @@ async function main() {
     attempt += 1;
 
     // Asked alongside /api/info, so that a link that cannot work says why at once.
-    const said = session.connectedOnce ? Promise.resolve(null) : linkStatus(id, token);
+    const said = session.connectedOnce ? Promise.resolve(null) : linkStatus(nodes.current(), id, token);
     let info;
     try {
-      info = await fetchInfo();
+      info = await fetchInfo(nodes.current());
     } catch {
       showBanner('Cannot reach the relay; retrying…', 'info');
+      nodes.advance();
       continue;
     }
     hideBanner();
+    nodes.learn(info.nodes);
     if (info.protocol !== PROTOCOL_VERSION) {
       versionMismatch(info.protocol ?? null);
       return;
@@ -524,11 +535,18 @@ async function main() {
 
     let link;
     try {
-      link = await connect(order, endpoints(info, id, token));
+      link = await connect(order, endpoints(info, nodes.current(), id, token));
     } catch {
+      // A node of a cluster that cannot reach Redis cannot find sessions of other nodes
+      // (503): neither the link nor the session is at fault.
+      if (info.cluster_up === false) {
+        showBanner('This relay cannot reach the rest of its cluster; retrying…', 'info');
+        nodes.advance();
+        continue;
+      }
       // The relay is up (it answered /api/info) yet refused every transport. Browsers do
       // not expose a refused upgrade's status: the relay's status endpoint says why.
-      const refused = await linkStatus(id, token);
+      const refused = await linkStatus(nodes.current(), id, token);
       if (refusedFor(refused)) return;
       if (!session.connectedOnce && refused === null) {
         stop('Invalid link', INVALID_LINK);
@@ -536,6 +554,8 @@ async function main() {
       }
       if (refused?.status === 'live') showBanner('The relay turned the connection away (it may be full); retrying…', 'info');
       session.failures += 1;
+      // Another node of a cluster may have the session while this one cannot tell.
+      nodes.advance();
       if (session.failures >= MAX_RECONNECT_FAILURES) {
         stop('Disconnected', 'The session is no longer available: it ended, or the link expired.');
         return;

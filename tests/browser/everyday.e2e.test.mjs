@@ -108,7 +108,7 @@ describe('everyday use in Chromium, against a real relay and share host', () => 
 
   before(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    relay = await startRelay({ jwtSecret: SECRET });
+    relay = await startRelay({ env: { RELAY_JWT_SECRET: SECRET } });
     host = await startHost(relay.url);
     writeFileSync(join(host.dir, 'keys.sh'), KEYS_SH);
     browser = await launchBrowser();

@@ -101,17 +101,17 @@ class Child {
 
 /**
  * Starts `target/debug/relay` on free loopback ports (HTTP on `http` if given) and waits
- * until it answers; `publicUrl` is the base of its links (a tap in front of it); with
- * `jwtSecret`, its links are signed with that secret (so a test can sign its own).
+ * until it answers; `publicUrl` is the base of its links (a tap in front of it), `extra`
+ * more arguments (each may use `{url}`, the relay's own URL), `env` more environment.
  */
-export async function startRelay({ http, publicUrl, jwtSecret } = {}) {
+export async function startRelay({ http, publicUrl, extra = [], env = {} } = {}) {
   http ??= await freeTcpPort();
   const quic = await freeUdpPort();
-  const args = ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`];
+  const url = `http://127.0.0.1:${http}`;
+  const args = ['--http', `127.0.0.1:${http}`, '--quic', `127.0.0.1:${quic}`, ...extra.map((a) => a.replace('{url}', url))];
   if (publicUrl) args.push('--public-url', publicUrl);
-  const env = jwtSecret ? { ...process.env, RELAY_JWT_SECRET: jwtSecret } : process.env;
-  const relay = new Child('relay', join(BIN, 'relay'), args, { env });
-  relay.url = `http://127.0.0.1:${http}`;
+  const relay = new Child('relay', join(BIN, 'relay'), args, { env: { ...process.env, ...env } });
+  relay.url = url;
   relay.httpPort = http;
   await waitFor('the relay to answer /healthz', async () => {
     if (relay.exited) throw new Error(`relay exited ${JSON.stringify(relay.exited)}:\n${relay.output}`);
@@ -122,6 +122,31 @@ export async function startRelay({ http, publicUrl, jwtSecret } = {}) {
     }
   });
   return relay;
+}
+
+/**
+ * Starts Debian's `redis-server` on a free loopback port, without persistence, in a
+ * scratch directory; `url` is its `redis://` address.
+ */
+export async function startRedis() {
+  const port = await freeTcpPort();
+  const dir = mkdtempSync(join(tmpdir(), 'share-redis-'));
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+  const redis = new Child('redis-server', 'redis-server', args);
+  redis.url = `redis://127.0.0.1:${port}`;
+  await redis.match(/(Ready to accept connections)/, 'that it is ready');
+  const stop = redis.stop.bind(redis);
+  redis.stop = async () => {
+    await stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  return redis;
+}
+
+/** Kills `child` with SIGKILL, as a crashed machine, and waits for it to be gone. */
+export async function kill(child) {
+  child.process.kill('SIGKILL');
+  await waitFor(`${child.name} to die`, () => child.exited);
 }
 
 /**

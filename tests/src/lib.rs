@@ -4,6 +4,7 @@ pub mod bench;
 pub mod lab;
 pub mod netem;
 pub mod prometheus;
+pub mod redis;
 pub mod soak;
 pub mod tap;
 

@@ -2,7 +2,8 @@
 //! relay's side): a blackout shorter than the grace period shows viewers "host away", then
 //! the live screen again, never `Ended`; a longer one ends the session; a host whose
 //! address changes keeps its session without going away; a relay restarted with the same
-//! secret takes the host back and the viewer rejoins with its old link. Needs root.
+//! secret takes the host back and the viewer rejoins with its old link; a node of a relay
+//! cluster survives a blackout as a relay alone does. Needs root.
 
 mod lossy_support;
 
@@ -15,7 +16,18 @@ use protocol::{EndReason, RelayToViewer};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: emulated links use network namespaces and TUN devices"]
 async fn a_blackout_within_the_grace_period_is_survived() {
-    let mut net = started(Duration::from_secs(20)).await;
+    survive_a_blackout(started(Duration::from_secs(20)).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: emulated links use network namespaces and TUN devices"]
+async fn a_blackout_within_the_grace_period_is_survived_by_a_node_of_a_cluster() {
+    let net = started_in_a_cluster(Duration::from_secs(20)).await;
+    assert_eq!(net.relay_metric("relay_cluster_nodes"), 1.0);
+    survive_a_blackout(net).await;
+}
+
+async fn survive_a_blackout(mut net: Net) {
     let (mut host, mut viewer) = net
         .watched(None, ViewerTransport::WebTransport, "before the blackout")
         .await;

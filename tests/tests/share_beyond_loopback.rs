@@ -31,14 +31,16 @@ async fn within<F: Future>(what: &str, future: F) -> F::Output {
     }
 }
 
-/// `share ARGS...` in `ns`, with none of the test's own settings.
+/// `share ARGS...` in `ns`, with none of the test's or the machine's own settings.
 fn share(ns: &Netns, args: &[&str]) -> std::process::Command {
     let mut command = ns.command(workspace_binary("share").unwrap());
     command
         .args(args)
         .env_remove("SHARE_RELAY")
         .env_remove("SHARE_HOST_KEY")
-        .env_remove("SSL_CERT_FILE");
+        .env_remove("SSL_CERT_FILE")
+        // No config file of the machine's either.
+        .env("XDG_CONFIG_HOME", "/nonexistent");
     command
 }
 

@@ -2,12 +2,15 @@
 //! then straight to the relay and transport that worked, so that a resume costs one
 //! handshake and not a discovery plus a fallback. A QUIC link's first flight repeats
 //! until the relay answers (`client::quic::repeat`); a WebSocket link races handshakes.
+//! A relay in a cluster lists its nodes in `/api/info`: when the one in use stops
+//! answering, the next link goes to the next node (every node takes the host token).
 
 use std::time::Duration;
 
 use protocol::HostHello;
 
 use crate::client::host_link::{self, HostOptions, HostTransport, OpenLink};
+use crate::client::nodes::Nodes;
 use crate::client::sharing::Target;
 use crate::client::{NetError, RelayInfo, discovery};
 
@@ -25,6 +28,11 @@ const RACE_FOR: Duration = Duration::from_secs(10);
 /// How long a resuming attempt may take that must discover the relay again (and maybe
 /// fall back).
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(6);
+/// With other nodes to go to, how long opening a link to a node (its discovery included)
+/// may take, and how long the node may then stay silent before the hello's welcome,
+/// before the next node is tried: a live node answers a hello within a round trip.
+const NODE_CONNECT: Duration = Duration::from_secs(3);
+pub(crate) const NODE_SILENCE: Duration = Duration::from_secs(1);
 
 /// Opens links, remembering what the relay published and which transport worked.
 pub(crate) struct Connector {
@@ -33,12 +41,15 @@ pub(crate) struct Connector {
     relay: Option<(RelayInfo, HostTransport)>,
     /// Rounds of racing WebSocket handshakes since the last link opened.
     races: u32,
+    /// The relay's cluster; `target.base` is its current node.
+    nodes: Nodes,
 }
 
 impl Connector {
     /// Discovers the relay at `target.base` first.
     pub fn new(target: Target) -> Connector {
         Connector {
+            nodes: Nodes::new(target.base.clone()),
             target,
             relay: None,
             races: 0,
@@ -48,15 +59,39 @@ impl Connector {
     /// Starts with `relay` as discovered, on `target.options.transport` (QUIC by default).
     pub fn knowing(target: Target, relay: RelayInfo) -> Connector {
         let transport = target.options.transport.unwrap_or(HostTransport::Quic);
+        let mut nodes = Nodes::new(target.base.clone());
+        nodes.learn(&relay);
         Connector {
+            nodes,
             target,
             relay: Some((relay, transport)),
             races: 0,
         }
     }
 
+    /// Whether other nodes can be tried when this one stays silent.
+    pub fn has_other_nodes(&self) -> bool {
+        self.nodes.has_others()
+    }
+
+    /// The node in use stopped answering: the next link goes to the next node.
+    pub fn next_node(&mut self) {
+        self.nodes.advance();
+        self.target.base = self.nodes.current().clone();
+        self.forget();
+    }
+
     /// The next link, opened but not greeted; `hello` says whether it resumes.
     pub async fn connect(&mut self, hello: &HostHello) -> Result<OpenLink, NetError> {
+        if !self.has_other_nodes() || hello.resume.is_none() {
+            return self.open(hello).await;
+        }
+        tokio::time::timeout(NODE_CONNECT, self.open(hello))
+            .await
+            .map_err(|_| NetError::Timeout("the relay node's answer"))?
+    }
+
+    async fn open(&mut self, hello: &HostHello) -> Result<OpenLink, NetError> {
         let Some((relay, transport)) = &self.relay else {
             let first = async {
                 let relay = discovery::discover(&self.target.base, &self.target.policy).await?;
@@ -70,6 +105,7 @@ impl Connector {
                     .await
                     .map_err(|_| NetError::Timeout("rediscovering the relay"))??,
             };
+            self.nodes.learn(&relay);
             self.relay = Some((relay, link.2));
             return Ok(link);
         };

@@ -29,6 +29,17 @@ pub struct ApiInfo {
     /// Hex SHA-256 fingerprints, current first.
     pub fingerprints: Vec<String>,
     pub self_signed: bool,
+    /// The live nodes of the relay's cluster, this one first; empty for a relay alone.
+    #[serde(default)]
+    pub nodes: Vec<Node>,
+}
+
+/// A node of a relay cluster, as `/api/info` lists it.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Node {
+    pub id: String,
+    /// Its base URL; discovered (and checked against the policy) like any relay's.
+    pub url: String,
 }
 
 /// A discovered relay and how to trust it.

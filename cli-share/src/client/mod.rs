@@ -25,6 +25,7 @@ mod h3_status;
 mod host_link;
 mod link;
 mod link_status;
+mod nodes;
 mod policy;
 mod quic;
 mod share_keys;
@@ -35,7 +36,7 @@ mod tls;
 mod viewer_link;
 mod websocket;
 
-pub use discovery::{ApiInfo, RelayInfo, discover};
+pub use discovery::{ApiInfo, Node, RelayInfo, discover};
 pub use error::NetError;
 pub use h3_status::connect_status;
 pub use host_link::{
@@ -43,6 +44,7 @@ pub use host_link::{
     open_host,
 };
 pub use link_status::{LinkStatus, link_status};
+pub use nodes::Nodes;
 pub use policy::RelayPolicy;
 pub use quic::Congestion;
 pub use share_keys::ShareKeys;

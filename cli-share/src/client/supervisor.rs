@@ -2,6 +2,7 @@
 //! relay's messages in as [`ShareEvent`]s, and when the link fails opens the next one,
 //! resuming the session with its host token, until the host says goodbye, the relay
 //! refuses the host (a session that ended is refused), or the relay stays out of reach.
+//! With a relay cluster, a node that fails or goes away makes way for the next node.
 
 use std::time::Duration;
 
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::client::NetError;
-use crate::client::connector::Connector;
+use crate::client::connector::{Connector, NODE_SILENCE};
 use crate::client::host_link::{HostReceiver, HostSender, OpenLink};
 use crate::client::sharing::{FromHost, Outgoing, ShareEvent};
 
@@ -52,6 +53,11 @@ pub(crate) async fn supervise(
     let mut lost_at: Option<Instant> = None;
     let mut last_failure = None;
     loop {
+        // With other nodes to go to, a silent node is not waited for long.
+        let welcome_within = match connector.has_other_nodes() {
+            true => NODE_SILENCE,
+            false => WELCOME_TIMEOUT,
+        };
         let end = match connector.connect(&hello).await {
             Ok(link) => {
                 // A frame that waited out the outage is stale: the host sends a keyframe now.
@@ -62,7 +68,12 @@ pub(crate) async fn supervise(
                 if events.send(ShareEvent::Connected).await.is_err() {
                     return Ok(());
                 }
-                serve(link, &mut hello, waiting, &mut from_host, events).await
+                let link = Link {
+                    opened: link,
+                    waiting,
+                    welcome_within,
+                };
+                serve(link, &mut hello, &mut from_host, events).await
             }
             Err(error) => LinkEnd::Failed(error),
         };
@@ -71,6 +82,10 @@ pub(crate) async fn supervise(
             LinkEnd::Lost(error) => {
                 backoff = BACKOFF_START;
                 lost_at = None;
+                // A node going away (a restart, an upgrade): the host resumes on another.
+                if matches!(error, NetError::GoingAway) && connector.has_other_nodes() {
+                    connector.next_node();
+                }
                 let _ = events
                     .send(ShareEvent::Reconnecting(error.to_string()))
                     .await;
@@ -81,8 +96,11 @@ pub(crate) async fn supervise(
             // Nothing to resume: the first link must work.
             LinkEnd::Failed(error) if hello.resume.is_none() => return Err(error.to_string()),
             LinkEnd::Failed(error) => {
-                // A link opened in 0-RTT fails its handshake only after the hello.
-                if matches!(
+                if connector.has_other_nodes() {
+                    // Every node takes the host token: the next one may answer.
+                    connector.next_node();
+                } else if matches!(
+                    // A link opened in 0-RTT fails its handshake only after the hello.
                     error,
                     NetError::Connect(_) | NetError::Tls(_) | NetError::Untrusted(_)
                 ) {
@@ -103,17 +121,28 @@ pub(crate) async fn supervise(
     }
 }
 
+/// An opened link, what waits to go on it first, and how long its welcome may take.
+struct Link {
+    opened: OpenLink,
+    waiting: Option<Outgoing>,
+    welcome_within: Duration,
+}
+
 /// Says hello on an opened link and carries messages both ways until it ends. Frames
 /// follow the hello at once, without waiting a round trip for the welcome: after an
 /// outage the keyframe reaches viewers that much sooner (a refused hello takes them down
 /// with it). The welcome gives `hello` the host token that resumes the session.
 async fn serve(
-    (mut sender, mut receiver, transport): OpenLink,
+    link: Link,
     hello: &mut HostHello,
-    waiting: Option<Outgoing>,
     from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> LinkEnd {
+    let Link {
+        opened: (mut sender, mut receiver, transport),
+        waiting,
+        welcome_within,
+    } = link;
     if let Err(error) = sender.send(&HostToRelay::Hello(hello.clone())).await {
         return LinkEnd::Failed(error);
     }
@@ -121,7 +150,7 @@ async fn serve(
     tokio::pin!(writer);
     let welcome = tokio::select! {
         written = &mut writer => return written_out(written, &mut receiver, LinkEnd::Failed).await,
-        welcome = tokio::time::timeout(WELCOME_TIMEOUT, receiver.welcome()) => match welcome {
+        welcome = tokio::time::timeout(welcome_within, receiver.welcome()) => match welcome {
             Ok(Ok(welcome)) => welcome,
             Ok(Err(error)) => return LinkEnd::Failed(error),
             Err(_) => return LinkEnd::Failed(NetError::Timeout("the relay's welcome")),

@@ -1,9 +1,10 @@
 //! The local user's side of the host: the child's output mirrored on their terminal, and
-//! notices only they see (links, viewers joining, reconnections). A notice never enters
+//! notices only they see (links, a QR code, viewers joining, reconnections). A notice never enters
 //! the emulator, so viewers never see it; the screen is repainted from the emulator on
 //! the user's next key.
 
 use crate::sync::emulator_thread::EmulatorThread;
+use crate::term::qr;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::LocalOut;
 use crate::term::tty;
@@ -51,6 +52,49 @@ impl Console {
             for line in text.split("\r\n") {
                 eprintln!("share: {line}");
             }
+        }
+    }
+
+    /// Draws `link` as a QR code, if the terminal is wide enough for one.
+    pub async fn qr(&mut self, link: &str) {
+        let (cols, rows) = tty::local_size();
+        let drawing = match qr::draw(link) {
+            Ok(drawing) => drawing,
+            Err(error) => {
+                let told = format!("cannot draw the link as a QR code: {error}");
+                return self.notice(&told).await;
+            }
+        };
+        if drawing.cols > usize::from(cols) {
+            let told = format!(
+                "the QR code needs {} columns and this terminal has {cols}: widen it and type \
+                 /share --qr again",
+                drawing.cols
+            );
+            return self.notice(&told).await;
+        }
+        if drawing.rows.len() > usize::from(rows) {
+            let told = format!(
+                "the QR code needs {} rows and this terminal has {rows}: scroll up to see it \
+                 whole, or enlarge the terminal and type /share --qr again",
+                drawing.rows.len()
+            );
+            self.notice(&told).await;
+        }
+        self.picture(&drawing.rows).await;
+        self.notice("the QR code above is the read-only link, as secret as the link itself")
+            .await;
+    }
+
+    /// Rows of cells drawn flush left below what is on the terminal.
+    async fn picture(&mut self, rows: &[String]) {
+        let lead = if self.repaint_pending { "" } else { "\r\n" };
+        let drawn = format!("{lead}{}\r\n", rows.join("\r\n"));
+        if self.interactive {
+            self.out.write(drawn.into_bytes()).await;
+            self.repaint_pending = true;
+        } else {
+            eprint!("{}", drawn.replace("\r\n", "\n"));
         }
     }
 

@@ -14,13 +14,16 @@
 //! from the relay's welcome on, and only input sealed with the collab link's key reaches
 //! the child, whatever the relay says about it.
 
+mod commands;
 mod console;
 pub(crate) mod pacer;
 mod pty;
+mod recording;
 mod relay_target;
 mod slash;
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::time::Duration;
 
 use protocol::limits::{MAX_COLS, MAX_ROWS};
@@ -36,13 +39,16 @@ use crate::client::{
 };
 use crate::sync::emulator_thread::EmulatorThread;
 use crate::sync::{Emulator, ScreenEncoder};
+use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
+use commands::{Command, ShareOptions};
 use console::Console;
 use pacer::FramePacer;
 use pty::{PtyInput, Spawned, read_more};
+use recording::{Recording, Scope};
 use relay_target::RelayTarget;
-use slash::{Command, SlashFilter};
+use slash::SlashFilter;
 
 /// How long the output of an exited child is drained (its background jobs may hold the
 /// PTY open forever).
@@ -84,12 +90,21 @@ pub async fn run(args: HostArgs) -> anyhow::Result<i32> {
     if args.now {
         host.start_now(cols, rows).await?;
     }
+    if let Some(path) = &args.record
+        && let Err(error) = host.start_recording(path, Scope::Session).await
+    {
+        eprintln!("share: {error:#}");
+        return Ok(EXIT_REFUSED);
+    }
     let raw_mode = RawMode::enable()?;
     let command = pty::command_or_shell(args.command);
     let code = host.session(command, cols, rows, spawn_stdin()).await;
     host.farewell().await;
     host.console.finish();
     drop(raw_mode);
+    if let Some(told) = host.recording.stop(None) {
+        eprintln!("share: {told}");
+    }
     code
 }
 
@@ -101,6 +116,11 @@ struct Host {
     // The local user.
     console: Console,
     filter: SlashFilter,
+    recording: Recording,
+    /// `/share --qr`: the next links shown come with the read link as a QR code.
+    qr_wanted: bool,
+    /// The child, once running: a relative file in a `/share` line is in its directory.
+    child_pid: Option<u32>,
     // The share.
     relay: RelayTarget,
     /// `None`: QUIC, falling back to WebSocket.
@@ -129,6 +149,9 @@ impl Host {
             pacer: FramePacer::new(),
             console,
             filter: SlashFilter::new(!args.no_slash),
+            recording: Recording::new(&pty::command_or_shell(args.command.clone())),
+            qr_wanted: false,
+            child_pid: None,
             relay: RelayTarget::new(args.relay.clone()),
             transport: match args.transport {
                 HostTransportChoice::Auto => None,
@@ -246,6 +269,7 @@ impl Host {
             input,
             mut child,
         } = pty::spawn(&command, cols, rows)?;
+        self.child_pid = child.id();
         let mut keys = Some(keys);
         let mut winch = signal(SignalKind::window_change())?;
         let mut term = signal(SignalKind::terminate())?;
@@ -305,6 +329,7 @@ impl Host {
     }
 
     async fn child_output(&mut self, bytes: &[u8]) {
+        self.recording.output(bytes);
         self.console.output(bytes.to_vec()).await;
         self.emulator.feed(bytes.to_vec()).await;
     }
@@ -323,7 +348,17 @@ impl Host {
 
     async fn command(&mut self, command: Command) {
         match command {
-            Command::Share { collab } => {
+            Command::Share(ShareOptions { collab, qr, record }) => {
+                if let Some(typed) = record {
+                    let path = recording::typed_path(&typed, self.child_pid);
+                    if let Err(error) = self.start_recording(&path, Scope::Share).await {
+                        self.notice(&format!("{error:#}")).await;
+                        return;
+                    }
+                    let told = format!("recording to {} until /unshare", path.display());
+                    self.notice(&told).await;
+                }
+                self.qr_wanted |= qr;
                 self.collab_requested |= collab;
                 if let Some(sharing) = &self.sharing {
                     if let Some(keys) = self.keys.as_mut().filter(|_| self.collab_requested) {
@@ -343,16 +378,34 @@ impl Host {
                     Err(error) => self.notice(&format!("cannot share: {error:#}")).await,
                 }
             }
-            Command::Unshare => match self.sharing.take() {
-                Some(sharing) => {
-                    sharing.stop("the host stopped sharing", FAREWELL).await;
-                    self.unshared();
-                    self.viewers = ViewerCount::default();
-                    self.notice("sharing stopped").await;
+            Command::Unshare => {
+                let recorded = self.recording.stop(Some(Scope::Share));
+                match self.sharing.take() {
+                    Some(sharing) => {
+                        sharing.stop("the host stopped sharing", FAREWELL).await;
+                        self.unshared();
+                        self.viewers = ViewerCount::default();
+                        self.notice("sharing stopped").await;
+                    }
+                    None if recorded.is_none() => self.notice("not sharing").await,
+                    None => {}
                 }
-                None => self.notice("not sharing").await,
-            },
+                if let Some(told) = recorded {
+                    self.notice(&told).await;
+                }
+            }
         }
+    }
+
+    /// Starts recording into `path`, from the screen as it is now.
+    async fn start_recording(&mut self, path: &Path, scope: Scope) -> anyhow::Result<()> {
+        // The recording starts from the screen all the output read so far made.
+        self.emulator.settle().await;
+        let mut emulator = self.emulator.lock();
+        let (cols, rows) = emulator.size();
+        let screen = render::full(emulator.snapshot(), Viewport { cols, rows });
+        drop(emulator);
+        self.recording.start(path, scope, (cols, rows), &screen)
     }
 
     async fn share_event(&mut self, event: Option<ShareEvent>, input: &PtyInput) {
@@ -463,6 +516,9 @@ impl Host {
         }
         text.push_str("; /unshare to stop");
         self.notice(&text).await;
+        if std::mem::take(&mut self.qr_wanted) {
+            self.console.qr(&links.read).await;
+        }
     }
 
     async fn notice(&mut self, text: &str) {
@@ -475,6 +531,8 @@ impl Host {
         self.emulator
             .resize(cols.min(MAX_COLS), rows.min(MAX_ROWS))
             .await;
+        let size = (cols.min(MAX_COLS), rows.min(MAX_ROWS));
+        self.recording.resize(size.0, size.1);
         self.send_keyframe();
     }
 
@@ -575,13 +633,14 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
 #[cfg(test)]
 mod tests {
     use std::io::Write;
+    use std::path::PathBuf;
 
     use protocol::e2e::InputSealer;
 
     use super::*;
     use crate::cli::TrustArgs;
     use crate::client::{ShareUrl, ViewerTransport};
-    use crate::testing::{Viewer, within};
+    use crate::testing::{Recording, Viewer, within};
 
     /// The user's terminal: what the host writes on it arrives here.
     struct Terminal {
@@ -640,16 +699,11 @@ mod tests {
         ] {
             let args = HostArgs {
                 relay: relay.map(|url| Url::parse(url).unwrap()),
-                collab: false,
-                now: false,
-                no_slash: false,
-                host_key: None,
-                transport: HostTransportChoice::Auto,
                 trust: TrustArgs {
                     insecure,
                     ..TrustArgs::default()
                 },
-                command: Vec::new(),
+                ..HostArgs::default()
             };
             let (mut terminal, console) = Terminal::new();
             let policy = args.trust.policy().expect("a policy");
@@ -670,23 +724,37 @@ mod tests {
         mpsc::Sender<Vec<u8>>,
         tokio::task::JoinHandle<i32>,
     ) {
+        let (terminal, keys, session) = recorded_host(collab, None);
+        let code = async move { session.await.expect("the session's task").0 };
+        (terminal, keys, tokio::spawn(code))
+    }
+
+    /// A host as [`host`] makes, recording the whole session into `record` if given; the
+    /// host is handed back when its session is over.
+    fn recorded_host(
+        collab: bool,
+        record: Option<PathBuf>,
+    ) -> (
+        Terminal,
+        mpsc::Sender<Vec<u8>>,
+        tokio::task::JoinHandle<(i32, Host)>,
+    ) {
         let args = HostArgs {
-            relay: None,
             collab,
-            now: false,
-            no_slash: false,
-            host_key: None,
-            transport: HostTransportChoice::Auto,
-            trust: TrustArgs::default(),
-            command: Vec::new(),
+            command: vec!["sh".into()],
+            ..HostArgs::default()
         };
         let (terminal, console) = Terminal::new();
         let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
         let (keys, typed) = mpsc::channel(16);
         let session = tokio::spawn(async move {
-            let code = host.session(vec!["sh".into()], 80, 24, typed).await;
+            if let Some(path) = record {
+                let recording = host.start_recording(&path, Scope::Session).await;
+                recording.expect("the recording starts");
+            }
+            let code = host.session(args.command, 80, 24, typed).await;
             host.farewell().await;
-            code.expect("the session runs")
+            (code.expect("the session runs"), host)
         });
         (terminal, keys, session)
     }
@@ -825,5 +893,122 @@ mod tests {
             within("the host to exit", session).await.expect("joined"),
             0
         );
+    }
+
+    /// Characters a QR code is drawn with.
+    const QR_CELLS: [char; 3] = ['▀', '▄', '█'];
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_recording_replays_to_the_live_screen_and_holds_only_the_programs_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("session.cast");
+        let (mut terminal, keys, session) = recorded_host(false, Some(path.clone()));
+        type_keys(&keys, "echo before-$((1+1))\r").await;
+        terminal.until("before-2").await;
+
+        // The QR code is the read link, on this terminal only.
+        type_keys(&keys, "/share --qr\r").await;
+        let shown = terminal.until("as secret as the link itself").await;
+        let read_link = link_after(&shown, "read-only link: ");
+        let drawn = crate::term::qr::decode_drawn(&shown);
+        assert_eq!(drawn.as_deref(), Some(read_link.as_str()));
+        let mut viewer = Viewer::join(&read_link, ViewerTransport::WebSocket).await;
+
+        let colours_and_moves =
+            "printf '\\033[1;32mgreen\\033[0m abc\\rX\\n%s\\n' marker-$((6*7))\r";
+        type_keys(&keys, colours_and_moves).await;
+        terminal.until("marker-42").await;
+        viewer.shows("marker-42").await;
+        let seen = viewer.mirror.screen().expect("a screen").text();
+        assert!(
+            !seen.contains(QR_CELLS),
+            "viewers never see the QR code: {seen}"
+        );
+        // `/unshare` ends the share, not a recording given at launch.
+        type_keys(&keys, "/unshare\r").await;
+        terminal.until("sharing stopped").await;
+        viewer.ended().await;
+        type_keys(&keys, "echo after-$((3+4))\r").await;
+        terminal.until("after-7").await;
+
+        type_keys(&keys, "exit 3\r").await;
+        let (code, mut host) = within("the host to exit", session).await.expect("joined");
+        assert_eq!(code, 3);
+        let told = host.recording.stop(None).expect("a recording");
+        assert_eq!(told, format!("recorded to {}", path.display()));
+
+        let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
+        assert_eq!(recording.header["title"], "sh");
+        assert_eq!(
+            (
+                recording.header["width"].as_u64(),
+                recording.header["height"].as_u64()
+            ),
+            (Some(80), Some(24))
+        );
+        let output = recording.output();
+        assert!(
+            ["before-2", "marker-42", "after-7"]
+                .iter()
+                .all(|text| output.contains(text)),
+            "{output}"
+        );
+        for local in ["/share", "read-only link", "as secret as", " share "] {
+            assert!(!output.contains(local), "{local:?} was recorded: {output}");
+        }
+        assert!(!output.contains(QR_CELLS), "{output}");
+        let mut replayed = recording.replay();
+        let mut live = host.emulator.lock();
+        assert_eq!(replayed.snapshot().lines, live.snapshot().lines);
+        assert_eq!(replayed.snapshot().cursor, live.snapshot().cursor);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn share_record_covers_the_share_from_the_screen_it_found_until_unshare() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("share.cast");
+        let (mut terminal, keys, session) = host(false);
+        let file = path.display();
+        let dialogue = [
+            ("echo before-$((1+1))".into(), "before-2".into()),
+            // A relative file is in the shell's directory, wherever share was started.
+            (
+                format!("cd {}; echo moved-$((5+5))", dir.path().display()),
+                "moved-10".into(),
+            ),
+            (
+                "/share --record share.cast".into(),
+                format!("recording to {file} until /unshare"),
+            ),
+            // One recording at a time, and never over an existing file.
+            (
+                "/share --record other.cast".into(),
+                format!("already recording to {file}"),
+            ),
+            ("echo during-$((2+2))".into(), "during-4".into()),
+            ("/unshare".into(), format!("recorded to {file}")),
+            ("echo after-$((3+3))".into(), "after-6".into()),
+            ("/share --record share.cast".into(), "File exists".into()),
+        ];
+        for (typed, answer) in dialogue {
+            type_keys(&keys, &format!("{typed}\r")).await;
+            terminal.until(&answer).await;
+        }
+        drop(keys);
+        within("the host to exit", session).await.expect("joined");
+
+        let recording = Recording::parse(&std::fs::read_to_string(&path).unwrap());
+        let screen = recording.replay().snapshot().text();
+        assert!(
+            screen.contains("before-2") && screen.contains("during-4"),
+            "{screen}"
+        );
+        let output = recording.output();
+        assert!(
+            !output.contains("after-6") && !output.contains("/share"),
+            "{output}"
+        );
+        assert!(!output.contains("recording to"), "{output}");
+        assert!(!dir.path().join("other.cast").exists());
     }
 }

@@ -1,23 +1,12 @@
-//! Interception of the wrapper's own commands (`/share`, `/share --collab`, `/unshare`)
-//! in the keystrokes headed for the child.
+//! Interception of the wrapper's own commands (`/share` and its options, `/unshare`:
+//! [`commands`](super::commands)) in the keystrokes headed for the child.
 //!
 //! Typed text is held back only while it could still become one of those commands and
 //! only when it starts an input line, so `/tmp` or a `/` inside a line reach the child
 //! unchanged; `//` sends a single literal `/`. Held text is echoed locally (the child has
 //! not seen it, so it cannot echo it) and the echo is erased before the text is released.
 
-/// A command typed at the start of a line and confirmed with Enter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    Share { collab: bool },
-    Unshare,
-}
-
-const COMMANDS: [(&[u8], Command); 3] = [
-    (b"/share", Command::Share { collab: false }),
-    (b"/share --collab", Command::Share { collab: true }),
-    (b"/unshare", Command::Unshare),
-];
+use super::commands::{self, Command};
 
 /// What one chunk of keystrokes turned into.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -83,23 +72,21 @@ impl SlashFilter {
     /// Handles a byte while text is held back.
     fn hold(&mut self, byte: u8, out: &mut Filtered) {
         match byte {
-            b'\r' | b'\n' => {
-                let typed = self.held.trim_ascii_end();
-                match COMMANDS.iter().find(|(name, _)| *name == typed) {
-                    Some((_, command)) => {
-                        erase_echo(self.held.len(), &mut out.echo);
-                        out.commands.push(*command);
-                        self.held.clear();
-                        self.line = LineState::Start;
-                    }
-                    None => {
-                        self.release(out);
-                        self.pass(byte, out);
-                    }
+            b'\r' | b'\n' => match commands::parse(&self.held) {
+                Some(command) => {
+                    erase_echo(echoed_cells(&self.held), &mut out.echo);
+                    out.commands.push(command);
+                    self.held.clear();
+                    self.line = LineState::Start;
                 }
-            }
+                None => {
+                    self.release(out);
+                    self.pass(byte, out);
+                }
+            },
             0x7f | 0x08 => {
-                self.held.pop();
+                // A whole character: its continuation bytes, then its first.
+                while self.held.pop().is_some_and(|byte| byte & 0xc0 == 0x80) {}
                 erase_echo(1, &mut out.echo);
                 if self.held.is_empty() {
                     self.line = LineState::Start;
@@ -113,10 +100,7 @@ impl SlashFilter {
             }
             _ => {
                 self.held.push(byte);
-                if COMMANDS
-                    .iter()
-                    .any(|(name, _)| name.starts_with(&self.held))
-                {
+                if commands::could_become(&self.held) {
                     out.echo.push(byte);
                 } else {
                     self.held.pop();
@@ -129,7 +113,7 @@ impl SlashFilter {
 
     /// Sends the held text to the child after erasing its local echo.
     fn release(&mut self, out: &mut Filtered) {
-        erase_echo(self.held.len(), &mut out.echo);
+        erase_echo(echoed_cells(&self.held), &mut out.echo);
         self.line = LineState::Start;
         for byte in std::mem::take(&mut self.held) {
             self.pass(byte, out);
@@ -188,6 +172,12 @@ fn escape_end(escape: &[u8]) -> Option<bool> {
     }
 }
 
+/// Cells the echo of `held` covers: one per character (a file name's wide characters
+/// aside).
+fn echoed_cells(held: &[u8]) -> usize {
+    held.iter().filter(|&&byte| byte & 0xc0 != 0x80).count()
+}
+
 /// Moves back over `cells` echoed cells and clears them.
 fn erase_echo(cells: usize, echo: &mut Vec<u8>) {
     if cells > 0 {
@@ -198,6 +188,7 @@ fn erase_echo(cells: usize, echo: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::host::commands::ShareOptions;
 
     fn feed_all(filter: &mut SlashFilter, input: &[u8]) -> (Vec<u8>, Vec<Command>) {
         let out = filter.feed(input);
@@ -209,7 +200,7 @@ mod tests {
         let mut filter = SlashFilter::new(true);
         let (child, commands) = feed_all(&mut filter, b"/share\r");
         assert_eq!(child, b"");
-        assert_eq!(commands, vec![Command::Share { collab: false }]);
+        assert_eq!(commands, vec![Command::Share(ShareOptions::default())]);
     }
 
     #[test]
@@ -221,10 +212,27 @@ mod tests {
             assert!(out.to_child.is_empty());
             commands.extend(out.commands);
         }
-        assert_eq!(
-            commands,
-            vec![Command::Share { collab: true }, Command::Unshare]
-        );
+        let collab = ShareOptions {
+            collab: true,
+            ..ShareOptions::default()
+        };
+        assert_eq!(commands, vec![Command::Share(collab), Command::Unshare]);
+    }
+
+    #[test]
+    fn a_file_name_is_held_with_its_command_and_never_reaches_the_child() {
+        let mut filter = SlashFilter::new(true);
+        let typed = "/share --qr --record ~/démo.cast\x7f\x7f\x7f\x7f\x7f-é.cast\r";
+        let out = filter.feed(typed.as_bytes());
+        assert!(out.to_child.is_empty(), "{:?}", out.to_child);
+        let asked = ShareOptions {
+            qr: true,
+            record: Some("~/démo-é.cast".into()),
+            ..ShareOptions::default()
+        };
+        assert_eq!(out.commands, vec![Command::Share(asked)]);
+        // The echo is erased character by character: 34 of them were left on the line.
+        assert!(out.echo.ends_with(b"\x1b[34D\x1b[K"), "{:?}", out.echo);
     }
 
     #[test]
@@ -270,7 +278,7 @@ mod tests {
             let mut filter = SlashFilter::new(true);
             let (child, commands) = feed_all(&mut filter, &[prefix, b"/share\r"].concat());
             assert_eq!(child, prefix, "after {prefix:?}");
-            assert_eq!(commands, vec![Command::Share { collab: false }]);
+            assert_eq!(commands, vec![Command::Share(ShareOptions::default())]);
         }
     }
 
@@ -310,7 +318,7 @@ mod tests {
         let mut filter = SlashFilter::new(true);
         let (child, commands) = feed_all(&mut filter, b"/shar\x7fre\r");
         assert_eq!(child, b"");
-        assert_eq!(commands, vec![Command::Share { collab: false }]);
+        assert_eq!(commands, vec![Command::Share(ShareOptions::default())]);
         let (child, _) = feed_all(&mut filter, b"/\x7fls\r");
         assert_eq!(child, b"ls\r");
     }

@@ -30,7 +30,8 @@ mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
 use crate::client::{
-    self, LinkStatus, NetError, RelayInfo, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport,
+    self, LinkStatus, NetError, Nodes, RelayInfo, RelayPolicy, ShareUrl, ViewerLink,
+    ViewerTransport,
 };
 use crate::sync::mirror::Mirror;
 use crate::term;
@@ -46,6 +47,8 @@ const SETTLE: Duration = Duration::from_millis(200);
 const LINGER: Duration = Duration::from_secs(3);
 /// How long a viewer retries a relay that is going away.
 const RETRY_FOR: Duration = Duration::from_secs(30);
+/// How long a watcher waits before asking a busy relay again.
+const BUSY_PAUSE: Duration = Duration::from_secs(2);
 /// Ctrl-]: leaves an interactive watch (every other key may belong to the session).
 const QUIT_KEY: u8 = 0x1d;
 
@@ -112,8 +115,9 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let deadline = (goal != Goal::Interactive)
         .then(|| Instant::now() + Duration::from_secs_f64(args.timeout.max(0.0)));
     let give_up = Instant::now() + RETRY_FOR;
+    let mut nodes = Nodes::new(link.base.clone());
     let viewer = loop {
-        let mut viewer = match connect(&link, &policy, transport).await {
+        let mut viewer = match connect(&link, &policy, transport, &mut nodes).await {
             Ok(viewer) => viewer,
             Err(failed) => return Ok(failed.code),
         };
@@ -136,6 +140,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let mut session = Session {
         mirror: Mirror::new(&link.keys, &link.session_id),
         link,
+        nodes,
         policy,
         transport,
         viewer,
@@ -155,6 +160,8 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
 
 struct Session {
     link: ShareUrl,
+    /// The relay's cluster (just the link's relay when it is alone).
+    nodes: Nodes,
     policy: RelayPolicy,
     transport: ViewerTransport,
     viewer: ViewerLink,
@@ -316,7 +323,7 @@ impl Session {
         while Instant::now() < give_up {
             sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(1));
-            match connect(&self.link, &self.policy, self.transport).await {
+            match connect(&self.link, &self.policy, self.transport, &mut self.nodes).await {
                 Ok(viewer) => {
                     self.viewer = viewer;
                     return Next::Nothing;
@@ -325,7 +332,10 @@ impl Session {
                     code,
                     for_good: true,
                 }) => return Next::Exit(code),
-                Err(_) => {}
+                // A node of a cluster that stays away: another has the session too.
+                Err(_) => {
+                    self.nodes.advance();
+                }
             }
         }
         Next::Exit(fail(EXIT_FAILED, "the relay went away"))
@@ -348,21 +358,32 @@ impl From<i32> for Failed {
     }
 }
 
-/// Discovers the relay of `link` and joins its session.
+/// Discovers the relay of `link` (the current node of its cluster) and joins its session.
 async fn connect(
     link: &ShareUrl,
     policy: &RelayPolicy,
     transport: ViewerTransport,
+    nodes: &mut Nodes,
 ) -> Result<ViewerLink, Failed> {
-    let relay = client::discover(&link.base, policy)
+    let relay = client::discover(nodes.current(), policy)
         .await
         .map_err(|error| net_failure(&error))?;
-    match client::connect_viewer(&relay, link, transport).await {
-        Ok(viewer) => Ok(viewer),
-        Err(error @ (NetError::Forbidden | NetError::NotFound)) => {
-            Err(refused(&relay, link, &error).await)
+    nodes.learn(&relay);
+    // A busy relay (a full session, or a node of a cluster that cannot reach Redis) says
+    // when to come back.
+    let give_up = Instant::now() + RETRY_FOR;
+    loop {
+        match client::connect_viewer(&relay, link, transport).await {
+            Ok(viewer) => return Ok(viewer),
+            Err(NetError::Busy(why)) if Instant::now() < give_up => {
+                tracing::info!(%why, "the relay is busy; retrying");
+                sleep(BUSY_PAUSE).await;
+            }
+            Err(error @ (NetError::Forbidden | NetError::NotFound)) => {
+                return Err(refused(&relay, link, &error).await);
+            }
+            Err(error) => return Err(net_failure(&error).into()),
         }
-        Err(error) => Err(net_failure(&error).into()),
     }
 }
 

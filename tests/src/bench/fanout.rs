@@ -34,7 +34,7 @@ use super::wrapped::{self, Share};
 use crate::netem::RuntimeThread;
 
 const PART: &str = "fanout";
-const FRAMES_PER_SECOND: u64 = 30;
+pub(super) const FRAMES_PER_SECOND: u64 = 30;
 /// Viewers connecting at once (a crowd arriving, bounded so handshakes do not time out).
 const CONNECTING: usize = 16;
 const CONNECT_ATTEMPTS: u32 = 3;
@@ -67,10 +67,12 @@ impl Mix {
     }
 }
 
-/// Where viewers connect: the real relay (through a session's read link) or the naive one.
+/// Where viewers connect: the real relay (through a session's read link), the nodes of a
+/// relay cluster in turn (the same link), or the naive relay.
 #[derive(Clone)]
 pub(super) enum Target {
     Ours(Arc<(RelayInfo, ShareUrl)>),
+    Spread(Arc<(Vec<RelayInfo>, ShareUrl)>),
     Naive(String),
 }
 
@@ -94,6 +96,12 @@ impl Target {
         match self {
             Target::Ours(relay) => {
                 let (info, link) = relay.as_ref();
+                let viewer = connect_viewer(info, link, mix.transport(index)).await?;
+                Ok(Viewer::Ours(Box::new(viewer)))
+            }
+            Target::Spread(nodes) => {
+                let (infos, link) = nodes.as_ref();
+                let info = &infos[index % infos.len()];
                 let viewer = connect_viewer(info, link, mix.transport(index)).await?;
                 Ok(Viewer::Ours(Box::new(viewer)))
             }
@@ -137,12 +145,7 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     for &(viewers, mix) in ours {
         let server = ctx.start_relay().await?;
         let info = relay_info(&server).await?;
-        let host = {
-            let info = info.clone();
-            host_thread
-                .spawn(async move { OurHost::connect(&info, false).await })
-                .await??
-        };
+        let host = host_on(&host_thread, &info).await?;
         let target = Target::Ours(Arc::new((info, host.read_link()?)));
         let name = format!("fanout_{viewers}_{}", mix.name());
         let http = server
@@ -217,6 +220,17 @@ pub async fn run(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A synthetic host of `relay` on `host_thread` (see [`run`]).
+pub(super) async fn host_on(
+    host_thread: &RuntimeThread,
+    relay: &RelayInfo,
+) -> anyhow::Result<OurHost> {
+    let relay = relay.clone();
+    host_thread
+        .spawn(async move { OurHost::connect(&relay, false).await })
+        .await?
+}
+
 pub(super) struct Figures {
     pub(super) samples: Samples,
     pub(super) cpu_cores: f64,
@@ -281,12 +295,45 @@ impl Figures {
 }
 
 /// Send times of the frames, in nanoseconds since `epoch` (0: not sent yet).
-struct SendLog {
+pub(super) struct SendLog {
     epoch: Instant,
     sent: Vec<AtomicU64>,
 }
 
 impl SendLog {
+    /// A log of `frames` frames, from 1.
+    pub(super) fn new(frames: u64) -> Arc<SendLog> {
+        Arc::new(SendLog {
+            epoch: Instant::now(),
+            sent: (0..=frames).map(|_| AtomicU64::new(0)).collect(),
+        })
+    }
+
+    /// Sends frames 1 to `frames` at [`FRAMES_PER_SECOND`] from `host`, on `host_thread`,
+    /// noting when each went; returns the host once all went.
+    pub(super) async fn tick(
+        self: &Arc<Self>,
+        host_thread: &RuntimeThread,
+        mut host: Host,
+        frames: u64,
+    ) -> anyhow::Result<Host> {
+        let log = self.clone();
+        let sending = host_thread.spawn(async move {
+            let mut ticks =
+                tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
+            for seq in 1..=frames {
+                ticks.tick().await;
+                let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
+                if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
+                    slot.store(now.max(1), Ordering::Release);
+                }
+                host.send_update(seq).await?;
+            }
+            anyhow::Ok(host)
+        });
+        sending.await?
+    }
+
     fn latency(&self, seq: u64) -> Option<Duration> {
         let sent = self
             .sent
@@ -302,7 +349,7 @@ impl SendLog {
 
 /// How a viewer tells how long an update took to reach it.
 #[derive(Clone)]
-enum Clock {
+pub(super) enum Clock {
     /// The synthetic host's send log, by frame sequence number.
     Log(Arc<SendLog>),
     /// The time the ticking program wrote into each tick ([`stamps`]).
@@ -330,7 +377,7 @@ impl Clock {
 
 /// Viewers connected to one session, each noting the latency of every update it sees
 /// until it has seen the last one (or is told to stop).
-struct Crowd {
+pub(super) struct Crowd {
     tasks: Vec<JoinHandle<Samples>>,
     stop: watch::Sender<bool>,
     /// (viewer, update) pairs expected in all.
@@ -340,7 +387,7 @@ struct Crowd {
 impl Crowd {
     /// Connects `viewers` viewers of `target`, at most [`CONNECTING`] at a time, and waits
     /// until each has joined (ours: received the session's keyframe).
-    async fn join(
+    pub(super) async fn join(
         target: &Target,
         viewers: usize,
         mix: Mix,
@@ -427,7 +474,7 @@ impl Crowd {
 
     /// Gives stragglers a few seconds to drain their queues, then stops them; returns
     /// every latency seen and the (viewer, update) pairs never seen.
-    async fn finish(self) -> anyhow::Result<(Samples, u64)> {
+    pub(super) async fn finish(self) -> anyhow::Result<(Samples, u64)> {
         let stop = self.stop;
         let stopper = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(5)).await;
@@ -446,37 +493,22 @@ impl Crowd {
 pub(super) async fn measure(
     server: &Server,
     host_thread: &RuntimeThread,
-    mut host: Host,
+    host: Host,
     target: Target,
     viewers: usize,
     mix: Mix,
     seconds: u64,
 ) -> anyhow::Result<Figures> {
     let frames = FRAMES_PER_SECOND * seconds;
-    let log = Arc::new(SendLog {
-        epoch: Instant::now(),
-        sent: (0..=frames).map(|_| AtomicU64::new(0)).collect(),
-    });
+    let log = SendLog::new(frames);
     let rss_before = server.rss_kib()?;
     let crowd = Crowd::join(&target, viewers, mix, &Clock::Log(log.clone()), frames).await?;
     let rss_per_viewer_kib = (server.rss_kib()? - rss_before) / viewers as f64;
 
     let cpu = server.cpu()?;
     let loadgen = CpuMeter::start(std::process::id())?;
-    let sending = host_thread.spawn(async move {
-        let mut ticks = tokio::time::interval(Duration::from_secs(1) / FRAMES_PER_SECOND as u32);
-        for seq in 1..=frames {
-            ticks.tick().await;
-            let now = u64::try_from(log.epoch.elapsed().as_nanos()).unwrap_or(u64::MAX);
-            if let Some(slot) = usize::try_from(seq).ok().and_then(|i| log.sent.get(i)) {
-                slot.store(now.max(1), Ordering::Release);
-            }
-            host.send_update(seq).await?;
-        }
-        anyhow::Ok(host)
-    });
     // Kept connected until the stragglers are done.
-    let _host = sending.await??;
+    let _host = log.tick(host_thread, host, frames).await?;
     let cpu_cores = cpu.cores()?;
     let loadgen_cores = loadgen.cores()?;
     let (samples, missed) = crowd.finish().await?;

@@ -217,6 +217,7 @@ impl Net {
                 webtransport: format!("https://{}", relay.webtransport_addr()),
                 fingerprints: fingerprints.clone(),
                 self_signed: true,
+                nodes: Vec::new(),
             },
             trust: cli_share::client::Trust::pinned_hex(&fingerprints)?,
         })

@@ -6,11 +6,12 @@
 //! [`sessions`], [`flood`]; of the lossy-link issues: [`lossy`]; of issue 16, through
 //! a real `share` host running a program (`bench-workload`) in its PTY:
 //! [`host_latency`], [`flood_tail`], [`late_join`], plus the real-host fan-out in
-//! [`fanout`] and the `script` comparison in [`flood`]; and [`sealing`], what end-to-end
-//! encryption (issue 15) adds. A part records one value per figure per run into the
-//! [`report::Report`]; repeated runs give the medians.
+//! [`fanout`] and the `script` comparison in [`flood`]; [`sealing`], what end-to-end
+//! encryption (issue 15) adds; of the relay cluster (issue 17): [`cluster`]. A part records
+//! one value per figure per run into the [`report::Report`]; repeated runs give the medians.
 
 pub mod baseline;
+pub mod cluster;
 pub mod corpus;
 pub mod echo;
 pub mod fanout;
@@ -52,10 +53,11 @@ pub enum Part {
     Lossy,
     Blackout,
     Sealing,
+    Cluster,
 }
 
 impl Part {
-    pub const ALL: [Part; 11] = [
+    pub const ALL: [Part; 12] = [
         Part::Latency,
         Part::HostLatency,
         Part::Echo,
@@ -67,6 +69,7 @@ impl Part {
         Part::Lossy,
         Part::Blackout,
         Part::Sealing,
+        Part::Cluster,
     ];
 
     pub fn name(self) -> &'static str {
@@ -82,6 +85,7 @@ impl Part {
             Part::Lossy => "lossy",
             Part::Blackout => "blackout",
             Part::Sealing => "sealing",
+            Part::Cluster => "cluster",
         }
     }
 
@@ -98,6 +102,7 @@ impl Part {
             Part::Lossy => lossy::run(ctx, report).await,
             Part::Blackout => lossy::run_blackouts(ctx, report).await,
             Part::Sealing => sealing::run(ctx, report).await,
+            Part::Cluster => cluster::run(ctx, report).await,
         }
     }
 }
@@ -141,11 +146,16 @@ impl Ctx {
 
     /// Starts the relay on loopback ports with `extra` arguments.
     pub async fn start_relay_with(&self, extra: &[&str]) -> anyhow::Result<Server> {
+        self.start_relay_at("127.0.0.1:0", extra).await
+    }
+
+    /// Starts the relay with its HTTP port on `http` and `extra` arguments.
+    pub async fn start_relay_at(&self, http: &str, extra: &[&str]) -> anyhow::Result<Server> {
         // Every client of the load generator is on loopback, one address, and a part opens
         // 1,000 sessions or viewers: the limits are lifted above what the parts need.
         let mut args = vec![
             "--http",
-            "127.0.0.1:0",
+            http,
             "--quic",
             "127.0.0.1:0",
             "--log",

@@ -23,8 +23,12 @@ pub fn shell() -> Vec<String> {
         .to_vec()
 }
 
-/// Environment of every wrapped command.
-pub const ENV: &[(&str, &str)] = &[("PS1", "PROMPT$ "), ("HISTFILE", "/dev/null")];
+/// Environment of every wrapped command (and of `share`, which then reads no config file).
+pub const ENV: &[(&str, &str)] = &[
+    ("PS1", "PROMPT$ "),
+    ("HISTFILE", "/dev/null"),
+    ("XDG_CONFIG_HOME", "/nonexistent"),
+];
 
 /// How a command is shared: which link the viewer opens, over which transport, and the
 /// size of the host's terminal.

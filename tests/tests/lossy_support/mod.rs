@@ -43,9 +43,22 @@ pub async fn started(grace: Duration) -> Net {
     net
 }
 
+/// Like [`started`], the relay a node of a cluster on a redis-server in A.
+pub async fn started_in_a_cluster(grace: Duration) -> Net {
+    let mut net = Net::new(impaired(50, 0.0), grace);
+    let redis = e2e::redis::RedisServer::start_in(net.link.a())
+        .await
+        .expect("redis-server in A");
+    net.redis = Some(redis);
+    net.start_relay().await;
+    net
+}
+
 /// A link with the relay in A. Fields drop in declaration order: relay, runtimes, link.
 pub struct Net {
     pub relay: Option<RunningRelay>,
+    /// With a cluster: its Redis, in A.
+    pub redis: Option<e2e::redis::RedisServer>,
     pub a: RuntimeThread,
     pub b: RuntimeThread,
     pub link: EmulatedLink,
@@ -82,6 +95,7 @@ impl Net {
         std::fs::write(&ca_file, ca.ca_pem()).expect("write CA");
         Net {
             relay: None,
+            redis: None,
             a,
             b,
             ca: ca.ca_der(),
@@ -99,6 +113,11 @@ impl Net {
             cert: Some(self.cert.clone()),
             jwt_secret: Some(b"lossy-tests-secret-0123456789abcdef".to_vec()),
             grace: self.grace,
+            cluster: self.redis.as_ref().map(|redis| relay::ClusterConfig {
+                redis: redis.url(),
+                node_id: "a".into(),
+                advertise: None,
+            }),
             ..RelayConfig::loopback()
         }
     }

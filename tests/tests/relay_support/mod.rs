@@ -35,7 +35,8 @@ pub struct Harness {
 
 pub async fn start(config: RelayConfig) -> Harness {
     let relay = Relay::start(config).await.expect("relay starts");
-    // A relay bound to every address is reached over loopback from here.
+    // A relay bound to every address is reached on loopback: clients refuse plain HTTP
+    // anywhere else.
     let mut addr = relay.http_addr();
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
@@ -159,7 +160,7 @@ pub async fn raw_request(
     String::from_utf8_lossy(&response).into_owned()
 }
 
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
     status_and_body(&raw_get(addr, path).await)
 }
 

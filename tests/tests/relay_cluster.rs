@@ -1,0 +1,412 @@
+//! A relay cluster on a real redis-server: three nodes in this process, a QUIC host on the
+//! first, viewers over WebSocket and WebTransport on all three. Every viewer gets the same
+//! frames whatever node it is on, late joiners anywhere get the current screen, a collab
+//! viewer on another node types into the host, the host counts every node's viewers, and
+//! the owner publishes each frame once whatever the number of viewers. Redis restarting or
+//! stopping loses no session.
+
+mod cluster_support;
+
+use cli_share::client::{NetError, ViewerLink, ViewerTransport};
+use cluster_support::*;
+use protocol::{Mode, RelayToHost, RelayToViewer, ViewerCount};
+
+/// Receives the host's messages until a count of `total` viewers.
+async fn host_counts(host: &mut cli_share::client::HostConnection, total: u32) {
+    within("the host's count", async {
+        loop {
+            match host.receiver.recv().await.expect("host link") {
+                RelayToHost::ViewerJoined { viewers, .. }
+                | RelayToHost::ViewerLeft { viewers, .. }
+                    if viewers.total() == total =>
+                {
+                    return;
+                }
+                _ => {}
+            }
+        }
+    })
+    .await
+}
+
+/// The head of the answer to a WebSocket upgrade of `path`.
+async fn upgrade(addr: std::net::SocketAddr, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0; 4096];
+    let n = tcp.read(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+/// The next `n` frames of `viewer`.
+async fn frames(viewer: &mut ViewerLink, n: usize) -> Vec<bytes::Bytes> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        got.push(next_frame(viewer).await);
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_on_every_node_get_the_same_frames_and_a_collab_viewer_types_into_the_host() {
+    let cluster = Cluster::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let mut host = a.host().await;
+    let read = host.welcome.links.read.clone();
+    let collab = host.welcome.links.collab.clone().expect("a collab link");
+    // The links name node A; viewers reach the others with the same token.
+    let on = |node: &Harness, link: &str| {
+        let (_, rest) = link.split_once("/s/").unwrap();
+        format!("http://{}/s/{rest}", node.relay.http_addr())
+    };
+    let mut viewers = vec![
+        a.joined(&read, ViewerTransport::WebSocket).await,
+        b.joined(&on(b, &read), ViewerTransport::WebSocket).await,
+        b.joined(&on(b, &read), ViewerTransport::WebTransport).await,
+        c.joined(&on(c, &read), ViewerTransport::WebTransport).await,
+    ];
+    let mut typist = c.joined(&on(c, &collab), ViewerTransport::WebSocket).await;
+    host_counts(&mut host, 5).await;
+
+    let sent: Vec<_> = (0..40u64)
+        .map(|seq| frame(seq, seq % 10 == 0, format!("screen {seq}").as_bytes()))
+        .collect();
+    for bytes in &sent {
+        host.sender.send_raw(bytes.clone()).await.unwrap();
+    }
+    for viewer in viewers.iter_mut().chain([&mut typist]) {
+        assert_eq!(
+            frames(viewer, sent.len()).await,
+            sent,
+            "{:?}",
+            viewer.transport
+        );
+    }
+
+    // Late joiners on every node get the current screen at once: the last keyframe and
+    // the diffs after it, the same on every node.
+    for node in [a, b, c] {
+        let mut late = node
+            .joined(&on(node, &read), ViewerTransport::WebSocket)
+            .await;
+        assert_eq!(frames(&mut late, 10).await, sent[30..]);
+        viewers.push(late);
+    }
+
+    // The collab viewer on C types into the host on A, tagged collab.
+    typist.sender.send_input(b"ls\r").await.unwrap();
+    let typed = within("the input", async {
+        loop {
+            if let RelayToHost::ViewerInput { mode, data, .. } = host.receiver.recv().await.unwrap()
+            {
+                return (mode, data);
+            }
+        }
+    })
+    .await;
+    assert_eq!(typed, (Mode::Collab, b"ls\r".to_vec()));
+    // A read-only viewer's input on B goes nowhere.
+    viewers[1].sender.send_input(b"rm -rf /\r").await.unwrap();
+    wait_metric(b, "relay_read_only_inputs_dropped_total", |n| n == 1).await;
+
+    // Every viewer, on every node, is told the count of all of them.
+    let count = recv_until(&mut viewers[3], "the count", |m| match m {
+        RelayToViewer::Viewers(count) if count.total() == 8 => Some(*count),
+        _ => None,
+    })
+    .await;
+    assert_eq!(count, ViewerCount { read: 7, collab: 1 });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_owner_publishes_each_frame_once_whatever_the_number_of_viewers() {
+    let cluster = Cluster::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let mut host = a.host().await;
+    let (_, rest) = host.welcome.links.read.split_once("/s/").unwrap();
+    let mut viewers = Vec::new();
+    for (node, n) in [(b, 3), (c, 2)] {
+        let link = format!("http://{}/s/{rest}", node.relay.http_addr());
+        for i in 0..n {
+            let transport = match i % 2 {
+                0 => ViewerTransport::WebSocket,
+                _ => ViewerTransport::WebTransport,
+            };
+            viewers.push(node.joined(&link, transport).await);
+        }
+    }
+    host_counts(&mut host, 5).await;
+    // Nothing was published before the frames (the snapshots held none).
+    assert_eq!(
+        metric(&a.metrics().await, "relay_cluster_frames_published_total"),
+        0
+    );
+    let n = 100u64;
+    for seq in 0..n {
+        host.sender
+            .send_raw(frame(seq, seq == 0, b"a frame"))
+            .await
+            .unwrap();
+    }
+    for viewer in &mut viewers {
+        frames(viewer, n as usize).await;
+    }
+    assert_eq!(
+        metric(&a.metrics().await, "relay_cluster_frames_published_total"),
+        n
+    );
+    for node in [b, c] {
+        assert_eq!(
+            metric(&node.metrics().await, "relay_cluster_frames_received_total"),
+            n
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_restart_mid_session_loses_no_session() {
+    let mut cluster = Cluster::start(&["a", "b", "c"]).await;
+    let mut host = cluster.node(0).host().await;
+    let (_, rest) = host.welcome.links.read.split_once("/s/").unwrap();
+    let link_on = |node: &Harness| format!("http://{}/s/{rest}", node.relay.http_addr());
+    let mut on_b = cluster
+        .node(1)
+        .joined(&link_on(cluster.node(1)), ViewerTransport::WebSocket)
+        .await;
+    host.sender
+        .send_raw(frame(0, true, b"before"))
+        .await
+        .unwrap();
+    assert_eq!(next_frame(&mut on_b).await, frame(0, true, b"before"));
+
+    // Restarted without persistence: every key and subscription is gone.
+    cluster.redis.restart().await.expect("redis restarts");
+    for seq in 1..=3 {
+        host.sender
+            .send_raw(frame(seq, seq == 3, b"after"))
+            .await
+            .unwrap();
+    }
+    // B's viewer sees the host away while its subscription is down, then the screen
+    // again: the keyframe the owner sends it in a snapshot.
+    recv_until(&mut on_b, "the screen after the restart", |m| match m {
+        RelayToViewer::Frame(f) if f.payload == b"after" && f.keyframe => Some(()),
+        _ => None,
+    })
+    .await;
+    // The owner wrote its ownership again: a viewer on C finds the session.
+    let mut on_c = within("a viewer on C", async {
+        loop {
+            match cluster
+                .node(2)
+                .viewer(&link_on(cluster.node(2)), ViewerTransport::WebSocket)
+                .await
+            {
+                Ok(mut viewer) => {
+                    if let Ok(RelayToViewer::Welcome(_)) = viewer.recv().await {
+                        return viewer;
+                    }
+                }
+                Err(NetError::NotFound | NetError::Busy(_)) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await; // retry pace
+                }
+                Err(other) => panic!("viewer on C: {other}"),
+            }
+        }
+    })
+    .await;
+    assert_eq!(next_frame(&mut on_c).await, frame(3, true, b"after"));
+    host.sender
+        .send_raw(frame(4, false, b"live"))
+        .await
+        .unwrap();
+    assert_eq!(next_frame(&mut on_c).await, frame(4, false, b"live"));
+    assert_eq!(next_frame(&mut on_b).await, frame(4, false, b"live"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_redis_stopped_local_sessions_keep_working_and_others_are_told_to_retry() {
+    let Cluster { mut redis, nodes } = Cluster::start(&["a", "b"]).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let mut host = a.host().await;
+    let mut viewer = a
+        .joined(&host.welcome.links.read, ViewerTransport::WebTransport)
+        .await;
+    redis.stop().await.expect("redis stops");
+
+    // The session whose host and viewers share a node goes on.
+    host.sender
+        .send_raw(frame(0, true, b"still here"))
+        .await
+        .unwrap();
+    assert_eq!(next_frame(&mut viewer).await, frame(0, true, b"still here"));
+    // A new session starts, and its viewers on the same node see it.
+    let mut second = a.host().await;
+    second
+        .sender
+        .send_raw(frame(0, true, b"new"))
+        .await
+        .unwrap();
+    let mut local = a
+        .joined(&second.welcome.links.read, ViewerTransport::WebSocket)
+        .await;
+    assert_eq!(next_frame(&mut local).await, frame(0, true, b"new"));
+
+    // A viewer on another node cannot be told where the session is: 503, retry.
+    let (_, rest) = second.welcome.links.read.split_once("/s/").unwrap();
+    let on_b = format!("http://{}/s/{rest}", b.relay.http_addr());
+    match b.viewer(&on_b, ViewerTransport::WebSocket).await {
+        Err(NetError::Busy(why)) => assert!(why.contains("503"), "{why}"),
+        other => panic!("expected 503, got {:?}", other.map(|v| v.transport)),
+    }
+    let token = rest.split_once('#').unwrap().1;
+    let path = format!("/ws/sessions/{}?token={token}", second.welcome.session_id);
+    let answer = within("the refusal", upgrade(b.relay.http_addr(), &path)).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(
+        answer.to_lowercase().contains("retry-after: 2\r\n"),
+        "{answer}"
+    );
+    assert!(metric(&b.metrics().await, "relay_cluster_unavailable_total") >= 1);
+    // Its status cannot be told either: 503, not a "no such session" that would stop a page.
+    let status = format!("/api/sessions/{}/status", second.welcome.session_id);
+    let (code, body) = b.post(&status, token).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"unavailable\""), "{body}");
+
+    // Redis back (empty): ownership is written again and B's viewer gets in.
+    redis.restart().await.expect("redis starts again");
+    let mut remote = within("the viewer on B", async {
+        loop {
+            if let Ok(mut viewer) = b.viewer(&on_b, ViewerTransport::WebSocket).await
+                && let Ok(RelayToViewer::Welcome(_)) = viewer.recv().await
+            {
+                return viewer;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await; // retry pace
+        }
+    })
+    .await;
+    assert_eq!(next_frame(&mut remote).await, frame(0, true, b"new"));
+    second.sender.send_raw(frame(1, false, b"d")).await.unwrap();
+    assert_eq!(next_frame(&mut remote).await, frame(1, false, b"d"));
+    assert_eq!(next_frame(&mut local).await, frame(1, false, b"d"));
+}
+
+/// A node's status endpoint's answer for `token`: (HTTP status, JSON).
+async fn status_on(node: &Harness, sid: &str, token: &str) -> (u16, serde_json::Value) {
+    let (code, body) = node
+        .post(&format!("/api/sessions/{sid}/status"), token)
+        .await;
+    (code, serde_json::from_str(&body).expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_tells_a_link_s_status_live_on_another_node_or_ended() {
+    let cluster = Cluster::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let host = a.host().await;
+    let sid = host.welcome.session_id.clone();
+    let read = host.welcome.links.read.clone();
+    let token = read.split_once('#').unwrap().1.to_owned();
+    let (_, rest) = read.split_once("/s/").unwrap();
+    let mut on_b = b
+        .joined(
+            &format!("http://{}/s/{rest}", b.relay.http_addr()),
+            ViewerTransport::WebSocket,
+        )
+        .await;
+
+    // A has the session, B a replica, C nothing but Redis: all three say it is live.
+    for (node, host_online) in [
+        (a, true.into()),
+        (b, true.into()),
+        (c, serde_json::Value::Null),
+    ] {
+        let (code, answer) = status_on(node, &sid, &token).await;
+        assert_eq!((code, &answer["status"]), (200, &"live".into()), "{answer}");
+        assert_eq!(answer["host_online"], host_online, "{answer}");
+    }
+    // Pages served by one node ask the node they use: the answer is readable cross-origin.
+    let head = raw_request(
+        c.relay.http_addr(),
+        "POST",
+        &format!("/api/sessions/{sid}/status"),
+        &token,
+    )
+    .await;
+    assert!(
+        head.to_lowercase()
+            .contains("access-control-allow-origin: *\r\n"),
+        "{head}"
+    );
+    let nowhere = "AAAAAAAAAAAAAAAAAAAAAA";
+    let unknown =
+        c.relay
+            .token_key()
+            .issue(nowhere, Mode::Read, std::time::Duration::from_secs(60));
+    assert_eq!(status_on(c, nowhere, &unknown).await.0, 404);
+
+    // The host leaves: A remembers, B heard it from A, C reads the tombstone in Redis.
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    host.sender.bye("done").await.expect("goodbye");
+    recv_until(&mut on_b, "the end", |message| {
+        matches!(message, RelayToViewer::Ended { .. }).then_some(())
+    })
+    .await;
+    let unix =
+        |at: std::time::SystemTime| at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for node in [a, b, c] {
+        // The tombstone is written just after the viewers are told.
+        let answer = within("the session ended", async {
+            loop {
+                let (code, answer) = status_on(node, &sid, &token).await;
+                if code == 410 {
+                    return answer;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval
+            }
+        })
+        .await;
+        assert_eq!(answer["reason"], "host_ended", "{answer}");
+        let at = answer["ended_at"].as_u64().expect("ended_at");
+        assert!(
+            at >= unix(before) && at <= unix(std::time::SystemTime::now()),
+            "{answer}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_node_with_another_jwt_secret_is_reported() {
+    let redis = e2e::redis::RedisServer::start().await.unwrap();
+    let a = start(node_config(&redis, "a")).await;
+    let b = start(RelayConfig {
+        jwt_secret: Some(b"another secret, not the cluster's".to_vec()),
+        ..node_config(&redis, "b")
+    })
+    .await;
+    for node in [&a, &b] {
+        wait_metric(node, "relay_cluster_nodes_with_other_secret", |n| n == 1).await;
+        // Ephemeral certificates differ from node to node, and are reported too.
+        wait_metric(node, "relay_cluster_nodes_with_other_certificate", |n| {
+            n == 1
+        })
+        .await;
+    }
+    let (_, info) = a.get("/api/info").await;
+    let info: serde_json::Value = serde_json::from_str(&info).unwrap();
+    assert_eq!(info["node"], "a");
+    let ids: Vec<&str> = info["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+}
