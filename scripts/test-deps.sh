@@ -5,7 +5,8 @@
 # its DNS) for the relay's ACME tests, certutil (package libnss3-tools) for the browser
 # profile that trusts pebble's root, systemd-analyze (package systemd) for the unit in
 # deploy/, man (package man-db) to render the generated man pages, redis-server for the
-# relay cluster's tests; then playwright-core in
+# relay cluster's tests, vi (vim-tiny: it sets application cursor keys and keypad as vim
+# does) and less for the browser tests' full-screen programs; then playwright-core in
 # tests/browser, which the Rust tests that drive Chromium beyond loopback use too. Does
 # nothing when they are present.
 set -euo pipefail
@@ -20,6 +21,8 @@ command -v pebble >/dev/null 2>&1 || missing+=(pebble)
 command -v pebble-challtestsrv >/dev/null 2>&1 || missing+=(pebble-challtestsrv)
 command -v certutil >/dev/null 2>&1 || missing+=(libnss3-tools)
 command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
+command -v vi >/dev/null 2>&1 || missing+=(vim-tiny)
+command -v less >/dev/null 2>&1 || missing+=(less)
 command -v man >/dev/null 2>&1 || missing+=(man-db)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then

@@ -1,12 +1,14 @@
 //! A host (`share --now`) and watchers (`share watch`), real processes over the embedded
 //! relay on loopback: output reaches watchers over both transports, collab input runs in
-//! the host's shell, read-only input is refused, `/unshare` ends viewers, bad links fail,
-//! and a hostile host's control sequences never reach the watcher's terminal.
+//! the host's shell, read-only input is refused, `/unshare` ends viewers (and later
+//! watchers are told it ended), bad links fail with their reason, a watcher's terminal
+//! takes the program's input modes, and a hostile host's control sequences never reach the
+//! watcher's terminal.
 
 mod common;
 
 use cli_share::client::{HostOptions, RelayPolicy, connect_host, discover};
-use common::{Host, spawn_watch, stdout, wait_child, watch};
+use common::{Host, TestTerminal, spawn_watch, stdout, wait_child, wait_until, watch};
 use protocol::{HostHello, Line, Screen, ScreenFrame, ScreenUpdate};
 
 #[test]
@@ -74,6 +76,14 @@ fn unshare_ends_viewers() {
     let mut printed = String::new();
     std::io::Read::read_to_string(watcher.stdout.as_mut().unwrap(), &mut printed).unwrap();
     assert!(printed.contains("Session ended"), "{printed}");
+    // A watcher that comes later is told the session ended, and when.
+    let late = watch(&links.read, &["--dump"]);
+    assert_eq!(late.status.code(), Some(3), "{late:?}");
+    let told = stdout(&late);
+    assert!(
+        told.starts_with("Session ended on ") && told.contains("GMT: the host stopped sharing"),
+        "{told}"
+    );
     // The host keeps running its child after unsharing.
     host.type_text("echo still-$((1+1))-here\n");
     host.stdout
@@ -88,9 +98,10 @@ fn bad_links_fail_with_the_reason() {
     let forged = format!("{base}#x{fragment}");
     let output = watch(&forged, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        String::from_utf8_lossy(&output.stderr).contains("403"),
-        "{output:?}"
+        stderr.contains("this link is not valid for this session (403)"),
+        "{stderr}"
     );
     // The token alone, without the keys after it: refused before connecting.
     let token: String = fragment.split('.').take(3).collect::<Vec<_>>().join(".");
@@ -103,7 +114,54 @@ fn bad_links_fail_with_the_reason() {
     let output = watch(&unknown, &["--transport", "ws", "--dump"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("403") || stderr.contains("404"), "{stderr}");
+    // Another session's token: not valid for this one.
+    assert!(stderr.contains("not valid for this session"), "{stderr}");
+}
+
+#[test]
+fn a_watchers_terminal_takes_the_programs_input_modes_and_its_keys_go_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let received = dir.path().join("received");
+    // The program asks for application cursor keys, the application keypad and bracketed
+    // paste, as vim and readline do, then records the next three bytes it is sent.
+    let script = format!(
+        "printf '\\033[?1h\\033=\\033[?2004h'; stty raw -echo; echo ready-$((1+1)); \
+         head -c 3 > {}; echo got-them; sleep 60",
+        received.display()
+    );
+    let (_host, links) = Host::sharing(&["--collab"], &["sh", "-c", &script]);
+    let terminal = TestTerminal::new(80, 24);
+    let mut watcher = terminal.spawn_share(&["watch", &links.collab.expect("a collab link")]);
+    terminal
+        .output
+        .wait_for("the modes and the program", |text| {
+            text.contains("\x1b[?1h")
+                && text.contains("\x1b=")
+                && text.contains("\x1b[?2004h")
+                && text.contains("ready-2")
+        });
+    // What xterm sends for the up arrow in application cursor mode.
+    terminal.type_text("\x1bOA");
+    let got = wait_until("the program to get the keys", || {
+        std::fs::read(&received)
+            .ok()
+            .filter(|bytes| bytes.len() == 3)
+    });
+    assert_eq!(got.as_deref(), Some(&b"\x1bOA"[..]));
+    terminal
+        .output
+        .wait_for("the program's answer", |text| text.contains("got-them"));
+    // Ctrl-] leaves, and the terminal is put back as it was.
+    let before = terminal.output.len();
+    terminal.type_text("\x1d");
+    assert_eq!(wait_child(&mut watcher), 0);
+    terminal
+        .output
+        .wait_for("the modes reset", |text| text.contains("\x1b[?2004l"));
+    let reset = terminal.output.tail(terminal.output.len() - before);
+    for sequence in ["\x1b[?1l", "\x1b>", "\x1b[?2004l"] {
+        assert!(reset.contains(sequence), "{sequence:?} in {reset:?}");
+    }
 }
 
 /// What a hostile host puts on its screen: a title, a screen clear, an OSC 52 clipboard

@@ -16,13 +16,19 @@ pub mod wire;
 
 pub use codec::{CodecError, LengthCodec};
 pub use messages::*;
-pub use screen::{Color, Cursor, Line, Run, Screen, ScreenDiff, ScreenUpdate, Style};
+pub use screen::{Color, Cursor, Line, Modes, Run, Screen, ScreenDiff, ScreenUpdate, Style};
 pub use token::{Claims, Mode, TokenError, TokenKey};
 pub use wire::{WireError, decode, encode};
 
-/// Version of the messages in [`messages`]. Bumped on any incompatible change; hosts and
-/// viewers compare it with the relay's and tell the user which side to upgrade.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// Version of the messages in [`messages`] and of the screen updates sealed in their frames.
+/// Bumped on any incompatible change; hosts and viewers compare it with the relay's and tell
+/// the user which side to upgrade.
+///
+/// 2: screens carry the program's input [`Modes`]. The relay cannot read a frame's payload,
+/// so the version in the host's hello is the one check that keeps a host whose updates
+/// viewers would refuse as malformed (or that would refuse theirs) off a relay whose page
+/// and `share watch` expect the other layout; a refusal names the side to upgrade instead.
+pub const PROTOCOL_VERSION: u16 = 2;
 
 /// ALPN a `share` host offers on the relay's UDP port; browsers offer `h3`.
 pub const HOST_ALPN: &[u8] = b"share-host/1";

@@ -115,6 +115,19 @@ pub struct Cursor {
     pub visible: bool,
 }
 
+/// How the program asked the terminal to encode keys and pastes. They travel with the
+/// screen, so that a viewer's keys reach the program as its own terminal's would.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Modes {
+    /// DECCKM (`CSI ? 1 h`): unmodified cursor keys send `ESC O A` rather than `ESC [ A`,
+    /// and Home and End `ESC O H` and `ESC O F`.
+    pub app_cursor: bool,
+    /// DECKPAM (`ESC =`): the numeric keypad sends `ESC O p` and the like, not digits.
+    pub app_keypad: bool,
+    /// Mode 2004: a paste arrives between `ESC [200~` and `ESC [201~`.
+    pub bracketed_paste: bool,
+}
+
 /// The whole state a viewer renders.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Screen {
@@ -132,6 +145,7 @@ pub struct Screen {
     pub cursor: Cursor,
     pub title: String,
     pub alt_screen: bool,
+    pub modes: Modes,
 }
 
 /// What a frame's payload carries.
@@ -158,6 +172,7 @@ pub struct ScreenDiff {
     pub cursor: Cursor,
     pub title: Option<String>,
     pub alt_screen: bool,
+    pub modes: Modes,
 }
 
 /// Why a diff or keyframe cannot be applied (bad input from the network).
@@ -199,6 +214,7 @@ impl Screen {
             },
             title: String::new(),
             alt_screen: false,
+            modes: Modes::default(),
         }
     }
 
@@ -295,6 +311,7 @@ impl Screen {
             self.title.clone_from(title);
         }
         self.alt_screen = diff.alt_screen;
+        self.modes = diff.modes;
         Ok(())
     }
 
@@ -403,6 +420,7 @@ impl Screen {
             cursor: next.cursor,
             title: (self.title != next.title).then(|| next.title.clone()),
             alt_screen: next.alt_screen,
+            modes: next.modes,
         })
     }
 }
@@ -430,5 +448,6 @@ impl ScreenDiff {
             && self.title.is_none()
             && self.cursor == base.cursor
             && self.alt_screen == base.alt_screen
+            && self.modes == base.modes
     }
 }

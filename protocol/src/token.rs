@@ -9,6 +9,9 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+/// Seconds a token stays valid past its `exp`, for clocks a little apart.
+pub const LEEWAY_SECS: u64 = 5;
+
 /// What a token lets its holder do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,6 +41,13 @@ pub struct Claims {
     pub exp: u64,
     pub iat: u64,
     pub jti: String,
+}
+
+impl Claims {
+    /// Whether the token expired, as [`TokenKey::verify`] judges it now.
+    pub fn expired(&self) -> bool {
+        self.exp.saturating_add(LEEWAY_SECS) < unix_now()
+    }
 }
 
 /// Why a token was refused. Each maps to 403 except where the caller decides otherwise.
@@ -135,12 +145,28 @@ impl TokenKey {
 
     /// Checks signature, algorithm and expiry; the caller checks the session.
     pub fn verify_any_session(&self, token: &str) -> Result<Claims, TokenError> {
+        self.decode(token, true)
+    }
+
+    /// Checks signature, algorithm and that the token names `sid`, but not expiry: the
+    /// claims of a token this key signed, expired or not, so that its holder can be told
+    /// when it expired. Never a reason to let anyone in.
+    pub fn verify_ignoring_expiry(&self, token: &str, sid: &str) -> Result<Claims, TokenError> {
+        let claims = self.decode(token, false)?;
+        if claims.sid != sid {
+            return Err(TokenError::WrongSession);
+        }
+        Ok(claims)
+    }
+
+    fn decode(&self, token: &str, check_expiry: bool) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::HS256 {
             return Err(TokenError::WrongAlgorithm);
         }
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = check_expiry;
         validation.set_required_spec_claims(&["exp", "iat"]);
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
             .map(|data| data.claims)

@@ -79,6 +79,11 @@ fn styled_screen() -> Screen {
         visible: true,
     };
     screen.title = "demo — ✓".into();
+    screen.modes = Modes {
+        app_cursor: true,
+        app_keypad: false,
+        bracketed_paste: true,
+    };
     screen
 }
 
@@ -95,6 +100,11 @@ fn vectors() -> Vec<Vector> {
         },
         title: Some("t".into()),
         alt_screen: true,
+        modes: Modes {
+            app_cursor: false,
+            app_keypad: true,
+            bracketed_paste: false,
+        },
     });
     let frame = ScreenFrame {
         seq: 70000,
@@ -105,13 +115,13 @@ fn vectors() -> Vec<Vector> {
         vector(
             "keyframe",
             "ScreenUpdate",
-            "A 8x2 keyframe: bold indexed green, a wide CJK char in truecolor on 256-colour bg, an italic inverse wrapped row, one scrollback line, cursor, title with non-ASCII.",
+            "A 8x2 keyframe: bold indexed green, a wide CJK char in truecolor on 256-colour bg, an italic inverse wrapped row, one scrollback line, cursor, title with non-ASCII, application cursor keys and bracketed paste.",
             &keyframe,
         ),
         vector(
             "diff",
             "ScreenUpdate",
-            "A diff: one row scrolled off, a history patch, a changed row, hidden cursor, new title, alternate screen.",
+            "A diff: one row scrolled off, a history patch, a changed row, hidden cursor, new title, alternate screen, application keypad.",
             &diff,
         ),
         vector(

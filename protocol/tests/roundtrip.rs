@@ -50,9 +50,10 @@ fn screen(rows: u16) -> impl Strategy<Value = Screen> {
         cursor(),
         "[a-z]{0,4}",
         any::<bool>(),
+        modes(),
     )
         .prop_map(
-            move |(lines, scrollback, extra, cursor, title, alt_screen)| Screen {
+            move |(lines, scrollback, extra, cursor, title, alt_screen, modes)| Screen {
                 cols: 20,
                 rows,
                 scrolled_total: scrollback.len() as u64 + extra,
@@ -61,8 +62,19 @@ fn screen(rows: u16) -> impl Strategy<Value = Screen> {
                 cursor,
                 title,
                 alt_screen,
+                modes,
             },
         )
+}
+
+fn modes() -> impl Strategy<Value = Modes> {
+    (any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+        |(app_cursor, app_keypad, bracketed_paste)| Modes {
+            app_cursor,
+            app_keypad,
+            bracketed_paste,
+        },
+    )
 }
 
 /// A screen and a plausible successor: some rows scrolled away (possibly changed before
@@ -77,29 +89,33 @@ fn screen_and_successor() -> impl Strategy<Value = (Screen, Screen)> {
             cursor(),
             "[a-z]{0,4}",
             any::<bool>(),
+            modes(),
         )
-            .prop_map(move |(old, scroll, fresh, edits, cursor, title, alt)| {
-                let mut next = old.clone();
-                // Scroll like a terminal: rows leave the top, fresh rows enter at the bottom.
-                let mut tape: Vec<Line> = old.lines.clone();
-                tape.extend(fresh.iter().cloned());
-                for (i, line) in tape.iter_mut().enumerate() {
-                    if edits[i % edits.len()] {
-                        *line = fresh[(i * 7) % fresh.len()].clone();
+            .prop_map(
+                move |(old, scroll, fresh, edits, cursor, title, alt, modes)| {
+                    let mut next = old.clone();
+                    // Scroll like a terminal: rows leave the top, fresh rows enter at the bottom.
+                    let mut tape: Vec<Line> = old.lines.clone();
+                    tape.extend(fresh.iter().cloned());
+                    for (i, line) in tape.iter_mut().enumerate() {
+                        if edits[i % edits.len()] {
+                            *line = fresh[(i * 7) % fresh.len()].clone();
+                        }
                     }
-                }
-                let scroll = scroll as usize;
-                next.scrollback.extend(tape[..scroll].iter().cloned());
-                while next.scrollback.len() > limits::SCROLLBACK_LINES {
-                    next.scrollback.pop_front();
-                }
-                next.lines = tape[scroll..scroll + rows as usize].to_vec();
-                next.scrolled_total += scroll as u64;
-                next.cursor = cursor;
-                next.title = title;
-                next.alt_screen = alt;
-                (old, next)
-            })
+                    let scroll = scroll as usize;
+                    next.scrollback.extend(tape[..scroll].iter().cloned());
+                    while next.scrollback.len() > limits::SCROLLBACK_LINES {
+                        next.scrollback.pop_front();
+                    }
+                    next.lines = tape[scroll..scroll + rows as usize].to_vec();
+                    next.scrolled_total += scroll as u64;
+                    next.cursor = cursor;
+                    next.title = title;
+                    next.alt_screen = alt;
+                    next.modes = modes;
+                    (old, next)
+                },
+            )
     })
 }
 

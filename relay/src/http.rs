@@ -1,5 +1,5 @@
-//! The TCP side: the viewer page and its assets, `/api/info`, `/healthz`, `/metrics`, and the
-//! WebSocket endpoints for viewers (`/ws/sessions/:id`) and hosts without UDP (`/ws/host`).
+//! The TCP side: the viewer page and its assets, `/api/info`, `/healthz`, `/metrics`, a
+//! link's status (`link_status.rs`), and the WebSocket endpoints for viewers (`/ws/sessions/:id`) and hosts without UDP (`/ws/host`).
 //! Served over HTTPS when the relay has a real certificate. Request URIs are never logged:
 //! they may carry tokens. Every connection is admitted against the connection limits (or
 //! answered 429/503 with `Retry-After`) and runs under the idle and write timeouts; a failing
@@ -57,6 +57,7 @@ pub(crate) fn router(shared: Arc<Shared>, with_metrics: bool) -> Router {
     router
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/info", get(info))
+        .route(crate::link_status::PATH, crate::link_status::route())
         .route("/s/{id}", get(page))
         .route("/assets/{name}", get(asset))
         .route("/ws/sessions/{id}", get(ws_viewer))

@@ -341,6 +341,11 @@ impl Session {
         self.lock().viewers.len()
     }
 
+    /// Whether the host is connected, here or (for a replica) to the session's owner.
+    pub fn host_online(&self) -> bool {
+        self.lock().host_online()
+    }
+
     /// Where a collab viewer's input goes, if the host is here.
     pub fn host_tx(&self) -> Option<mpsc::Sender<Bytes>> {
         self.lock().host.as_ref().map(|h| h.tx.clone())

@@ -12,6 +12,7 @@ use url::Url;
 use crate::RelayConfig;
 use crate::admission::Admission;
 use crate::cluster::{Cluster, Verdict};
+use crate::ended::EndedSessions;
 use crate::metrics::Metrics;
 use crate::session::{Registry, Role, Session, encoded};
 use crate::tls::CertSource;
@@ -23,6 +24,8 @@ pub(crate) struct Shared {
     pub config: RelayConfig,
     pub token_key: TokenKey,
     pub sessions: Registry,
+    /// Sessions that ended recently, for their links' status.
+    pub ended: EndedSessions,
     pub metrics: Metrics,
     pub admission: Arc<Admission>,
     pub certs: Arc<CertSource>,
@@ -61,6 +64,7 @@ impl Shared {
     ) -> Shared {
         Shared {
             admission: Admission::new(config.limits.clone()),
+            ended: EndedSessions::new(config.link_ttl),
             config,
             token_key,
             sessions: Registry::default(),
@@ -106,6 +110,8 @@ impl Shared {
         // A replica ends a session itself only when its owner was lost with the host.
         let lost = reason == EndReason::HostLost && matches!(role, Role::Replica);
         self.sessions.remove(session);
+        // Before anyone is told, so that whoever hears of the end finds it remembered.
+        let ending = self.ended.remember(&session.id, reason);
         let message = match reason {
             EndReason::HostEnded => "the host stopped sharing",
             EndReason::HostLost => "the host's connection was lost",
@@ -117,19 +123,21 @@ impl Shared {
         if session.end(last, None, close::ENDED, "ended") {
             tracing::info!(session = %session.id, ?reason, "session ended");
             if let Some(cluster) = &self.cluster {
-                cluster.ended(self, session, role, lost);
+                cluster.ended(self, session, role, lost, ending);
             }
         }
     }
 
-    /// Ends a replica of a session its owner ended, with the owner's `last` message.
-    pub fn end_replica(&self, session: &Arc<Session>, last: bytes::Bytes) {
+    /// Ends a replica of a session its owner ended (for `reason`), with the owner's `last`
+    /// message.
+    pub fn end_replica(&self, session: &Arc<Session>, last: bytes::Bytes, reason: EndReason) {
         let role = session.role();
         self.sessions.remove(session);
+        let ending = self.ended.remember(&session.id, reason);
         if session.end(last, None, close::ENDED, "ended") {
             tracing::info!(session = %session.id, "session ended on its owner's node");
             if let Some(cluster) = &self.cluster {
-                cluster.ended(self, session, role, false);
+                cluster.ended(self, session, role, false, ending);
             }
         }
     }

@@ -5,7 +5,7 @@
 // into protocol/tests/vectors/vectors.json, so that they cannot drift apart.
 
 /** protocol::PROTOCOL_VERSION: the message layout this page understands. */
-export const PROTOCOL_VERSION = 1;
+export const PROTOCOL_VERSION = 2;
 
 /** Largest encoded message, length prefix excluded. */
 export const MAX_FRAME_BYTES = 4 * 1024 * 1024;

@@ -3,16 +3,19 @@
 // reaches a server) the relay's token and the share's keys; hands the relay only the token,
 // over WebTransport or WebSocket; opens every frame with the read key (frames.js), keeps the
 // screen model up to date and draws it once per animation frame; seals a collab viewer's
-// keystrokes with the write key; and keeps the user told what is going on: connected, host
-// away, ended, invalid link. It reconnects with backoff after a drop, never after the
-// session ended, nor after a frame it cannot show: a frame that fails to open means the
-// relay altered the session, and one that opens but cannot be shown comes from a broken or
-// hostile host; either way the page says so in its banner and keeps the last good screen.
-// A relay in a cluster lists its nodes: when the one in use cannot be reached, the page
-// rejoins through the next.
+// keystrokes with the write key (typing.js, in the input modes the host's program asked
+// for; on a touch screen with a key bar, keybar.js); and keeps the user told what is going
+// on: connected, host away, ended, and what is wrong with a link the relay refuses (its
+// status endpoint tells a bad link, an expired one, an unknown session and an ended one
+// apart, which a refused WebSocket's status does not). It reconnects with backoff after a
+// drop, never after the session ended, nor after a frame it cannot show: a frame that fails
+// to open means the relay altered the session, and one that opens but cannot be shown
+// comes from a broken or hostile host; either way the page says so in its banner and keeps
+// the last good screen. A relay in a cluster lists its nodes: when the one in use cannot be
+// reached, the page rejoins through the next.
 
 import { FrameStream } from './frames.js';
-import { keyBytes, pasteChunks } from './input.js';
+import { KeyBar, touchFirst } from './keybar.js';
 import { PROTOCOL_VERSION } from './limits.js';
 import { decodeRelayMessage, encodeInput, peekWelcomeVersion } from './messages.js';
 import { Nodes } from './nodes.js';
@@ -20,6 +23,7 @@ import { Renderer } from './render.js';
 import { Screen } from './screen.js';
 import { FrameOpener, InputSealer, splitFragment } from './seal.js';
 import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from './transport.js';
+import { Typing } from './typing.js';
 
 /** @typedef {import('./messages.js').Mode} Mode */
 /** @typedef {import('./messages.js').ViewerCount} ViewerCount */
@@ -27,6 +31,10 @@ import { CLOSE, connect, WEBSOCKET, WEBTRANSPORT, webTransportAvailable } from '
 /** @typedef {import('./transport.js').TransportKind} TransportKind */
 /** @typedef {import('./transport.js').CloseInfo} CloseInfo */
 /** @typedef {{ protocol?: number, webtransport?: string, self_signed?: boolean, fingerprints?: string[], nodes?: unknown, cluster_up?: boolean }} RelayInfo */
+/**
+ * What the relay's status endpoint says of the link (relay/src/link_status.rs).
+ * @typedef {{ status: 'live' | 'invalid' | 'expired' | 'not_found' | 'ended' | 'unavailable', expired_at?: number, ended_at?: number, reason?: string }} LinkStatus
+ */
 
 const STORAGE_KEY = 'share.transport';
 const TRANSPORT_NAMES = { [WEBSOCKET]: 'WebSocket', [WEBTRANSPORT]: 'WebTransport' };
@@ -46,10 +54,13 @@ const ui = {
   mode: el('mode'),
   banner: el('banner'),
   term: el('term'),
+  typing: /** @type {HTMLTextAreaElement} */ (el('typing')),
 };
 
 const screen = new Screen();
 const renderer = new Renderer(ui.term);
+const typing = new Typing(ui.typing, send);
+const keyBar = new KeyBar(el('keybar'), typing, (message) => showBanner(message, 'info'));
 const session = {
   /** @type {Link | null} */
   link: null,
@@ -102,6 +113,8 @@ function stop(state, banner) {
   showBanner(banner);
   document.body.classList.add('ended');
   ui.term.classList.remove('collab');
+  typing.enable(false);
+  keyBar.show(false);
   if (session.mode === 'collab') ui.mode.textContent = 'collab';
   session.link?.close();
 }
@@ -136,7 +149,9 @@ function showMode(mode) {
     'aria-label',
     mode === 'collab' ? 'Shared terminal (collab: keystrokes go to the host)' : 'Shared terminal (read-only)',
   );
-  if (mode === 'collab') ui.term.focus();
+  typing.enable(mode === 'collab');
+  keyBar.show(mode === 'collab' && touchFirst());
+  typing.focus();
 }
 
 /** Draws the screen on the next animation frame, and on the ones after while rows remain. */
@@ -148,6 +163,7 @@ function scheduleRender() {
     if (!screen.state) return;
     const more = renderer.render(screen.state);
     document.title = screen.state.title || 'share';
+    placeTyping();
     if (more) scheduleRender();
   });
 }
@@ -158,7 +174,11 @@ function scheduleRender() {
  */
 function frameStream(opener) {
   return new FrameStream(opener, screen, {
-    applied: scheduleRender,
+    applied: () => {
+      // Keys typed from now on are encoded in the modes of the screen they answer.
+      if (screen.state) typing.modes = screen.state.modes;
+      scheduleRender();
+    },
     altered: (error) => {
       // A frame that does not open under the link's key, or a replayed or reordered one:
       // whoever carries the session changed it. Nothing after the last authentic screen is
@@ -341,44 +361,114 @@ function send(bytes) {
     .catch((error) => console.warn('share: a keystroke was not sent:', error));
 }
 
+/** Keeps the typing textarea on the cursor's cell, where an IME shows what it composes. */
+function placeTyping() {
+  if (!screen.state || !typing.enabled) return;
+  const spot = renderer.cursorSpot(screen.state);
+  ui.typing.style.left = `${spot.left}px`;
+  ui.typing.style.top = `${spot.top}px`;
+}
+
+/** @param {KeyboardEvent} event */
+function onKeyDown(event) {
+  const term = ui.term;
+  const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
+  // Shift+PageUp/PageDown scroll the page's history, as in a local terminal.
+  if (event.shiftKey && (key === 'PageUp' || key === 'PageDown')) {
+    event.preventDefault();
+    term.scrollBy(0, (key === 'PageUp' ? -0.9 : 0.9) * term.clientHeight);
+    return;
+  }
+  // Copy and paste shortcuts stay the browser's; a paste arrives as a paste event.
+  const copy = key === 'c' && (event.shiftKey || String(getSelection()).length > 0);
+  if ((event.ctrlKey && (copy || key === 'v')) || event.metaKey) return;
+  typing.keyDown(event);
+}
+
+/** @param {ClipboardEvent} event */
+function onPaste(event) {
+  if (!typing.enabled) return;
+  event.preventDefault();
+  typing.paste(event.clipboardData?.getData('text/plain') ?? '');
+}
+
 function installInput() {
   const term = ui.term;
-  term.addEventListener('keydown', (event) => {
-    const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
-    // Shift+PageUp/PageDown scroll the page's history, as in a local terminal.
-    if (event.shiftKey && (key === 'PageUp' || key === 'PageDown')) {
-      event.preventDefault();
-      term.scrollBy(0, (key === 'PageUp' ? -0.9 : 0.9) * term.clientHeight);
-      return;
-    }
-    if (session.mode !== 'collab' || session.stopped) return;
-    // Copy and paste shortcuts stay the browser's; a paste arrives as a paste event.
-    const copy = key === 'c' && (event.shiftKey || String(getSelection()).length > 0);
-    if ((event.ctrlKey && (copy || key === 'v')) || event.metaKey) return;
-    const bytes = keyBytes({
-      key: event.key,
-      ctrlKey: event.ctrlKey,
-      altKey: event.altKey,
-      shiftKey: event.shiftKey,
-      metaKey: event.metaKey,
-      isComposing: event.isComposing,
-      altGraph: event.getModifierState('AltGraph'),
-    });
-    if (!bytes) return;
-    event.preventDefault();
-    send(bytes);
-  });
-  term.addEventListener('paste', (event) => {
-    if (session.mode !== 'collab' || session.stopped) return;
-    event.preventDefault();
-    for (const chunk of pasteChunks(event.clipboardData?.getData('text/plain') ?? '')) send(chunk);
-  });
+  for (const target of [term, ui.typing]) {
+    target.addEventListener('keydown', onKeyDown);
+    target.addEventListener('paste', onPaste);
+  }
   term.addEventListener('mousedown', () => term.focus());
+  // A click or a tap types (and opens a phone's keyboard); a selection stays to be copied.
+  term.addEventListener('click', () => {
+    if (String(getSelection()).length === 0) typing.focus();
+  });
   // The stage shrinks when a banner appears, not only when the window resizes.
   new ResizeObserver(() => {
     renderer.fit();
     scheduleRender();
   }).observe(el('stage'));
+}
+
+/**
+ * What the relay at `origin` says of the link, or null when it cannot say (an older relay,
+ * no answer). The token goes in the body: never in a URL, which logs keep.
+ * @param {string} origin
+ * @param {string} id
+ * @param {string} token
+ * @returns {Promise<LinkStatus | null>}
+ */
+async function linkStatus(origin, id, token) {
+  try {
+    const response = await fetch(`${origin}/api/sessions/${id}/status`, {
+      method: 'POST',
+      body: token,
+      headers: { 'Content-Type': 'text/plain' },
+      cache: 'no-store',
+    });
+    const answer = await response.json();
+    return typeof answer?.status === 'string' ? answer : null;
+  } catch {
+    return null;
+  }
+}
+
+/** @param {number | undefined} seconds */
+function when(seconds) {
+  return new Date((seconds ?? 0) * 1000).toLocaleString();
+}
+
+/**
+ * Stops with what is wrong with the link, if the relay said something is; true then. An
+ * unknown session after a join may come back (the relay restarted, its host not yet).
+ * @param {LinkStatus | null} said
+ */
+function refusedFor(said) {
+  switch (said?.status) {
+    case 'invalid':
+      stop(
+        'Invalid link',
+        'This link is not valid for this session: it was changed or cut short, or made for another relay. Ask the host for the link again.',
+      );
+      return true;
+    case 'expired':
+      stop('Link expired', `This link expired on ${when(said.expired_at)}. Ask the host for a fresh one (/share shows new links).`);
+      return true;
+    case 'ended': {
+      const why = said.reason === 'host_lost' ? "the host's connection was lost" : 'the host stopped sharing';
+      stop('Session ended', `This session ended on ${when(said.ended_at)}: ${why}.`);
+      return true;
+    }
+    case 'not_found':
+      if (session.connectedOnce) return false;
+      stop(
+        'No such session',
+        'This relay has no such session. Check the link; if the relay just restarted, reload once the host is back.',
+      );
+      return true;
+    default:
+      return false;
+  }
 }
 
 async function main() {
@@ -425,6 +515,8 @@ async function main() {
     }
     attempt += 1;
 
+    // Asked alongside /api/info, so that a link that cannot work says why at once.
+    const said = session.connectedOnce ? Promise.resolve(null) : linkStatus(nodes.current(), id, token);
     let info;
     try {
       info = await fetchInfo(nodes.current());
@@ -439,6 +531,7 @@ async function main() {
       versionMismatch(info.protocol ?? null);
       return;
     }
+    if (refusedFor(await said)) return;
 
     let link;
     try {
@@ -451,12 +544,15 @@ async function main() {
         nodes.advance();
         continue;
       }
-      // The relay is up (it answered /api/info) yet refused every transport: browsers do
-      // not expose the refused upgrade's status, but that is a bad token or a gone session.
-      if (!session.connectedOnce) {
+      // The relay is up (it answered /api/info) yet refused every transport. Browsers do
+      // not expose a refused upgrade's status: the relay's status endpoint says why.
+      const refused = await linkStatus(nodes.current(), id, token);
+      if (refusedFor(refused)) return;
+      if (!session.connectedOnce && refused === null) {
         stop('Invalid link', INVALID_LINK);
         return;
       }
+      if (refused?.status === 'live') showBanner('The relay turned the connection away (it may be full); retrying…', 'info');
       session.failures += 1;
       // Another node of a cluster may have the session while this one cannot tell.
       nodes.advance();

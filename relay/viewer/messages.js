@@ -15,16 +15,20 @@ import { MAX_COLS, MAX_ROWS, SCROLLBACK_LINES } from './limits.js';
 /** @typedef {{ runs: Run[], wrapped: boolean }} Line */
 /** @typedef {{ row: number, col: number, visible: boolean }} Cursor */
 /**
+ * protocol::Modes: how the program asked for keys and pastes to be encoded.
+ * @typedef {{ app_cursor: boolean, app_keypad: boolean, bracketed_paste: boolean }} Modes
+ */
+/**
  * protocol::Screen: the whole state a viewer renders.
  * @typedef {{
  *   cols: number, rows: number, lines: Line[], scrollback: Line[], scrolled_total: number,
- *   cursor: Cursor, title: string, alt_screen: boolean,
+ *   cursor: Cursor, title: string, alt_screen: boolean, modes: Modes,
  * }} ScreenState
  */
 /**
  * @typedef {{
  *   scroll: number, history: Array<[number, Line]>, lines: Array<[number, Line]>,
- *   cursor: Cursor, title: string | null, alt_screen: boolean,
+ *   cursor: Cursor, title: string | null, alt_screen: boolean, modes: Modes,
  * }} ScreenDiff
  */
 /** @typedef {{ Keyframe: ScreenState, Diff?: undefined } | { Diff: ScreenDiff, Keyframe?: undefined }} ScreenUpdate */
@@ -58,6 +62,8 @@ const Run = struct({ text: string, style: Style });
 const Line = struct({ runs: seq(Run, MAX_COLS), wrapped: bool });
 /** @type {Schema<Cursor>} */
 const Cursor = struct({ row: u16, col: u16, visible: bool });
+/** @type {Schema<Modes>} */
+const Modes = struct({ app_cursor: bool, app_keypad: bool, bracketed_paste: bool });
 /** @type {Schema<ScreenState>} */
 const Screen = struct({
   cols: u16,
@@ -68,6 +74,7 @@ const Screen = struct({
   cursor: Cursor,
   title: string,
   alt_screen: bool,
+  modes: Modes,
 });
 /** @type {Schema<ScreenDiff>} */
 const ScreenDiff = struct({
@@ -77,6 +84,7 @@ const ScreenDiff = struct({
   cursor: Cursor,
   title: option(string),
   alt_screen: bool,
+  modes: Modes,
 });
 /** @type {Schema<ScreenUpdate>} */
 const ScreenUpdate = enumOf([

@@ -188,6 +188,7 @@ export class Renderer {
     this.height = 0;
     this.fontSize = 0;
     this.rowPx = 0;
+    this.cellPx = 0;
   }
 
   /**
@@ -249,6 +250,20 @@ export class Renderer {
     return i >= 0;
   }
 
+  /**
+   * Where the cursor's cell is, relative to the term's offset parent, as drawn (scrolled).
+   * @param {ScreenState} state
+   */
+  cursorSpot(state) {
+    const row = Math.min(state.cursor.row, state.rows - 1);
+    const col = Math.min(state.cursor.col, state.cols - 1);
+    const term = this.term;
+    return {
+      left: term.offsetLeft + col * this.cellPx,
+      top: term.offsetTop + (state.scrollback.length + row) * this.rowPx - term.scrollTop,
+    };
+  }
+
   /** Sizes the grid to the host's size, at the largest font that fits the window. */
   fit() {
     if (!this.cols) return;
@@ -271,6 +286,7 @@ export class Renderer {
     const byHeight = (available.height - 8) / (this.height * lineRatio);
     this.fontSize = Math.max(4, Math.min(18, byWidth, byHeight));
     this.rowPx = this.fontSize * lineRatio;
+    this.cellPx = this.fontSize * charRatio;
     term.style.fontSize = `${this.fontSize}px`;
     term.style.setProperty('--wide-gap', `${(2 * charRatio - wideRatio).toFixed(4)}em`);
     term.style.width = `${this.cols * charRatio * this.fontSize + gutter}px`;

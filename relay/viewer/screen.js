@@ -179,6 +179,7 @@ export function applyDiff(screen, diff) {
   screen.cursor = diff.cursor;
   if (diff.title !== null) screen.title = diff.title;
   screen.alt_screen = diff.alt_screen;
+  screen.modes = diff.modes;
 }
 
 /**

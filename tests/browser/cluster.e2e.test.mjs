@@ -1,12 +1,13 @@
 // The viewer page and a relay cluster, in headless Chromium: two relay nodes on a real
 // redis-server, a real `share` host on node A, the page opened with A's link. A is killed
 // with SIGKILL: the host resumes on B, and the page, which learnt the nodes from A's
-// /api/info, rejoins through B with the same link and shows the shell's output again.
+// /api/info, rejoins through B with the same link and shows the shell's output again. And
+// a link to a session that ended on A, opened through B, says it ended (B reads it in Redis).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { kill, launchBrowser, startHost, startRedis, startRelay, TIMEOUT, waitFor } from './harness.mjs';
+import { kill, launchBrowser, startHost, startRedis, startRelay, TIMEOUT, via, waitFor, withoutKeys } from './harness.mjs';
 
 const SECRET = 'the browser cluster test secret';
 
@@ -41,6 +42,24 @@ describe('viewer page against a relay cluster', () => {
     await host?.stop();
     for (const node of nodes) await node.stop();
     await redis?.stop();
+  });
+
+  test('a link to a session that ended on another node says so', async () => {
+    const leaving = await startHost(nodes[0].url);
+    leaving.write('exit\n');
+    await waitFor('the host to leave', () => leaving.exited);
+    await leaving.stop();
+    const link = via(leaving.readLink, nodes[1].url);
+    // A marks the session ended in Redis just after telling its viewers.
+    const [base, token] = withoutKeys(link).split('#');
+    const status = `${nodes[1].url}/api/sessions/${new URL(base).pathname.split('/').at(-1)}/status`;
+    await waitFor('B to know the session ended', async () => (await fetch(status, { method: 'POST', body: token })).status === 410);
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(link);
+    const banner = page.locator('#banner');
+    await banner.waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.match(await banner.textContent(), /^This session ended on .+: the host stopped sharing\.$/);
+    await page.context().close();
   });
 
   test('a page on a killed node rejoins through another with the same link', async () => {

@@ -3,6 +3,7 @@
 // binds to loopback on free ports; every wait is on a condition with a timeout.
 
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -248,4 +249,22 @@ export async function launchBrowser(extraArgs = []) {
       ...extraArgs,
     ],
   });
+}
+
+/**
+ * A link token as the relay signs them (HS256 over `{sid, mode, exp, iat, jti}`), signed
+ * with `secret`: how a test makes an expired link, or one to a session that never was.
+ */
+export function signToken(secret, { sid, mode = 'read', exp, iat = exp - 3600 }) {
+  const part = (value) => Buffer.from(JSON.stringify(value)).toString('base64url');
+  const unsigned = `${part({ alg: 'HS256', typ: 'JWT' })}.${part({ sid, mode, exp, iat, jti: 'test' })}`;
+  const signature = createHmac('sha256', secret).update(unsigned).digest('base64url');
+  return `${unsigned}.${signature}`;
+}
+
+/** `link` with its session id and token replaced, its keys kept. */
+export function relinked(link, sid, token) {
+  const [base, fragment] = link.split('#');
+  const keys = fragment.split('.').slice(3);
+  return `${base.replace(/\/s\/[^/]+$/, `/s/${sid}`)}#${[token, ...keys].join('.')}`;
 }

@@ -30,6 +30,7 @@ let browser;
 const style = (a = 0, fg = 'Default') => ({ fg, bg: 'Default', attrs: a });
 const line = (...runs) => ({ runs: runs.map(([text, a, fg]) => ({ text, style: style(a, fg) })), wrapped: false });
 const cursor = { row: 0, col: 0, visible: true };
+const modes = { app_cursor: false, app_keypad: false, bracketed_paste: false };
 
 function keyframe({ cols = COLS, rows = ROWS, lines = [], scrollback = [] }) {
   const padded = [...lines, ...Array.from({ length: Math.max(0, rows - lines.length) }, () => line())];
@@ -43,11 +44,12 @@ function keyframe({ cols = COLS, rows = ROWS, lines = [], scrollback = [] }) {
       cursor,
       title: 'hostile',
       alt_screen: false,
+      modes,
     },
   };
 }
 
-const diff = (fields) => ({ Diff: { scroll: 0, history: [], lines: [], cursor, title: null, alt_screen: false, ...fields } });
+const diff = (fields) => ({ Diff: { scroll: 0, history: [], lines: [], cursor, title: null, alt_screen: false, modes, ...fields } });
 
 /** The page answers an evaluate within RESPONSIVE_MS. */
 async function assertResponsive(page, when) {

@@ -156,7 +156,7 @@ describe('viewer page in Chromium against a real relay and share host', () => {
     const page = await open(tamper(host.readLink));
     const banner = page.locator('#banner');
     await banner.waitFor({ state: 'visible', timeout: TIMEOUT });
-    assert.match(await banner.textContent(), /This link is invalid or has expired/);
+    assert.match(await banner.textContent(), /This link is not valid for this session/);
     await page.screenshot({ path: join(ARTIFACTS, 'viewer-invalid-link.png') });
   });
 

@@ -1,15 +1,17 @@
 //! Admission through a real relay: every bad token is refused with 403 and a valid token
 //! for an unknown session with 404, on the WebSocket upgrade and on the WebTransport
-//! CONNECT alike, before any session data; hosts are refused without a required key or
-//! with another protocol version.
+//! CONNECT alike, before any session data; the status endpoint tells a link's holder which
+//! it is (invalid, expired and when, unknown, ended and when); hosts are refused without a
+//! required key or with another protocol version.
 
 mod relay_support;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use cli_share::client::connect_status;
-use cli_share::client::{NetError, ViewerTransport};
-use protocol::{Claims, HostToRelay, Mode, RefusalReason, RelayToHost};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use cli_share::client::{LinkStatus, NetError, ViewerTransport, connect_status, link_status};
+use protocol::{Claims, EndReason, HostToRelay, Mode, RefusalReason, RelayToHost, RelayToViewer};
 use relay::RelayConfig;
 use relay_support::*;
 use tokio_tungstenite::tungstenite;
@@ -210,6 +212,130 @@ async fn bad_tokens_get_403_and_unknown_sessions_404_on_both_transports() {
             "relay_rejected_tokens_total{reason=\"unknown_session\"}"
         ) >= 2
     );
+}
+
+/// What the relay's status endpoint says of `token` for session `sid`.
+async fn status_of(h: &Harness, sid: &str, token: &str) -> LinkStatus {
+    let link = keyed(&h.share_link(sid, token));
+    within("link status", link_status(&h.info, &link))
+        .await
+        .expect("a link status")
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A read token for `sid` this relay signed, expired an hour ago.
+fn expired_token(h: &Harness, sid: &str) -> (String, SystemTime) {
+    let exp = unix_now() - 3600;
+    let token = h.relay.token_key().sign(&Claims {
+        sid: sid.to_owned(),
+        mode: Mode::Read,
+        exp,
+        iat: exp - 3600,
+        jti: "expired".into(),
+    });
+    (token, UNIX_EPOCH + Duration::from_secs(exp))
+}
+
+#[tokio::test]
+async fn the_status_endpoint_tells_bad_expired_unknown_and_ended_links_apart() {
+    let h = start_default().await;
+    let host = h.host().await;
+    let sid = host.welcome.session_id.clone();
+    let key = h.relay.token_key();
+    let good = key.issue(&sid, Mode::Collab, Duration::from_secs(3600));
+    assert_eq!(status_of(&h, &sid, &good).await, LinkStatus::Live);
+    let path = format!("/api/sessions/{sid}/status");
+    let (code, body) = h.post(&path, &good).await;
+    assert_eq!(code, 200);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["status"], "live");
+    assert_eq!(answer["mode"], "collab");
+    assert_eq!(answer["host_online"], true);
+
+    // Every token the upgrade refuses is invalid, but the expired one: that one says when.
+    let (expired, expired_at) = expired_token(&h, &sid);
+    for (case, token) in bad_tokens(&h, &sid) {
+        assert_eq!(h.post(&path, &token).await.0, 403, "{case}");
+        // A link's fragment is a three-part token then the keys: "garbage" has no link.
+        if token.split('.').count() != 3 {
+            continue;
+        }
+        match (case, status_of(&h, &sid, &token).await) {
+            // Signed a moment before `expired_at`.
+            ("expired", LinkStatus::Expired { at }) => {
+                let off = expired_at
+                    .duration_since(at)
+                    .unwrap_or_else(|e| e.duration());
+                assert!(off <= Duration::from_secs(5), "{off:?}");
+            }
+            (case, said) => assert_eq!(said, LinkStatus::Invalid, "{case}"),
+        }
+    }
+    assert_eq!(
+        status_of(&h, &sid, &expired).await,
+        LinkStatus::Expired { at: expired_at }
+    );
+    // The token goes in the body, never the URL: one in the query string opens nothing.
+    assert_eq!(h.post(&format!("{path}?token={good}"), "").await.0, 403);
+    assert_eq!(
+        h.get(&path).await.0,
+        405,
+        "GET would put the token in the URL"
+    );
+    let oversized = format!("{good}{}", " ".repeat(5000));
+    assert_eq!(h.post(&path, &oversized).await.0, 413);
+
+    let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+    let token = key.issue(unknown, Mode::Read, Duration::from_secs(3600));
+    assert_eq!(status_of(&h, unknown, &token).await, LinkStatus::NotFound);
+    assert_eq!(
+        h.post(&format!("/api/sessions/{unknown}/status"), &token)
+            .await
+            .0,
+        404
+    );
+    let (unknown_expired, at) = expired_token(&h, unknown);
+    assert_eq!(
+        status_of(&h, unknown, &unknown_expired).await,
+        LinkStatus::Expired { at },
+        "of an unknown session, all that is known is that the link expired"
+    );
+
+    // The host leaves: the session ended, and its links say so, expired ones too.
+    let mut viewer = h
+        .joined(&h.share_link(&sid, &good), ViewerTransport::WebSocket)
+        .await;
+    let before = SystemTime::now() - Duration::from_secs(1);
+    host.sender.bye("done").await.expect("goodbye");
+    recv_until(&mut viewer, "the end", |message| {
+        matches!(message, RelayToViewer::Ended { .. }).then_some(())
+    })
+    .await;
+    for token in [&good, &expired] {
+        match status_of(&h, &sid, token).await {
+            LinkStatus::Ended { at, reason } => {
+                assert_eq!(reason, EndReason::HostEnded);
+                assert!(at >= before && at <= SystemTime::now(), "{at:?}");
+            }
+            other => panic!("expected the session ended, got {other:?}"),
+        }
+    }
+    let (code, body) = h.post(&path, &good).await;
+    assert_eq!(code, 410);
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["reason"], "host_ended");
+    // The upgrades keep their 404 for a session that is not there.
+    assert_eq!(ws_status(&h, &sid, &good).await, 404);
+    assert_eq!(wt_status(&h, &sid, &good).await, 404);
+    // The ended session's id opens nothing to a token that is not its own.
+    let other = key.issue("some-other-session", Mode::Read, Duration::from_secs(3600));
+    assert_eq!(status_of(&h, &sid, &other).await, LinkStatus::Invalid);
 }
 
 #[tokio::test]

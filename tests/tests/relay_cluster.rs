@@ -273,6 +273,11 @@ async fn with_redis_stopped_local_sessions_keep_working_and_others_are_told_to_r
         "{answer}"
     );
     assert!(metric(&b.metrics().await, "relay_cluster_unavailable_total") >= 1);
+    // Its status cannot be told either: 503, not a "no such session" that would stop a page.
+    let status = format!("/api/sessions/{}/status", second.welcome.session_id);
+    let (code, body) = b.post(&status, token).await;
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("\"unavailable\""), "{body}");
 
     // Redis back (empty): ownership is written again and B's viewer gets in.
     redis.restart().await.expect("redis starts again");
@@ -291,6 +296,90 @@ async fn with_redis_stopped_local_sessions_keep_working_and_others_are_told_to_r
     second.sender.send_raw(frame(1, false, b"d")).await.unwrap();
     assert_eq!(next_frame(&mut remote).await, frame(1, false, b"d"));
     assert_eq!(next_frame(&mut local).await, frame(1, false, b"d"));
+}
+
+/// A node's status endpoint's answer for `token`: (HTTP status, JSON).
+async fn status_on(node: &Harness, sid: &str, token: &str) -> (u16, serde_json::Value) {
+    let (code, body) = node
+        .post(&format!("/api/sessions/{sid}/status"), token)
+        .await;
+    (code, serde_json::from_str(&body).expect("JSON"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_tells_a_link_s_status_live_on_another_node_or_ended() {
+    let cluster = Cluster::start(&["a", "b", "c"]).await;
+    let (a, b, c) = (cluster.node(0), cluster.node(1), cluster.node(2));
+    let host = a.host().await;
+    let sid = host.welcome.session_id.clone();
+    let read = host.welcome.links.read.clone();
+    let token = read.split_once('#').unwrap().1.to_owned();
+    let (_, rest) = read.split_once("/s/").unwrap();
+    let mut on_b = b
+        .joined(
+            &format!("http://{}/s/{rest}", b.relay.http_addr()),
+            ViewerTransport::WebSocket,
+        )
+        .await;
+
+    // A has the session, B a replica, C nothing but Redis: all three say it is live.
+    for (node, host_online) in [
+        (a, true.into()),
+        (b, true.into()),
+        (c, serde_json::Value::Null),
+    ] {
+        let (code, answer) = status_on(node, &sid, &token).await;
+        assert_eq!((code, &answer["status"]), (200, &"live".into()), "{answer}");
+        assert_eq!(answer["host_online"], host_online, "{answer}");
+    }
+    // Pages served by one node ask the node they use: the answer is readable cross-origin.
+    let head = raw_request(
+        c.relay.http_addr(),
+        "POST",
+        &format!("/api/sessions/{sid}/status"),
+        &token,
+    )
+    .await;
+    assert!(
+        head.to_lowercase()
+            .contains("access-control-allow-origin: *\r\n"),
+        "{head}"
+    );
+    let nowhere = "AAAAAAAAAAAAAAAAAAAAAA";
+    let unknown =
+        c.relay
+            .token_key()
+            .issue(nowhere, Mode::Read, std::time::Duration::from_secs(60));
+    assert_eq!(status_on(c, nowhere, &unknown).await.0, 404);
+
+    // The host leaves: A remembers, B heard it from A, C reads the tombstone in Redis.
+    let before = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    host.sender.bye("done").await.expect("goodbye");
+    recv_until(&mut on_b, "the end", |message| {
+        matches!(message, RelayToViewer::Ended { .. }).then_some(())
+    })
+    .await;
+    let unix =
+        |at: std::time::SystemTime| at.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    for node in [a, b, c] {
+        // The tombstone is written just after the viewers are told.
+        let answer = within("the session ended", async {
+            loop {
+                let (code, answer) = status_on(node, &sid, &token).await;
+                if code == 410 {
+                    return answer;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval
+            }
+        })
+        .await;
+        assert_eq!(answer["reason"], "host_ended", "{answer}");
+        let at = answer["ended_at"].as_u64().expect("ended_at");
+        assert!(
+            at >= unix(before) && at <= unix(std::time::SystemTime::now()),
+            "{answer}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! The relay's limits, one at a time, over real sockets: the relay-wide connection cap
-//! (503 with `Retry-After`), the viewers of one session (429 on both transports), a second
+//! (503 with `Retry-After`, for a link's status too), the viewers of one session (429 on both transports), a second
 //! hello on a host link, Retry when handshakes crowd in, TCP peers that stop talking or
 //! reading, `/metrics` kept off a public HTTP port, a host resuming with its host token
 //! alone on a relay that requires host keys, and in 0-RTT through the per-connection ticket
@@ -71,6 +71,11 @@ async fn a_full_relay_answers_503_with_retry_after_on_every_transport() {
         "{response}"
     );
     assert!(response.contains("retry in 10 s"), "{response}");
+    // A link's status is a request like any other.
+    let (page, token) = link.split_once('#').unwrap();
+    let sid = page.rsplit('/').next().unwrap();
+    let status = h.post(&format!("/api/sessions/{sid}/status"), token).await;
+    assert_eq!(status.0, 503, "{status:?}");
     let ws = h.viewer(&link, ViewerTransport::WebSocket).await.err();
     assert!(matches!(ws, Some(NetError::Busy(_))), "{ws:?}");
     let wt = h.viewer(&link, ViewerTransport::WebTransport).await.err();
@@ -82,7 +87,7 @@ async fn a_full_relay_answers_503_with_retry_after_on_every_transport() {
         }
         other => panic!("expected a Busy refusal, got {other:?}"),
     }
-    assert!(refusals(&h, "connections") >= 4);
+    assert!(refusals(&h, "connections") >= 5);
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use crate::client::share_url::ShareUrl;
 use crate::client::{NetError, RelayPolicy, Trust};
 
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(10);
-/// An `/api/info` answer larger than this is not a relay's.
-const MAX_INFO_BYTES: usize = 64 * 1024;
+/// An answer of the relay's HTTP API larger than this is not a relay's.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// What `/api/info` says, as sent.
 #[derive(Debug, Clone, Deserialize)]
@@ -55,14 +55,8 @@ pub struct RelayInfo {
 pub async fn discover(base: &Url, policy: &RelayPolicy) -> Result<RelayInfo, NetError> {
     policy.check(base)?;
     let roots = Trust::webpki(&policy.extra_roots)?;
-    let client = reqwest::Client::builder()
-        .timeout(DISCOVERY_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .tls_backend_preconfigured(roots.client_config(&[b"http/1.1"])?)
-        .build()
-        .map_err(|e| NetError::from_http(&e))?;
     let url = ShareUrl::endpoint(base, "/api/info")?;
-    let response = client
+    let response = http_client(&roots)?
         .get(url)
         .send()
         .await
@@ -70,19 +64,7 @@ pub async fn discover(base: &Url, policy: &RelayPolicy) -> Result<RelayInfo, Net
     if !response.status().is_success() {
         return Err(NetError::Discovery(format!("HTTP {}", response.status())));
     }
-    if response
-        .content_length()
-        .is_some_and(|len| len > MAX_INFO_BYTES as u64)
-    {
-        return Err(NetError::Discovery("answer too large".into()));
-    }
-    let body = response
-        .bytes()
-        .await
-        .map_err(|e| NetError::from_http(&e))?;
-    if body.len() > MAX_INFO_BYTES {
-        return Err(NetError::Discovery("answer too large".into()));
-    }
+    let body = answer_body(response).await?;
     let mut info: ApiInfo =
         serde_json::from_slice(&body).map_err(|e| NetError::Discovery(e.to_string()))?;
     (info.quic, info.webtransport) = policy.endpoints(base, &info.quic, &info.webtransport)?;
@@ -96,6 +78,35 @@ pub async fn discover(base: &Url, policy: &RelayPolicy) -> Result<RelayInfo, Net
         info,
         trust,
     })
+}
+
+/// A client of the relay's HTTP API under `trust`, which follows no redirect.
+pub(crate) fn http_client(trust: &Trust) -> Result<reqwest::Client, NetError> {
+    reqwest::Client::builder()
+        .timeout(DISCOVERY_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .tls_backend_preconfigured(trust.client_config(&[b"http/1.1"])?)
+        .build()
+        .map_err(|e| NetError::from_http(&e))
+}
+
+/// The body of an answer of the relay's HTTP API, refused beyond [`MAX_ANSWER_BYTES`].
+pub(crate) async fn answer_body(response: reqwest::Response) -> Result<bytes::Bytes, NetError> {
+    let too_large = || NetError::Discovery("answer too large".into());
+    if response
+        .content_length()
+        .is_some_and(|len| len > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(too_large());
+    }
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| NetError::from_http(&e))?;
+    if body.len() > MAX_ANSWER_BYTES {
+        return Err(too_large());
+    }
+    Ok(body)
 }
 
 #[cfg(test)]

@@ -11,7 +11,8 @@
 //! - [`ShareKeys`]: a share's end-to-end keys on the host: links with the secrets, the
 //!   frames' sealer, the opener of collaborators' input;
 //! - [`connect_viewer`]: a viewer link from a [`ShareUrl`] (whose keys open the frames and
-//!   seal the input) over WebTransport or WebSocket.
+//!   seal the input) over WebTransport or WebSocket;
+//! - [`link_status`]: why a relay refuses a link (bad, expired, unknown, ended).
 //!
 //! Both kinds of link carry messages over one `link` type whatever the transport:
 //! [`protocol::LengthCodec`] on streams and one message per WebSocket message, exactly as
@@ -23,6 +24,7 @@ mod error;
 mod h3_status;
 mod host_link;
 mod link;
+mod link_status;
 mod nodes;
 mod policy;
 mod quic;
@@ -41,6 +43,7 @@ pub use host_link::{
     HostConnection, HostOptions, HostReceiver, HostSender, HostTransport, OpenLink, connect_host,
     open_host,
 };
+pub use link_status::{LinkStatus, link_status};
 pub use nodes::Nodes;
 pub use policy::RelayPolicy;
 pub use quic::Congestion;

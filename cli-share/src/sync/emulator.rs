@@ -21,7 +21,7 @@ use alacritty_terminal::term::cell::Cell;
 use alacritty_terminal::term::{Config, Term, TermMode};
 use alacritty_terminal::vte::ansi::{Processor, StdSyncHandler};
 use protocol::limits::{MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
-use protocol::{Cursor, Line, Screen};
+use protocol::{Cursor, Line, Modes, Screen};
 
 use crate::sync::convert;
 use crate::sync::encoder::FLOOD_HISTORY_ROWS;
@@ -229,6 +229,11 @@ impl Emulator {
             visible: mode.contains(TermMode::SHOW_CURSOR),
         };
         self.screen.alt_screen = mode.contains(TermMode::ALT_SCREEN);
+        self.screen.modes = Modes {
+            app_cursor: mode.contains(TermMode::APP_CURSOR),
+            app_keypad: mode.contains(TermMode::APP_KEYPAD),
+            bracketed_paste: mode.contains(TermMode::BRACKETED_PASTE),
+        };
         if let Some(mut title) = self
             .listener
             .title
@@ -523,6 +528,28 @@ mod tests {
                 visible: false
             }
         );
+    }
+
+    #[test]
+    fn input_modes_follow_the_program() {
+        let mut emulator = Emulator::new(10, 3);
+        assert_eq!(emulator.snapshot().modes, Modes::default());
+        // What vim's terminfo start sequence (smkx) and a shell's readline ask for.
+        emulator.feed(b"\x1b[?1h\x1b=\x1b[?2004h");
+        let all = Modes {
+            app_cursor: true,
+            app_keypad: true,
+            bracketed_paste: true,
+        };
+        assert_eq!(emulator.snapshot().modes, all);
+        emulator.feed(b"\x1b[?1l\x1b>");
+        let paste_only = Modes {
+            bracketed_paste: true,
+            ..Modes::default()
+        };
+        assert_eq!(emulator.snapshot().modes, paste_only);
+        emulator.feed(b"\x1b[?2004l");
+        assert_eq!(emulator.snapshot().modes, Modes::default());
     }
 
     #[test]

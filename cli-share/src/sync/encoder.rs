@@ -257,6 +257,7 @@ fn visible(screen: &Screen) -> Screen {
         cursor: screen.cursor,
         title: screen.title.clone(),
         alt_screen: screen.alt_screen,
+        modes: screen.modes,
     }
 }
 
@@ -331,6 +332,13 @@ mod tests {
         apply(&mut viewer, &second);
         assert_eq!(viewer.as_ref(), Some(&screen));
         assert!(encoder.encode(&mut screen, false).unwrap().is_empty());
+        // A program that only switches its input modes (vim's start) changes what viewers'
+        // keys must send: that alone is a frame.
+        screen.modes.app_cursor = true;
+        for frame in encoder.encode(&mut screen, false).unwrap() {
+            apply(&mut viewer, &frame);
+        }
+        assert_eq!(viewer.as_ref(), Some(&screen));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `share watch URL`: a terminal viewer. Renders the shared screen live (only the rows
-//! that changed), forwards keystrokes with a collab link, or, for scripts, dumps the
-//! screen, waits for some text, or sends input.
+//! that changed), forwards keystrokes with a collab link (the terminal set to the input
+//! modes the host's program asked for, so that it encodes keys and pastes as the program
+//! expects), or, for scripts, dumps the screen, waits for some text, or sends input.
 //!
 //! Frames open with the link's read secret and keystrokes are sealed with its write secret
 //! (`protocol::e2e`); whether this viewer may type is the link's to say (a write secret),
@@ -10,14 +11,17 @@
 //! sequences ([`plain`]), and `--until` looks for its text in what is printed; the live
 //! view draws cells, never control characters.
 //!
+//! A link the relay refuses is asked about at its status endpoint, so that the watch says
+//! which it is: not valid, expired (when), no such session, or ended (when).
+//!
 //! Exit codes: 0 done, 1 timeout or network failure, 2 bad, expired, keyless or read-only
-//! link, or a relay or trust setting refused, 3 the session ended, 4 the relay altered the
-//! session.
+//! link, no such session, or a relay or trust setting refused, 3 the session ended, 4 the
+//! relay altered the session.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use protocol::e2e::{E2eError, InputSealer};
-use protocol::{EndReason, RelayToViewer, Screen};
+use protocol::{EndReason, Modes, RelayToViewer, Screen};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
@@ -25,8 +29,12 @@ mod escapes;
 mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
-use crate::client::{self, NetError, Nodes, RelayPolicy, ShareUrl, ViewerLink, ViewerTransport};
+use crate::client::{
+    self, LinkStatus, NetError, Nodes, RelayInfo, RelayPolicy, ShareUrl, ViewerLink,
+    ViewerTransport,
+};
 use crate::sync::mirror::Mirror;
+use crate::term;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
@@ -111,7 +119,7 @@ pub async fn run(args: WatchArgs) -> anyhow::Result<i32> {
     let viewer = loop {
         let mut viewer = match connect(&link, &policy, transport, &mut nodes).await {
             Ok(viewer) => viewer,
-            Err(code) => return Ok(code),
+            Err(failed) => return Ok(failed.code),
         };
         match viewer.recv().await {
             Ok(RelayToViewer::Welcome(_)) => break viewer,
@@ -230,6 +238,8 @@ impl Session {
         let mut stdin = spawn_stdin();
         let mut winch = signal(SignalKind::window_change())?;
         let mut shown: Option<Screen> = None;
+        // The input modes this terminal is in: the ones the host's program asked for.
+        let mut modes = Modes::default();
         let code = loop {
             let next = tokio::select! {
                 message = self.viewer.recv() => self.handle(message).await,
@@ -249,13 +259,17 @@ impl Session {
                     if let Some(screen) = self.mirror.screen() {
                         let (cols, rows) = tty::local_size();
                         let viewport = Viewport { cols, rows };
-                        out.write(render::changed(shown.as_ref(), screen, viewport))
-                            .await;
+                        let mut drawn = render::changed(shown.as_ref(), screen, viewport);
+                        drawn.extend(term::modes::switch(modes, screen.modes));
+                        out.write(drawn).await;
+                        modes = screen.modes;
                         shown = Some(screen.clone());
                     }
                 }
             }
         };
+        out.write(term::modes::switch(modes, Modes::default()))
+            .await;
         out.write(b"\x1b[0m\x1b[?25h\x1b[?1049l".to_vec()).await;
         out.finish();
         drop(raw_mode);
@@ -301,7 +315,8 @@ impl Session {
         }
     }
 
-    /// Comes back with the same link, retrying with a capped backoff.
+    /// Comes back with the same link, retrying with a capped backoff, until the relay says
+    /// the session ended or the link will never open it again.
     async fn reconnect(&mut self) -> Next {
         let give_up = Instant::now() + RETRY_FOR;
         let mut pause = Duration::from_millis(250);
@@ -313,6 +328,10 @@ impl Session {
                     self.viewer = viewer;
                     return Next::Nothing;
                 }
+                Err(Failed {
+                    code,
+                    for_good: true,
+                }) => return Next::Exit(code),
                 // A node of a cluster that stays away: another has the session too.
                 Err(_) => {
                     self.nodes.advance();
@@ -323,14 +342,29 @@ impl Session {
     }
 }
 
-/// Discovers the relay of `link` (the current node of its cluster) and joins its session;
-/// the exit code on failure.
+/// Why joining failed: the exit code (the reason already told), and whether joining again
+/// cannot help (the session ended, the link expired or is not valid).
+struct Failed {
+    code: i32,
+    for_good: bool,
+}
+
+impl From<i32> for Failed {
+    fn from(code: i32) -> Failed {
+        Failed {
+            code,
+            for_good: false,
+        }
+    }
+}
+
+/// Discovers the relay of `link` (the current node of its cluster) and joins its session.
 async fn connect(
     link: &ShareUrl,
     policy: &RelayPolicy,
     transport: ViewerTransport,
     nodes: &mut Nodes,
-) -> Result<ViewerLink, i32> {
+) -> Result<ViewerLink, Failed> {
     let relay = client::discover(nodes.current(), policy)
         .await
         .map_err(|error| net_failure(&error))?;
@@ -340,13 +374,52 @@ async fn connect(
     let give_up = Instant::now() + RETRY_FOR;
     loop {
         match client::connect_viewer(&relay, link, transport).await {
+            Ok(viewer) => return Ok(viewer),
             Err(NetError::Busy(why)) if Instant::now() < give_up => {
                 tracing::info!(%why, "the relay is busy; retrying");
                 sleep(BUSY_PAUSE).await;
             }
-            connected => return connected.map_err(|error| net_failure(&error)),
+            Err(error @ (NetError::Forbidden | NetError::NotFound)) => {
+                return Err(refused(&relay, link, &error).await);
+            }
+            Err(error) => return Err(net_failure(&error).into()),
         }
     }
+}
+
+/// Tells why the relay refused `link`, as its status endpoint says, or the refusal as it
+/// came when the relay cannot say (an older relay, or the link opens the session now).
+async fn refused(relay: &RelayInfo, link: &ShareUrl, refusal: &NetError) -> Failed {
+    let bad_link = |why: &str| Failed {
+        code: fail(EXIT_BAD_LINK, why),
+        for_good: true,
+    };
+    match client::link_status(relay, link).await {
+        Ok(LinkStatus::Invalid) => bad_link(
+            "this link is not valid for this session (403): it was changed or cut short, or \
+             made for another relay; ask the host for it again",
+        ),
+        Ok(LinkStatus::Expired { at }) => bad_link(&format!(
+            "this link expired on {} (403): ask the host for a fresh one (/share shows new links)",
+            date(at)
+        )),
+        Ok(LinkStatus::Ended { at, reason }) => Failed {
+            code: ended_at(reason, at),
+            for_good: true,
+        },
+        Ok(LinkStatus::NotFound) => fail(
+            EXIT_BAD_LINK,
+            "this relay has no such session (404): check the link (if the relay just \
+             restarted, the session is back once its host reconnects)",
+        )
+        .into(),
+        Ok(LinkStatus::Live) | Err(_) => net_failure(refusal).into(),
+    }
+}
+
+/// `at` as an HTTP date, e.g. "Tue, 15 Nov 1994 08:12:31 GMT".
+fn date(at: SystemTime) -> String {
+    httpdate::fmt_http_date(at)
 }
 
 fn net_failure(error: &NetError) -> i32 {
@@ -369,11 +442,21 @@ fn net_failure(error: &NetError) -> i32 {
     }
 }
 
-fn ended(reason: EndReason, message: &str) -> i32 {
-    let why = match reason {
+fn why_ended(reason: EndReason) -> &'static str {
+    match reason {
         EndReason::HostEnded => "the host stopped sharing",
         EndReason::HostLost => "the host's connection was lost",
-    };
+    }
+}
+
+/// A session that ended before this watch joined it, as its relay remembers it.
+fn ended_at(reason: EndReason, at: SystemTime) -> i32 {
+    println!("Session ended on {}: {}", date(at), why_ended(reason));
+    EXIT_ENDED
+}
+
+fn ended(reason: EndReason, message: &str) -> i32 {
+    let why = why_ended(reason);
     if message.is_empty() {
         println!("Session ended: {why}");
     } else {
@@ -540,6 +623,67 @@ mod tests {
             .expect("sent");
         let code = within("the watch", watching).await.expect("joined");
         assert_eq!(code.unwrap(), EXIT_ALTERED);
+        relay.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn refused_links_are_asked_about_expired_unknown_and_ended_sessions() {
+        let (relay, host, link) = host_showing("status").await;
+        let (page, fragment) = link.split_once('#').unwrap();
+        let keys = fragment.splitn(4, '.').nth(3).unwrap();
+        let sid = &host.welcome.session_id;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let expired = relay.token_key().sign(&protocol::Claims {
+            sid: sid.clone(),
+            mode: protocol::Mode::Read,
+            exp: now - 60,
+            iat: now - 120,
+            jti: "expired".into(),
+        });
+        let expired_link = format!("{page}#{expired}.{keys}");
+        let refused = |link: String| async move {
+            let status = client::link_status(
+                &client::discover(
+                    &ShareUrl::parse(&link).unwrap().base,
+                    &RelayPolicy::default(),
+                )
+                .await
+                .unwrap(),
+                &ShareUrl::parse(&link).unwrap(),
+            )
+            .await
+            .unwrap();
+            (within("the watch", run(args(&link))).await.unwrap(), status)
+        };
+        let (code, status) = refused(expired_link.clone()).await;
+        assert_eq!(code, EXIT_BAD_LINK);
+        assert!(matches!(status, LinkStatus::Expired { .. }), "{status:?}");
+        let (base, _) = page.rsplit_once('/').unwrap();
+        let unknown = "AAAAAAAAAAAAAAAAAAAAAA";
+        let another_sessions = format!("{base}/{unknown}#{fragment}");
+        let (code, status) = refused(another_sessions).await;
+        assert_eq!((code, status), (EXIT_BAD_LINK, LinkStatus::Invalid));
+        let token = relay
+            .token_key()
+            .issue(unknown, protocol::Mode::Read, Duration::from_secs(60));
+        let (code, status) = refused(format!("{base}/{unknown}#{token}.{keys}")).await;
+        assert_eq!((code, status), (EXIT_BAD_LINK, LinkStatus::NotFound));
+        // The session ends: its links, expired or not, say so with exit 3.
+        host.sender.bye("done").await.expect("goodbye");
+        let ended = within("the end", async {
+            loop {
+                if let (EXIT_ENDED, status) = refused(link.clone()).await {
+                    return status;
+                }
+            }
+        })
+        .await;
+        assert!(matches!(ended, LinkStatus::Ended { .. }), "{ended:?}");
+        let (code, status) = refused(expired_link).await;
+        assert_eq!(code, EXIT_ENDED, "{status:?}");
         relay.shutdown().await;
     }
 

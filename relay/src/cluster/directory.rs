@@ -51,10 +51,11 @@ for i, key in ipairs(KEYS) do
 end
 return out";
 
-/// Marks a session ended and drops its owner key if it is still `ARGV[1]`'s.
+/// Marks a session ended (the tombstone `ARGV[3]`, for `ARGV[2]` seconds) and drops its
+/// owner key if it is still `ARGV[1]`'s.
 const END: &str = r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('SET', KEYS[2], '1', 'EX', ARGV[2])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 return 1";
 
 /// What a node publishes about itself.
@@ -218,11 +219,28 @@ impl Directory {
             .collect())
     }
 
-    /// Marks `sid` ended, dropping its owner key if `owner` still holds it.
+    /// The owner of `sid` and its tombstone's value, in one round trip.
+    pub async fn lookup(
+        &self,
+        sid: &str,
+        metrics: &ClusterMetrics,
+    ) -> Result<(Option<(String, u64)>, Option<String>), Unreachable> {
+        let keys = [keys::owner(sid), keys::ended(sid)];
+        let mut redis = self.redis.clone();
+        let (owner, tombstone): (Option<String>, Option<String>) = self
+            .run(metrics, async move {
+                redis::cmd("MGET").arg(&keys).query_async(&mut redis).await
+            })
+            .await?;
+        Ok((owner.as_deref().and_then(keys::parse_owner), tombstone))
+    }
+
+    /// Marks `sid` ended with `tombstone`, dropping its owner key if `owner` still holds it.
     pub async fn end(
         &self,
         sid: &str,
         owner: &str,
+        tombstone: &str,
         remember: Duration,
         metrics: &ClusterMetrics,
     ) -> Result<(), Unreachable> {
@@ -231,7 +249,8 @@ impl Directory {
         invocation
             .key(keys::ended(sid))
             .arg(owner)
-            .arg(remember.as_secs().max(1));
+            .arg(remember.as_secs().max(1))
+            .arg(tombstone);
         self.run(metrics, invocation.invoke_async::<i64>(&mut redis))
             .await
             .map(|_| ())

@@ -2,6 +2,12 @@
 //! set of node ids, each session's owner and its tombstone, and the two kinds of channel (a
 //! session's, on which its owner tells the other nodes what happens, and a node's inbox).
 
+use std::time::{Duration, UNIX_EPOCH};
+
+use protocol::EndReason;
+
+use crate::ended::Ending;
+
 /// Longest node id: it is part of keys, channels and every stamped message.
 pub const MAX_NODE_ID: usize = 64;
 
@@ -18,10 +24,39 @@ pub fn owner(sid: &str) -> String {
     format!("share:owner:{sid}")
 }
 
-/// Present once session `sid` ended: its host token must not revive it on any node.
+/// Present once session `sid` ended: its host token must not revive it on any node. Its
+/// value says when and how it ended ([`tombstone`]), for the links' status on every node.
 pub fn ended(sid: &str) -> String {
     format!("share:ended:{sid}")
 }
+
+/// A tombstone's value: `"<Unix seconds> <host_ended|host_lost>"`.
+pub fn tombstone(ending: &Ending) -> String {
+    let at = ending
+        .at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let reason = match ending.reason {
+        EndReason::HostEnded => HOST_ENDED,
+        EndReason::HostLost => HOST_LOST,
+    };
+    format!("{at} {reason}")
+}
+
+/// Reads a tombstone's value; `None` for anything else.
+pub fn parse_tombstone(value: &str) -> Option<Ending> {
+    let (at, reason) = value.split_once(' ')?;
+    let reason = match reason {
+        HOST_ENDED => EndReason::HostEnded,
+        HOST_LOST => EndReason::HostLost,
+        _ => return None,
+    };
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(at.parse().ok()?))?;
+    Some(Ending { at, reason })
+}
+
+const HOST_ENDED: &str = "host_ended";
+const HOST_LOST: &str = "host_lost";
 
 const SESSION_CHANNEL: &str = "share:session:";
 
@@ -79,5 +114,18 @@ mod tests {
         assert!(!valid_node_id("a b"));
         assert!(!valid_node_id("a:b"));
         assert!(!valid_node_id(&"a".repeat(MAX_NODE_ID + 1)));
+        let ending = Ending {
+            at: UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            reason: EndReason::HostLost,
+        };
+        assert_eq!(parse_tombstone(&tombstone(&ending)), Some(ending));
+        for bad in [
+            "1",
+            "x host_ended",
+            "1 other",
+            "99999999999999999999 host_lost",
+        ] {
+            assert_eq!(parse_tombstone(bad), None, "{bad}");
+        }
     }
 }

@@ -19,13 +19,14 @@ pub(crate) mod wire;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use protocol::{EndReason, Mode, RelayToViewer};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use url::Url;
 
+use crate::ended::Ending;
 use crate::error::RelayError;
 use crate::metrics::add;
 use crate::session::{Replicated, Role, Session};
@@ -45,6 +46,15 @@ const TICK: Duration = Duration::from_secs(1);
 const OWNER_MARGIN: Duration = Duration::from_secs(10);
 /// The text whose HMAC under the JWT secret nodes compare.
 const SECRET_CHECK: &[u8] = b"share relay cluster: the same JWT secret";
+
+/// What the cluster knows of a session a node does not have.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Elsewhere {
+    /// Another node owns it.
+    Owned,
+    Ended(Ending),
+    Unknown,
+}
 
 /// How a relay joins a cluster.
 #[derive(Clone, Debug)]
@@ -375,9 +385,16 @@ impl Cluster {
         Ok(Some(session))
     }
 
-    /// `session` ended here as `role`; `lost` when a replica ended it because its owner
-    /// was lost (nobody else will mark it ended).
-    pub fn ended(self: &Arc<Self>, shared: &Shared, session: &Session, role: Role, lost: bool) {
+    /// `session` ended here as `role`, as `ending` says; `lost` when a replica ended it
+    /// because its owner was lost (nobody else will mark it ended).
+    pub fn ended(
+        self: &Arc<Self>,
+        shared: &Shared,
+        session: &Session,
+        role: Role,
+        lost: bool,
+        ending: Ending,
+    ) {
         let owner = match role {
             Role::Alone => return,
             Role::Owner(value) => Some(value),
@@ -395,10 +412,31 @@ impl Cluster {
         shared.tracker.spawn(async move {
             let metrics = &cluster.wire.metrics;
             let remember = crate::shared::HOST_TOKEN_TTL;
-            if let Err(e) = cluster.directory.end(&sid, &owner, remember, metrics).await {
+            let tombstone = keys::tombstone(&ending);
+            let ended = cluster.directory.end(&sid, &owner, &tombstone, remember, metrics);
+            if let Err(e) = ended.await {
                 tracing::warn!(session = %sid, error = %e, "cannot mark the session ended in Redis");
             }
         });
+    }
+
+    /// What the cluster knows of session `sid`, which this node neither has nor remembers
+    /// ended: whether another node owns it, or how it ended (one Redis round trip).
+    pub async fn elsewhere(&self, sid: &str) -> Result<Elsewhere, Unreachable> {
+        let (owner, tombstone) = self.directory.lookup(sid, &self.wire.metrics).await?;
+        Ok(match (owner, tombstone) {
+            // Only a node of another layout writes a tombstone this one cannot read: the
+            // session ended, by now at the latest.
+            (_, Some(tombstone)) => {
+                Elsewhere::Ended(keys::parse_tombstone(&tombstone).unwrap_or(Ending {
+                    at: SystemTime::now(),
+                    reason: EndReason::HostEnded,
+                }))
+            }
+            // Owned by this node before it restarted: not here until its host resumes.
+            (Some((node, _)), None) if node != self.node() => Elsewhere::Owned,
+            _ => Elsewhere::Unknown,
+        })
     }
 
     /// Whether a session whose host stayed away through the grace period ends: an owner's
@@ -692,14 +730,17 @@ impl Listener for Dispatch {
             if let Replicated::Ended(last) =
                 session.replicated(published, &self.shared.metrics, metrics)
             {
-                let last = match protocol::decode::<RelayToViewer>(&last) {
-                    Ok(RelayToViewer::Ended { .. }) => last,
-                    _ => crate::session::encoded(&RelayToViewer::Ended {
-                        reason: EndReason::HostEnded,
-                        message: "the session has ended".into(),
-                    }),
+                let (last, reason) = match protocol::decode::<RelayToViewer>(&last) {
+                    Ok(RelayToViewer::Ended { reason, .. }) => (last, reason),
+                    _ => {
+                        let reason = EndReason::HostEnded;
+                        let message = "the session has ended".into();
+                        let last =
+                            crate::session::encoded(&RelayToViewer::Ended { reason, message });
+                        (last, reason)
+                    }
                 };
-                self.shared.end_replica(&session, last);
+                self.shared.end_replica(&session, last, reason);
             }
             return;
         }

@@ -15,6 +15,7 @@ import { FrameOpener, FrameSealer } from '../seal.js';
 const SESSION = 'frames-test-session';
 const SECRET = new Uint8Array(32).fill(7);
 const cursor = { row: 0, col: 0, visible: true };
+const modes = { app_cursor: false, app_keypad: false, bracketed_paste: false };
 const plain = (text) => ({ runs: [{ text, style: { fg: 'Default', bg: 'Default', attrs: 0 } }], wrapped: false });
 
 const keyframeShowing = (text) => ({
@@ -27,10 +28,11 @@ const keyframeShowing = (text) => ({
     cursor,
     title: '',
     alt_screen: false,
+    modes,
   },
 });
 const diffShowing = (text) => ({
-  Diff: { scroll: 0, history: [], lines: [[0, plain(text)]], cursor, title: null, alt_screen: false },
+  Diff: { scroll: 0, history: [], lines: [[0, plain(text)]], cursor, title: null, alt_screen: false, modes },
 });
 
 /** A host's frames: sealed updates with increasing seq. */

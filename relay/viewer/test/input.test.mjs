@@ -1,13 +1,16 @@
-// Key events and pastes of a collab viewer map to the bytes an xterm sends.
+// Key events and pastes of a collab viewer map to the bytes an xterm sends, in the input
+// modes the host's program asked for.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { keyBytes, keySequence, pasteChunks } from '../input.js';
+import { keyBytes, keySequence, NORMAL_MODES, pasteChunks, textBytes, withoutPasteEnd } from '../input.js';
 import { MAX_SEALED_INPUT_PLAINTEXT } from '../seal.js';
 
 const key = (k, mods = {}) => ({ key: k, ctrlKey: false, altKey: false, shiftKey: false, metaKey: false, ...mods });
 const text = (bytes) => new TextDecoder().decode(bytes);
+const modes = (fields) => ({ ...NORMAL_MODES, ...fields });
+const numpad = (k, code, mods = {}) => key(k, { code, location: 3, ...mods });
 
 test('printable keys send themselves, in UTF-8', () => {
   assert.equal(keySequence(key('a')), 'a');
@@ -96,4 +99,74 @@ test('a long paste is split under the input limit without cutting a character', 
   assert.ok(chunks.length >= 2);
   for (const chunk of chunks) assert.ok(chunk.length <= MAX_SEALED_INPUT_PLAINTEXT && chunk.length > 0);
   assert.equal(chunks.map(text).join(''), long, 'every chunk is valid UTF-8 and nothing is lost');
+});
+
+test('application cursor mode sends SS3 for unmodified cursor keys, Home and End', () => {
+  const app = modes({ app_cursor: true });
+  const expected = {
+    ArrowUp: '\x1bOA',
+    ArrowDown: '\x1bOB',
+    ArrowRight: '\x1bOC',
+    ArrowLeft: '\x1bOD',
+    Home: '\x1bOH',
+    End: '\x1bOF',
+    // Not cursor keys: unchanged.
+    PageUp: '\x1b[5~',
+    Delete: '\x1b[3~',
+    Enter: '\r',
+  };
+  for (const [name, sequence] of Object.entries(expected)) assert.equal(keySequence(key(name), app), sequence, name);
+  assert.equal(keySequence(key('ArrowUp', { ctrlKey: true }), app), '\x1b[1;5A', 'modified keys keep CSI');
+  assert.equal(keySequence(key('ArrowUp'), modes({ bracketed_paste: true, app_keypad: true })), '\x1b[A');
+});
+
+test('application keypad mode sends SS3 for the keypad, digits otherwise', () => {
+  const app = modes({ app_keypad: true });
+  assert.equal(keySequence(numpad('1', 'Numpad1'), app), '\x1bOq');
+  assert.equal(keySequence(numpad('5', 'Numpad5'), app), '\x1bOu');
+  assert.equal(keySequence(numpad('0', 'Numpad0'), app), '\x1bOp');
+  assert.equal(keySequence(numpad('+', 'NumpadAdd'), app), '\x1bOk');
+  assert.equal(keySequence(numpad('-', 'NumpadSubtract'), app), '\x1bOm');
+  assert.equal(keySequence(numpad('*', 'NumpadMultiply'), app), '\x1bOj');
+  assert.equal(keySequence(numpad('/', 'NumpadDivide'), app), '\x1bOo');
+  assert.equal(keySequence(numpad('.', 'NumpadDecimal'), app), '\x1bOn');
+  assert.equal(keySequence(numpad(',', 'NumpadDecimal'), app), '\x1bOn', 'a comma keyboard layout');
+  assert.equal(keySequence(numpad('Enter', 'NumpadEnter'), app), '\x1bOM');
+  // The same keys in numeric mode, and the main keyboard's in application mode.
+  assert.equal(keySequence(numpad('1', 'Numpad1')), '1');
+  assert.equal(keySequence(numpad('Enter', 'NumpadEnter')), '\r');
+  assert.equal(keySequence(key('1', { code: 'Digit1', location: 0 }), app), '1');
+  // Num Lock off: the keypad's 8 is an arrow, and follows the cursor key mode.
+  assert.equal(keySequence(numpad('ArrowUp', 'Numpad8'), app), '\x1b[A');
+  assert.equal(keySequence(numpad('ArrowUp', 'Numpad8'), modes({ app_keypad: true, app_cursor: true })), '\x1bOA');
+  assert.equal(keySequence(numpad('Clear', 'Numpad5')), '\x1b[E');
+  assert.equal(keySequence(numpad('Clear', 'Numpad5'), modes({ app_cursor: true })), '\x1bOE');
+});
+
+test('bracketed paste wraps the text, and no end marker inside it survives', () => {
+  const bracketed = modes({ bracketed_paste: true });
+  assert.deepEqual(pasteChunks('echo a\necho b\n', bracketed).map(text), ['\x1b[200~echo a\recho b\r\x1b[201~']);
+  assert.deepEqual(pasteChunks('x\x1b[201~rm -rf ~\n', bracketed).map(text), ['\x1b[200~xrm -rf ~\r\x1b[201~']);
+  // Removing one marker must not leave another made of its halves.
+  assert.equal(withoutPasteEnd('a\x1b[20\x1b[201~1~b'), 'ab');
+  assert.equal(withoutPasteEnd('\x1b[200~ kept \x1b'), '\x1b[200~ kept \x1b');
+  assert.deepEqual(pasteChunks('', bracketed), []);
+});
+
+test('a long bracketed paste is split, its markers at the ends', () => {
+  const long = 'x'.repeat(MAX_SEALED_INPUT_PLAINTEXT * 2);
+  const chunks = pasteChunks(long, modes({ bracketed_paste: true })).map(text);
+  assert.ok(chunks.length >= 3);
+  assert.equal(chunks.join(''), `\x1b[200~${long}\x1b[201~`);
+  assert.ok(chunks[0].startsWith('\x1b[200~') && chunks.at(-1).endsWith('\x1b[201~'));
+});
+
+test('text typed outside key events is sent as is, or as its control byte with Ctrl latched', () => {
+  assert.equal(text(textBytes('é')), 'é');
+  assert.equal(text(textBytes('こんにちは')), 'こんにちは');
+  assert.equal(text(textBytes('c', true)), '\x03');
+  assert.equal(text(textBytes('C', true)), '\x03');
+  assert.equal(text(textBytes('[', true)), '\x1b');
+  assert.equal(text(textBytes('1', true)), '1', 'no control byte: the character itself');
+  assert.equal(text(textBytes('ab', true)), 'ab', 'a word is not one key');
 });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decode, DecodeError, encode } from '../bincode.js';
-import { MAX_COLS, MAX_ROWS, SCROLLBACK_LINES } from '../limits.js';
+import { MAX_COLS, MAX_ROWS, PROTOCOL_VERSION, SCROLLBACK_LINES } from '../limits.js';
 import { encodeInput, peekWelcomeVersion, types } from '../messages.js';
 import { fromHex, toHex, vector, vectors } from './golden.mjs';
 
@@ -88,7 +88,7 @@ test('hostile encodings are DecodeErrors', () => {
     'variant index wider than u32': 'fd0000000000000000',
     'bool other than 0 or 1': '0000' + '02' + '00',
     'u16 with a u32 marker': '01fc01000000',
-    'option tag 2': fromHexName('diff', (hex) => hex.replace(/010174(01)$/, '020174$1')),
+    'option tag 2': fromHexName('diff', (hex) => hex.replace(/010174(01000100)$/, '020174$1')),
     // Lengths beyond the bytes left are refused before anything is allocated.
     'huge string length': '01' + '01' + 'fdffffffffffffff7f',
     'huge vector length': '00' + 'fb2c01' + '00' + 'fdffffffffffffff00',
@@ -109,9 +109,10 @@ function fromHexName(name, edit) {
 
 test('the version of a Welcome is readable even when the rest is not', () => {
   const welcome = vector('viewer_welcome');
-  assert.equal(peekWelcomeVersion(fromHex(welcome.hex)), 1);
-  // A future relay's welcome: version 2, then fields this page does not know.
-  assert.equal(peekWelcomeVersion(fromHex('0102ffffff')), 2);
+  assert.equal(peekWelcomeVersion(fromHex(welcome.hex)), PROTOCOL_VERSION);
+  // A future relay's welcome: a later version, then fields this page does not know.
+  const future = PROTOCOL_VERSION + 1;
+  assert.equal(peekWelcomeVersion(fromHex(`01${varint(future)}ffffff`)), future);
   assert.equal(peekWelcomeVersion(fromHex(vector('host_away').hex)), null);
   assert.equal(peekWelcomeVersion(new Uint8Array()), null);
 });

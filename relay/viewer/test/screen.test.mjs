@@ -16,6 +16,7 @@ const vectorUpdate = (name) => decode(types.ScreenUpdate, fromHex(vector(name).h
 const run = (text, a = 0) => ({ text, style: { fg: 'Default', bg: 'Default', attrs: a } });
 const plain = (text) => ({ runs: [run(text)], wrapped: false });
 const cursor = { row: 0, col: 0, visible: true };
+const modes = { app_cursor: false, app_keypad: false, bracketed_paste: false };
 
 function blankScreen(cols, rows) {
   return {
@@ -27,11 +28,12 @@ function blankScreen(cols, rows) {
     cursor,
     title: '',
     alt_screen: false,
+    modes,
   };
 }
 
 function diff(fields) {
-  return { scroll: 0, history: [], lines: [], cursor, title: null, alt_screen: false, ...fields };
+  return { scroll: 0, history: [], lines: [], cursor, title: null, alt_screen: false, modes, ...fields };
 }
 
 const texts = (lines) => lines.map(lineText);
@@ -41,6 +43,7 @@ test('the golden keyframe then the golden diff give the expected screen', () => 
   screen.applyUpdate(vectorUpdate('keyframe'));
   assert.deepEqual(texts(screen.state.lines), ['ok 中', '$ ']);
   assert.deepEqual(texts(screen.state.scrollback), ['old line']);
+  assert.deepEqual(screen.state.modes, { app_cursor: true, app_keypad: false, bracketed_paste: true });
 
   screen.applyUpdate(vectorUpdate('diff'));
   const s = screen.state;
@@ -51,6 +54,7 @@ test('the golden keyframe then the golden diff give the expected screen', () => 
   assert.deepEqual(s.cursor, { row: 1, col: 2, visible: false });
   assert.equal(s.title, 't');
   assert.equal(s.alt_screen, true);
+  assert.deepEqual(s.modes, { app_cursor: false, app_keypad: true, bracketed_paste: false });
 });
 
 test('a diff before any keyframe is refused', () => {

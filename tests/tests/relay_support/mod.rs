@@ -117,6 +117,12 @@ impl Harness {
         within("HTTP GET", raw_get(self.relay.http_addr(), path)).await
     }
 
+    /// `POST path` with `body` on the HTTP port: (status, body).
+    pub async fn post(&self, path: &str, body: &str) -> (u16, String) {
+        let request = raw_request(self.relay.http_addr(), "POST", path, body);
+        status_and_body(&within("HTTP POST", request).await)
+    }
+
     pub async fn metrics(&self) -> String {
         let (status, body) = self.get("/metrics").await;
         assert_eq!(status, 200);
@@ -126,10 +132,24 @@ impl Harness {
 
 /// The full response (head and body) to `GET path`, as far as it came.
 pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
+    raw_request(addr, "GET", path, "").await
+}
+
+/// The full response (head and body) to `method path` with `body`, as far as it came.
+pub async fn raw_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .expect("connect HTTP");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let length = body.len();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\
+         Content-Length: {length}\r\n\r\n{body}"
+    );
     stream
         .write_all(request.as_bytes())
         .await
@@ -141,7 +161,10 @@ pub async fn raw_get(addr: std::net::SocketAddr, path: &str) -> String {
 }
 
 pub async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let text = raw_get(addr, path).await;
+    status_and_body(&raw_get(addr, path).await)
+}
+
+fn status_and_body(text: &str) -> (u16, String) {
     let status = text
         .split_whitespace()
         .nth(1)
