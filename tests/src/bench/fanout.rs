@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use cli_share::client::{RelayInfo, ShareUrl, ViewerTransport, connect_viewer};
+use protocol::e2e::FrameOpener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -353,7 +354,8 @@ pub(super) enum Clock {
     /// The synthetic host's send log, by frame sequence number.
     Log(Arc<SendLog>),
     /// The time the ticking program wrote into each tick ([`stamps`]).
-    Stamped,
+    /// With the opener of the frames of ours (`share` seals them; the naive host does not).
+    Stamped(Option<Arc<FrameOpener>>),
 }
 
 impl Clock {
@@ -365,8 +367,8 @@ impl Clock {
                 let seq = viewer.next_update().await?;
                 Ok(vec![(seq, log.latency(seq))])
             }
-            Clock::Stamped => {
-                let text = viewer.next_text().await?;
+            Clock::Stamped(opener) => {
+                let text = viewer.next_text(opener.as_deref()).await?;
                 Ok(stamps::ticks(&text)
                     .map(|(seq, written)| (seq, Some(stamps::since(written))))
                     .collect())
@@ -533,7 +535,18 @@ async fn measure_real_host(
 ) -> anyhow::Result<RealHostFigures> {
     let ticks = FRAMES_PER_SECOND * seconds;
     terminal.wait_ready().await?;
-    let crowd = Crowd::join(&target, viewers, Mix::Ws, &Clock::Stamped, ticks).await?;
+    let opener = match &target {
+        Target::Ours(relay) => {
+            let link = &relay.1;
+            Some(Arc::new(FrameOpener::new(
+                &link.keys.read,
+                &link.session_id,
+            )))
+        }
+        Target::Spread(_) | Target::Naive(_) => None,
+    };
+    let clock = Clock::Stamped(opener);
+    let crowd = Crowd::join(&target, viewers, Mix::Ws, &clock, ticks).await?;
     let relay = server.cpu()?;
     let wrapper = CpuMeter::start(terminal.pid()?)?;
     let loadgen = CpuMeter::start(std::process::id())?;

@@ -4,6 +4,7 @@
 //! arrival with the send time.
 
 use cli_share::client::ViewerLink;
+use protocol::e2e::FrameOpener;
 use protocol::{
     Cursor, FrameHeader, Line, RelayToViewer, Screen, ScreenDiff, ScreenFrame, ScreenUpdate,
 };
@@ -95,15 +96,19 @@ impl Viewer {
 
     /// The text of the rows the next frame writes (ours: decoded, one row per line) or of
     /// the next lines of output (naive), for a host whose updates carry their own time
-    /// ([`super::stamps`]).
-    pub async fn next_text(&mut self) -> anyhow::Result<String> {
+    /// ([`super::stamps`]). `opener` opens the frames of a host that seals them (`share`).
+    pub async fn next_text(&mut self, opener: Option<&FrameOpener>) -> anyhow::Result<String> {
         match self {
             Viewer::Ours(viewer) => loop {
                 let RelayToViewer::Frame(frame) = protocol::decode(&viewer.recv_raw().await?)?
                 else {
                     continue;
                 };
-                let rows = match protocol::decode(&frame.payload)? {
+                let payload = match opener {
+                    Some(opener) => opener.open(frame.seq, frame.keyframe, &frame.payload)?,
+                    None => frame.payload,
+                };
+                let rows = match protocol::decode(&payload)? {
                     ScreenUpdate::Keyframe(screen) => screen.lines,
                     ScreenUpdate::Diff(diff) => {
                         diff.lines.into_iter().map(|(_, row)| row).collect()
