@@ -297,7 +297,10 @@ async fn failover(ctx: &Ctx, report: &mut Report) -> anyhow::Result<()> {
             _ => {}
         }
     };
-    let link = cli_share::client::ShareUrl::parse(&links.read)?;
+    // This host's frames are plain (the viewer reads only their headers), but a viewer
+    // needs a link with keys: any will do.
+    let keyed = protocol::e2e::ShareSecrets::generate(false).read_link(&links.read);
+    let link = cli_share::client::ShareUrl::parse(&keyed)?;
     let on_c = connect_viewer(&nodes.infos[2], &link, ViewerTransport::WebSocket).await?;
     let mut on_c = Viewer::Ours(Box::new(on_c));
     let handed = Arc::new(AtomicU64::new(0));
