@@ -441,9 +441,7 @@ async fn a_read_link_opened_in_a_loop_is_told_a_few_times_a_second() {
 /// spoofed sources looks like to it.
 async fn first_flights(h: &Harness, n: usize) -> Vec<Vec<u8>> {
     let catcher = tokio::net::UdpSocket::bind((LOOPBACK, 0)).await.unwrap();
-    let tls = h.info.trust.client_config(&[protocol::HOST_ALPN]).unwrap();
-    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
-    let config = quinn::ClientConfig::new(std::sync::Arc::new(crypto));
+    let config = quic_client_config(h, protocol::HOST_ALPN).unwrap();
     let endpoint = quinn::Endpoint::client((LOOPBACK, 0).into()).unwrap();
     let _attempts: Vec<quinn::Connecting> = (0..n)
         .map(|_| {

@@ -310,13 +310,8 @@ pub fn assert_unharmed(attack: &str, before: &Latencies, during: &Latencies) {
     );
 }
 
-/// A bare QUIC connection to the relay's QUIC port from `bind` (any 127.0.0.0/8 address
-/// works on loopback, to play another client), offering `alpn`.
-pub async fn raw_quic(
-    h: &Harness,
-    alpn: &[u8],
-    bind: std::net::IpAddr,
-) -> Result<(quinn::Endpoint, quinn::Connection), String> {
+/// A QUIC client configuration that trusts the relay and offers `alpn`.
+pub fn quic_client_config(h: &Harness, alpn: &[u8]) -> Result<quinn::ClientConfig, String> {
     let tls = h
         .info
         .trust
@@ -324,7 +319,17 @@ pub async fn raw_quic(
         .map_err(|e| e.to_string())?;
     let crypto =
         quinn::crypto::rustls::QuicClientConfig::try_from(tls).map_err(|e| e.to_string())?;
-    let config = quinn::ClientConfig::new(Arc::new(crypto));
+    Ok(quinn::ClientConfig::new(Arc::new(crypto)))
+}
+
+/// A bare QUIC connection to the relay's QUIC port from `bind` (any 127.0.0.0/8 address
+/// works on loopback, to play another client), offering `alpn`.
+pub async fn raw_quic(
+    h: &Harness,
+    alpn: &[u8],
+    bind: std::net::IpAddr,
+) -> Result<(quinn::Endpoint, quinn::Connection), String> {
+    let config = quic_client_config(h, alpn)?;
     let endpoint = quinn::Endpoint::client((bind, 0).into()).map_err(|e| e.to_string())?;
     let conn = endpoint
         .connect_with(config, h.relay.quic_addr(), "localhost")
