@@ -162,8 +162,16 @@ impl Pebble {
 
     /// Challenges pebble has validated so far.
     pub fn validations(&self) -> usize {
+        self.pebble.count(is_validation)
+    }
+
+    /// Waits until pebble has validated `n` challenges. Its log line may come after the
+    /// client has its certificate: pebble marks the challenge valid before it logs it.
+    pub async fn wait_for_validations(&self, n: usize, timeout: Duration) -> anyhow::Result<()> {
         self.pebble
-            .count(|line| line.contains("set VALID by completed challenge"))
+            .wait_until("validated challenges", n, timeout, is_validation)
+            .await
+            .map(drop)
     }
 
     /// Pebble's output, for failure messages.
@@ -194,4 +202,9 @@ async fn listening(addr: SocketAddr) -> anyhow::Result<()> {
             Err(e) => return Err(e).with_context(|| format!("TCP to {addr}")),
         }
     }
+}
+
+/// Pebble's line for a challenge it validated.
+fn is_validation(line: &str) -> bool {
+    line.contains("set VALID by completed challenge")
 }
