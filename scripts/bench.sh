@@ -7,7 +7,7 @@
 #
 #   scripts/bench.sh [--quick] [--runs N] [--only PART]...
 #
-# PART: latency, host-latency, echo, fanout, sessions, flood, flood-tail, late-join,
+# PART: latency, host-latency, echo, fanout, host-fanout, sessions, flood, flood-tail, late-join,
 # lossy, blackout, cluster. --quick runs a reduced version of every part in about five
 # minutes.
 set -euo pipefail

@@ -5,8 +5,8 @@
 //! Each part measures one thing of issue 7: [`latency`], [`echo`], [`fanout`],
 //! [`sessions`], [`flood`]; of the lossy-link issues: [`lossy`]; of issue 16, through
 //! a real `share` host running a program (`bench-workload`) in its PTY:
-//! [`host_latency`], [`flood_tail`], [`late_join`], plus the real-host fan-out in
-//! [`fanout`] and the `script` comparison in [`flood`]; [`sealing`], what end-to-end
+//! [`host_latency`], [`flood_tail`], [`late_join`], plus the real-host fan-out
+//! (`host-fanout`) in [`fanout`] and the `script` comparison in [`flood`]; [`sealing`], what end-to-end
 //! encryption (issue 15) adds; of the relay cluster (issue 17): [`cluster`]. A part records
 //! one value per figure per run into the [`report::Report`]; repeated runs give the medians.
 
@@ -46,6 +46,7 @@ pub enum Part {
     HostLatency,
     Echo,
     Fanout,
+    HostFanout,
     Sessions,
     Flood,
     FloodTail,
@@ -57,11 +58,12 @@ pub enum Part {
 }
 
 impl Part {
-    pub const ALL: [Part; 12] = [
+    pub const ALL: [Part; 13] = [
         Part::Latency,
         Part::HostLatency,
         Part::Echo,
         Part::Fanout,
+        Part::HostFanout,
         Part::Sessions,
         Part::Flood,
         Part::FloodTail,
@@ -78,6 +80,7 @@ impl Part {
             Part::HostLatency => "host-latency",
             Part::Echo => "echo",
             Part::Fanout => "fanout",
+            Part::HostFanout => "host-fanout",
             Part::Sessions => "sessions",
             Part::Flood => "flood",
             Part::FloodTail => "flood-tail",
@@ -95,6 +98,7 @@ impl Part {
             Part::HostLatency => host_latency::run(ctx, report).await,
             Part::Echo => echo::run(ctx, report).await,
             Part::Fanout => fanout::run(ctx, report).await,
+            Part::HostFanout => fanout::run_real_host(ctx, report).await,
             Part::Sessions => sessions::run(ctx, report).await,
             Part::Flood => flood::run(ctx, report).await,
             Part::FloodTail => flood_tail::run(ctx, report).await,
