@@ -591,7 +591,12 @@ impl RealHostFigures {
     fn record(self, report: &mut Report, prefix: &str, viewers: usize) {
         let name = format!("{prefix}fanout_{viewers}_ws");
         let total = self.relay_cores + self.wrapper_cores;
-        report.record(REAL_HOST_PART, &format!("{name}_total_cpu_cores"), "cores", total);
+        report.record(
+            REAL_HOST_PART,
+            &format!("{name}_total_cpu_cores"),
+            "cores",
+            total,
+        );
         let real = format!("{name}_real_host");
         let sorted = self.samples.sorted();
         for (label, p) in [("p50", 50.0), ("p99", 99.0)] {
