@@ -17,7 +17,7 @@ use crate::link::{LinkRx, LinkTx, Received};
 use crate::metrics::add;
 use crate::peer::Peer;
 use crate::reorder::{Reorder, Source};
-use crate::session::{HostHandle, Session, Unavailable, encoded};
+use crate::session::{HostHandle, Session, Unavailable, encoded, fan_out};
 use crate::shared::Shared;
 use crate::stop::Stopper;
 use crate::tickets::ConnectionTickets;
@@ -345,7 +345,11 @@ async fn next_datagram(conn: &Option<quinn::Connection>) -> Bytes {
 }
 
 /// Forwards the frames `reorder` released; asks for a keyframe when the session wants one.
-fn forward(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
+async fn forward(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
+    fan_out(|| forward_now(shared, session, link, ready)).await
+}
+
+fn forward_now(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
     for (message, keyframe) in ready {
         add(&shared.metrics.frames_in, 1);
         add(&shared.metrics.frame_bytes_in, message.len() as u64);
@@ -369,7 +373,7 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
                 for message in protocol::datagram::unpack(&datagram) {
                     if let Ok(Some(header)) = FrameHeader::peek(&message) {
                         let ready = reorder.accept(Source::Datagram, header.seq, message, header.keyframe);
-                        forward(shared, session, &link, ready);
+                        forward(shared, session, &link, ready).await;
                     }
                 }
                 continue;
@@ -393,7 +397,7 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
         // to look like a frame header) is decoded in full.
         if let Ok(Some(header)) = FrameHeader::peek(&message) {
             let ready = reorder.accept(Source::Stream, header.seq, message, header.keyframe);
-            forward(shared, session, &link, ready);
+            forward(shared, session, &link, ready).await;
             continue;
         }
         match protocol::decode::<HostToRelay>(&message) {

@@ -2,6 +2,8 @@
 //! WebTransport stream (both length-prefixed with [`LengthCodec`]) or a WebSocket (one
 //! message per binary WebSocket message). The session logic only sees messages.
 
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
@@ -10,6 +12,8 @@ use futures::stream::{SplitSink, SplitStream};
 use futures::{Sink, SinkExt, StreamExt};
 use protocol::LengthCodec;
 use tokio_util::codec::{FramedRead, FramedWrite};
+
+use crate::queue::{DirectLink, TrySend};
 
 /// How long a closing link may take to deliver its last message.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
@@ -186,6 +190,36 @@ impl LinkTx {
             // Dropping the WebSocket's halves closes the TCP connection.
             LinkTx::WebSocket(_) => Aborter::WebSocket,
         }
+    }
+}
+
+impl DirectLink for LinkTx {
+    fn try_send(&mut self, message: &Bytes) -> TrySend {
+        match self {
+            LinkTx::Quic { send, .. } => try_send(send, message.clone()),
+            LinkTx::WebTransport { send, .. } => try_send(send, message.clone()),
+            LinkTx::WebSocket(sink) => try_send(sink, Message::Binary(message.clone())),
+        }
+    }
+}
+
+/// Offers `item` to `sink` and flushes it, polling with a waker that does nothing: nobody
+/// waits for this link, so whatever it cannot do now is left to its writer (see
+/// [`crate::queue`]), which polls with its own waker.
+fn try_send<S: Sink<T> + Unpin, T>(sink: &mut S, item: T) -> TrySend {
+    let mut cx = Context::from_waker(Waker::noop());
+    match Pin::new(&mut *sink).poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(_)) => return TrySend::Failed,
+        Poll::Pending => return TrySend::Busy,
+    }
+    if Pin::new(&mut *sink).start_send(item).is_err() {
+        return TrySend::Failed;
+    }
+    match Pin::new(sink).poll_flush(&mut cx) {
+        Poll::Ready(Ok(())) => TrySend::Sent,
+        Poll::Ready(Err(_)) => TrySend::Failed,
+        Poll::Pending => TrySend::Partly,
     }
 }
 

@@ -1,6 +1,13 @@
-//! A viewer's bounded send queue. Pushing never waits: the host's frame handling fills every
-//! viewer's queue synchronously, and a viewer that cannot keep up is resynchronised from the
-//! retained keyframe instead of buffering without end.
+//! A viewer's bounded send queue, and the viewer's link while its writer is idle. Pushing
+//! never waits: the host's frame handling fills every viewer's queue synchronously, and a
+//! viewer that cannot keep up is resynchronised from the retained keyframe instead of
+//! buffering without end.
+//!
+//! A push to a viewer with nothing queued writes the message straight to its link (parked
+//! here by the writer), without waking the writer: the socket takes it at once unless the
+//! viewer is falling behind. Waking a writer task per viewer per frame cost more than the
+//! write itself: the task's scheduling, a thread unparked to steal it, its poll. The writer
+//! only wakes when a link could not take a whole message, for the keep-alive, and to close.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -9,14 +16,37 @@ use std::task::{Poll, Waker};
 use bytes::Bytes;
 use tokio::sync::Notify;
 
+use crate::link::LinkTx;
+
 /// Bytes of live messages a viewer may have waiting before it is resynchronised.
 pub const MAX_QUEUE_BYTES: usize = 1024 * 1024;
 /// Messages a viewer may have waiting before it is resynchronised.
 pub const MAX_QUEUE_MESSAGES: usize = 1024;
 
+/// A link a push can write to without waiting.
+pub(crate) trait DirectLink {
+    /// Writes `message` if the link can take it now, without registering for a wake-up.
+    fn try_send(&mut self, message: &Bytes) -> TrySend;
+}
+
+/// What [`DirectLink::try_send`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TrySend {
+    /// Written whole.
+    Sent,
+    /// Taken, but not all of it written yet: someone must flush it with a waker.
+    Partly,
+    /// Not taken: the link is busy (its lock held, its buffer full).
+    Busy,
+    /// The link is broken.
+    Failed,
+}
+
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
+    /// Written to the viewer's link.
+    Sent,
     Queued,
     /// The queue is full: the caller replaces its content with [`ViewerQueue::resync`].
     Full,
@@ -26,41 +56,96 @@ pub(crate) enum Pushed {
     Closed,
 }
 
-/// Next thing the viewer's writer must do.
-pub(crate) enum Next {
-    /// Send the batch [`ViewerQueue::next`] filled.
-    Send,
+/// Next thing the viewer's writer must do, with the link it takes back from the queue.
+pub(crate) enum Next<L = LinkTx> {
+    /// Send the batch [`ViewerQueue::next`] filled (possibly empty: only finish the flush
+    /// of a message the link took in part).
+    Send(L),
     Close {
+        link: L,
         code: u16,
         reason: &'static str,
     },
+    /// A write straight to the link failed: the viewer is gone.
+    Failed,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Inner<L> {
     items: VecDeque<Bytes>,
     bytes: usize,
     awaiting_keyframe: bool,
     closing: Option<(u16, &'static str)>,
+    /// The viewer's link, while its writer waits in [`ViewerQueue::next`].
+    link: Option<L>,
+    /// The link took a message in part: the writer must finish it before anything else
+    /// goes straight to the link.
+    unflushed: bool,
+    /// A write straight to the link failed.
+    failed: bool,
     /// The writer, while it waits in [`ViewerQueue::next`]. Kept under the queue's own lock
     /// rather than in a `Notify`, whose waiter list takes a second lock on every push and
-    /// every wait: at 1,000 viewers and 30 frames a second that showed in the fan-out's CPU.
+    /// every wait.
     writer: Option<Waker>,
 }
 
-#[derive(Default)]
-pub(crate) struct ViewerQueue {
-    inner: Mutex<Inner>,
+impl<L> Default for Inner<L> {
+    fn default() -> Self {
+        Inner {
+            items: VecDeque::new(),
+            bytes: 0,
+            awaiting_keyframe: false,
+            closing: None,
+            link: None,
+            unflushed: false,
+            failed: false,
+            writer: None,
+        }
+    }
+}
+
+impl<L: DirectLink> Inner<L> {
+    /// Whether the writer has something to do (other than wait for the close).
+    fn writer_needed(&self) -> bool {
+        !self.items.is_empty() || self.unflushed || self.failed
+    }
+
+    /// Writes `message` straight to the parked link, when nothing is queued before it.
+    fn send_now(&mut self, message: &Bytes) -> Option<Pushed> {
+        if self.writer_needed() {
+            return None;
+        }
+        let outcome = self.link.as_mut()?.try_send(message);
+        match outcome {
+            TrySend::Sent => return Some(Pushed::Sent),
+            TrySend::Busy => return None,
+            TrySend::Partly => self.unflushed = true,
+            TrySend::Failed => self.failed = true,
+        }
+        Some(Pushed::Queued)
+    }
+}
+
+pub(crate) struct ViewerQueue<L = LinkTx> {
+    inner: Mutex<Inner<L>>,
     closed: Notify,
 }
 
-impl ViewerQueue {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+impl<L> Default for ViewerQueue<L> {
+    fn default() -> Self {
+        ViewerQueue {
+            inner: Mutex::default(),
+            closed: Notify::new(),
+        }
+    }
+}
+
+impl<L: DirectLink> ViewerQueue<L> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner<L>> {
         // A poisoned lock only means another task panicked mid-push; the queue is still sound.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues a frame (`keyframe` known) or a control message (`None`).
+    /// Sends or queues a frame (`keyframe` known) or a control message (`None`).
     pub fn push(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
         let mut inner = self.lock();
         if inner.closing.is_some() {
@@ -71,16 +156,24 @@ impl ViewerQueue {
             Some(true) => inner.awaiting_keyframe = false,
             _ => {}
         }
-        if inner.bytes + message.len() > MAX_QUEUE_BYTES || inner.items.len() >= MAX_QUEUE_MESSAGES
-        {
-            return Pushed::Full;
-        }
-        inner.bytes += message.len();
-        inner.items.push_back(message);
+        let pushed = match inner.send_now(&message) {
+            Some(Pushed::Sent) => return Pushed::Sent,
+            Some(pushed) => pushed,
+            None => {
+                if inner.bytes + message.len() > MAX_QUEUE_BYTES
+                    || inner.items.len() >= MAX_QUEUE_MESSAGES
+                {
+                    return Pushed::Full;
+                }
+                inner.bytes += message.len();
+                inner.items.push_back(message);
+                Pushed::Queued
+            }
+        };
         let writer = inner.writer.take();
         drop(inner);
         wake(writer);
-        Pushed::Queued
+        pushed
     }
 
     /// Replaces the queue with a snapshot of the session; returns how many queued messages
@@ -125,20 +218,39 @@ impl ViewerQueue {
         self.closed.notify_one();
     }
 
-    /// Waits for messages and moves all of them, in order, into the empty `batch`, so the
-    /// writer sends everything queued with one flush; or returns the close once the queue is
-    /// drained. Swapping buffers with the writer keeps both allocations in use.
-    pub async fn next(&self, batch: &mut VecDeque<Bytes>) -> Next {
+    /// Parks `link` here, where pushes write to it directly, until the writer has work:
+    /// then moves everything queued, in order, into the empty `batch` (the writer sends it
+    /// with one flush) and hands the link back; or hands it back with the close once the
+    /// queue is drained. Swapping buffers with the writer keeps both allocations in use.
+    ///
+    /// If this future is dropped while waiting, the link stays parked: take it back with
+    /// [`unpark`](Self::unpark).
+    pub async fn next(&self, link: L, batch: &mut VecDeque<Bytes>) -> Next<L> {
         debug_assert!(batch.is_empty());
+        let mut link = Some(link);
         std::future::poll_fn(|cx| {
             let mut inner = self.lock();
-            if !inner.items.is_empty() {
+            if let Some(link) = link.take() {
+                inner.link = Some(link);
+            }
+            if inner.failed {
+                inner.link = None;
+                return Poll::Ready(Next::Failed);
+            }
+            if inner.writer_needed() {
                 std::mem::swap(&mut inner.items, batch);
                 inner.bytes = 0;
-                return Poll::Ready(Next::Send);
+                inner.unflushed = false;
+                if let Some(link) = inner.link.take() {
+                    return Poll::Ready(Next::Send(link));
+                }
+                return Poll::Ready(Next::Failed);
             }
             if let Some((code, reason)) = inner.closing {
-                return Poll::Ready(Next::Close { code, reason });
+                return Poll::Ready(match inner.link.take() {
+                    Some(link) => Next::Close { link, code, reason },
+                    None => Next::Failed,
+                });
             }
             // Single consumer: the waker stored under the lock is the one a push wakes.
             match &mut inner.writer {
@@ -148,6 +260,11 @@ impl ViewerQueue {
             Poll::Pending
         })
         .await
+    }
+
+    /// Takes the parked link back (for a keep-alive, or to drop it), if it is parked.
+    pub fn unpark(&self) -> Option<L> {
+        self.lock().link.take()
     }
 
     /// Resolves once [`close`](Self::close) was called (single waiter: the writer).
@@ -172,11 +289,52 @@ fn wake(writer: Option<Waker>) {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+
+    /// A link answering every write with what the test set, noting what it took.
+    #[derive(Clone)]
+    struct Link {
+        answer: Arc<Mutex<TrySend>>,
+        taken: Arc<Mutex<Vec<Bytes>>>,
+    }
+
+    impl Link {
+        fn answering(answer: TrySend) -> Link {
+            Link {
+                answer: Arc::new(Mutex::new(answer)),
+                taken: Arc::default(),
+            }
+        }
+
+        fn answer(&self, answer: TrySend) {
+            *self.answer.lock().unwrap() = answer;
+        }
+
+        fn taken(&self) -> Vec<Bytes> {
+            self.taken.lock().unwrap().clone()
+        }
+    }
+
+    impl DirectLink for Link {
+        fn try_send(&mut self, message: &Bytes) -> TrySend {
+            let answer = *self.answer.lock().unwrap();
+            if matches!(answer, TrySend::Sent | TrySend::Partly) {
+                self.taken.lock().unwrap().push(message.clone());
+            }
+            answer
+        }
+    }
+
+    fn queue() -> ViewerQueue<Link> {
+        ViewerQueue::default()
+    }
 
     #[test]
     fn full_queue_is_reported_and_resync_replaces_it() {
-        let q = ViewerQueue::default();
+        let q = queue();
         let big = Bytes::from(vec![0u8; MAX_QUEUE_BYTES / 2]);
         assert_eq!(q.push(big.clone(), Some(true)), Pushed::Queued);
         assert_eq!(q.push(big.clone(), Some(false)), Pushed::Queued);
@@ -187,7 +345,7 @@ mod tests {
 
     #[test]
     fn awaiting_keyframe_skips_diffs_until_one_arrives() {
-        let q = ViewerQueue::default();
+        let q = queue();
         q.resync(Vec::new(), true);
         assert_eq!(
             q.push(Bytes::from_static(b"d"), Some(false)),
@@ -203,54 +361,122 @@ mod tests {
 
     #[tokio::test]
     async fn close_keeps_the_backlog_and_ends_with_the_close() {
-        let q = ViewerQueue::default();
+        let q = queue();
         q.push(Bytes::from_static(b"a"), Some(true));
         q.close(Some(Bytes::from_static(b"end")), 4000, "ended");
         assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Closed);
         let mut batch = VecDeque::new();
-        assert!(matches!(q.next(&mut batch).await, Next::Send));
+        let Next::Send(link) = q.next(Link::answering(TrySend::Sent), &mut batch).await else {
+            panic!("the backlog first");
+        };
         assert_eq!(
             batch,
             [Bytes::from_static(b"a"), Bytes::from_static(b"end")]
         );
         batch.clear();
         assert!(matches!(
-            q.next(&mut batch).await,
+            q.next(link, &mut batch).await,
             Next::Close { code: 4000, .. }
         ));
         q.closing().await;
     }
 
-    #[tokio::test]
-    async fn a_waiting_writer_is_woken_by_a_push_and_by_the_close() {
-        let q = std::sync::Arc::new(ViewerQueue::default());
-        let writer = tokio::spawn({
-            let q = q.clone();
-            async move {
-                let mut batch = VecDeque::new();
-                let first = matches!(q.next(&mut batch).await, Next::Send);
+    /// Runs a writer that waits for the queue twice; returns what each wait gave.
+    fn writer(q: &Arc<ViewerQueue<Link>>, link: Link) -> tokio::task::JoinHandle<[String; 2]> {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let mut batch = VecDeque::new();
+            let mut link = link;
+            let mut seen = [String::new(), String::new()];
+            for slot in &mut seen {
+                *slot = match q.next(link.clone(), &mut batch).await {
+                    Next::Send(back) => {
+                        link = back;
+                        format!("send {}", batch.len())
+                    }
+                    Next::Close { code, .. } => format!("close {code}"),
+                    Next::Failed => "failed".into(),
+                };
                 batch.clear();
-                let then = q.next(&mut batch).await;
-                (first, matches!(then, Next::Close { code: 4000, .. }))
             }
-        });
-        // Let the writer reach its wait before each wake-up.
-        tokio::task::yield_now().await;
-        q.push(Bytes::from_static(b"k"), Some(true));
-        tokio::task::yield_now().await;
+            seen
+        })
+    }
+
+    /// Waits (yielding) until the writer has parked its link.
+    async fn parked(q: &ViewerQueue<Link>) {
+        while q.lock().link.is_none() {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_push_to_an_idle_link_writes_to_it_without_waking_the_writer() {
+        let q = Arc::new(queue());
+        let link = Link::answering(TrySend::Sent);
+        let writer = writer(&q, link.clone());
+        parked(&q).await;
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Sent);
+        assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), Pushed::Sent);
+        assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
+        assert!(q.lock().writer.is_some(), "the writer still waits");
+        // A busy link: the push queues and wakes the writer, which sends it.
+        link.answer(TrySend::Busy);
+        assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Queued);
+        parked(&q).await;
         q.close(None, 4000, "ended");
-        let woken = tokio::time::timeout(std::time::Duration::from_secs(10), writer).await;
-        assert_eq!(woken.expect("the writer was woken").unwrap(), (true, true));
+        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        assert_eq!(
+            seen.expect("the writer was woken").unwrap(),
+            ["send 1", "close 4000"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_part_written_message_wakes_the_writer_to_flush_it_before_anything_else() {
+        let q = Arc::new(queue());
+        let link = Link::answering(TrySend::Partly);
+        let writer = writer(&q, link.clone());
+        parked(&q).await;
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        // Until the writer flushed, nothing more goes straight to the link.
+        link.answer(TrySend::Sent);
+        assert_eq!(
+            q.push(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Queued
+        );
+        assert_eq!(link.taken(), [Bytes::from_static(b"k")]);
+        q.close(None, 4000, "ended");
+        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        // The flush and the queued diff in one batch, then the close.
+        assert_eq!(
+            seen.expect("the writer was woken").unwrap(),
+            ["send 1", "close 4000"]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_ends_the_writer() {
+        let q = Arc::new(queue());
+        let writer = writer(&q, Link::answering(TrySend::Failed));
+        parked(&q).await;
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        assert_eq!(
+            seen.expect("the writer was woken").unwrap(),
+            ["failed", "failed"]
+        );
     }
 
     #[tokio::test]
     async fn next_takes_everything_queued_in_order() {
-        let q = ViewerQueue::default();
+        let q = queue();
         q.push(Bytes::from_static(b"k"), Some(true));
         q.push(Bytes::from_static(b"c"), None);
         q.push(Bytes::from_static(b"d"), Some(false));
         let mut batch = VecDeque::new();
-        assert!(matches!(q.next(&mut batch).await, Next::Send));
+        let next = q.next(Link::answering(TrySend::Sent), &mut batch).await;
+        assert!(matches!(next, Next::Send(_)));
         let expected = [b"k", b"c", b"d"].map(|m| Bytes::from_static(m));
         assert_eq!(batch, expected);
         assert_eq!(q.queued_bytes(), 0);

@@ -32,6 +32,15 @@ pub(crate) fn encoded<T: serde::Serialize>(message: &T) -> Bytes {
     }
 }
 
+/// Runs `fan_out`, which pushes to every viewer of a session, outside tokio's cooperative
+/// budget. A push writes straight to an idle viewer's socket (see [`crate::queue`]), and the
+/// budget allows a task 128 socket operations per poll: past that, every write would report
+/// "not ready" and hand the message to the viewer's writer task after all, the wake-up per
+/// viewer that writing straight saves. The work is bounded: one write per viewer.
+pub(crate) async fn fan_out<T>(fan_out: impl FnOnce() -> T) -> T {
+    tokio::task::unconstrained(async move { fan_out() }).await
+}
+
 /// The relay's side of a connected host.
 #[derive(Clone)]
 pub(crate) struct HostHandle {
@@ -137,6 +146,10 @@ impl State {
                 add(&metrics.viewer_resyncs, 1);
             }
             Pushed::Skipped => add(&metrics.frames_skipped, 1),
+            Pushed::Sent => {
+                add(&metrics.messages_out, 1);
+                add(&metrics.bytes_out, message.len() as u64);
+            }
             Pushed::Queued | Pushed::Closed => {}
         }
     }

@@ -112,32 +112,44 @@ async fn guarded(queue: &ViewerQueue, aborter: &Aborter, send: impl Future<Outpu
     }
 }
 
-async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut tx: LinkTx) {
+async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, tx: LinkTx) {
     let aborter = tx.aborter();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
     let mut batch = VecDeque::new();
+    let mut link = tx;
     loop {
-        let sent = tokio::select! {
-            // Messages first; a link busy with them needs no keep-alive ping.
+        // Waiting, the link is parked in the queue, which writes frames straight to it:
+        // this task wakes only for what a push could not finish, the keep-alive, the close.
+        let next = tokio::select! {
             biased;
-            next = queue.next(&mut batch) => match next {
-                Next::Send => {
-                    add(&shared.metrics.messages_out, batch.len() as u64);
-                    let bytes = batch.iter().map(Bytes::len).sum::<usize>();
-                    add(&shared.metrics.bytes_out, bytes as u64);
-                    guarded(queue, &aborter, async { tx.send_all(batch.drain(..)).await.is_ok() }).await
-                }
-                Next::Close { code, reason } => {
-                    tx.close(code, reason).await;
+            next = queue.next(link, &mut batch) => next,
+            _ = ping.tick() => {
+                let Some(mut tx) = queue.unpark() else { return };
+                if !guarded(queue, &aborter, async { tx.keepalive().await.is_ok() }).await {
                     return;
                 }
-            },
-            _ = ping.tick() => guarded(queue, &aborter, async { tx.keepalive().await.is_ok() }).await,
+                link = tx;
+                continue;
+            }
         };
-        if !sent {
-            return;
-        }
+        link = match next {
+            Next::Send(mut tx) => {
+                add(&shared.metrics.messages_out, batch.len() as u64);
+                let bytes = batch.iter().map(Bytes::len).sum::<usize>();
+                add(&shared.metrics.bytes_out, bytes as u64);
+                let sent = async { tx.send_all(batch.drain(..)).await.is_ok() };
+                if !guarded(queue, &aborter, sent).await {
+                    return;
+                }
+                tx
+            }
+            Next::Close { link, code, reason } => {
+                link.close(code, reason).await;
+                return;
+            }
+            Next::Failed => return,
+        };
     }
 }
 

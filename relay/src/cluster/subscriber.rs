@@ -12,6 +12,8 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::session::fan_out;
+
 /// How long connecting, subscribing or a ping may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an idle subscription connection is pinged.
@@ -104,7 +106,8 @@ pub(crate) async fn run(
                 message = stream.next() => match message {
                     Some(message) => {
                         let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                        listener.message(message.get_channel_name(), payload);
+                        let channel = message.get_channel_name();
+                        fan_out(|| listener.message(channel, payload)).await;
                         true
                     }
                     None => false,
