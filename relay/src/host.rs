@@ -17,7 +17,7 @@ use crate::link::{LinkRx, LinkTx, Received};
 use crate::metrics::add;
 use crate::peer::Peer;
 use crate::reorder::{Reorder, Source};
-use crate::session::{HostHandle, Session, Unavailable, encoded, fan_out};
+use crate::session::{HostHandle, Session, Unavailable, encoded};
 use crate::shared::Shared;
 use crate::stop::Stopper;
 use crate::tickets::ConnectionTickets;
@@ -345,15 +345,18 @@ async fn next_datagram(conn: &Option<quinn::Connection>) -> Bytes {
 }
 
 /// Forwards the frames `reorder` released; asks for a keyframe when the session wants one.
-async fn forward(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
-    fan_out(|| forward_now(shared, session, link, ready)).await
-}
-
-fn forward_now(shared: &Shared, session: &Session, link: &HostLink, ready: Vec<(Bytes, bool)>) {
+async fn forward(
+    shared: &Arc<Shared>,
+    session: &Session,
+    link: &HostLink,
+    ready: Vec<(Bytes, bool)>,
+) {
     for (message, keyframe) in ready {
         add(&shared.metrics.frames_in, 1);
         add(&shared.metrics.frame_bytes_in, message.len() as u64);
-        if session.frame(message, keyframe, &shared.metrics) {
+        let (queued, request) = session.frame(message, keyframe, &shared.metrics);
+        queued.send(shared).await;
+        if request {
             add(&shared.metrics.keyframe_requests, 1);
             let _ = link
                 .host_tx

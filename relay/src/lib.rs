@@ -14,6 +14,7 @@ mod cluster;
 mod config;
 mod deadline;
 mod ended;
+mod fanout;
 mod error;
 pub mod exposure;
 mod host;

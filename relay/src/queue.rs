@@ -42,12 +42,18 @@ pub(crate) enum TrySend {
     Failed,
 }
 
+/// Messages and bytes written straight to a viewer's link.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub messages: u64,
+    pub bytes: u64,
+}
+
 /// What a push did.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Pushed {
-    /// Written to the viewer's link.
-    Sent,
-    Queued,
+    /// Queued; then what was queued went straight to the link, as far as it took it.
+    Queued(Sent),
     /// The queue is full: the caller replaces its content with [`ViewerQueue::resync`].
     Full,
     /// A diff for a viewer that waits for the next keyframe: dropped.
@@ -109,19 +115,55 @@ impl<L: DirectLink> Inner<L> {
         !self.items.is_empty() || self.unflushed || self.failed
     }
 
-    /// Writes `message` straight to the parked link, when nothing is queued before it.
-    fn send_now(&mut self, message: &Bytes) -> Option<Pushed> {
-        if self.writer_needed() {
-            return None;
+    /// Checks a message against the close and the wait for a keyframe, then queues it.
+    fn enqueue(&mut self, message: Bytes, keyframe: Option<bool>) -> Pushed {
+        if self.closing.is_some() {
+            return Pushed::Closed;
         }
-        let outcome = self.link.as_mut()?.try_send(message);
-        match outcome {
-            TrySend::Sent => return Some(Pushed::Sent),
-            TrySend::Busy => return None,
-            TrySend::Partly => self.unflushed = true,
-            TrySend::Failed => self.failed = true,
+        match keyframe {
+            Some(false) if self.awaiting_keyframe => return Pushed::Skipped,
+            Some(true) => self.awaiting_keyframe = false,
+            _ => {}
         }
-        Some(Pushed::Queued)
+        if self.bytes + message.len() > MAX_QUEUE_BYTES || self.items.len() >= MAX_QUEUE_MESSAGES {
+            return Pushed::Full;
+        }
+        self.bytes += message.len();
+        self.items.push_back(message);
+        Pushed::Queued(Sent::default())
+    }
+
+    /// Writes what is queued straight to the parked link, in order, until it takes no
+    /// more; then the writer, if it has something left to do, is returned to be woken.
+    fn send_queued(&mut self) -> (Sent, Option<Waker>) {
+        let mut sent = Sent::default();
+        if let (Some(link), false, false) = (&mut self.link, self.unflushed, self.failed) {
+            while let Some(message) = self.items.front() {
+                let outcome = link.try_send(message);
+                if outcome == TrySend::Busy {
+                    break;
+                }
+                let len = message.len();
+                self.items.pop_front();
+                self.bytes -= len;
+                if outcome == TrySend::Failed {
+                    self.failed = true;
+                    break;
+                }
+                sent.messages += 1;
+                sent.bytes += len as u64;
+                if outcome == TrySend::Partly {
+                    self.unflushed = true;
+                    break;
+                }
+            }
+        }
+        let writer = if self.writer_needed() {
+            self.writer.take()
+        } else {
+            None
+        };
+        (sent, writer)
     }
 }
 
@@ -145,35 +187,32 @@ impl<L: DirectLink> ViewerQueue<L> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Sends or queues a frame (`keyframe` known) or a control message (`None`).
+    /// Queues a frame (`keyframe` known) or a control message (`None`) and sends it
+    /// straight to the link if it is parked; otherwise the writer is woken for it.
     pub fn push(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
         let mut inner = self.lock();
-        if inner.closing.is_some() {
-            return Pushed::Closed;
+        let pushed = inner.enqueue(message, keyframe);
+        if !matches!(pushed, Pushed::Queued(_)) {
+            return pushed;
         }
-        match keyframe {
-            Some(false) if inner.awaiting_keyframe => return Pushed::Skipped,
-            Some(true) => inner.awaiting_keyframe = false,
-            _ => {}
-        }
-        let pushed = match inner.send_now(&message) {
-            Some(Pushed::Sent) => return Pushed::Sent,
-            Some(pushed) => pushed,
-            None => {
-                if inner.bytes + message.len() > MAX_QUEUE_BYTES
-                    || inner.items.len() >= MAX_QUEUE_MESSAGES
-                {
-                    return Pushed::Full;
-                }
-                inner.bytes += message.len();
-                inner.items.push_back(message);
-                Pushed::Queued
-            }
-        };
-        let writer = inner.writer.take();
+        let (sent, writer) = inner.send_queued();
         drop(inner);
         wake(writer);
-        pushed
+        Pushed::Queued(sent)
+    }
+
+    /// Queues a message of a fan-out without sending it or waking anyone: the fan-out
+    /// calls [`send_queued`](Self::send_queued) next, outside the session's lock.
+    pub fn enqueue(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
+        self.lock().enqueue(message, keyframe)
+    }
+
+    /// Sends what is queued straight to the link if it is parked, waking the writer for
+    /// whatever it did not take.
+    pub fn send_queued(&self) -> Sent {
+        let (sent, writer) = self.lock().send_queued();
+        wake(writer);
+        sent
     }
 
     /// Replaces the queue with a snapshot of the session; returns how many queued messages
@@ -332,12 +371,20 @@ mod tests {
         ViewerQueue::default()
     }
 
+    /// A push's outcome when `sent` one-byte messages went straight to the link.
+    fn queued(sent: u64) -> Pushed {
+        Pushed::Queued(Sent {
+            messages: sent,
+            bytes: sent,
+        })
+    }
+
     #[test]
     fn full_queue_is_reported_and_resync_replaces_it() {
         let q = queue();
         let big = Bytes::from(vec![0u8; MAX_QUEUE_BYTES / 2]);
-        assert_eq!(q.push(big.clone(), Some(true)), Pushed::Queued);
-        assert_eq!(q.push(big.clone(), Some(false)), Pushed::Queued);
+        assert_eq!(q.push(big.clone(), Some(true)), queued(0));
+        assert_eq!(q.push(big.clone(), Some(false)), queued(0));
         assert_eq!(q.push(Bytes::from_static(b"x"), Some(false)), Pushed::Full);
         assert_eq!(q.resync(vec![Bytes::from_static(b"k")], false), 2);
         assert_eq!(q.queued_bytes(), 1);
@@ -351,11 +398,11 @@ mod tests {
             q.push(Bytes::from_static(b"d"), Some(false)),
             Pushed::Skipped
         );
-        assert_eq!(q.push(Bytes::from_static(b"c"), None), Pushed::Queued);
-        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"c"), None), queued(0));
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(0));
         assert_eq!(
             q.push(Bytes::from_static(b"d"), Some(false)),
-            Pushed::Queued
+            queued(0)
         );
     }
 
@@ -416,13 +463,13 @@ mod tests {
         let link = Link::answering(TrySend::Sent);
         let writer = writer(&q, link.clone());
         parked(&q).await;
-        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Sent);
-        assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), Pushed::Sent);
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(1));
+        assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), queued(1));
         assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
         assert!(q.lock().writer.is_some(), "the writer still waits");
         // A busy link: the push queues and wakes the writer, which sends it.
         link.answer(TrySend::Busy);
-        assert_eq!(q.push(Bytes::from_static(b"b"), None), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"b"), None), queued(0));
         parked(&q).await;
         q.close(None, 4000, "ended");
         let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
@@ -438,12 +485,12 @@ mod tests {
         let link = Link::answering(TrySend::Partly);
         let writer = writer(&q, link.clone());
         parked(&q).await;
-        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(1));
         // Until the writer flushed, nothing more goes straight to the link.
         link.answer(TrySend::Sent);
         assert_eq!(
             q.push(Bytes::from_static(b"d"), Some(false)),
-            Pushed::Queued
+            queued(0)
         );
         assert_eq!(link.taken(), [Bytes::from_static(b"k")]);
         q.close(None, 4000, "ended");
@@ -456,11 +503,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_fan_out_queues_first_and_sends_in_order_after() {
+        let q = Arc::new(queue());
+        let link = Link::answering(TrySend::Sent);
+        let writer = writer(&q, link.clone());
+        parked(&q).await;
+        assert_eq!(q.enqueue(Bytes::from_static(b"k"), Some(true)), queued(0));
+        assert_eq!(q.enqueue(Bytes::from_static(b"d"), Some(false)), queued(0));
+        assert!(link.taken().is_empty(), "nothing is sent while queueing");
+        let two = Sent {
+            messages: 2,
+            bytes: 2,
+        };
+        assert_eq!(q.send_queued(), two);
+        assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
+        assert!(q.lock().writer.is_some(), "the writer still waits");
+        q.close(None, 4000, "ended");
+        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        assert_eq!(seen.expect("the writer was woken").unwrap(), ["close 4000", "close 4000"]);
+    }
+
+    #[tokio::test]
     async fn a_failed_write_ends_the_writer() {
         let q = Arc::new(queue());
         let writer = writer(&q, Link::answering(TrySend::Failed));
         parked(&q).await;
-        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), Pushed::Queued);
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(0));
         let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
         assert_eq!(
             seen.expect("the writer was woken").unwrap(),
@@ -482,7 +550,7 @@ mod tests {
         assert_eq!(q.queued_bytes(), 0);
         assert_eq!(
             q.push(Bytes::from_static(b"e"), Some(false)),
-            Pushed::Queued
+            queued(0)
         );
         assert_eq!(q.queued_bytes(), 1);
     }

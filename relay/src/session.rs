@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 
 use crate::admission::{Limited, Slot};
 use crate::cluster::Peers;
+use crate::fanout::{self, Queued};
 use crate::metrics::{Gauges, Metrics, add};
 use crate::notices::{Change, Notice, Notices};
 use crate::queue::{Pushed, ViewerQueue};
@@ -30,15 +31,6 @@ pub(crate) fn encoded<T: serde::Serialize>(message: &T) -> Bytes {
             Bytes::new()
         }
     }
-}
-
-/// Runs `fan_out`, which pushes to every viewer of a session, outside tokio's cooperative
-/// budget. A push writes straight to an idle viewer's socket (see [`crate::queue`]), and the
-/// budget allows a task 128 socket operations per poll: past that, every write would report
-/// "not ready" and hand the message to the viewer's writer task after all, the wake-up per
-/// viewer that writing straight saves. The work is bounded: one write per viewer.
-pub(crate) async fn fan_out<T>(fan_out: impl FnOnce() -> T) -> T {
-    tokio::task::unconstrained(async move { fan_out() }).await
 }
 
 /// The relay's side of a connected host.
@@ -138,7 +130,13 @@ impl State {
         keyframe: Option<bool>,
         metrics: &Metrics,
     ) {
-        match queue.push(message.clone(), keyframe) {
+        let pushed = queue.push(message.clone(), keyframe);
+        self.settle(queue, pushed, metrics);
+    }
+
+    /// Accounts for a push, and resynchronises a viewer whose queue was full.
+    fn settle(&self, queue: &ViewerQueue, pushed: Pushed, metrics: &Metrics) {
+        match pushed {
             Pushed::Full => {
                 let (snapshot, waiting) = self.snapshot();
                 let dropped = queue.resync(snapshot, waiting);
@@ -146,11 +144,8 @@ impl State {
                 add(&metrics.viewer_resyncs, 1);
             }
             Pushed::Skipped => add(&metrics.frames_skipped, 1),
-            Pushed::Sent => {
-                add(&metrics.messages_out, 1);
-                add(&metrics.bytes_out, message.len() as u64);
-            }
-            Pushed::Queued | Pushed::Closed => {}
+            Pushed::Queued(sent) => fanout::count(metrics, sent),
+            Pushed::Closed => {}
         }
     }
 
@@ -158,6 +153,19 @@ impl State {
         for viewer in self.viewers.values() {
             self.push(&viewer.queue, message, keyframe, metrics);
         }
+    }
+
+    /// Queues a frame for every viewer; returns the queues to send (see [`fanout`]).
+    fn queue_frame(&self, message: &Bytes, keyframe: bool, metrics: &Metrics) -> Queued {
+        let mut queued = Vec::with_capacity(self.viewers.len());
+        for viewer in self.viewers.values() {
+            let pushed = viewer.queue.enqueue(message.clone(), Some(keyframe));
+            if let Pushed::Queued(_) = pushed {
+                queued.push(viewer.queue.clone());
+            }
+            self.settle(&viewer.queue, pushed, metrics);
+        }
+        Queued(queued)
     }
 
     /// Tells the viewers the count, and the host the change with the count (a replica
@@ -266,13 +274,14 @@ impl Session {
         !state.ended && state.host.is_none() && state.generation == generation
     }
 
-    /// Fans a host's frame out; returns true when the host should send a keyframe.
-    pub fn frame(&self, message: Bytes, keyframe: bool, metrics: &Metrics) -> bool {
+    /// Queues a host's frame for every viewer; returns the queues to send it from (outside
+    /// this lock) and whether the host should send a keyframe.
+    pub fn frame(&self, message: Bytes, keyframe: bool, metrics: &Metrics) -> (Queued, bool) {
         let mut state = self.lock();
         let request = state.retention.record(&message, keyframe);
-        state.broadcast(&message, Some(keyframe), metrics);
+        let queued = state.queue_frame(&message, keyframe, metrics);
         state.peers.frame(&message);
-        request
+        (queued, request)
     }
 
     /// Adds a viewer, unless the session already has `max_viewers`; its queue starts with

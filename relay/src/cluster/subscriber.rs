@@ -12,7 +12,7 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::session::fan_out;
+use crate::fanout::unbudgeted;
 
 /// How long connecting, subscribing or a ping may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -107,7 +107,7 @@ pub(crate) async fn run(
                     Some(message) => {
                         let payload = Bytes::copy_from_slice(message.get_payload_bytes());
                         let channel = message.get_channel_name();
-                        fan_out(|| listener.message(channel, payload)).await;
+                        unbudgeted(|| listener.message(channel, payload)).await;
                         true
                     }
                     None => false,
