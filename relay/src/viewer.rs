@@ -72,6 +72,9 @@ pub(crate) async fn serve(
         _ = &mut reader => {}
     }
     let flush = session.leave(viewer, &shared.metrics);
+    // A writer stopped while waiting left the link parked in the queue, which a fan-out
+    // in flight may still hold: drop the link now, so the connection closes now.
+    drop(queue.unpark());
     flush_later(&shared, &session, flush);
     tracing::debug!(session = %session.id, viewer, "viewer left");
 }
