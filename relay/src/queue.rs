@@ -400,10 +400,7 @@ mod tests {
         );
         assert_eq!(q.push(Bytes::from_static(b"c"), None), queued(0));
         assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(0));
-        assert_eq!(
-            q.push(Bytes::from_static(b"d"), Some(false)),
-            queued(0)
-        );
+        assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), queued(0));
     }
 
     #[tokio::test]
@@ -488,10 +485,7 @@ mod tests {
         assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(1));
         // Until the writer flushed, nothing more goes straight to the link.
         link.answer(TrySend::Sent);
-        assert_eq!(
-            q.push(Bytes::from_static(b"d"), Some(false)),
-            queued(0)
-        );
+        assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), queued(0));
         assert_eq!(link.taken(), [Bytes::from_static(b"k")]);
         q.close(None, 4000, "ended");
         let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
@@ -520,7 +514,10 @@ mod tests {
         assert!(q.lock().writer.is_some(), "the writer still waits");
         q.close(None, 4000, "ended");
         let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
-        assert_eq!(seen.expect("the writer was woken").unwrap(), ["close 4000", "close 4000"]);
+        assert_eq!(
+            seen.expect("the writer was woken").unwrap(),
+            ["close 4000", "close 4000"]
+        );
     }
 
     #[tokio::test]
@@ -548,10 +545,7 @@ mod tests {
         let expected = [b"k", b"c", b"d"].map(|m| Bytes::from_static(m));
         assert_eq!(batch, expected);
         assert_eq!(q.queued_bytes(), 0);
-        assert_eq!(
-            q.push(Bytes::from_static(b"e"), Some(false)),
-            queued(0)
-        );
+        assert_eq!(q.push(Bytes::from_static(b"e"), Some(false)), queued(0));
         assert_eq!(q.queued_bytes(), 1);
     }
 }

@@ -5,9 +5,12 @@
 
 mod relay_support;
 
+use std::time::Duration;
+
 use cli_share::client::ViewerTransport;
 use protocol::{RelayToHost, RelayToViewer};
 use relay::queue::MAX_QUEUE_BYTES;
+use relay::{Limits, RelayConfig};
 use relay_support::*;
 
 #[tokio::test]
@@ -154,6 +157,77 @@ async fn a_viewer_that_never_reads_does_not_delay_others_and_stays_bounded() {
     let bound = (MAX_QUEUE_BYTES as u64).max(snapshot) + 64 * 1024;
     assert!(queued_max <= bound, "queued {queued_max} > bound {bound}");
     assert!(metric(&metrics, "relay_viewer_resyncs_total") > 0);
+}
+
+/// More viewers than one fan-out task writes to (`relay/src/fanout.rs`: 128), half of them
+/// over each transport: the frames the other tasks write still reach every viewer whole
+/// and in order.
+#[tokio::test]
+async fn a_crowd_of_viewers_gets_every_frame_in_order() {
+    const CROWD: usize = 300;
+    let h = start(RelayConfig {
+        limits: Limits::one_address(),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let mut host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    let mut crowd = Vec::with_capacity(CROWD);
+    for i in 0..CROWD {
+        let transport = match i % 2 {
+            0 => ViewerTransport::WebSocket,
+            _ => ViewerTransport::WebTransport,
+        };
+        crowd.push(h.joined(&link, transport).await);
+    }
+    // Once every viewer has heard the whole crowd counted, no notice is left to come,
+    // whose push would also send a frame a fan-out left queued.
+    for viewer in &mut crowd {
+        recv_until(viewer, "the whole crowd counted", |message| match message {
+            RelayToViewer::Viewers(count) if count.read as usize == CROWD => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    let sent: Vec<_> = (0..20u64)
+        .map(|seq| {
+            frame(
+                seq,
+                seq == 0,
+                format!("frame {seq} for everyone").as_bytes(),
+            )
+        })
+        .collect();
+    let receivers: Vec<_> = crowd
+        .into_iter()
+        .map(|mut viewer| {
+            let sent = sent.clone();
+            tokio::spawn(async move {
+                for expected in &sent {
+                    assert_eq!(&next_frame(&mut viewer).await, expected);
+                }
+                // Kept until every viewer is done: one leaving would be announced to the
+                // others, and that push would also send what a fan-out left queued.
+                viewer
+            })
+        })
+        .collect();
+    for bytes in &sent {
+        within("host send", host.sender.send_raw(bytes.clone()))
+            .await
+            .unwrap();
+    }
+    // Well before the relay's 20 s keep-alive, which wakes every viewer's writer and would
+    // send a frame left queued too.
+    let all = async {
+        let mut done = Vec::with_capacity(CROWD);
+        for receiver in receivers {
+            done.push(receiver.await.unwrap());
+        }
+        done
+    };
+    let done = tokio::time::timeout(Duration::from_secs(15), all).await;
+    assert!(done.is_ok(), "every viewer got every frame");
 }
 
 #[tokio::test]
