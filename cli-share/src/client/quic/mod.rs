@@ -5,6 +5,7 @@
 
 pub(crate) mod early;
 pub(crate) mod repeat;
+mod timer;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -16,7 +16,9 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use quinn::udp::{EcnCodepoint, RecvMeta, Transmit};
-use quinn::{AsyncUdpSocket, Runtime, TokioRuntime, UdpPoller};
+use quinn::{AsyncUdpSocket, Runtime, UdpPoller};
+
+use super::timer::ExactTimers;
 
 /// How often the flight is sent again: densely at first, where most outages end (a blip,
 /// a tunnel, a Wi-Fi handover), then sparsely, to spare a link that stays down.
@@ -202,7 +204,9 @@ async fn repeat(repeats: Weak<Repeats>) {
 /// A client endpoint on `bind` whose first flight repeats as long as the returned
 /// [`Repeats`] is held and nothing has come back.
 pub(crate) fn client_endpoint(bind: SocketAddr) -> io::Result<(quinn::Endpoint, Arc<Repeats>)> {
-    let runtime = Arc::new(TokioRuntime);
+    // Every QUIC link of ours to the relay (`quic::start`) has an endpoint of its own, made
+    // here: its connection timer is an exact one.
+    let runtime = Arc::new(ExactTimers);
     let inner = runtime.wrap_udp_socket(std::net::UdpSocket::bind(bind)?)?;
     let flight = Arc::new(Flight::default());
     let repeats = Arc::new(Repeats {
