@@ -426,7 +426,7 @@ mod tests {
     }
 
     /// Runs a writer that waits for the queue twice; returns what each wait gave.
-    fn writer(q: &Arc<ViewerQueue<Link>>, link: Link) -> tokio::task::JoinHandle<[String; 2]> {
+    fn writer(q: &Arc<ViewerQueue<Link>>, link: Link) -> Writer {
         let q = q.clone();
         tokio::spawn(async move {
             let mut batch = VecDeque::new();
@@ -454,12 +454,32 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_push_to_an_idle_link_writes_to_it_without_waking_the_writer() {
+    type Writer = tokio::task::JoinHandle<[String; 2]>;
+
+    /// A queue whose writer has parked a link that answers `answer`.
+    async fn parked_writer(answer: TrySend) -> (Arc<ViewerQueue<Link>>, Link, Writer) {
         let q = Arc::new(queue());
-        let link = Link::answering(TrySend::Sent);
+        let link = Link::answering(answer);
         let writer = writer(&q, link.clone());
         parked(&q).await;
+        (q, link, writer)
+    }
+
+    /// What the writer's two waits gave, once it is done.
+    async fn joined(writer: Writer) -> [String; 2] {
+        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
+        seen.expect("the writer was woken").unwrap()
+    }
+
+    /// Closes the queue, then [`joined`].
+    async fn closed(q: &ViewerQueue<Link>, writer: Writer) -> [String; 2] {
+        q.close(None, 4000, "ended");
+        joined(writer).await
+    }
+
+    #[tokio::test]
+    async fn a_push_to_an_idle_link_writes_to_it_without_waking_the_writer() {
+        let (q, link, writer) = parked_writer(TrySend::Sent).await;
         assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(1));
         assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), queued(1));
         assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
@@ -468,40 +488,24 @@ mod tests {
         link.answer(TrySend::Busy);
         assert_eq!(q.push(Bytes::from_static(b"b"), None), queued(0));
         parked(&q).await;
-        q.close(None, 4000, "ended");
-        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
-        assert_eq!(
-            seen.expect("the writer was woken").unwrap(),
-            ["send 1", "close 4000"]
-        );
+        assert_eq!(closed(&q, writer).await, ["send 1", "close 4000"]);
     }
 
     #[tokio::test]
     async fn a_part_written_message_wakes_the_writer_to_flush_it_before_anything_else() {
-        let q = Arc::new(queue());
-        let link = Link::answering(TrySend::Partly);
-        let writer = writer(&q, link.clone());
-        parked(&q).await;
+        let (q, link, writer) = parked_writer(TrySend::Partly).await;
         assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(1));
         // Until the writer flushed, nothing more goes straight to the link.
         link.answer(TrySend::Sent);
         assert_eq!(q.push(Bytes::from_static(b"d"), Some(false)), queued(0));
         assert_eq!(link.taken(), [Bytes::from_static(b"k")]);
-        q.close(None, 4000, "ended");
-        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
         // The flush and the queued diff in one batch, then the close.
-        assert_eq!(
-            seen.expect("the writer was woken").unwrap(),
-            ["send 1", "close 4000"]
-        );
+        assert_eq!(closed(&q, writer).await, ["send 1", "close 4000"]);
     }
 
     #[tokio::test]
     async fn a_fan_out_queues_first_and_sends_in_order_after() {
-        let q = Arc::new(queue());
-        let link = Link::answering(TrySend::Sent);
-        let writer = writer(&q, link.clone());
-        parked(&q).await;
+        let (q, link, writer) = parked_writer(TrySend::Sent).await;
         assert_eq!(q.enqueue(Bytes::from_static(b"k"), Some(true)), queued(0));
         assert_eq!(q.enqueue(Bytes::from_static(b"d"), Some(false)), queued(0));
         assert!(link.taken().is_empty(), "nothing is sent while queueing");
@@ -512,25 +516,14 @@ mod tests {
         assert_eq!(q.send_queued(), two);
         assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
         assert!(q.lock().writer.is_some(), "the writer still waits");
-        q.close(None, 4000, "ended");
-        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
-        assert_eq!(
-            seen.expect("the writer was woken").unwrap(),
-            ["close 4000", "close 4000"]
-        );
+        assert_eq!(closed(&q, writer).await, ["close 4000", "close 4000"]);
     }
 
     #[tokio::test]
     async fn a_failed_write_ends_the_writer() {
-        let q = Arc::new(queue());
-        let writer = writer(&q, Link::answering(TrySend::Failed));
-        parked(&q).await;
+        let (q, _, writer) = parked_writer(TrySend::Failed).await;
         assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(0));
-        let seen = tokio::time::timeout(Duration::from_secs(10), writer).await;
-        assert_eq!(
-            seen.expect("the writer was woken").unwrap(),
-            ["failed", "failed"]
-        );
+        assert_eq!(joined(writer).await, ["failed", "failed"]);
     }
 
     #[tokio::test]
