@@ -115,12 +115,11 @@ async fn guarded(queue: &ViewerQueue, aborter: &Aborter, send: impl Future<Outpu
     }
 }
 
-async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, tx: LinkTx) {
-    let aborter = tx.aborter();
+async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut link: LinkTx) {
+    let aborter = link.aborter();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
     let mut batch = VecDeque::new();
-    let mut link = tx;
     loop {
         // Waiting, the link is parked in the queue, which writes frames straight to it:
         // this task wakes only for what a push could not finish, the keep-alive, the close.
