@@ -1,9 +1,9 @@
-//! Sending a host's frame to every viewer of its session. The frame is queued for each
-//! viewer under the session's lock (cheap, and in order); then, outside it, each viewer's
-//! queue is sent straight to its link (see [`crate::queue`]): a few dozen viewers by the
-//! host's own task, a crowd in chunks spread over the runtime's workers, so a thousand
-//! viewers cost a handful of task wake-ups per frame instead of a thousand, and the
-//! writes still use every core.
+//! Sending a host's frame to every viewer of its session (or of a cluster node's replica
+//! of it). The frame is queued for each viewer under the session's lock (cheap, and in
+//! order); then, outside it, each viewer's queue is sent straight to its link (see
+//! [`crate::queue`]): up to a chunk of viewers by the task that got the frame, a crowd in
+//! chunks spread over the runtime's workers, so a thousand viewers cost a handful of task
+//! wake-ups per frame instead of a thousand, and the writes still use every core.
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ const CHUNK: usize = 128;
 /// would report "not ready" and hand the message to the viewer's writer task after all,
 /// the wake-up per viewer that writing straight saves. The work is bounded: one write
 /// per viewer.
-pub(crate) async fn unbudgeted<T>(fan_out: impl FnOnce() -> T) -> T {
+async fn unbudgeted<T>(fan_out: impl FnOnce() -> T) -> T {
     tokio::task::unconstrained(async move { fan_out() }).await
 }
 

@@ -727,20 +727,27 @@ impl Listener for Dispatch {
             let Some(session) = self.shared.sessions.get(sid) else {
                 return;
             };
-            if let Replicated::Ended(last) =
-                session.replicated(published, &self.shared.metrics, metrics)
-            {
-                let (last, reason) = match protocol::decode::<RelayToViewer>(&last) {
-                    Ok(RelayToViewer::Ended { reason, .. }) => (last, reason),
-                    _ => {
-                        let reason = EndReason::HostEnded;
-                        let message = "the session has ended".into();
-                        let last =
-                            crate::session::encoded(&RelayToViewer::Ended { reason, message });
-                        (last, reason)
-                    }
-                };
-                self.shared.end_replica(&session, last, reason);
+            match session.replicated(published, &self.shared.metrics, metrics) {
+                Replicated::Done(queued) => {
+                    // The subscription's task reads on at once; the writes go on their own.
+                    let shared = self.shared.clone();
+                    self.shared
+                        .tracker
+                        .spawn(async move { queued.send(&shared).await });
+                }
+                Replicated::Ended(last) => {
+                    let (last, reason) = match protocol::decode::<RelayToViewer>(&last) {
+                        Ok(RelayToViewer::Ended { reason, .. }) => (last, reason),
+                        _ => {
+                            let reason = EndReason::HostEnded;
+                            let message = "the session has ended".into();
+                            let last =
+                                crate::session::encoded(&RelayToViewer::Ended { reason, message });
+                            (last, reason)
+                        }
+                    };
+                    self.shared.end_replica(&session, last, reason);
+                }
             }
             return;
         }

@@ -12,8 +12,6 @@ use futures::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::fanout::unbudgeted;
-
 /// How long connecting, subscribing or a ping may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// How often an idle subscription connection is pinged.
@@ -106,8 +104,7 @@ pub(crate) async fn run(
                 message = stream.next() => match message {
                     Some(message) => {
                         let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                        let channel = message.get_channel_name();
-                        unbudgeted(|| listener.message(channel, payload)).await;
+                        listener.message(message.get_channel_name(), payload);
                         true
                     }
                     None => false,

@@ -12,6 +12,7 @@ use super::{FlushAfter, Session, State, encoded};
 use crate::cluster::metrics::ClusterMetrics;
 use crate::cluster::wire::{Published, Update};
 use crate::cluster::{Peers, Replica};
+use crate::fanout::Queued;
 use crate::metrics::{Metrics, add};
 use crate::notices::Change;
 
@@ -28,7 +29,9 @@ pub(crate) enum Role {
 
 /// What became of a replica's update.
 pub(crate) enum Replicated {
-    Done,
+    /// Applied; a frame among it is queued for these viewers, to send (see
+    /// [`crate::fanout`]).
+    Done(Queued),
     /// The session ended, with this message for the viewers.
     Ended(Bytes),
 }
@@ -67,25 +70,37 @@ impl State {
         }
     }
 
-    fn replicate_frame(&mut self, message: Bytes, metrics: &Metrics, cluster: &ClusterMetrics) {
+    fn replicate_frame(
+        &mut self,
+        message: Bytes,
+        metrics: &Metrics,
+        cluster: &ClusterMetrics,
+    ) -> Queued {
         let Ok(Some(header)) = FrameHeader::peek(&message) else {
             add(&cluster.malformed, 1);
-            return;
+            return Queued::default();
         };
         add(&cluster.frames_received, 1);
         // A replica never asks the host for keyframes: its owner does.
         self.retention.record(&message, header.keyframe);
-        self.broadcast(&message, Some(header.keyframe), metrics);
+        self.queue_frame(&message, header.keyframe, metrics)
     }
 
-    fn apply(&mut self, published: Published, metrics: &Metrics, cluster: &ClusterMetrics) {
+    /// Applies an update; returns the queues a frame was queued in.
+    fn apply(
+        &mut self,
+        published: Published,
+        metrics: &Metrics,
+        cluster: &ClusterMetrics,
+    ) -> Queued {
         match published.update {
-            Update::Frame => self.replicate_frame(published.tail, metrics, cluster),
+            Update::Frame => return self.replicate_frame(published.tail, metrics, cluster),
             Update::HostAway => self.host_elsewhere(false, metrics),
             Update::HostBack => self.host_elsewhere(true, metrics),
             Update::Viewers(total) => self.owner_count(total, metrics),
             Update::Ended | Update::Claimed | Update::Snapshot { .. } => {}
         }
+        Queued::default()
     }
 
     /// Replaces the replica's state with the owner's snapshot; its viewers skip what they
@@ -185,24 +200,30 @@ impl Session {
     ) -> Replicated {
         let mut state = self.lock();
         if state.ended {
-            return Replicated::Done;
+            return Replicated::Done(Queued::default());
         }
         let Some((replica, local)) = state.replica() else {
-            return Replicated::Done;
+            return Replicated::Done(Queued::default());
         };
         let step = replica.accept(&published, local, Instant::now());
         if step != Step::Apply {
             tracing::debug!(session = %self.id, stamp = ?published.stamp, ?step, "update from the owner");
         }
-        match step {
+        let queued = match step {
             Step::Apply => state.apply(published, metrics, cluster),
-            Step::Install => state.install(&published, metrics, cluster),
+            Step::Install => {
+                state.install(&published, metrics, cluster);
+                Queued::default()
+            }
             // The host left the old owner's node; the new owner's snapshot brings it back.
-            Step::Moved => state.host_elsewhere(false, metrics),
-            Step::Skip => {}
+            Step::Moved => {
+                state.host_elsewhere(false, metrics);
+                Queued::default()
+            }
+            Step::Skip => Queued::default(),
             Step::End => return Replicated::Ended(published.tail),
-        }
-        Replicated::Done
+        };
+        Replicated::Done(queued)
     }
 
     /// The replica's view of its owner in Redis: `owner` and whether its node is alive.
