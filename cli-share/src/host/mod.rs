@@ -270,6 +270,7 @@ impl Host {
             input,
             mut child,
         } = pty::spawn(&command, cols, rows)?;
+        self.emulator.feeds_from(Box::new(reader.pending_probe()?));
         self.child_pid = child.id();
         let mut keys = Some(keys);
         let mut winch = signal(SignalKind::window_change())?;

@@ -5,7 +5,7 @@
 //! reads its output.
 
 use std::ffi::OsString;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
@@ -33,11 +33,23 @@ impl PtyOutput {
     /// Whether output is waiting to be read: a pause in what the host reads is then the
     /// host's, not the child's.
     pub fn pending(&self) -> bool {
-        let mut bytes: nix::libc::c_int = 0;
-        // SAFETY: FIONREAD writes one int; `fd` is open while `reader` lives.
-        let done = unsafe { nix::libc::ioctl(self.fd, nix::libc::FIONREAD, &mut bytes) };
-        done == 0 && bytes > 0
+        // SAFETY: `fd` is open while `reader` lives.
+        unread(unsafe { BorrowedFd::borrow_raw(self.fd) })
     }
+
+    /// [`pending`](Self::pending) for another thread, on a descriptor of its own.
+    pub fn pending_probe(&self) -> std::io::Result<impl Fn() -> bool + Send + 'static> {
+        // SAFETY: `fd` is open while `reader` lives.
+        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) }.try_clone_to_owned()?;
+        Ok(move || unread(fd.as_fd()))
+    }
+}
+
+fn unread(fd: BorrowedFd<'_>) -> bool {
+    let mut bytes: nix::libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    let done = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &mut bytes) };
+    done == 0 && bytes > 0
 }
 
 /// What the writer task does, in order.
@@ -134,4 +146,35 @@ pub fn exit_code(status: ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|signal| 128 + signal))
         .unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_probe_sees_output_waiting_until_it_is_read() {
+        let command = ["sh", "-c", "printf waiting"].map(OsString::from);
+        let Spawned {
+            mut reader,
+            mut child,
+            ..
+        } = spawn(&command, 80, 24).unwrap();
+        let probe = reader.pending_probe().unwrap();
+        assert!(child.wait().await.unwrap().success());
+        // The kernel moves what the child wrote to the master's side in the background.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !probe() {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        })
+        .await
+        .expect("the child's output waits to be read");
+        let mut buf = [0u8; 64];
+        let read = read_more(&mut reader, &mut buf).await.unwrap();
+        assert_eq!(&buf[..read], b"waiting");
+        assert!(!probe() && !reader.pending(), "all of it was read");
+    }
 }

@@ -4,9 +4,12 @@
 //! never waits for that thread unless the backlog is full, so under a flood the local
 //! mirror runs at the terminal's pace. The thread takes the whole backlog at once; during
 //! a flood it lets the backlog grow into batches first, and skips the plain text of a
-//! batch that would scroll away unseen (see [`crate::sync::skipping`]). So a text flood
-//! costs the emulator a screen and a history of lines per batch, not every byte, and it
-//! leaves the CPU to the child and the local terminal. The host reads the emulator's
+//! batch that would scroll away unseen (see [`crate::sync::skipping`]). A batch ends when
+//! the output pauses: nothing fed for a moment and nothing waiting in the PTY, since a
+//! feeder that stops in a flood (descheduled, or held up by the terminal) is no pause.
+//! Feeders wake the thread only when a batch is due sooner than it would wake. So a text
+//! flood costs the emulator a screen and a history of lines per batch, not every byte,
+//! and it leaves the CPU to the child and the local terminal. The host reads the emulator's
 //! state through a lock when it takes a snapshot, and hears of every change the thread
 //! makes through a watch channel, which also says when a flood has ended: the output
 //! paused and all of it is parsed.
@@ -47,6 +50,12 @@ pub struct Batches {
     /// since the last pause (of `ended_by_pause`); the rest goes to the thread.
     pub inline_bytes: usize,
 }
+
+/// Says whether output is waiting to be fed (read from the PTY). On a loaded machine the
+/// feeder often stops for a millisecond or more in the middle of a flood (descheduled,
+/// or writing to a slow terminal): without this, each such stop would end a batch and
+/// make the thread parse the lines a longer batch would have skipped.
+pub type Unread = Box<dyn Fn() -> bool + Send>;
 
 /// What feeding did with the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +98,18 @@ struct Backlog {
     flooding: Option<Instant>,
     /// Output parsed inline since the last pause.
     inline_bytes: usize,
+    unread: Option<Unread>,
+    /// Whether the thread waits for work, and until when: a feeder wakes it only when
+    /// the backlog is due before that, not for every chunk of a flood.
+    thread: ThreadState,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum ThreadState {
+    /// Parsing, or about to look at the backlog.
+    Awake,
+    /// Waiting until it is woken, or at most until the instant.
+    Waiting(Option<Instant>),
 }
 
 impl Backlog {
@@ -104,11 +125,35 @@ impl Backlog {
         if !only_output || self.bytes >= self.limit {
             return Some(now);
         }
-        Some((round + self.batches.longest).min(fed_at + self.batches.ended_by_pause))
+        let longest = round + self.batches.longest;
+        let pause = fed_at + self.batches.ended_by_pause;
+        if pause <= now && !self.paused(now) {
+            // Feeding paused, the output did not: the feeder wakes the thread when it
+            // feeds what is waiting.
+            return Some(longest);
+        }
+        Some(longest.min(pause))
     }
 
-    /// Whether the output has paused since it was last fed.
+    /// Whether what was just queued needs the thread woken: it waits past the time the
+    /// backlog is now due.
+    fn wakes_thread(&self) -> bool {
+        match self.thread {
+            ThreadState::Awake => false,
+            ThreadState::Waiting(until) => self
+                .due()
+                .is_some_and(|due| until.is_none_or(|until| due < until)),
+        }
+    }
+
+    /// Whether the output has paused since it was last fed: nothing fed for a while, and
+    /// nothing waiting to be fed.
     fn paused(&self, now: Instant) -> bool {
+        self.feeding_paused(now) && !self.unread.as_ref().is_some_and(|unread| unread())
+    }
+
+    /// Whether nothing was fed for a while.
+    fn feeding_paused(&self, now: Instant) -> bool {
         self.fed_at
             .is_none_or(|fed_at| now.duration_since(fed_at) >= self.batches.ended_by_pause)
     }
@@ -118,7 +163,9 @@ impl Backlog {
     /// the last pause within the inline budget.
     fn feeds_inline(&mut self, len: usize) -> bool {
         let now = Instant::now();
-        if self.paused(now) {
+        // A stop in feeding is enough to renew the small inline budget (a flood soon goes
+        // to the thread anyway): an isolated change pays no system call to ask the PTY.
+        if self.feeding_paused(now) {
             self.inline_bytes = 0;
         }
         self.fed_at = Some(now);
@@ -140,7 +187,8 @@ struct Shared {
     /// parses, one at a time (`Backlog::parsing`).
     scanner: Mutex<Scanner>,
     backlog: Mutex<Backlog>,
-    /// Signals the thread: work queued, the backlog closed, or a synchronized update begun.
+    /// Signals the thread: work due before it would wake, the backlog closed, or a
+    /// synchronized update begun.
     work: Condvar,
     /// Signals feeders: the thread took the backlog.
     room: Notify,
@@ -232,7 +280,9 @@ impl EmulatorThread {
                         Some(Op::Output(queued)) => queued.extend_from_slice(bytes),
                         _ => backlog.ops.push_back(Op::Output(bytes.to_vec())),
                     }
-                    self.shared.work.notify_one();
+                    if backlog.wakes_thread() {
+                        self.shared.work.notify_one();
+                    }
                     return Fed::Queued;
                 }
             }
@@ -249,6 +299,12 @@ impl EmulatorThread {
             // The thread shows a synchronized update the child never ends: it must know.
             self.shared.work.notify_one();
         }
+    }
+
+    /// Tells the thread where fed output comes from, so that it can tell a pause in the
+    /// output from a pause in feeding.
+    pub fn feeds_from(&self, unread: Unread) {
+        lock(&self.shared.backlog).unread = Some(unread);
     }
 
     /// Resizes the emulator after the output queued so far.
@@ -296,7 +352,11 @@ impl EmulatorThread {
 
 impl Drop for EmulatorThread {
     fn drop(&mut self) {
-        lock(&self.shared.backlog).closed = true;
+        let mut backlog = lock(&self.shared.backlog);
+        backlog.closed = true;
+        // The source may hold the PTY open: it goes with its reader, not with the thread.
+        backlog.unread = None;
+        drop(backlog);
         self.shared.work.notify_one();
     }
 }
@@ -341,6 +401,8 @@ impl Parser {
                     parsing: false,
                     flooding: None,
                     inline_bytes: 0,
+                    unread: None,
+                    thread: ThreadState::Awake,
                 }),
                 work: Condvar::new(),
                 room: Notify::new(),
@@ -410,10 +472,17 @@ impl Parser {
                 self.shared.changed(emulator, false);
                 continue;
             }
-            match due.into_iter().chain(sync_deadline).min() {
-                None => drop(self.shared.work.wait(backlog)),
-                Some(wake) => drop(self.shared.work.wait_timeout(backlog, wake - now)),
-            }
+            let wake = due.into_iter().chain(sync_deadline).min();
+            backlog.thread = ThreadState::Waiting(wake);
+            let work = &self.shared.work;
+            let mut backlog = match wake {
+                None => work.wait(backlog).unwrap_or_else(PoisonError::into_inner),
+                Some(wake) => {
+                    let waited = work.wait_timeout(backlog, wake - now);
+                    waited.unwrap_or_else(PoisonError::into_inner).0
+                }
+            };
+            backlog.thread = ThreadState::Awake;
         }
     }
 
@@ -576,6 +645,41 @@ mod tests {
             skipped += bytes;
         }
         assert!(skipped > 0, "the floods had stretches to skip");
+    }
+
+    #[test]
+    fn a_stop_in_feeding_ends_no_batch_while_output_waits() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let batches = crate::host::pacer::BATCHES;
+        let parser = Parser::new(
+            Emulator::new(80, 24),
+            batches,
+            watch::channel(Report::default()).0,
+        );
+        let waiting = Arc::new(AtomicBool::new(true));
+        let mut backlog = lock(&parser.shared.backlog);
+        let now = Instant::now();
+        let round = now - batches.longest / 2;
+        backlog.flooding = Some(round);
+        backlog.fed_at = Some(now - 2 * batches.ended_by_pause);
+        backlog.ops.push_back(Op::Output(vec![b'x'; 1000]));
+        backlog.bytes = 1000;
+        let source = waiting.clone();
+        backlog.unread = Some(Box::new(move || source.load(Ordering::Relaxed)));
+
+        assert_eq!(
+            backlog.due(),
+            Some(round + batches.longest),
+            "the batch grows on"
+        );
+        assert!(!backlog.paused(Instant::now()));
+        waiting.store(false, Ordering::Relaxed);
+        assert!(
+            backlog.due().is_some_and(|due| due <= Instant::now()),
+            "the output paused"
+        );
+        assert!(backlog.paused(Instant::now()));
     }
 
     #[test]
