@@ -9,7 +9,10 @@
 //!
 //! A snapshot converts only the rows that changed: the emulator's visible rows of the last
 //! snapshot are kept, and a row equal to one of them (where it was, or where a scroll moved
-//! it, into the history too) takes its conversion over.
+//! it, into the history too) takes its conversion over. After plain text (see
+//! [`Emulator::feed_scanned`]) only the rows the cursor went through are compared: the
+//! others only moved, and reading them (cold in the CPU's caches after an idle moment)
+//! was most of the cost of an isolated update.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
@@ -81,6 +84,43 @@ pub struct Emulator {
     rows: Vec<Row<Cell>>,
     /// Scrolled rows the last snapshot left in the emulator's history.
     held: usize,
+    /// Rows that may have changed since the last snapshot other than by scrolling.
+    touched: Touched,
+}
+
+/// Rows that may differ from the last snapshot's other than by scrolling, numbered as the
+/// previous rows that scrolled to them are: row `n` of the screen is `n + scrolled`, a row
+/// scrolled into the history `age` rows ago is `scrolled - age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Touched {
+    Nothing,
+    /// These rows, inclusive.
+    Rows(usize, usize),
+    Anything,
+}
+
+impl Touched {
+    /// What the previous row numbered `number` must be compared with to know whether
+    /// `row` is that row moved: `row`, unless it cannot have changed.
+    fn compare(self, number: usize, row: &Row<Cell>) -> Option<&Row<Cell>> {
+        let moved_only = match self {
+            Touched::Nothing => true,
+            Touched::Rows(first, last) => number < first || number > last,
+            Touched::Anything => false,
+        };
+        (!moved_only).then_some(row)
+    }
+
+    /// Adds the rows from `first` to `last`, or anything if they are unknown.
+    fn and(self, rows: Option<(usize, usize)>) -> Touched {
+        match (self, rows) {
+            (Touched::Anything, _) | (_, None) => Touched::Anything,
+            (Touched::Nothing, Some((first, last))) => Touched::Rows(first, last),
+            (Touched::Rows(from, to), Some((first, last))) => {
+                Touched::Rows(from.min(first), to.max(last))
+            }
+        }
+    }
 }
 
 impl Emulator {
@@ -102,13 +142,46 @@ impl Emulator {
             tail: Vec::new(),
             rows: Vec::new(),
             held: 0,
+            touched: Touched::Anything,
         }
     }
 
     /// Feeds output of the child.
     pub fn feed(&mut self, bytes: &[u8]) {
+        self.feed_scanned(bytes, false);
+    }
+
+    /// Feeds output of the child that is `plain` text as [`Scanner::plain`] says: text
+    /// that writes only on the rows the cursor goes through (or, in the case of a wide
+    /// character overwritten near the start of a row, the row above), and moves it only
+    /// along and down.
+    ///
+    /// [`Scanner::plain`]: crate::sync::skipping::Scanner::plain
+    pub fn feed_scanned(&mut self, bytes: &[u8], plain: bool) {
+        let before = plain.then(|| self.cursor_row()).flatten();
         self.parser.advance(&mut self.term, bytes);
         self.track_scrollback_clears(bytes);
+        let after = before.and_then(|_| self.cursor_row());
+        let rows = before.zip(after);
+        self.touched = self.touched.and(
+            rows.map(|(before, after)| (before.min(after).saturating_sub(1), before.max(after))),
+        );
+    }
+
+    /// The cursor's row, numbered as in [`Touched`]; `None` where scrolling does not
+    /// count it: on the alternate screen (no history), with the history full, or while a
+    /// synchronized update is buffered.
+    fn cursor_row(&self) -> Option<usize> {
+        if !self.may_skip() {
+            return None;
+        }
+        let grid = self.term.grid();
+        let history = grid.history_size();
+        let scrolled = history
+            .checked_sub(self.held)
+            .filter(|_| history < HISTORY_ROWS)?;
+        let row = usize::try_from(grid.cursor.point.line.0).ok()?;
+        Some(row + scrolled)
     }
 
     fn track_scrollback_clears(&mut self, bytes: &[u8]) {
@@ -156,9 +229,11 @@ impl Emulator {
     /// Ends a synchronized update that timed out.
     pub fn end_sync(&mut self) {
         self.parser.stop_sync(&mut self.term);
+        self.touched = Touched::Anything;
     }
 
     pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.touched = Touched::Anything;
         let (cols, rows) = (cols.max(1), rows.max(1));
         self.term.resize(Size {
             cols: cols as usize,
@@ -200,10 +275,11 @@ impl Emulator {
             Holding::Floods => new > FLOOD_HISTORY_ROWS,
             Holding::Held => self.held > 0 || new > FLOOD_HISTORY_ROWS,
         };
+        let touched = std::mem::replace(&mut self.touched, Touched::Nothing);
         if hold {
             self.held = history;
         } else {
-            self.drain_history(new, &mut previous);
+            self.drain_history(new, touched, &mut previous);
         }
         let grid = self.term.grid();
         let cols = grid.columns();
@@ -213,8 +289,8 @@ impl Emulator {
         for row in 0..visible {
             let now = &grid[GridLine(row as i32)];
             let (kept, line) = previous
-                .take(row + new, now)
-                .or_else(|| previous.take(row, now))
+                .take(row + new, touched.compare(row + new, now))
+                .or_else(|| previous.take(row, Some(now)))
                 .unwrap_or_else(|| (now.clone(), convert::line(now, cols)));
             rows.push(kept);
             lines.push(line);
@@ -249,7 +325,7 @@ impl Emulator {
 
     /// Moves the rows that scrolled off (`new` of them since the last snapshot, after the
     /// ones held) into the scrollback.
-    fn drain_history(&mut self, new: usize, previous: &mut Previous) {
+    fn drain_history(&mut self, new: usize, touched: Touched, previous: &mut Previous) {
         self.held = 0;
         let grid = self.term.grid();
         let history = grid.history_size();
@@ -263,7 +339,7 @@ impl Emulator {
             // The row that scrolled first since the last snapshot was its top visible row.
             let line = new
                 .checked_sub(age)
-                .and_then(|was| previous.take(was, row))
+                .and_then(|was| previous.take(was, touched.compare(was, row)))
                 .map_or_else(|| convert::line(row, cols), |(_, line)| line);
             self.screen.scrollback.push_back(line);
         }
@@ -295,11 +371,14 @@ pub enum Holding {
 struct Previous(Vec<Option<(Row<Cell>, Line)>>);
 
 impl Previous {
-    /// The last snapshot's row `index` and its conversion, if that row equals `now`
-    /// (once).
-    fn take(&mut self, index: usize, now: &Row<Cell>) -> Option<(Row<Cell>, Line)> {
+    /// The last snapshot's row `index` and its conversion, if that row equals `now`, or
+    /// without comparing when `now` is known to be that row moved (once).
+    fn take(&mut self, index: usize, now: Option<&Row<Cell>>) -> Option<(Row<Cell>, Line)> {
         let slot = self.0.get_mut(index)?;
-        if slot.as_ref().is_some_and(|(row, _)| row == now) {
+        if slot
+            .as_ref()
+            .is_some_and(|(row, _)| now.is_none_or(|now| row == now))
+        {
             slot.take()
         } else {
             None

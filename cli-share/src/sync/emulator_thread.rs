@@ -207,8 +207,11 @@ impl Shared {
         let keep = self.emulator().lines_that_bury();
         let mut parsed = 0;
         let mut skipped = 0;
-        for skip in scanner.scan(bytes, keep) {
-            self.parse(&bytes[parsed..skip.from], announce);
+        let skips = scanner.scan(bytes, keep);
+        // A skip feeds other bytes than the scanner read.
+        let plain = skips.is_empty() && scanner.plain();
+        for skip in skips {
+            self.parse(&bytes[parsed..skip.from], announce, false);
             let mut emulator = self.emulator();
             if emulator.may_skip() {
                 skipped += skip.to - skip.from;
@@ -219,14 +222,15 @@ impl Shared {
                 parsed = skip.from;
             }
         }
-        self.parse(&bytes[parsed..], announce);
+        self.parse(&bytes[parsed..], announce, plain);
         skipped
     }
 
-    fn parse(&self, bytes: &[u8], announce: bool) {
+    /// Parses `bytes`, `plain` text or not (see [`Emulator::feed_scanned`]).
+    fn parse(&self, bytes: &[u8], announce: bool, plain: bool) {
         for piece in bytes.chunks(PARSE_PIECE) {
             let mut emulator = self.emulator();
-            emulator.feed(piece);
+            emulator.feed_scanned(piece, plain);
             if announce {
                 self.changed(emulator, false);
             }
@@ -645,6 +649,60 @@ mod tests {
             skipped += bytes;
         }
         assert!(skipped > 0, "the floods had stretches to skip");
+    }
+
+    /// Output that is mostly plain text touching few rows (a spinner, a line typed and
+    /// rubbed out, wide and zero-width characters, wide characters overwritten at the
+    /// start of a row, lines that wrap, coloured log lines), now and then a sequence that
+    /// is not (cursor moves, erasures, the alternate screen).
+    fn plain_chunk(rng: &mut Rng, step: usize) -> String {
+        match rng.below(14) {
+            0 => format!("\r{}", ["|", "/", "-", "\\"][step % 4]),
+            1 => format!("typed {step}"),
+            2 => "\r\x1b[Kprompt$ ".to_owned(),
+            3 => format!("\x1b[3{}mlog line {step}\x1b[m\r\n", step % 8),
+            4 => "日本".to_owned(),
+            5 => "\rx".to_owned(),
+            6 => "e\u{301}".to_owned(),
+            7 => format!("{}\r\n", "wrapping ".repeat(1 + rng.below(8))),
+            8 => "\t·\t".to_owned(),
+            9 => "\r\n".repeat(1 + rng.below(4)),
+            10 => ["\x1b[2A", "\x1b[H", "\x1b[2J", "\x1bM"][rng.below(4)].to_owned(),
+            11 => ["\x1b[?1049h", "\x1b[?1049l"][rng.below(2)].to_owned(),
+            _ => format!("tick {step} {}\r\n", rng.below(1000)),
+        }
+    }
+
+    #[test]
+    fn snapshots_after_plain_text_match_those_that_compare_every_row() {
+        let mut plain = 0;
+        for seed in 1..=8u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let (cols, rows) = (8 + rng.below(30) as u16, 2 + rng.below(10) as u16);
+            let mut full = Emulator::new(cols, rows);
+            let parser = Parser::new(
+                Emulator::new(cols, rows),
+                crate::host::pacer::BATCHES,
+                watch::channel(Report::default()).0,
+            );
+            for step in 0..600 {
+                let chunk = plain_chunk(&mut rng, step);
+                full.feed(chunk.as_bytes());
+                parser.output(chunk.as_bytes());
+                plain += usize::from(lock(&parser.shared.scanner).plain());
+                // Now and then two chunks between snapshots.
+                if rng.below(4) == 0 {
+                    continue;
+                }
+                let expected = full.snapshot().clone();
+                let snapshot = parser.shared.emulator().snapshot().clone();
+                assert_eq!(
+                    snapshot, expected,
+                    "seed {seed}, step {step}, {cols}x{rows}"
+                );
+            }
+        }
+        assert!(plain > 2000, "most chunks were plain text: {plain}");
     }
 
     #[test]

@@ -191,6 +191,8 @@ pub struct Scanner {
     rows: usize,
     /// The scrolling region is the whole screen (as far as the scanner can tell).
     full_region: bool,
+    /// What the last scan read was all plain text; see [`Scanner::plain`].
+    plain: bool,
 }
 
 impl Scanner {
@@ -200,6 +202,7 @@ impl Scanner {
             csi: Csi::default(),
             rows: usize::from(rows.max(1)),
             full_region: true,
+            plain: false,
         }
     }
 
@@ -212,7 +215,8 @@ impl Scanner {
     /// Reads the next output and returns the stretches of it that may be skipped, in
     /// order: those followed by at least `keep` line feeds of plain text.
     pub fn scan(&mut self, bytes: &[u8], keep: usize) -> Vec<Skip> {
-        let mut scan = Scan::new(bytes, keep);
+        let starts_plain = self.state == State::Ground && self.full_region;
+        let mut scan = Scan::new(bytes, keep, starts_plain);
         let mut at = 0;
         while let Some(&byte) = bytes.get(at) {
             at = match self.state {
@@ -225,7 +229,22 @@ impl Scanner {
                 }
             };
         }
+        // A stray byte of a broken UTF-8 sequence may be executed as a C1 control. A
+        // character cut at the end is fine: the parser completes it where the cursor is.
+        self.plain = scan.plain
+            && self.state == State::Ground
+            && self.full_region
+            && std::str::from_utf8(bytes)
+                .map_or_else(|error| error.error_len().is_none(), |_| true);
         scan.finish()
+    }
+
+    /// Whether everything the last [`scan`](Self::scan) read was plain text (printable
+    /// UTF-8, `\t`, `\r`, `\n` and SGR sequences), outside any sequence at both ends,
+    /// with a scrolling region that is the whole screen: output that writes only on the
+    /// rows the cursor goes through, and moves it only along and down.
+    pub fn plain(&self) -> bool {
+        self.plain
     }
 
     /// A byte outside any sequence; returns where to read on.
@@ -334,15 +353,18 @@ struct Scan<'a> {
     keep: usize,
     run: Option<Run>,
     skips: Vec<Skip>,
+    /// Nothing but plain text so far.
+    plain: bool,
 }
 
 impl<'a> Scan<'a> {
-    fn new(bytes: &'a [u8], keep: usize) -> Scan<'a> {
+    fn new(bytes: &'a [u8], keep: usize, plain: bool) -> Scan<'a> {
         Scan {
             bytes,
             keep,
             run: None,
             skips: Vec::new(),
+            plain,
         }
     }
 
@@ -381,6 +403,8 @@ impl<'a> Scan<'a> {
                 let start = run.escape_at.take().unwrap_or(at);
                 run.sgrs.push((start, at + 1, resets));
             }
+            // Plain, and no run to keep it in.
+            (None, Some(_)) => {}
             _ => self.not_text(at),
         }
     }
@@ -388,6 +412,7 @@ impl<'a> Scan<'a> {
     /// The byte at `at` is not plain text: the open run ends before it, or before the
     /// sequence it is part of.
     fn not_text(&mut self, at: usize) {
+        self.plain = false;
         let Some(mut closed) = self.run.take() else {
             return;
         };
@@ -416,6 +441,32 @@ mod tests {
 
     fn lines(count: usize) -> String {
         (0..count).map(|i| format!("line {i}\r\n")).collect()
+    }
+
+    #[test]
+    fn plain_text_is_told_from_the_rest() {
+        let mut scanner = Scanner::new(24);
+        for (bytes, plain) in [
+            (&b"text\r\n\ttabbed \x1b[1;31mred\x1b[m\r\n"[..], true),
+            ("\x1b[32m日本語 e\u{301}".as_bytes(), true),
+            (b"\x1b[2Jcleared", false),
+            (b"up\x1b[A", false),
+            (b"bell\x07", false),
+            (b"back\x08", false),
+            (b"\xff broken", false),
+            (b"cut \xe6\x97", true),
+            (b"\x1b[3", false),
+            (b"1m starts inside a sequence", false),
+            (b"\x1b]0;title\x07", false),
+            (b"\x1b[2;10r", false),
+            (b"text in a region", false),
+            (b"\x1b[r", false),
+            (b"text again", true),
+        ] {
+            scanner.scan(bytes, 100);
+            let text = String::from_utf8_lossy(bytes);
+            assert_eq!(scanner.plain(), plain, "{text:?}");
+        }
     }
 
     #[test]
