@@ -53,8 +53,12 @@ fn send_all(queues: &[Arc<ViewerQueue>], metrics: &Metrics) {
     count(metrics, sent);
 }
 
-/// Counts what went straight to links.
+/// Counts what went straight to links. A fan-out's queueing sends nothing: its empty
+/// counts, one per viewer per frame on counters every worker shares, are not made.
 pub(crate) fn count(metrics: &Metrics, sent: Sent) {
+    if sent.messages == 0 {
+        return;
+    }
     add(&metrics.messages_out, sent.messages);
     add(&metrics.bytes_out, sent.bytes);
 }
