@@ -11,6 +11,7 @@ use std::process::ExitStatus;
 
 use anyhow::Context;
 use futures::FutureExt;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use pty_process::{OwnedReadPty, OwnedWritePty, Size};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::Child;
@@ -45,11 +46,16 @@ impl PtyOutput {
     }
 }
 
+/// Asks with `poll` rather than `FIONREAD`: the kernel moves the child's output into the
+/// master's read buffer on a worker thread, and on a busy machine that worker can lag a
+/// millisecond or more behind, with the buffer empty and the child's output waiting. `poll`
+/// waits for that move first, as a read would.
 fn unread(fd: BorrowedFd<'_>) -> bool {
-    let mut bytes: nix::libc::c_int = 0;
-    // SAFETY: FIONREAD writes one int.
-    let done = unsafe { nix::libc::ioctl(fd.as_raw_fd(), nix::libc::FIONREAD, &mut bytes) };
-    done == 0 && bytes > 0
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(1))
+        && fds[0]
+            .revents()
+            .is_some_and(|events| events.contains(PollFlags::POLLIN))
 }
 
 /// What the writer task does, in order.

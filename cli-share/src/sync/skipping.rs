@@ -346,6 +346,35 @@ impl Scanner {
     }
 }
 
+/// Bytes before the first one that may end a run of text or feed a line (a C0 control other
+/// than `\t`, or DEL). A flood is mostly such text, so it is read a word at a time.
+fn text_len(bytes: &[u8]) -> usize {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGH_BITS: u64 = ONES << 7;
+    let (words, rest) = bytes.as_chunks::<8>();
+    for (index, word) in words.iter().enumerate() {
+        let value = u64::from_ne_bytes(*word);
+        // Whether a byte is below 0x20 or is 0x7f (a DEL turns into a zero byte): exact as
+        // an answer for the word; a tab makes it look at the word's bytes for nothing.
+        let below_space = value.wrapping_sub(ONES * 0x20) & !value;
+        let del = value ^ (ONES * 0x7f);
+        let is_del = del.wrapping_sub(ONES) & !del;
+        if (below_space | is_del) & HIGH_BITS != 0
+            && let Some(end) = first_end(word)
+        {
+            return index * 8 + end;
+        }
+    }
+    words.len() * 8 + first_end(rest).unwrap_or(rest.len())
+}
+
+/// [`text_len`] a byte at a time, if a byte ends the text.
+fn first_end(bytes: &[u8]) -> Option<usize> {
+    bytes
+        .iter()
+        .position(|&byte| (byte < 0x20 && byte != b'\t') || byte == 0x7f)
+}
+
 /// One backlog being scanned: the run of plain text open at the current byte, and the
 /// skips the runs closed so far allow.
 struct Scan<'a> {
@@ -380,12 +409,7 @@ impl<'a> Scan<'a> {
             let after_cr = at.checked_sub(1).map(|i| bytes[i]) == Some(b'\r');
             run.line_feed(at + 1, after_cr, self.keep);
         }
-        let rest = &bytes[at + 1..];
-        let plain = rest
-            .iter()
-            .position(|&b| (b < 0x20 && b != b'\t') || b == 0x7f)
-            .unwrap_or(rest.len());
-        at + 1 + plain
+        at + 1 + text_len(&bytes[at + 1..])
     }
 
     /// An escape sequence starts at `at`; it may turn out to be an SGR.
@@ -441,6 +465,34 @@ mod tests {
 
     fn lines(count: usize) -> String {
         (0..count).map(|i| format!("line {i}\r\n")).collect()
+    }
+
+    #[test]
+    fn text_ends_at_the_first_control_wherever_it_lies_in_a_word() {
+        let naive = |bytes: &[u8]| first_end(bytes).unwrap_or(bytes.len());
+        // Bytes on either side of the limits, high bytes (UTF-8) that must not borrow into
+        // a match, and tabs that look like controls to the word test.
+        let alphabet = [
+            0x00, 0x09, 0x0a, 0x1b, 0x1f, 0x20, 0x41, 0x7e, 0x7f, 0x80, 0xc3, 0xff,
+        ];
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        for len in 0..40 {
+            for _ in 0..200 {
+                let bytes: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        // Mostly text, so the first stop lands anywhere in a long line.
+                        match seed % 16 {
+                            0 => alphabet[(seed >> 8) as usize % alphabet.len()],
+                            _ => [b'a', 0x09, 0x80, 0xff, 0x20][(seed >> 8) as usize % 5],
+                        }
+                    })
+                    .collect();
+                assert_eq!(text_len(&bytes), naive(&bytes), "{bytes:02x?}");
+            }
+        }
     }
 
     #[test]
