@@ -7,12 +7,14 @@
 //! batch that would scroll away unseen (see [`crate::sync::skipping`]). A batch ends when
 //! the output pauses: nothing fed for a moment and nothing waiting in the PTY, since a
 //! feeder that stops in a flood (descheduled, or held up by the terminal) is no pause.
-//! Feeders wake the thread only when a batch is due sooner than it would wake. So a text
-//! flood costs the emulator a screen and a history of lines per batch, not every byte,
-//! and it leaves the CPU to the child and the local terminal. The host reads the emulator's
-//! state through a lock when it takes a snapshot, and hears of every change the thread
-//! makes through a watch channel, which also says when a flood has ended: the output
-//! paused and all of it is parsed.
+//! A pause can still be the child's being descheduled: if output comes while the thread
+//! parses the lines that end a skipped batch, it leaves the rest of them to the next
+//! batch, where they are skipped in turn. Feeders wake the thread only when a batch is
+//! due sooner than it would wake. So a text flood costs the emulator about a screen and
+//! a history of lines per batch, not every byte, and it leaves the CPU to the child and
+//! the local terminal. The host reads the emulator's state through a lock when it takes
+//! a snapshot, and hears of every change the thread makes through a watch channel, which
+//! also says when a flood has ended: the output paused and all of it is parsed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -200,9 +202,21 @@ impl Shared {
         lock(&self.emulator)
     }
 
-    /// Parses output, skipping what the scanner allows and the emulator's state permits;
-    /// returns the bytes skipped. With `announce`, every change is reported to the host.
-    fn parse_output(&self, bytes: &[u8], announce: bool) -> usize {
+    /// Parses output, skipping what the scanner allows and the emulator's state permits.
+    /// With `announce`, every change is reported to the host.
+    ///
+    /// After a skip, the lines that end the output are parsed a piece at a time, and
+    /// `more_output` is asked between pieces: if it says yes, the output did not pause
+    /// after all (on a busy machine the child is often descheduled for a millisecond or
+    /// more), and the rest is left for the caller to parse with what came, where a skip
+    /// may bury it. So a flood that only seemed to stop costs a piece of those lines, not
+    /// all of them.
+    fn parse_output(
+        &self,
+        bytes: &[u8],
+        announce: bool,
+        more_output: &mut dyn FnMut() -> bool,
+    ) -> Parsed {
         let mut scanner = lock(&self.scanner);
         let keep = self.emulator().lines_that_bury();
         let mut parsed = 0;
@@ -222,8 +236,30 @@ impl Shared {
                 parsed = skip.from;
             }
         }
-        self.parse(&bytes[parsed..], announce, plain);
-        skipped
+        let plain_tail = scanner.plain_tail().filter(|_| skipped > 0);
+        let Some(plain_tail) = plain_tail else {
+            self.parse(&bytes[parsed..], announce, plain);
+            return Parsed {
+                skipped,
+                left_from: None,
+            };
+        };
+        while parsed < bytes.len() {
+            // Stops only right after a line feed of the plain text that ends the output.
+            let end = line_end(bytes, (parsed + PARSE_PIECE).max(plain_tail));
+            self.parse(&bytes[parsed..end], announce, false);
+            parsed = end;
+            if parsed < bytes.len() && more_output() {
+                return Parsed {
+                    skipped,
+                    left_from: Some(parsed),
+                };
+            }
+        }
+        Parsed {
+            skipped,
+            left_from: None,
+        }
     }
 
     /// Parses `bytes`, `plain` text or not (see [`Emulator::feed_scanned`]).
@@ -245,6 +281,22 @@ impl Shared {
         });
         drop(emulator);
     }
+}
+
+/// What [`Shared::parse_output`] did with the output.
+struct Parsed {
+    /// Bytes skipped.
+    skipped: usize,
+    /// Where the parse stopped, if it did: the bytes from there on are for the next round.
+    left_from: Option<usize>,
+}
+
+/// Just past the first line feed at or after `from`; the end if there is none.
+fn line_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&byte| byte == b'\n'))
+        .map_or(bytes.len(), |at| from + at + 1)
 }
 
 pub struct EmulatorThread {
@@ -296,7 +348,7 @@ impl EmulatorThread {
 
     /// Parses output on this thread (the backlog is marked as being parsed).
     fn parse_inline(&self, bytes: &[u8]) {
-        self.shared.parse_output(bytes, false);
+        self.shared.parse_output(bytes, false, &mut || false);
         let syncing = self.shared.emulator().sync_deadline().is_some();
         lock(&self.shared.backlog).parsing = false;
         if syncing {
@@ -417,12 +469,15 @@ impl Parser {
 
     fn run(self) {
         lower_priority();
-        while let Some(round) = self.next_round() {
-            for op in round.ops {
+        while let Some(mut round) = self.next_round() {
+            while let Some(op) = round.ops.pop_front() {
                 match op {
                     Op::Output(bytes) => {
-                        let skipped = self.output(&bytes);
-                        tracing::trace!(bytes = bytes.len(), skipped, "output parsed");
+                        // Left output goes back in front of the backlog: nothing of this
+                        // round may come after it.
+                        let may_leave = round.ops.is_empty();
+                        let Parsed { skipped, left_from } = self.output(&bytes, may_leave);
+                        tracing::trace!(bytes = bytes.len(), skipped, left_from, "output parsed");
                         if skipped > 0 || bytes.len() >= FLOOD_BYTES {
                             let limit = if skipped > 0 {
                                 MAX_BACKLOG
@@ -430,6 +485,9 @@ impl Parser {
                                 UNSKIPPABLE_BACKLOG
                             };
                             lock(&self.shared.backlog).limit = limit;
+                        }
+                        if let Some(from) = left_from {
+                            self.leave(bytes, from);
                         }
                     }
                     Op::Resize(cols, rows) => {
@@ -502,9 +560,28 @@ impl Parser {
         }
     }
 
-    /// Parses output as the thread does, reporting every change.
-    fn output(&self, bytes: &[u8]) -> usize {
-        self.shared.parse_output(bytes, true)
+    /// Parses output as the thread does, reporting every change; stops early if more
+    /// output is queued (see [`Shared::parse_output`]).
+    fn output(&self, bytes: &[u8], may_leave: bool) -> Parsed {
+        let backlog = &self.shared.backlog;
+        let mut more_output =
+            || may_leave && matches!(lock(backlog).ops.front(), Some(Op::Output(_)));
+        self.shared.parse_output(bytes, true, &mut more_output)
+    }
+
+    /// Puts the output the thread left unparsed back in front of the backlog, with the
+    /// output that came since.
+    fn leave(&self, mut bytes: Vec<u8>, from: usize) {
+        bytes.drain(..from);
+        let mut backlog = lock(&self.shared.backlog);
+        backlog.bytes += bytes.len();
+        match backlog.ops.front_mut() {
+            Some(Op::Output(came)) => {
+                bytes.extend_from_slice(came);
+                *came = bytes;
+            }
+            _ => backlog.ops.push_front(Op::Output(bytes)),
+        }
     }
 }
 
@@ -532,10 +609,15 @@ mod tests {
     /// screen, strings with text inside, synchronized updates, broken UTF-8); it ends
     /// with a partial line.
     fn flood(rng: &mut Rng, lines: usize) -> Vec<u8> {
+        flood_with(rng, lines, 10_000)
+    }
+
+    /// [`flood`] with one line in about `rare` a sequence that stops skipping.
+    fn flood_with(rng: &mut Rng, lines: usize, rare: usize) -> Vec<u8> {
         let mut out = Vec::new();
         for n in 0..lines {
             // Sequences that stop skipping are rare enough to leave long runs of text.
-            let kind = if rng.below(10_000) == 0 {
+            let kind = if rng.below(rare) == 0 {
                 11
             } else {
                 rng.below(11)
@@ -606,7 +688,7 @@ mod tests {
         let mut skipped = 0;
         for (i, chunk) in chunks.iter().enumerate() {
             full.feed(chunk);
-            skipped += skipping.output(chunk);
+            skipped += skipping.output(chunk, true).skipped;
             if snapshot_after.contains(&i) {
                 full.snapshot();
                 skipping.shared.emulator().snapshot();
@@ -631,6 +713,68 @@ mod tests {
             skipped += bytes;
         }
         assert!(skipped > 0, "the floods had stretches to skip");
+    }
+
+    #[test]
+    fn output_left_for_the_next_round_ends_in_the_state_of_a_full_parse() {
+        let (mut skipped, mut left) = (0, 0);
+        for seed in 1..=8u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x2545_f491_4f6c_dd1d));
+            let (cols, rows) = (20 + rng.below(100) as u16, 5 + rng.below(40) as u16);
+            let lines = 10_000 + rng.below(30_000);
+            // Sequences that stop skipping often enough to end some rounds.
+            let output = flood_with(&mut rng, lines, 1_500);
+            let largest = 1 << (14 + rng.below(8));
+            let chunks = chunks(&mut rng, &output, largest);
+            let mut full = Emulator::new(cols, rows);
+            let parser = Parser::new(
+                Emulator::new(cols, rows),
+                crate::host::pacer::BATCHES,
+                watch::channel(Report::default()).0,
+            );
+            // As the thread does: what a round leaves comes first in the next one.
+            let mut backlog = Vec::new();
+            for (i, chunk) in chunks.iter().enumerate() {
+                full.feed(chunk);
+                backlog.extend_from_slice(chunk);
+                let last = i + 1 == chunks.len();
+                let mut more_output = || !last && rng.below(3) == 0;
+                let parsed = parser.shared.parse_output(&backlog, true, &mut more_output);
+                skipped += parsed.skipped;
+                let Some(from) = parsed.left_from else {
+                    backlog.clear();
+                    continue;
+                };
+                left += 1;
+                backlog.drain(..from);
+                if rng.below(2) == 0 {
+                    continue;
+                }
+                // Nothing came after all: the next round is what was left, and the
+                // screen and scrollback are those of a full parse.
+                let parsed = parser.shared.parse_output(&backlog, true, &mut || false);
+                assert!(parsed.left_from.is_none());
+                backlog.clear();
+                let expected = full.snapshot().clone();
+                let mut screen = parser.shared.emulator().snapshot().clone();
+                // Rows beyond the history counted between two snapshots are not counted,
+                // and a skip leaves fewer of them.
+                screen.scrolled_total = expected.scrolled_total;
+                assert_eq!(
+                    screen, expected,
+                    "seed {seed}, size {cols}x{rows}, chunk {i}"
+                );
+            }
+            assert!(backlog.is_empty(), "the last round parses everything");
+            let expected = full.snapshot().clone();
+            let mut screen = parser.shared.emulator().snapshot().clone();
+            screen.scrolled_total = expected.scrolled_total;
+            assert_eq!(screen, expected, "seed {seed}, size {cols}x{rows}");
+        }
+        assert!(
+            skipped > 0 && left > 0,
+            "skipped {skipped} bytes, left output {left} times"
+        );
     }
 
     #[test]
@@ -688,7 +832,7 @@ mod tests {
             for step in 0..600 {
                 let chunk = plain_chunk(&mut rng, step);
                 full.feed(chunk.as_bytes());
-                parser.output(chunk.as_bytes());
+                parser.output(chunk.as_bytes(), true);
                 plain += usize::from(lock(&parser.shared.scanner).plain());
                 // Now and then two chunks between snapshots.
                 if rng.below(4) == 0 {

@@ -193,6 +193,8 @@ pub struct Scanner {
     full_region: bool,
     /// What the last scan read was all plain text; see [`Scanner::plain`].
     plain: bool,
+    /// Where the plain text that ends the last scan starts; see [`Scanner::plain_tail`].
+    plain_tail: Option<usize>,
 }
 
 impl Scanner {
@@ -203,6 +205,7 @@ impl Scanner {
             rows: usize::from(rows.max(1)),
             full_region: true,
             plain: false,
+            plain_tail: None,
         }
     }
 
@@ -231,11 +234,12 @@ impl Scanner {
         }
         // A stray byte of a broken UTF-8 sequence may be executed as a C1 control. A
         // character cut at the end is fine: the parser completes it where the cursor is.
+        let ends_plain = self.state == State::Ground && self.full_region;
         self.plain = scan.plain
-            && self.state == State::Ground
-            && self.full_region
+            && ends_plain
             && std::str::from_utf8(bytes)
                 .map_or_else(|error| error.error_len().is_none(), |_| true);
+        self.plain_tail = scan.plain_from.filter(|_| ends_plain);
         scan.finish()
     }
 
@@ -245,6 +249,15 @@ impl Scanner {
     /// rows the cursor goes through, and moves it only along and down.
     pub fn plain(&self) -> bool {
         self.plain
+    }
+
+    /// Where the plain text (as for [`plain`](Self::plain), UTF-8 aside) that ends what the
+    /// last [`scan`](Self::scan) read starts, if it ends so. A line feed in it was read
+    /// outside any sequence, and after it the scanner is in the state it is in now: the
+    /// parser may stop right after that line feed and leave the rest for the next scan,
+    /// which reads it again.
+    pub fn plain_tail(&self) -> Option<usize> {
+        self.plain_tail
     }
 
     /// A byte outside any sequence; returns where to read on.
@@ -384,6 +397,8 @@ struct Scan<'a> {
     skips: Vec<Skip>,
     /// Nothing but plain text so far.
     plain: bool,
+    /// Where the plain text up to the current byte starts.
+    plain_from: Option<usize>,
 }
 
 impl<'a> Scan<'a> {
@@ -394,6 +409,7 @@ impl<'a> Scan<'a> {
             run: None,
             skips: Vec::new(),
             plain,
+            plain_from: None,
         }
     }
 
@@ -404,6 +420,11 @@ impl<'a> Scan<'a> {
         let bytes = self.bytes;
         if self.run.is_none() && full_region {
             self.run = Some(Run::new());
+        }
+        if full_region {
+            self.plain_from.get_or_insert(at);
+        } else {
+            self.plain_from = None;
         }
         if let (Some(run), b'\n') = (&mut self.run, bytes[at]) {
             let after_cr = at.checked_sub(1).map(|i| bytes[i]) == Some(b'\r');
@@ -437,6 +458,7 @@ impl<'a> Scan<'a> {
     /// sequence it is part of.
     fn not_text(&mut self, at: usize) {
         self.plain = false;
+        self.plain_from = None;
         let Some(mut closed) = self.run.take() else {
             return;
         };
@@ -493,6 +515,36 @@ mod tests {
                 assert_eq!(text_len(&bytes), naive(&bytes), "{bytes:02x?}");
             }
         }
+    }
+
+    #[test]
+    fn the_plain_text_that_ends_a_scan_is_found() {
+        let cases: [(&[u8], Option<usize>); 9] = [
+            (b"one\r\ntwo\r\n", Some(0)),
+            (b"\x1b[31mred\x1b[m\r\nplain\r\n", Some(5)),
+            (b"up\x1b[2Aover\r\n", Some(6)),
+            (b"\x1b]0;title\r\nstill\x07after\r\n", Some(17)),
+            (b"\x1bPq\r\nin a string\r\n\x1b\\after\r\n", Some(20)),
+            (b"lines\r\n\x1b[3", None),
+            (b"lines\r\n\x1b]0;tit", None),
+            (b"\x1b[2;5rin a region\r\n", None),
+            (b"bell\x07", None),
+        ];
+        for (bytes, expected) in cases {
+            let mut scanner = Scanner::new(24);
+            scanner.scan(bytes, 2);
+            assert_eq!(
+                scanner.plain_tail(),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(bytes)
+            );
+        }
+        // The stretch goes on from one scan to the next only as far as that scan reads.
+        let mut scanner = Scanner::new(24);
+        scanner.scan(b"\x1b]0;title", 2);
+        scanner.scan(b" more\x07text\r\n", 2);
+        assert_eq!(scanner.plain_tail(), Some(6));
     }
 
     #[test]
