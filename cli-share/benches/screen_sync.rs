@@ -1,10 +1,11 @@
 //! Cost of the host's sync path: emulating output, taking a snapshot and encoding the
 //! frame (diff or keyframe, sealed for viewers as `share` does), with a full scrollback,
-//! as under a flood.
+//! as under a flood; and scanning a flood's batch for what it may skip.
 
 use std::hint::black_box;
 
 use cli_share::Emulator;
+use cli_share::Scanner;
 use cli_share::ScreenEncoder;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use protocol::e2e::FrameSealer;
@@ -50,6 +51,16 @@ fn bench(c: &mut Criterion) {
             emulator.feed(&chunk);
             black_box(encoder.encode(emulator.snapshot(), false).unwrap());
         });
+    });
+    group.finish();
+    // A flood's batch of 50 ms on this machine, scanned with the lines a 24-row screen
+    // keeps (its history and two screens).
+    let batch = mixed_output(20_000);
+    let mut group = c.benchmark_group("sync");
+    group.throughput(Throughput::Bytes(batch.len() as u64));
+    group.bench_function("scan a flood batch", |b| {
+        let mut scanner = Scanner::new(24);
+        b.iter(|| scanner.scan(black_box(&batch), 2548))
     });
     group.finish();
     c.bench_function("sync/keystroke echo: snapshot + diff frame", |b| {

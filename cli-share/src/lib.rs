@@ -25,7 +25,7 @@ use cli::Cli;
 pub use cli::Invocation;
 use cli::{Action, Given};
 use config::ConfigFile;
-pub use sync::{Emulator, Mirror, ScreenEncoder};
+pub use sync::{Emulator, Mirror, Scanner, ScreenEncoder};
 
 /// A config file or setting that cannot apply: nothing was started (as for a usage error).
 const EXIT_CONFIG: i32 = 2;

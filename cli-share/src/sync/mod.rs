@@ -13,3 +13,4 @@ pub(crate) mod skipping;
 pub use emulator::Emulator;
 pub use encoder::ScreenEncoder;
 pub use mirror::Mirror;
+pub use skipping::Scanner;
