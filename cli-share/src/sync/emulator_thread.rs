@@ -222,8 +222,7 @@ impl Shared {
         let mut parsed = 0;
         let mut skipped = 0;
         let skips = scanner.scan(bytes, keep);
-        // A skip feeds other bytes than the scanner read.
-        let plain = skips.is_empty() && scanner.plain();
+        let plain = scanner.plain();
         for skip in skips {
             self.parse(&bytes[parsed..skip.from], announce, false);
             let mut emulator = self.emulator();

@@ -232,21 +232,25 @@ impl Scanner {
                 }
             };
         }
+        let ends_plain = self.state == State::Ground && self.full_region;
+        self.plain_tail = scan.plain_from.filter(|_| ends_plain);
+        let all_plain = scan.plain && ends_plain;
+        let skips = scan.finish();
         // A stray byte of a broken UTF-8 sequence may be executed as a C1 control. A
         // character cut at the end is fine: the parser completes it where the cursor is.
-        let ends_plain = self.state == State::Ground && self.full_region;
-        self.plain = scan.plain
-            && ends_plain
+        // Checked last: a flood's batch has skips, and reading it all again is for nothing.
+        self.plain = all_plain
+            && skips.is_empty()
             && std::str::from_utf8(bytes)
                 .map_or_else(|error| error.error_len().is_none(), |_| true);
-        self.plain_tail = scan.plain_from.filter(|_| ends_plain);
-        scan.finish()
+        skips
     }
 
     /// Whether everything the last [`scan`](Self::scan) read was plain text (printable
     /// UTF-8, `\t`, `\r`, `\n` and SGR sequences), outside any sequence at both ends,
-    /// with a scrolling region that is the whole screen: output that writes only on the
-    /// rows the cursor goes through, and moves it only along and down.
+    /// with a scrolling region that is the whole screen, and none of it to skip: output
+    /// that, fed as it is, writes only on the rows the cursor goes through, and moves it
+    /// only along and down.
     pub fn plain(&self) -> bool {
         self.plain
     }
