@@ -206,7 +206,7 @@ impl Shared {
     /// With `announce`, every change is reported to the host.
     ///
     /// After a skip, the lines that end the output are parsed a piece at a time, and
-    /// `more_output` is asked between pieces: if it says yes, the output did not pause
+    /// `more_output` is asked before each piece: if it says yes, the output did not pause
     /// after all (on a busy machine the child is often descheduled for a millisecond or
     /// more), and the rest is left for the caller to parse with what came, where a skip
     /// may bury it. So a flood that only seemed to stop costs a piece of those lines, not
@@ -244,16 +244,18 @@ impl Shared {
             };
         };
         while parsed < bytes.len() {
-            // Stops only right after a line feed of the plain text that ends the output.
-            let end = line_end(bytes, (parsed + PARSE_PIECE).max(plain_tail));
-            self.parse(&bytes[parsed..end], announce, false);
-            parsed = end;
-            if parsed < bytes.len() && more_output() {
+            // Leaves only right after a line feed of the plain text that ends the output
+            // (where a skip ends, or a piece). Asked before the first piece too: output
+            // that came during the scan leaves every line to the next round's skip.
+            if parsed >= plain_tail && more_output() {
                 return Parsed {
                     skipped,
                     left_from: Some(parsed),
                 };
             }
+            let end = line_end(bytes, (parsed + PARSE_PIECE).max(plain_tail));
+            self.parse(&bytes[parsed..end], announce, false);
+            parsed = end;
         }
         Parsed {
             skipped,
