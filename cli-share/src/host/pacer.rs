@@ -40,6 +40,7 @@ pub const BATCHES: Batches = Batches {
     longest: Duration::from_millis(50),
     ended_by_pause: Duration::from_millis(1),
     inline_bytes: 32 * 1024,
+    history_after: Duration::from_millis(10),
 };
 
 // How the timings relate. Durations compare in const context through their nanoseconds.
@@ -57,6 +58,9 @@ const _: () = {
     assert!(2 * nanos(&BATCHES.longest) <= nanos(&CALM_AFTER));
     // Calm means several frame intervals without output, not one missed frame.
     assert!(2 * nanos(&FLOOD_FRAME_INTERVAL) < nanos(&CALM_AFTER));
+    // A flood's history is parsed on the thread before the scrollback is repaid, whose
+    // snapshot would parse it on the host's loop otherwise.
+    assert!(nanos(&BATCHES.history_after) < nanos(&CALM_AFTER));
 };
 
 /// The timing state of frame sending; see the module's documentation.

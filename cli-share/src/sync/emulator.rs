@@ -28,6 +28,7 @@ use protocol::{Cursor, Line, Modes, Screen};
 
 use crate::sync::convert;
 use crate::sync::encoder::FLOOD_HISTORY_ROWS;
+use crate::sync::skipping::Skip;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
 /// Counting further would change nothing viewers see: past a scrollback and a screen, a
@@ -86,6 +87,18 @@ pub struct Emulator {
     held: usize,
     /// Rows that may have changed since the last snapshot other than by scrolling.
     touched: Touched,
+    /// Lines parsed for the screen they end in, whose rows the history still lacks.
+    owed: Option<OwedHistory>,
+}
+
+/// Plain text that buries everything before it, parsed for its screen only (see
+/// [`Emulator::feed_screen_first`]): what parsing it again from where it started puts
+/// into the history.
+struct OwedHistory {
+    /// The pen it started with; it started in the first column.
+    pen: Cell,
+    text: Vec<u8>,
+    since: Instant,
 }
 
 /// Rows that may differ from the last snapshot's other than by scrolling, numbered as the
@@ -145,6 +158,7 @@ impl Emulator {
             rows: Vec::new(),
             held: 0,
             touched: Touched::Anything,
+            owed: None,
         }
     }
 
@@ -160,14 +174,69 @@ impl Emulator {
     ///
     /// [`Scanner::plain`]: crate::sync::skipping::Scanner::plain
     pub fn feed_scanned(&mut self, bytes: &[u8], plain: bool) {
+        self.settle_history();
         let before = plain.then(|| self.cursor_row()).flatten();
-        self.parser.advance(&mut self.term, bytes);
-        self.track_scrollback_clears(bytes);
+        self.parse(bytes);
         let after = before.and_then(|_| self.cursor_row());
         let rows = before.zip(after);
         self.touched = self.touched.and(
             rows.map(|(before, after)| (before.min(after).saturating_sub(1), before.max(after))),
         );
+    }
+
+    fn parse(&mut self, bytes: &[u8]) {
+        self.parser.advance(&mut self.term, bytes);
+        self.track_scrollback_clears(bytes);
+    }
+
+    /// Parses `text`, plain text (see `sync/skipping.rs`) that starts in the first column
+    /// and buries everything before it (at least [`lines_that_bury`] line feeds, as the
+    /// lines a skip leaves), for the screen it ends in: its `stretch`, whose rows would
+    /// only scroll into the history, is skipped, and the history owes their rows until
+    /// [`settle_history`] parses all of `text` again from where it started, where those
+    /// line feeds bury what was parsed here. Only on the main screen, with no
+    /// synchronized update buffered; otherwise all of it is parsed.
+    ///
+    /// A flood's last screen then shows after its last screens of lines, not after the
+    /// thousands of lines the history keeps.
+    ///
+    /// [`lines_that_bury`]: Self::lines_that_bury
+    /// [`settle_history`]: Self::settle_history
+    pub fn feed_screen_first(&mut self, text: Vec<u8>, stretch: &Skip) {
+        self.settle_history();
+        if !self.may_skip() {
+            self.parse(&text);
+            self.touched = Touched::Anything;
+            return;
+        }
+        let pen = self.term.grid().cursor.template.clone();
+        self.parse(&text[..stretch.from]);
+        self.parse(b"\r");
+        self.parse(&stretch.pen);
+        self.parse(&text[stretch.to..]);
+        self.touched = Touched::Anything;
+        self.owed = Some(OwedHistory {
+            pen,
+            text,
+            since: Instant::now(),
+        });
+    }
+
+    /// Since when the history owes rows (see [`feed_screen_first`](Self::feed_screen_first)).
+    pub fn history_owed_since(&self) -> Option<Instant> {
+        self.owed.as_ref().map(|owed| owed.since)
+    }
+
+    /// Puts into the history the rows it owes: the owed text parsed again from its pen and
+    /// the first column, after which the screen is what it was.
+    pub fn settle_history(&mut self) {
+        let Some(owed) = self.owed.take() else {
+            return;
+        };
+        self.term.grid_mut().cursor.template = owed.pen;
+        self.parse(b"\r");
+        self.parse(&owed.text);
+        self.touched = Touched::Anything;
     }
 
     /// The cursor's row, numbered as in [`Touched`]; `None` where scrolling does not
@@ -213,7 +282,14 @@ impl Emulator {
     /// screen or in the history: enough to fill both, plus a screen for the rows the
     /// cursor may move down before the first scroll.
     pub fn lines_that_bury(&self) -> usize {
-        HISTORY_ROWS + 2 * usize::from(self.screen.rows)
+        HISTORY_ROWS + self.lines_that_clear_the_screen()
+    }
+
+    /// Line feeds of plain text after which nothing written before them is left on the
+    /// screen: a screen of them, and another for the rows the cursor may move down before
+    /// the first scroll.
+    pub fn lines_that_clear_the_screen(&self) -> usize {
+        2 * usize::from(self.screen.rows)
     }
 
     /// Whether plain text may be skipped now (see `sync/skipping.rs`): lines scroll into
@@ -230,11 +306,13 @@ impl Emulator {
 
     /// Ends a synchronized update that timed out.
     pub fn end_sync(&mut self) {
+        self.settle_history();
         self.parser.stop_sync(&mut self.term);
         self.touched = Touched::Anything;
     }
 
     pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.settle_history();
         self.touched = Touched::Anything;
         let (cols, rows) = (cols.max(1), rows.max(1));
         self.term.resize(Size {
@@ -259,6 +337,12 @@ impl Emulator {
     /// says, and whether any are held: the screen's scrollback and scrolled-row count then
     /// lag behind until a snapshot takes them.
     pub fn snapshot_holding(&mut self, holding: Holding) -> (&mut Screen, bool) {
+        // A snapshot that holds nothing takes the history as a full parse would have it;
+        // the others hold the rows it still owes.
+        if holding == Holding::Nothing {
+            self.settle_history();
+        }
+        let owes = self.owed.is_some();
         let mut previous = Previous(
             std::mem::take(&mut self.rows)
                 .into_iter()
@@ -274,8 +358,8 @@ impl Emulator {
         };
         let hold = match holding {
             Holding::Nothing => false,
-            Holding::Floods => new > FLOOD_HISTORY_ROWS,
-            Holding::Held => self.held > 0 || new > FLOOD_HISTORY_ROWS,
+            Holding::Floods => owes || new > FLOOD_HISTORY_ROWS,
+            Holding::Held => owes || self.held > 0 || new > FLOOD_HISTORY_ROWS,
         };
         let touched = std::mem::replace(&mut self.touched, Touched::Nothing);
         if hold {
@@ -363,7 +447,8 @@ pub enum Holding {
     /// None: every row that scrolled off goes into the scrollback.
     Nothing,
     /// More than a flood's worth of rows that scrolled since the last snapshot (and those
-    /// held before them); fewer go into the scrollback with the held ones.
+    /// held before them); fewer go into the scrollback with the held ones. All of them
+    /// while the history owes rows (see [`Emulator::feed_screen_first`]).
     Floods,
     /// As `Floods`, and whatever is held already.
     Held,

@@ -51,6 +51,11 @@ pub struct Batches {
     /// Output is parsed at once, by the feeder, while it stays within this many bytes
     /// since the last pause (of `ended_by_pause`); the rest goes to the thread.
     pub inline_bytes: usize,
+    /// How long after a flood's last screen is shown, its history still owed (see
+    /// [`Emulator::feed_screen_first`]), the thread parses that history if no output
+    /// comes first: time for the host to take the screen before the thread takes the
+    /// emulator for a couple of milliseconds.
+    pub history_after: Duration,
 }
 
 /// Says whether output is waiting to be fed (read from the PTY). On a loaded machine the
@@ -210,7 +215,9 @@ impl Shared {
     /// after all (on a busy machine the child is often descheduled for a millisecond or
     /// more), and the rest is left for the caller to parse with what came, where a skip
     /// may bury it. So a flood that only seemed to stop costs a piece of those lines, not
-    /// all of them.
+    /// all of them. If nothing is queued when they start, the output paused: they are
+    /// parsed for their screen first and the history they fill follows (see
+    /// [`Emulator::feed_screen_first`]), so a flood's last frame need not wait for it.
     fn parse_output(
         &self,
         bytes: &[u8],
@@ -221,6 +228,9 @@ impl Shared {
         let keep = self.emulator().lines_that_bury();
         let mut parsed = 0;
         let mut skipped = 0;
+        // Where the last skip ended, if it was the last one found: the lines from there
+        // bury everything before them.
+        let mut burying_from = None;
         let skips = scanner.scan(bytes, keep);
         let plain = scanner.plain();
         for skip in skips {
@@ -231,8 +241,10 @@ impl Shared {
                 emulator.feed(b"\r");
                 emulator.feed(&skip.pen);
                 parsed = skip.to;
+                burying_from = Some(skip.to);
             } else {
                 parsed = skip.from;
+                burying_from = None;
             }
         }
         let plain_tail = scanner.plain_tail().filter(|_| skipped > 0);
@@ -253,6 +265,17 @@ impl Shared {
                     left_from: Some(parsed),
                 };
             }
+            // The output paused: unless it goes on, these lines end in the screen viewers
+            // see last, and it need not wait for the history they also fill.
+            if parsed >= plain_tail
+                && burying_from == Some(parsed)
+                && self.parse_screen_first(&bytes[parsed..], announce)
+            {
+                return Parsed {
+                    skipped,
+                    left_from: None,
+                };
+            }
             let end = line_end(bytes, (parsed + PARSE_PIECE).max(plain_tail));
             self.parse(&bytes[parsed..end], announce, false);
             parsed = end;
@@ -261,6 +284,24 @@ impl Shared {
             skipped,
             left_from: None,
         }
+    }
+
+    /// Parses `lines`, plain text that buries everything before it, for its screen first
+    /// (see [`Emulator::feed_screen_first`]); false if it has no stretch to leave out.
+    fn parse_screen_first(&self, lines: &[u8], announce: bool) -> bool {
+        let mut emulator = self.emulator();
+        let rows = emulator.size().1;
+        // The lines start right after a line feed of plain text, with the whole screen
+        // scrolling: where a new scanner starts.
+        let keep = emulator.lines_that_clear_the_screen();
+        let Some(stretch) = Scanner::new(rows).scan(lines, keep).pop() else {
+            return false;
+        };
+        emulator.feed_screen_first(lines.to_vec(), &stretch);
+        if announce {
+            self.changed(emulator, false);
+        }
+        true
     }
 
     /// Parses `bytes`, `plain` text or not (see [`Emulator::feed_scanned`]).
@@ -510,12 +551,16 @@ impl Parser {
     /// Ends a synchronized update the child never ended in time.
     fn next_round(&self) -> Option<Round> {
         loop {
-            let sync_deadline = self.shared.emulator().sync_deadline();
+            let (sync_deadline, owed_since) = {
+                let emulator = self.shared.emulator();
+                (emulator.sync_deadline(), emulator.history_owed_since())
+            };
             let mut backlog = lock(&self.shared.backlog);
             if backlog.closed {
                 return None;
             }
             let due = backlog.due();
+            let history_due = owed_since.map(|since| since + backlog.batches.history_after);
             let now = Instant::now();
             if due.is_some_and(|due| due <= now) {
                 let paused = backlog.flooding.is_some() && backlog.paused(now);
@@ -535,7 +580,17 @@ impl Parser {
                 self.shared.changed(emulator, false);
                 continue;
             }
-            let wake = due.into_iter().chain(sync_deadline).min();
+            if history_due.is_some_and(|at| at <= now) {
+                drop(backlog);
+                // The screen is as it was: nothing to report.
+                self.shared.emulator().settle_history();
+                continue;
+            }
+            let wake = due
+                .into_iter()
+                .chain(sync_deadline)
+                .chain(history_due)
+                .min();
             backlog.thread = ThreadState::Waiting(wake);
             let work = &self.shared.work;
             let mut backlog = match wake {
@@ -590,6 +645,8 @@ impl Parser {
 mod tests {
     use protocol::Screen;
 
+    use crate::sync::emulator::Holding;
+
     use super::*;
 
     /// xorshift64: reproducible floods without a dependency.
@@ -628,6 +685,7 @@ mod tests {
                 4 => format!("\x1b[1;32mok\x1b[0m case_{n} \x1b[33m{}ms\x1b[m\r\n", n % 7),
                 5 => format!("\x1b[4{}m résumé 日本語 e\u{301} 🚀 {n}\r\n", n % 8),
                 6 => format!("{}\r\n", "wrap ".repeat(rng.below(60))),
+                7 if n % 5 == 0 => format!("\x18\t{n:x}\x18\r\n"),
                 7 => format!("\t{n:x}\t{:x}\r\n", n * 7919),
                 8 => format!("bare line feed {n}\n"),
                 9 => format!("\x1b[38;2;{};2;3mtrue colour{n}", rng.below(256)),
@@ -899,5 +957,83 @@ mod tests {
         let (full, skipping, skipped) = both((40, 10), &[&output], &[]);
         assert!(skipped > 0);
         assert_eq!(full, skipping);
+    }
+
+    #[test]
+    fn a_floods_last_screen_shows_before_its_history_which_follows_exactly() {
+        // The pen changes in the lines only the history shows (the screen must have it),
+        // and in the last screen (the lines before keep the pen they began with when the
+        // history is parsed again).
+        let mut output = b"start\r\n\x1b[31m".to_vec();
+        for n in 0..6_000 {
+            let sgr = match n {
+                5_000 => "\x1b[1m",
+                5_995 => "\x1b[0;42m",
+                _ => "",
+            };
+            output.extend_from_slice(format!("{sgr}line {n}\r\n").as_bytes());
+        }
+        output.extend_from_slice(b"end");
+        let mut full = Emulator::new(40, 10);
+        full.feed(&output);
+        let expected = full.snapshot().clone();
+        let parser = Parser::new(
+            Emulator::new(40, 10),
+            crate::host::pacer::BATCHES,
+            watch::channel(Report::default()).0,
+        );
+        let parsed = parser.output(&output, true);
+        assert!(parsed.skipped > 0 && parsed.left_from.is_none());
+
+        let mut emulator = parser.shared.emulator();
+        assert!(emulator.history_owed_since().is_some(), "the history waits");
+        let (screen, held) = emulator.snapshot_holding(Holding::Held);
+        assert!(held, "the rows it owes are held from the scrollback");
+        assert_eq!(
+            (&screen.lines, screen.cursor),
+            (&expected.lines, expected.cursor),
+            "the screen is the full parse's"
+        );
+        assert!(
+            screen.scrollback.is_empty(),
+            "{:?}",
+            screen.scrollback.len()
+        );
+
+        let mut screen = emulator.snapshot().clone();
+        assert!(emulator.history_owed_since().is_none());
+        screen.scrolled_total = expected.scrolled_total;
+        assert_eq!(screen, expected, "the history followed");
+    }
+
+    #[tokio::test]
+    async fn the_thread_parses_an_owed_history_once_the_output_stays_quiet() {
+        let lines: String = (0..6_000).map(|n| format!("line {n}\r\n")).collect();
+        // Long enough that the test sees the history owed before the thread parses it.
+        let batches = Batches {
+            history_after: Duration::from_millis(200),
+            ..crate::host::pacer::BATCHES
+        };
+        let mut thread = EmulatorThread::spawn(Emulator::new(40, 10), batches);
+        assert_eq!(thread.feed(lines.as_bytes()).await, Fed::Queued);
+        thread.settle().await;
+        let owed_since = thread.lock().history_owed_since();
+        let owed_since = owed_since.expect("the thread showed the screen first");
+        // Nothing is reported when the history is parsed (the screen stays): ask until then.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while thread.lock().history_owed_since().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the history is still owed"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(owed_since.elapsed() >= batches.history_after);
+        let mut expected = Emulator::new(40, 10);
+        expected.feed(lines.as_bytes());
+        let expected = expected.snapshot().clone();
+        let mut screen = thread.lock().snapshot().clone();
+        screen.scrolled_total = expected.scrolled_total;
+        assert_eq!(screen, expected);
     }
 }

@@ -6,8 +6,9 @@
 //! A [`Scanner`] sees every byte the emulator is fed, in order, and follows the parser's
 //! states (vte's, conservatively: it may believe a sequence lasts longer than it does,
 //! never shorter) and the scrolling region. In a backlog it marks a [`Skip`] inside a run
-//! of plain text (printable UTF-8, `\t`, `\r`, `\n` and SGR sequences) that starts after
-//! a line feed and ends after a `\r\n` followed, still in the run, by enough line feeds.
+//! of plain text (printable UTF-8, `\t`, `\r`, `\n`, SGR sequences and CAN, which
+//! outside a sequence does nothing) that starts after a line feed and ends after a `\r\n`
+//! followed, still in the run, by enough line feeds.
 //! The emulator then gets `\r` and the SGR sequences that set the pen in place of the
 //! stretch: the text after it starts in the same column with the same pen, and whatever
 //! rows differ (the cursor may be on another row) scroll away with the rest.
@@ -247,7 +248,7 @@ impl Scanner {
     }
 
     /// Whether everything the last [`scan`](Self::scan) read was plain text (printable
-    /// UTF-8, `\t`, `\r`, `\n` and SGR sequences), outside any sequence at both ends,
+    /// UTF-8, `\t`, `\r`, `\n`, SGR sequences and CAN), outside any sequence at both ends,
     /// with a scrolling region that is the whole screen, and none of it to skip: output
     /// that, fed as it is, writes only on the rows the cursor goes through, and moves it
     /// only along and down.
@@ -272,7 +273,10 @@ impl Scanner {
                 scan.sequence_starts(at);
                 at + 1
             }
-            b'\n' | b'\r' | b'\t' | 0x20..=0x7e | 0x80..=0xff => scan.text(at, self.full_region),
+            // CAN outside a sequence is a control the parser executes as nothing.
+            b'\n' | b'\r' | b'\t' | CAN | 0x20..=0x7e | 0x80..=0xff => {
+                scan.text(at, self.full_region)
+            }
             _ => {
                 scan.not_text(at);
                 at + 1
@@ -523,8 +527,10 @@ mod tests {
 
     #[test]
     fn the_plain_text_that_ends_a_scan_is_found() {
-        let cases: [(&[u8], Option<usize>); 9] = [
+        let cases: [(&[u8], Option<usize>); 11] = [
             (b"one\r\ntwo\r\n", Some(0)),
+            (b"one\r\n\x18\ntwo\r\n", Some(0)),
+            (b"\x1b[31\x18after\r\n", Some(5)),
             (b"\x1b[31mred\x1b[m\r\nplain\r\n", Some(5)),
             (b"up\x1b[2Aover\r\n", Some(6)),
             (b"\x1b]0;title\r\nstill\x07after\r\n", Some(17)),
@@ -556,6 +562,7 @@ mod tests {
         let mut scanner = Scanner::new(24);
         for (bytes, plain) in [
             (&b"text\r\n\ttabbed \x1b[1;31mred\x1b[m\r\n"[..], true),
+            (b"a cancel \x18 between sequences does nothing", true),
             ("\x1b[32m日本語 e\u{301}".as_bytes(), true),
             (b"\x1b[2Jcleared", false),
             (b"up\x1b[A", false),
