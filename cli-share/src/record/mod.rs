@@ -320,14 +320,24 @@ mod tests {
         assert!(kept <= 100 + WRITE_BUFFER + 1000, "{kept} bytes kept");
         assert!(outcome.lost > 0);
         assert_eq!(outcome.lost, 100_000 - kept as u64);
+        // One gap, or more if the writer took from the queue before its buffer filled
+        // and the disk's stall held it (the threads' timing decides): each marked, and
+        // the marks add up to what was lost.
         let markers: Vec<_> = recording.events.iter().filter(|e| e.1 == "m").collect();
-        assert_eq!(markers.len(), 1, "{markers:?}");
-        assert!(
-            markers[0]
-                .2
-                .contains(&format!("{} bytes of output lost", outcome.lost)),
-            "{markers:?}"
-        );
+        let marked: u64 = markers
+            .iter()
+            .map(|marker| {
+                let count = marker.2.strip_prefix("share: ").and_then(|rest| {
+                    rest.strip_suffix(
+                        " bytes of output lost here (the disk was slower than the program)",
+                    )
+                });
+                count
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .expect("a gap marker")
+            })
+            .sum();
+        assert!(!markers.is_empty() && marked == outcome.lost, "{markers:?}");
         let last = recording.events.last().expect("events");
         assert_eq!(
             last.2, "after the gap",
