@@ -943,17 +943,21 @@ mod tests {
         assert!(backlog.paused(Instant::now()));
     }
 
+    /// `count` numbered lines in red, the SGR sequences `pens` gives before some of them.
+    fn red_lines(count: usize, pens: &[(usize, &str)]) -> Vec<u8> {
+        let mut output = b"start\r\n\x1b[31m".to_vec();
+        for n in 0..count {
+            if let Some((_, sgr)) = pens.iter().find(|(at, _)| *at == n) {
+                output.extend_from_slice(sgr.as_bytes());
+            }
+            output.extend_from_slice(format!("line {n}\r\n").as_bytes());
+        }
+        output
+    }
+
     #[test]
     fn the_pen_set_in_a_skipped_stretch_holds_after_it() {
-        let mut output = b"start\r\n\x1b[31m".to_vec();
-        for n in 0..20_000 {
-            let sgr = match n {
-                5 => "\x1b[0;42m",
-                9 => "\x1b[1m",
-                _ => "",
-            };
-            output.extend_from_slice(format!("{sgr}line {n}\r\n").as_bytes());
-        }
+        let output = red_lines(20_000, &[(5, "\x1b[0;42m"), (9, "\x1b[1m")]);
         let (full, skipping, skipped) = both((40, 10), &[&output], &[]);
         assert!(skipped > 0);
         assert_eq!(full, skipping);
@@ -964,15 +968,7 @@ mod tests {
         // The pen changes in the lines only the history shows (the screen must have it),
         // and in the last screen (the lines before keep the pen they began with when the
         // history is parsed again).
-        let mut output = b"start\r\n\x1b[31m".to_vec();
-        for n in 0..6_000 {
-            let sgr = match n {
-                5_000 => "\x1b[1m",
-                5_995 => "\x1b[0;42m",
-                _ => "",
-            };
-            output.extend_from_slice(format!("{sgr}line {n}\r\n").as_bytes());
-        }
+        let mut output = red_lines(6_000, &[(5_000, "\x1b[1m"), (5_995, "\x1b[0;42m")]);
         output.extend_from_slice(b"end");
         let mut full = Emulator::new(40, 10);
         full.feed(&output);
