@@ -59,8 +59,9 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("sync");
     group.throughput(Throughput::Bytes(batch.len() as u64));
     group.bench_function("scan a flood batch", |b| {
+        let keep = Emulator::new(80, 24).lines_that_bury();
         let mut scanner = Scanner::new(24);
-        b.iter(|| scanner.scan(black_box(&batch), 2548))
+        b.iter(|| scanner.scan(black_box(&batch), keep))
     });
     group.finish();
     c.bench_function("sync/keystroke echo: snapshot + diff frame", |b| {

@@ -306,7 +306,6 @@ impl Emulator {
 
     /// Ends a synchronized update that timed out.
     pub fn end_sync(&mut self) {
-        self.settle_history();
         self.parser.stop_sync(&mut self.term);
         self.touched = Touched::Anything;
     }

@@ -9,7 +9,9 @@
 //! feeder that stops in a flood (descheduled, or held up by the terminal) is no pause.
 //! A pause can still be the child's being descheduled: if output comes while the thread
 //! parses the lines that end a skipped batch, it leaves the rest of them to the next
-//! batch, where they are skipped in turn. Feeders wake the thread only when a batch is
+//! batch, where they are skipped in turn; if none has come when it starts on them, it
+//! parses them for the screen first and for the history they fill 10 ms later, so that a
+//! flood's last frame waits for a screen of lines, not thousands. Feeders wake the thread only when a batch is
 //! due sooner than it would wake. So a text flood costs the emulator about a screen and
 //! a history of lines per batch, not every byte, and it leaves the CPU to the child and
 //! the local terminal. The host reads the emulator's state through a lock when it takes
@@ -259,22 +261,23 @@ impl Shared {
             // Leaves only right after a line feed of the plain text that ends the output
             // (where a skip ends, or a piece). Asked before the first piece too: output
             // that came during the scan leaves every line to the next round's skip.
-            if parsed >= plain_tail && more_output() {
-                return Parsed {
-                    skipped,
-                    left_from: Some(parsed),
-                };
-            }
-            // The output paused: unless it goes on, these lines end in the screen viewers
-            // see last, and it need not wait for the history they also fill.
-            if parsed >= plain_tail
-                && burying_from == Some(parsed)
-                && self.parse_screen_first(&bytes[parsed..], announce)
-            {
-                return Parsed {
-                    skipped,
-                    left_from: None,
-                };
+            if parsed >= plain_tail {
+                if more_output() {
+                    return Parsed {
+                        skipped,
+                        left_from: Some(parsed),
+                    };
+                }
+                // The output paused: unless it goes on, these lines end in the screen
+                // viewers see last, which need not wait for the history they also fill.
+                if burying_from == Some(parsed)
+                    && self.parse_screen_first(&bytes[parsed..], announce)
+                {
+                    return Parsed {
+                        skipped,
+                        left_from: None,
+                    };
+                }
             }
             let end = line_end(bytes, (parsed + PARSE_PIECE).max(plain_tail));
             self.parse(&bytes[parsed..end], announce, false);
