@@ -26,6 +26,7 @@ pub mod process;
 pub mod report;
 pub mod sealing;
 pub mod sessions;
+pub mod stages;
 pub mod stamps;
 pub mod stats;
 pub mod terminal;
