@@ -18,7 +18,7 @@ pub struct Pids {
 
 /// One trace line: the process and thread name, the event (`sys_exit_read`) and its
 /// arguments (`0x1c`, or `fd: 0x..., count: 0x...`).
-#[derive(Debug, PartialEq)]
+#[derive(Debug)]
 struct Event<'a> {
     comm: &'a str,
     pid: u32,
@@ -50,15 +50,29 @@ fn parse(line: &str) -> Option<Event<'_>> {
     })
 }
 
-/// An exit event's return value, when it is a success (not `-errno`).
+/// Whether an exit event returned something: bytes or messages, not 0 (end of file)
+/// or `-errno` (`EAGAIN` from a socket polled empty).
 fn succeeded(event: &Event) -> bool {
     let value = event.args.trim_start_matches("0x");
-    u64::from_str_radix(value, 16).is_ok_and(|v| v < 1 << 32)
+    u64::from_str_radix(value, 16).is_ok_and(|v| (1..1 << 32).contains(&v))
+}
+
+/// A socket send starting (UDP, or TCP for the WebSockets).
+fn sends(event: &Event) -> bool {
+    matches!(
+        event.name,
+        "sys_enter_sendmsg" | "sys_enter_sendto" | "sys_enter_writev"
+    )
+}
+
+/// A socket receive that got something.
+fn receives(event: &Event) -> bool {
+    matches!(event.name, "sys_exit_recvmmsg" | "sys_exit_recvfrom") && succeeded(event)
 }
 
 /// `count` of an enter event of `write`.
 fn write_count(event: &Event) -> Option<u64> {
-    let count = event.args.rsplit("count: ").next()?;
+    let (_, count) = event.args.split_once("count: ")?;
     u64::from_str_radix(count.trim().trim_start_matches("0x"), 16).ok()
 }
 
@@ -124,31 +138,11 @@ fn tick(events: &[Event], pids: Pids) -> Option<(Path, [f64; 6])> {
     let mut rest = events.iter().skip(1);
     let read = rest.find(|e| wrapper(e) && e.name == "sys_exit_read" && succeeded(e))?;
     let naive = read.comm == "baseline-relay";
-    let sent = rest.find(|e| {
-        wrapper(e)
-            && matches!(
-                e.name,
-                "sys_enter_sendmsg" | "sys_enter_sendto" | "sys_enter_writev"
-            )
-    })?;
+    let sent = rest.find(|e| wrapper(e) && sends(e))?;
     let relay = if naive { pids.naive_relay } else { pids.relay };
-    let received = rest.find(|e| {
-        e.pid == relay
-            && matches!(e.name, "sys_exit_recvmmsg" | "sys_exit_recvfrom")
-            && succeeded(e)
-    })?;
-    let forwarded = rest.find(|e| {
-        e.pid == relay
-            && matches!(
-                e.name,
-                "sys_enter_sendmsg" | "sys_enter_sendto" | "sys_enter_writev"
-            )
-    })?;
-    let shown = rest.find(|e| {
-        e.pid == pids.viewer
-            && matches!(e.name, "sys_exit_recvmmsg" | "sys_exit_recvfrom")
-            && succeeded(e)
-    })?;
+    let received = rest.find(|e| e.pid == relay && receives(e))?;
+    let forwarded = rest.find(|e| e.pid == relay && sends(e))?;
+    let shown = rest.find(|e| e.pid == pids.viewer && receives(e))?;
     let path = match (naive, shown.name) {
         (true, _) => Path::Naive,
         (false, "sys_exit_recvmmsg") => Path::OursWebTransport,
@@ -216,6 +210,7 @@ mod tests {
         let tick_write = "fd: 0x1, buf: 0x5, count: 0x1b";
         let trace = [
             line("bench-workload", 10, 1000, "sys_enter_write", tick_write),
+            line("share", 11, 1040, "sys_exit_read", "0x0"),
             line("share", 11, 1050, "sys_exit_read", "0x1c"),
             line("share", 11, 1100, "sys_enter_sendmsg", "fd: 0x9"),
             line("relay", 20, 1130, "sys_exit_recvmmsg", "0xfffffffffffffff5"),
