@@ -25,7 +25,7 @@ use super::Ctx;
 use super::baseline::NaiveViewer;
 use super::ours::{ScreenViewer, relay_info};
 use super::report::{BASELINE, Report};
-use super::stamps::{self, monotonic_ns};
+use super::stamps;
 use super::stats::Samples;
 use super::terminal::{Size, Terminal};
 use super::wrapped::{self, Share, Watcher};
@@ -143,8 +143,7 @@ async fn watch(mut viewer: Watcher, ticks: u64) -> anyhow::Result<Samples> {
     let mut last = 0;
     let watching = async {
         while last < ticks {
-            let text = viewer.next_text().await?;
-            let now = monotonic_ns();
+            let (now, text) = viewer.next_text().await?;
             for (seq, written) in stamps::ticks(&text) {
                 if seq > last {
                     last = seq;

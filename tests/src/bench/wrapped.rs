@@ -11,6 +11,7 @@ use super::Ctx;
 use super::baseline::NaiveViewer;
 use super::ours::ScreenViewer;
 use super::process::Server;
+use super::stamps::monotonic_ns;
 use super::terminal::{Size, Terminal};
 
 /// The shell prompt the parts wait for.
@@ -175,15 +176,21 @@ impl Watcher {
         }
     }
 
-    /// The text the next update brings: ours, the visible screen after the next frame;
-    /// naive, the lines of the stream completed since the last call.
-    pub async fn next_text(&mut self) -> anyhow::Result<String> {
+    /// The text the next update brings (ours, the visible screen after the next frame;
+    /// naive, the lines of the stream completed since the last call) and when the viewer
+    /// had it ([`monotonic_ns`]): ours once the frame is applied, before the screen's text
+    /// is built for the caller's search, which a viewer that paints does not do.
+    pub async fn next_text(&mut self) -> anyhow::Result<(u64, String)> {
         match self {
             Watcher::Ours(viewer) => {
                 viewer.next_frame().await?;
-                Ok(viewer.screen().map(|s| s.text()).unwrap_or_default())
+                let shown = monotonic_ns();
+                Ok((shown, viewer.screen().map(|s| s.text()).unwrap_or_default()))
             }
-            Watcher::Naive { viewer, .. } => viewer.next_lines().await,
+            Watcher::Naive { viewer, .. } => {
+                let lines = viewer.next_lines().await?;
+                Ok((monotonic_ns(), lines))
+            }
         }
     }
 
