@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 
 trace=${1:-target/bench/latency-stages.txt}
 mkdir -p "$(dirname "$trace")"
-command -v perf >/dev/null || { echo "latency-stages: needs perf (apt-get install linux-perf)" >&2; exit 1; }
+if ! command -v perf >/dev/null; then
+  echo "latency-stages: needs perf (apt-get install linux-perf)" >&2
+  exit 1
+fi
 
 cargo build --release --quiet -p e2e -p relay -p cli-share \
   --bin bench --bin baseline-relay --bin bench-workload --bin relay --bin share --bin latency-stages

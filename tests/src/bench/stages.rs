@@ -8,6 +8,8 @@
 
 use std::collections::BTreeMap;
 
+use super::stats::median;
+
 /// The processes a trace is read for.
 #[derive(Debug, Clone, Copy)]
 pub struct Pids {
@@ -162,12 +164,11 @@ fn tick(events: &[Event], pids: Pids) -> Option<(Path, [f64; 6])> {
     ))
 }
 
-/// The median of each stretch.
+/// The median of each stretch (NaN without ticks).
 pub fn medians(ticks: &[[f64; 6]]) -> [f64; 6] {
     std::array::from_fn(|stretch| {
-        let mut values: Vec<f64> = ticks.iter().map(|t| t[stretch]).collect();
-        values.sort_by(f64::total_cmp);
-        values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
+        let values: Vec<f64> = ticks.iter().map(|t| t[stretch]).collect();
+        median(&values).unwrap_or(f64::NAN)
     })
 }
 
