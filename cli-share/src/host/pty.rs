@@ -1,19 +1,20 @@
 //! The child process in a pseudo-terminal (pty-process: the master is a tokio `AsyncFd`,
 //! so reads and writes are truly async, no blocking threads). Its output is read in big
-//! chunks ([`read_more`]); its input and resizes go through one writer task
-//! ([`PtyInput`]), so a child that does not read its input never blocks the loop that
-//! reads its output.
+//! chunks ([`read_more`]), and a small one without a second read; its input and resizes
+//! go through one writer task ([`PtyInput`]), so a child that does not read its input
+//! never blocks the loop that reads its output.
 
 use std::ffi::OsString;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 
 use anyhow::Context;
-use futures::FutureExt;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use pty_process::{OwnedReadPty, OwnedWritePty, Size};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use pty_process::{OwnedWritePty, Size};
+use tokio::io::unix::AsyncFd;
+use tokio::io::{AsyncWriteExt, Interest};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
@@ -23,27 +24,64 @@ pub struct Spawned {
     pub child: Child,
 }
 
-/// The child's output: the reading half of the PTY's master.
+/// A first read shorter than this took all the child had written: no second read follows.
+/// That read would only find the PTY empty, and an empty PTY's read first waits for the
+/// kernel's worker to finish moving the output in, which it is often still doing (on the
+/// same core): a context switch there and back before the frame could leave.
+const SMALL_READ: usize = 1024;
+
+/// The child's output: the PTY's master, on a descriptor of its own, registered for
+/// reading only (the writer task has pty-process's).
 pub struct PtyOutput {
-    reader: OwnedReadPty,
-    /// The master's descriptor, open as long as `reader` is.
-    fd: RawFd,
+    master: AsyncFd<OwnedFd>,
 }
 
 impl PtyOutput {
     /// Whether output is waiting to be read: a pause in what the host reads is then the
     /// host's, not the child's.
     pub fn pending(&self) -> bool {
-        // SAFETY: `fd` is open while `reader` lives.
-        unread(unsafe { BorrowedFd::borrow_raw(self.fd) })
+        unread(self.master.get_ref().as_fd())
     }
 
     /// [`pending`](Self::pending) for another thread, on a descriptor of its own.
-    pub fn pending_probe(&self) -> std::io::Result<impl Fn() -> bool + Send + 'static> {
-        // SAFETY: `fd` is open while `reader` lives.
-        let fd = unsafe { BorrowedFd::borrow_raw(self.fd) }.try_clone_to_owned()?;
+    pub fn pending_probe(&self) -> io::Result<impl Fn() -> bool + Send + 'static> {
+        let fd = self.master.get_ref().try_clone()?;
         Ok(move || unread(fd.as_fd()))
     }
+
+    /// One read, once the master is readable. A short one (of [`SMALL_READ`]) marks the
+    /// master unreadable: tokio only does so on `EAGAIN`, and the kernel reports the next
+    /// output anyway (or it arrived during the read, and tokio keeps the mark).
+    async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let mut ready = self.master.readable().await?;
+            match ready.try_io(|master| read_fd(master.get_ref().as_fd(), buf)) {
+                Ok(Ok(n)) => {
+                    if n > 0 && n < SMALL_READ {
+                        ready.clear_ready();
+                    }
+                    return Ok(n);
+                }
+                Ok(Err(error)) => return Err(error),
+                Err(_would_block) => continue,
+            }
+        }
+    }
+
+    /// A read that completes at once, or `None`.
+    fn try_read(&self, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        match self
+            .master
+            .try_io(Interest::READABLE, |master| read_fd(master.as_fd(), buf))
+        {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => None,
+            read => Some(read),
+        }
+    }
+}
+
+fn read_fd(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    nix::unistd::read(fd, buf).map_err(io::Error::from)
 }
 
 /// Asks with `poll` rather than `FIONREAD`: the kernel moves the child's output into the
@@ -104,12 +142,17 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
     let child = builder
         .spawn(pts)
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
-    let fd = pty.as_raw_fd();
-    let (reader, writer) = pty.into_split();
+    let master = pty.as_fd().try_clone_to_owned()?;
+    // SAFETY: the `OwnedFd` keeps its descriptor open, and the same, for the `AsyncFd`'s
+    // life.
+    let master = unsafe { AsyncFd::register_with_interest(master, Interest::READABLE) }
+        .map_err(io::Error::from)
+        .context("cannot watch the pseudo-terminal")?;
+    let (_, writer) = pty.into_split();
     let (input, ops) = mpsc::unbounded_channel();
     tokio::spawn(write_in_order(writer, ops));
     Ok(Spawned {
-        reader: PtyOutput { reader, fd },
+        reader: PtyOutput { master },
         input: PtyInput(input),
         child,
     })
@@ -133,12 +176,12 @@ async fn write_in_order(mut writer: OwnedWritePty, mut ops: mpsc::UnboundedRecei
 
 /// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
 /// reads follow while they complete at once (the kernel hands out a PTY's output a few
-/// KiB at a time), so a flood is passed on in big chunks.
-pub async fn read_more(output: &mut PtyOutput, buf: &mut [u8]) -> std::io::Result<usize> {
-    let reader = &mut output.reader;
-    let mut filled = reader.read(buf).await?;
-    while filled > 0 && filled < buf.len() {
-        match reader.read(&mut buf[filled..]).now_or_never() {
+/// KiB at a time), so a flood is passed on in big chunks; a small first read is all
+/// there is (see [`SMALL_READ`]).
+pub async fn read_more(output: &mut PtyOutput, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = output.read(buf).await?;
+    while filled >= SMALL_READ && filled < buf.len() {
+        match output.try_read(&mut buf[filled..]) {
             Some(Ok(n)) if n > 0 => filled += n,
             _ => break,
         }
@@ -160,14 +203,17 @@ mod tests {
 
     use super::*;
 
+    fn sh(script: &str) -> Spawned {
+        spawn(&["sh", "-c", script].map(OsString::from), 80, 24).unwrap()
+    }
+
     #[tokio::test]
     async fn the_probe_sees_output_waiting_until_it_is_read() {
-        let command = ["sh", "-c", "printf waiting"].map(OsString::from);
         let Spawned {
             mut reader,
             mut child,
             ..
-        } = spawn(&command, 80, 24).unwrap();
+        } = sh("printf waiting");
         let probe = reader.pending_probe().unwrap();
         assert!(child.wait().await.unwrap().success());
         // The kernel moves what the child wrote to the master's side in the background.
@@ -182,5 +228,44 @@ mod tests {
         let read = read_more(&mut reader, &mut buf).await.unwrap();
         assert_eq!(&buf[..read], b"waiting");
         assert!(!probe() && !reader.pending(), "all of it was read");
+    }
+
+    /// A small read marks the PTY unreadable: what the child writes next must still wake
+    /// the reader.
+    #[tokio::test]
+    async fn output_after_a_small_read_still_arrives() {
+        let spawned = sh("printf one; read x; printf two; read y; printf three");
+        let (mut reader, input) = (spawned.reader, spawned.input);
+        let mut buf = [0u8; 64];
+        for (expected, then_type) in [("one", true), ("two", true), ("three", false)] {
+            // The terminal echoes what was typed, in a read of its own or with the output.
+            let mut text = String::new();
+            while !text.ends_with(expected) {
+                let read =
+                    tokio::time::timeout(Duration::from_secs(10), read_more(&mut reader, &mut buf))
+                        .await
+                        .unwrap_or_else(|_| panic!("{expected} never came, after {text:?}"))
+                        .unwrap();
+                text.push_str(&String::from_utf8_lossy(&buf[..read]));
+            }
+            if then_type {
+                input.write(b"\r".to_vec());
+            }
+        }
+    }
+
+    /// A large output is still taken in one call, however many reads the kernel needs for
+    /// it (it hands out at most 4 KiB at a time). 8,000 bytes fit in the kernel's buffers
+    /// (about 12 KiB of a PTY's output waits for its reader), so the child can end first.
+    #[tokio::test]
+    async fn a_large_output_comes_in_one_chunk() {
+        let spawned = sh("head -c 8000 /dev/zero | tr '\\0' x");
+        let (mut reader, mut child) = (spawned.reader, spawned.child);
+        let exited = tokio::time::timeout(Duration::from_secs(10), child.wait()).await;
+        assert!(exited.expect("the output fits").unwrap().success());
+        let mut buf = vec![0u8; 64 * 1024];
+        let read = read_more(&mut reader, &mut buf).await.unwrap();
+        assert_eq!(read, 8000);
+        assert!(buf[..read].iter().all(|&b| b == b'x'));
     }
 }
