@@ -9,6 +9,7 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::Instant;
 
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -18,22 +19,28 @@ use tokio::io::{AsyncWriteExt, Interest};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
+use crate::host::pacer::BATCHES;
+
 pub struct Spawned {
     pub reader: PtyOutput,
     pub input: PtyInput,
     pub child: Child,
 }
 
-/// A first read shorter than this took all the child had written: no second read follows.
+/// A first read shorter than this, after a pause in the output (of
+/// [`BATCHES`]`.ended_by_pause`), took all the child had written: no second read follows.
 /// That read would only find the PTY empty, and an empty PTY's read first waits for the
 /// kernel's worker to finish moving the output in, which it is often still doing (on the
-/// same core): a context switch there and back before the frame could leave.
+/// same core): a context switch there and back before the frame could leave. In a flood
+/// the worker moves the output in small pieces too, and there the reads go on.
 const SMALL_READ: usize = 1024;
 
 /// The child's output: the PTY's master, on a descriptor of its own, registered for
 /// reading only (the writer task has pty-process's).
 pub struct PtyOutput {
     master: AsyncFd<OwnedFd>,
+    /// When the last read brought output.
+    last_output: Option<Instant>,
 }
 
 impl PtyOutput {
@@ -49,18 +56,26 @@ impl PtyOutput {
         Ok(move || unread(fd.as_fd()))
     }
 
-    /// One read, once the master is readable. A short one (of [`SMALL_READ`]) marks the
-    /// master unreadable: tokio only does so on `EAGAIN`, and the kernel reports the next
-    /// output anyway (or it arrived during the read, and tokio keeps the mark).
-    async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// One read, once the master is readable, and whether it took all there was: a short
+    /// one after a pause (see [`SMALL_READ`]), which marks the master unreadable. tokio
+    /// only does so on `EAGAIN`; the kernel reports the next output anyway (or it arrived
+    /// during the read, and tokio keeps the mark).
+    async fn read(&mut self, buf: &mut [u8]) -> io::Result<(usize, bool)> {
         loop {
             let mut ready = self.master.readable().await?;
             match ready.try_io(|master| read_fd(master.get_ref().as_fd(), buf)) {
+                Ok(Ok(0)) => return Ok((0, true)),
                 Ok(Ok(n)) => {
-                    if n > 0 && n < SMALL_READ {
+                    let now = Instant::now();
+                    let after_pause = self
+                        .last_output
+                        .is_none_or(|last| now.duration_since(last) >= BATCHES.ended_by_pause);
+                    self.last_output = Some(now);
+                    let all = after_pause && n < SMALL_READ;
+                    if all {
                         ready.clear_ready();
                     }
-                    return Ok(n);
+                    return Ok((n, all));
                 }
                 Ok(Err(error)) => return Err(error),
                 Err(_would_block) => continue,
@@ -152,7 +167,10 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
     let (input, ops) = mpsc::unbounded_channel();
     tokio::spawn(write_in_order(writer, ops));
     Ok(Spawned {
-        reader: PtyOutput { master },
+        reader: PtyOutput {
+            master,
+            last_output: None,
+        },
         input: PtyInput(input),
         child,
     })
@@ -176,11 +194,11 @@ async fn write_in_order(mut writer: OwnedWritePty, mut ops: mpsc::UnboundedRecei
 
 /// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
 /// reads follow while they complete at once (the kernel hands out a PTY's output a few
-/// KiB at a time), so a flood is passed on in big chunks; a small first read is all
-/// there is (see [`SMALL_READ`]).
+/// KiB at a time), so a flood is passed on in big chunks; a small first read after a
+/// pause is all there is (see [`SMALL_READ`]).
 pub async fn read_more(output: &mut PtyOutput, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = output.read(buf).await?;
-    while filled >= SMALL_READ && filled < buf.len() {
+    let (mut filled, all) = output.read(buf).await?;
+    while !all && filled < buf.len() {
         match output.try_read(&mut buf[filled..]) {
             Some(Ok(n)) if n > 0 => filled += n,
             _ => break,
