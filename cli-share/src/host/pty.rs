@@ -27,7 +27,7 @@ pub struct Spawned {
     pub child: Child,
 }
 
-/// A first read shorter than this, after a pause in the output (of
+/// A first read shorter than this, after a pause (no output read for
 /// [`BATCHES`]`.ended_by_pause`), took all the child had written: no second read follows.
 /// That read would only find the PTY empty, and an empty PTY's read first waits for the
 /// kernel's worker to finish moving the output in, which it is often still doing (on the
