@@ -1,21 +1,23 @@
-//! The child process in a pseudo-terminal (pty-process: the master is a tokio `AsyncFd`,
-//! so reads and writes are truly async, no blocking threads). Its output is read in big
+//! The child process in a pseudo-terminal (pty-process opens it; the master is then one
+//! tokio `AsyncFd` of ours, so reads and writes are truly async, no blocking threads, and
+//! a small read can end the read, see [`SMALL_READ`]). Its output is read in big
 //! chunks ([`read_more`]), and a small one without a second read; its input and resizes
 //! go through one writer task ([`PtyInput`]), so a child that does not read its input
 //! never blocks the loop that reads its output.
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use pty_process::{OwnedWritePty, Size};
+use pty_process::Size;
+use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use tokio::io::{AsyncWriteExt, Interest};
 use tokio::process::Child;
 use tokio::sync::mpsc;
 
@@ -35,10 +37,9 @@ pub struct Spawned {
 /// the worker moves the output in small pieces too, and there the reads go on.
 const SMALL_READ: usize = 1024;
 
-/// The child's output: the PTY's master, on a descriptor of its own, registered for
-/// reading only (the writer task has pty-process's).
+/// The child's output: the PTY's master, which the writer task shares.
 pub struct PtyOutput {
-    master: AsyncFd<OwnedFd>,
+    master: Arc<AsyncFd<OwnedFd>>,
     /// When the last read brought output.
     last_output: Option<Instant>,
 }
@@ -157,15 +158,18 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
     let child = builder
         .spawn(pts)
         .with_context(|| format!("cannot run {}", program.to_string_lossy()))?;
-    let master = pty.as_fd().try_clone_to_owned()?;
+    // Out of pty-process's registration, into one of ours for both directions: a second
+    // registration of the same descriptor would hear of every piece of output twice.
+    let master = OwnedFd::from(pty);
     // SAFETY: the `OwnedFd` keeps its descriptor open, and the same, for the `AsyncFd`'s
     // life.
-    let master = unsafe { AsyncFd::register_with_interest(master, Interest::READABLE) }
-        .map_err(io::Error::from)
-        .context("cannot watch the pseudo-terminal")?;
-    let (_, writer) = pty.into_split();
+    let master =
+        unsafe { AsyncFd::register_with_interest(master, Interest::READABLE | Interest::WRITABLE) }
+            .map_err(io::Error::from)
+            .context("cannot watch the pseudo-terminal")?;
+    let master = Arc::new(master);
     let (input, ops) = mpsc::unbounded_channel();
-    tokio::spawn(write_in_order(writer, ops));
+    tokio::spawn(write_in_order(master.clone(), ops));
     Ok(Spawned {
         reader: PtyOutput {
             master,
@@ -176,20 +180,43 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
     })
 }
 
-async fn write_in_order(mut writer: OwnedWritePty, mut ops: mpsc::UnboundedReceiver<PtyOp>) {
+async fn write_in_order(master: Arc<AsyncFd<OwnedFd>>, mut ops: mpsc::UnboundedReceiver<PtyOp>) {
     while let Some(op) = ops.recv().await {
         match op {
             PtyOp::Write(bytes) => {
-                if writer.write_all(&bytes).await.is_err() {
+                if write_all(&master, &bytes).await.is_err() {
                     break;
                 }
             }
             // A failed resize leaves the old size, which the child still copes with.
-            PtyOp::Resize(cols, rows) => {
-                let _ = writer.resize(Size::new(rows, cols));
-            }
+            PtyOp::Resize(cols, rows) => resize(master.get_ref().as_fd(), cols, rows),
         }
     }
+}
+
+async fn write_all(master: &AsyncFd<OwnedFd>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        let mut ready = master.writable().await?;
+        match ready
+            .try_io(|master| nix::unistd::write(master.get_ref(), bytes).map_err(io::Error::from))
+        {
+            Ok(Ok(n)) => bytes = &bytes[n..],
+            Ok(Err(error)) => return Err(error),
+            Err(_would_block) => {}
+        }
+    }
+    Ok(())
+}
+
+fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) {
+    let size = nix::libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: `TIOCSWINSZ` reads a `winsize`, which `size` is, from a live descriptor.
+    unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TIOCSWINSZ, &size) };
 }
 
 /// Reads what the PTY has, up to the buffer's size: a first read waits for output, more
