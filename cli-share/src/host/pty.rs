@@ -15,7 +15,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-use pty_process::Size;
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use tokio::process::Child;
@@ -148,8 +147,7 @@ pub fn command_or_shell(command: Vec<OsString>) -> Vec<OsString> {
 pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawned> {
     let (program, args) = command.split_first().context("no command to run")?;
     let (pty, pts) = pty_process::open().context("cannot open a pseudo-terminal")?;
-    pty.resize(Size::new(rows, cols))
-        .context("cannot size the pseudo-terminal")?;
+    resize(pty.as_fd(), cols, rows).context("cannot size the pseudo-terminal")?;
     let mut builder = pty_process::Command::new(program).args(args);
     if std::env::var_os("TERM").is_none_or(|term| term.is_empty() || term == "dumb") {
         // The child's output is interpreted by an xterm-compatible emulator.
@@ -189,26 +187,29 @@ async fn write_in_order(master: Arc<AsyncFd<OwnedFd>>, mut ops: mpsc::UnboundedR
                 }
             }
             // A failed resize leaves the old size, which the child still copes with.
-            PtyOp::Resize(cols, rows) => resize(master.get_ref().as_fd(), cols, rows),
+            PtyOp::Resize(cols, rows) => {
+                let _ = resize(master.get_ref().as_fd(), cols, rows);
+            }
         }
     }
 }
 
 async fn write_all(master: &AsyncFd<OwnedFd>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
-        let mut ready = master.writable().await?;
-        match ready
-            .try_io(|master| nix::unistd::write(master.get_ref(), bytes).map_err(io::Error::from))
-        {
-            Ok(Ok(n)) => bytes = &bytes[n..],
-            Ok(Err(error)) => return Err(error),
-            Err(_would_block) => {}
+        let written = master
+            .async_io(Interest::WRITABLE, |master| {
+                nix::unistd::write(master, bytes).map_err(io::Error::from)
+            })
+            .await?;
+        if written == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
         }
+        bytes = &bytes[written..];
     }
     Ok(())
 }
 
-fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) {
+fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) -> io::Result<()> {
     let size = nix::libc::winsize {
         ws_row: rows,
         ws_col: cols,
@@ -216,7 +217,10 @@ fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) {
         ws_ypixel: 0,
     };
     // SAFETY: `TIOCSWINSZ` reads a `winsize`, which `size` is, from a live descriptor.
-    unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TIOCSWINSZ, &size) };
+    if unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TIOCSWINSZ, &size) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 /// Reads what the PTY has, up to the buffer's size: a first read waits for output, more

@@ -14,9 +14,10 @@
 //! flood's last frame waits for a screen of lines, not thousands. Feeders wake the thread
 //! only when a batch is due sooner than it would wake. So a text flood costs the emulator
 //! about a screen and a history of lines per batch, not every byte, and it leaves the CPU
-//! to the child and the local terminal. The host reads the emulator's state through a lock when it takes
-//! a snapshot, and hears of every change the thread makes through a watch channel, which
-//! also says when a flood has ended: the output paused and all of it is parsed.
+//! to the child and the local terminal. The host reads the emulator's state through a
+//! lock when it takes a snapshot, and hears of every change the thread makes through a
+//! watch channel, which also says when a flood has ended: the output paused and all of it
+//! is parsed.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
