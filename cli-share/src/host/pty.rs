@@ -1,9 +1,9 @@
 //! The child process in a pseudo-terminal (pty-process opens it; the master is then one
-//! tokio `AsyncFd` of ours, so reads and writes are truly async, no blocking threads, and
-//! a small read can end the read, see [`SMALL_READ`]). Its output is read in big
-//! chunks ([`read_more`]), and a small one without a second read; its input and resizes
-//! go through one writer task ([`PtyInput`]), so a child that does not read its input
-//! never blocks the loop that reads its output.
+//! tokio `AsyncFd` of ours, so reads and writes are truly async, no blocking threads).
+//! Its output is read in big chunks ([`read_more`]), a small one after a pause without a
+//! second read (see [`SMALL_READ`]); its input and resizes go through one writer task
+//! ([`PtyInput`]), so a child that does not read its input never blocks the loop that
+//! reads its output.
 
 use std::ffi::OsString;
 use std::io;
@@ -209,6 +209,8 @@ async fn write_all(master: &AsyncFd<OwnedFd>, mut bytes: &[u8]) -> io::Result<()
     Ok(())
 }
 
+nix::ioctl_write_ptr_bad!(set_window_size, nix::libc::TIOCSWINSZ, nix::libc::winsize);
+
 fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) -> io::Result<()> {
     let size = nix::libc::winsize {
         ws_row: rows,
@@ -216,10 +218,8 @@ fn resize(master: BorrowedFd<'_>, cols: u16, rows: u16) -> io::Result<()> {
         ws_xpixel: 0,
         ws_ypixel: 0,
     };
-    // SAFETY: `TIOCSWINSZ` reads a `winsize`, which `size` is, from a live descriptor.
-    if unsafe { nix::libc::ioctl(master.as_raw_fd(), nix::libc::TIOCSWINSZ, &size) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // SAFETY: TIOCSWINSZ reads one `winsize` from the struct we pass.
+    unsafe { set_window_size(master.as_raw_fd(), &size) }?;
     Ok(())
 }
 
