@@ -27,6 +27,7 @@ mod notices;
 mod peer;
 pub mod queue;
 mod quic;
+mod quic_runtime;
 mod reorder;
 pub mod retention;
 mod secret_file;
