@@ -27,7 +27,6 @@ mod notices;
 mod peer;
 pub mod queue;
 mod quic;
-mod quic_runtime;
 mod reorder;
 pub mod retention;
 mod secret_file;

@@ -20,7 +20,6 @@ use crate::host::{MAX_HELLO_BYTES, Origin};
 use crate::link::{LinkRx, LinkTx};
 use crate::metrics::add;
 use crate::peer::Peer;
-use crate::quic_runtime::FoldedYields;
 use crate::shared::Shared;
 use crate::tickets::{ConnectionTickets, Tickets};
 use crate::viewer::MAX_VIEWER_MESSAGE;
@@ -148,19 +147,12 @@ pub(crate) fn bind(
         .max_incoming(MAX_INCOMING)
         .incoming_buffer_size(INCOMING_BUFFER)
         .incoming_buffer_size_total(INCOMING_BUFFER_TOTAL);
-    let bind_error = |source| RelayError::Bind {
-        what: "QUIC",
-        addr,
-        source,
-    };
-    let socket = std::net::UdpSocket::bind(addr).map_err(bind_error)?;
-    let quinn = quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
-        Some(server.clone()),
-        socket,
-        Arc::new(FoldedYields),
-    )
-    .map_err(bind_error)?;
+    let quinn =
+        quinn::Endpoint::server(server.clone(), addr).map_err(|source| RelayError::Bind {
+            what: "QUIC",
+            addr,
+            source,
+        })?;
     Ok(Endpoint {
         quinn,
         tls,
