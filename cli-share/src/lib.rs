@@ -26,6 +26,7 @@ pub use cli::Invocation;
 use cli::{Action, Given};
 use config::ConfigFile;
 pub use sync::{Emulator, Mirror, Scanner, ScreenEncoder};
+pub use term::printable::one_line;
 
 /// A config file or setting that cannot apply: nothing was started (as for a usage error).
 const EXIT_CONFIG: i32 = 2;

@@ -35,7 +35,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
-            eprintln!("share: {error:#}");
+            // The error may quote the relay (a refusal, a close reason).
+            eprintln!("share: {}", cli_share::one_line(&format!("{error:#}")));
             ExitCode::FAILURE
         }
     }

@@ -166,8 +166,9 @@ pub struct ViewerCount {
 }
 
 impl ViewerCount {
+    /// Both counts: they come from the relay, so their sum saturates rather than overflow.
     pub fn total(&self) -> u32 {
-        self.read + self.collab
+        self.read.saturating_add(self.collab)
     }
 }
 
@@ -244,4 +245,18 @@ pub mod close {
     /// A limit of the relay was reached (connections, sessions, viewers or handshakes, in
     /// all or from this address): retry later, with backoff. The reason names the limit.
     pub const BUSY: u16 = 4005;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relays_viewer_count_cannot_overflow_its_total() {
+        let count = ViewerCount {
+            read: u32::MAX,
+            collab: 1,
+        };
+        assert_eq!(count.total(), u32::MAX);
+    }
 }

@@ -58,6 +58,13 @@ pub struct Line {
     pub wrapped: bool,
 }
 
+/// Whether `c` covers a cell of its own: not a character of no width (a combining mark or
+/// the like), which the host's emulator stores with the cell before it. Every viewer lays
+/// out rows by this rule, as [`Line::cells`] counts them.
+pub fn takes_a_cell(c: char) -> bool {
+    c.width() != Some(0)
+}
+
 impl Line {
     /// A row of plain text in the default style.
     pub fn plain(text: &str) -> Line {
@@ -86,7 +93,7 @@ impl Line {
                 } else {
                     1
                 };
-                let chars = run.text.chars().filter(|&c| c.width() != Some(0)).count();
+                let chars = run.text.chars().filter(|&c| takes_a_cell(c)).count();
                 chars * width
             })
             .sum()

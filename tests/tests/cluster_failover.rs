@@ -127,7 +127,7 @@ async fn a_killed_node_loses_no_session() {
     // Sealed as `share` seals them: the relay forwards what it cannot read.
     let mut keys = ShareKeys::generate(false);
     let mut sealer = keys.session(&session_id).expect("a sealer for the session");
-    let links = keys.links(&relay_links);
+    let links = keys.links(&relay_links).expect("share links");
     send(&mut sharing, showing(&mut sealer, 0, "before")).await;
 
     // A viewer on C, over WebTransport, with A's link pointed at C.

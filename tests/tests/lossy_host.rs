@@ -137,7 +137,7 @@ async fn a_host_that_changes_address_keeps_its_session() {
     let mut sealer = keys
         .session(&conn.welcome.session_id)
         .expect("a new session");
-    let link = keys.links(&conn.welcome.links).read;
+    let link = keys.links(&conn.welcome.links).expect("share links").read;
     let mut viewer = net.viewer(&net.a, &link, ViewerTransport::WebSocket);
     viewer
         .until("welcome", |m| matches!(m, RelayToViewer::Welcome(_)))

@@ -71,6 +71,15 @@ pub enum NetError {
     EarlyDataRejected,
     #[error("timed out: {0}")]
     Timeout(&'static str),
+    /// A resume welcomed into another session than the share's. An honest relay resumes
+    /// the session the host token names or refuses; one that moves the host between
+    /// sessions could replay collaborators' input (the host's replay check is per session).
+    #[error(
+        "the relay resumed this share in another session: refused, as a relay doing so \
+         could type a collaborator's earlier input again; share again (through another \
+         relay if it happens again)"
+    )]
+    SessionMoved,
 }
 
 impl NetError {

@@ -38,8 +38,13 @@ struct Answer {
     reason: Option<String>,
 }
 
-fn unix(seconds: Option<u64>) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(seconds.unwrap_or(0))
+/// The last second an HTTP date can name (9999-12-31T23:59:59Z): `share watch` prints the
+/// time in that form, and a later one from the relay is no answer.
+const LAST_DATE: u64 = 253_402_300_799;
+
+fn unix(seconds: Option<u64>) -> Option<SystemTime> {
+    let seconds = seconds.unwrap_or(0);
+    (seconds <= LAST_DATE).then(|| UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 /// Asks the relay about `link`. A relay without the endpoint (an older one) or an answer
@@ -62,11 +67,11 @@ pub async fn link_status(relay: &RelayInfo, link: &ShareUrl) -> Result<LinkStatu
         (200, "live") => LinkStatus::Live,
         (403, "invalid") => LinkStatus::Invalid,
         (403, "expired") => LinkStatus::Expired {
-            at: unix(answer.expired_at),
+            at: unix(answer.expired_at).ok_or_else(unusable)?,
         },
         (404, "not_found") => LinkStatus::NotFound,
         (410, "ended") => LinkStatus::Ended {
-            at: unix(answer.ended_at),
+            at: unix(answer.ended_at).ok_or_else(unusable)?,
             reason: match answer.reason.as_deref() {
                 Some("host_lost") => EndReason::HostLost,
                 _ => EndReason::HostEnded,
@@ -75,4 +80,20 @@ pub async fn link_status(relay: &RelayInfo, link: &ShareUrl) -> Result<LinkStatu
         _ => return Err(unusable()),
     };
     Ok(status)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_past_the_last_printable_one_are_no_answer() {
+        let last = unix(Some(LAST_DATE)).unwrap();
+        assert_eq!(
+            httpdate::fmt_http_date(last),
+            "Fri, 31 Dec 9999 23:59:59 GMT"
+        );
+        assert_eq!(unix(Some(LAST_DATE + 1)), None);
+        assert_eq!(unix(Some(u64::MAX)), None);
+    }
 }

@@ -2,6 +2,8 @@
 //! then every node the relay's `/api/info` lists, in order. When the node in use stops
 //! answering, the client moves on to the next (each is discovered, and checked against
 //! the user's policy, like any relay). A relay alone lists none, and nothing changes.
+//! A cluster first reached over HTTPS is followed over HTTPS only: whether the share is
+//! secure is told the user from the URL they gave, so a listing may not downgrade it.
 
 use url::Url;
 
@@ -26,12 +28,16 @@ impl Nodes {
         &self.urls[self.at]
     }
 
-    /// Remembers the nodes `relay` lists.
+    /// Remembers the nodes `relay` lists, but plain-HTTP ones after an HTTPS first URL.
     pub fn learn(&mut self, relay: &RelayInfo) {
+        let secure = self.urls[0].scheme() == "https";
         for node in &relay.info.nodes {
-            if let Ok(url) = Url::parse(&node.url)
-                && !self.urls.contains(&url)
-            {
+            let Ok(url) = Url::parse(&node.url) else {
+                continue;
+            };
+            if secure && url.scheme() != "https" {
+                tracing::warn!(node = %url, "a node of the cluster not over HTTPS: not followed");
+            } else if !self.urls.contains(&url) {
                 self.urls.push(url);
             }
         }
@@ -97,5 +103,21 @@ mod tests {
         assert_eq!(nodes.current().as_str(), "https://c.example/");
         nodes.advance();
         assert_eq!(nodes.current().as_str(), "https://a.example/");
+    }
+
+    #[test]
+    fn an_https_cluster_is_never_followed_to_plain_http() {
+        let mut nodes = Nodes::new(Url::parse("https://a.example").unwrap());
+        nodes.learn(&listing(&["https://a.example", "http://b.example"]));
+        assert!(!nodes.has_others(), "the plain-HTTP node is left out");
+        let mut plain = Nodes::new(Url::parse("http://127.0.0.1:8080").unwrap());
+        plain.learn(&listing(&[
+            "http://127.0.0.1:8080",
+            "http://127.0.0.1:8081",
+        ]));
+        assert!(
+            plain.has_others(),
+            "a plain-HTTP first URL was warned about already"
+        );
     }
 }

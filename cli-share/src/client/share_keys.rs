@@ -7,6 +7,8 @@
 use protocol::Links;
 use protocol::e2e::{E2eError, FrameSealer, InputOpener, ShareSecrets};
 
+use crate::client::{NetError, ShareUrl};
+
 pub struct ShareKeys {
     secrets: ShareSecrets,
     /// The session the relay named, once it did.
@@ -55,15 +57,32 @@ impl ShareKeys {
     }
 
     /// The relay's links with the secrets in their fragments: the read secret in both, the
-    /// write secret in the collab link only; no collab link without a write secret.
-    pub fn links(&self, relay: &Links) -> Links {
-        Links {
+    /// write secret in the collab link only; no collab link without a write secret. An
+    /// error when a link is not a share link of the session the relay named (see
+    /// [`ShareUrl::check_handed_out`]): nothing from it may be shown.
+    pub fn links(&self, relay: &Links) -> Result<Links, NetError> {
+        let links = Links {
             read: self.secrets.read_link(&relay.read),
             collab: relay
                 .collab
                 .as_deref()
                 .and_then(|collab| self.secrets.collab_link(collab)),
+        };
+        let session_id = self.session_id.as_deref().unwrap_or_default();
+        let kinds = [
+            ("read-only", Some(&links.read)),
+            ("collab", links.collab.as_ref()),
+        ];
+        for (kind, link) in kinds {
+            if let Some(link) = link {
+                ShareUrl::check_handed_out(link, session_id).map_err(|why| {
+                    NetError::Protocol(format!(
+                        "the relay handed out a {kind} link that cannot be shown: {why}"
+                    ))
+                })?;
+            }
         }
+        Ok(links)
     }
 
     /// The keystrokes a collaborator sealed in `sealed`, or why they are refused; a refusal
@@ -110,13 +129,13 @@ mod tests {
     fn a_read_only_share_refuses_all_input_until_collab_is_asked_for() {
         let mut keys = ShareKeys::generate(false);
         assert!(keys.session(SESSION).is_some());
-        let links = keys.links(&relay_links());
+        let links = keys.links(&relay_links()).unwrap();
         assert!(keys_of(&links.read).write.is_none());
         assert!(links.collab.is_none(), "no collab link without a write key");
         assert!(keys.open(b"ls\r").is_err());
 
         keys.enable_collab();
-        let links = keys.links(&relay_links());
+        let links = keys.links(&relay_links()).unwrap();
         let write = keys_of(links.collab.as_deref().unwrap()).write.unwrap();
         let mut collaborator = InputSealer::new(&write, SESSION);
         assert_eq!(keys.open(&collaborator.seal(b"ls\r")).unwrap(), b"ls\r");
@@ -127,7 +146,7 @@ mod tests {
     fn input_sealed_without_the_write_key_or_replayed_is_refused_and_counted() {
         let mut keys = ShareKeys::generate(true);
         keys.session(SESSION);
-        let links = keys.links(&relay_links());
+        let links = keys.links(&relay_links()).unwrap();
         let read = keys_of(&links.read).read;
         let mut forger = InputSealer::new(&read, SESSION);
         assert_eq!(
@@ -141,6 +160,20 @@ mod tests {
         assert!(keys.open(&typed).is_err(), "a replay");
         assert!(keys.open(b"plain").is_err());
         assert_eq!(keys.refused(), 3);
+    }
+
+    #[test]
+    fn links_of_another_session_are_refused_without_showing_them() {
+        let mut keys = ShareKeys::generate(true);
+        keys.session("another");
+        let refused = keys.links(&relay_links()).unwrap_err().to_string();
+        assert!(refused.contains("read-only link"), "{refused}");
+        assert!(!refused.contains("http://r/"), "{refused}");
+        keys.session(SESSION);
+        let mut relay = relay_links();
+        relay.collab = Some(format!("http://r/s/{SESSION}#d.e.f\x1b]0;x\x07"));
+        let refused = keys.links(&relay).unwrap_err().to_string();
+        assert!(refused.contains("collab link"), "{refused}");
     }
 
     #[test]

@@ -54,6 +54,25 @@ impl ShareUrl {
         })
     }
 
+    /// Checks a link the relay handed out for session `session_id` (its keys appended)
+    /// before the host shows it: an `http(s)` share link of that session, with no control
+    /// character or blank in it. A hostile relay could otherwise put escape sequences on
+    /// the user's terminal, or hand out a link to another session or another place. The
+    /// error names neither the link nor its keys.
+    pub fn check_handed_out(link: &str, session_id: &str) -> Result<(), String> {
+        if link.chars().any(|c| c.is_control() || c.is_whitespace()) {
+            return Err("it holds control characters or blanks".into());
+        }
+        let parsed = ShareUrl::parse(link).map_err(|_| "it is not a share link".to_owned())?;
+        if !matches!(parsed.base.scheme(), "https" | "http") {
+            return Err("it is not an http(s) link".into());
+        }
+        if parsed.session_id != session_id {
+            return Err("it opens another session".into());
+        }
+        Ok(())
+    }
+
     /// The same base with `path` (absolute, e.g. `/api/info`) appended.
     pub(crate) fn endpoint(base: &Url, path: &str) -> Result<Url, NetError> {
         let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
@@ -86,6 +105,49 @@ mod tests {
         assert!(ShareUrl::parse(&secrets.read_link("http://h/x/id#t.u.v")).is_err());
         let shown = format!("{link:?}");
         assert!(!shown.contains("x.y.z") && !shown.contains(&collab[collab.len() - 20..]));
+    }
+
+    #[test]
+    fn only_share_links_of_the_session_are_handed_out() {
+        let keyed = |relay_link: &str| ShareSecrets::generate(false).read_link(relay_link);
+        let good = keyed("https://relay.example/s/abc#x.y.z");
+        assert_eq!(ShareUrl::check_handed_out(&good, "abc"), Ok(()));
+        for (link, session, why) in [
+            (
+                keyed("\x1b]52;c;aGk=\x07https://relay.example/s/abc#x.y.z"),
+                "abc",
+                "control",
+            ),
+            (
+                keyed("https://relay.example/s/abc#x.y.z\u{9b}2J"),
+                "abc",
+                "control",
+            ),
+            (
+                keyed("https://relay.example/s/abc#x.y.z evil"),
+                "abc",
+                "blanks",
+            ),
+            (
+                keyed("https://relay.example/s/other#x.y.z"),
+                "abc",
+                "another session",
+            ),
+            (
+                keyed("javascript:alert(1)//s/abc#x.y.z"),
+                "abc",
+                "not a share link",
+            ),
+            (keyed("ftp://relay.example/s/abc#x.y.z"), "abc", "http(s)"),
+            (
+                "https://relay.example/s/abc#x.y.z".to_owned(),
+                "abc",
+                "not a share link",
+            ),
+        ] {
+            let refused = ShareUrl::check_handed_out(&link, session).unwrap_err();
+            assert!(refused.contains(why), "{refused}");
+        }
     }
 
     #[test]

@@ -53,6 +53,8 @@ pub(crate) async fn supervise(
     let mut backoff = BACKOFF_START;
     let mut lost_at: Option<Instant> = None;
     let mut last_failure = None;
+    // The session of the first welcome: the share's, for as long as it lasts.
+    let mut session = None;
     loop {
         // With other nodes to go to, a silent node is not waited for long.
         let welcome_within = match connector.has_other_nodes() {
@@ -74,7 +76,7 @@ pub(crate) async fn supervise(
                     waiting,
                     welcome_within,
                 };
-                serve(link, &mut hello, &mut from_host, events).await
+                serve(link, &mut hello, &mut session, &mut from_host, events).await
             }
             Err(error) => LinkEnd::Failed(error),
         };
@@ -92,6 +94,7 @@ pub(crate) async fn supervise(
                     .await;
             }
             LinkEnd::Failed(NetError::Refused(refusal)) => return Err(refusal.message),
+            LinkEnd::Failed(error @ NetError::SessionMoved) => return Err(error.to_string()),
             // The handshake went through: the next link resumes in 1-RTT, at once.
             LinkEnd::Failed(NetError::EarlyDataRejected) => backoff = Duration::ZERO,
             // Nothing to resume: the first link must work.
@@ -132,10 +135,12 @@ struct Link {
 /// Says hello on an opened link and carries messages both ways until it ends. Frames
 /// follow the hello at once, without waiting a round trip for the welcome: after an
 /// outage the keyframe reaches viewers that much sooner (a refused hello takes them down
-/// with it). The welcome gives `hello` the host token that resumes the session.
+/// with it). The welcome gives `hello` the host token that resumes the session, and names
+/// the `session`, which no later welcome may change.
 async fn serve(
     link: Link,
     hello: &mut HostHello,
+    session: &mut Option<String>,
     from_host: &mut FromHost,
     events: &mpsc::Sender<ShareEvent>,
 ) -> LinkEnd {
@@ -157,6 +162,12 @@ async fn serve(
             Err(_) => return LinkEnd::Failed(NetError::Timeout("the relay's welcome")),
         },
     };
+    match session {
+        Some(first) if *first != welcome.session_id => {
+            return LinkEnd::Failed(NetError::SessionMoved);
+        }
+        _ => *session = Some(welcome.session_id.clone()),
+    }
     // Resumes present the host token alone: the host key goes on the first hello only.
     hello.resume = Some(welcome.host_token);
     hello.host_key = None;

@@ -4,6 +4,7 @@
 //! the user's next key.
 
 use crate::sync::emulator_thread::EmulatorThread;
+use crate::term::printable::one_line;
 use crate::term::qr;
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::LocalOut;
@@ -50,17 +51,19 @@ impl Console {
         }
     }
 
-    /// A message for the local user only.
+    /// A message for the local user only: lines apart at `\r\n`. What it quotes from the
+    /// relay (links, refusals, close reasons) is printed without control sequences.
     pub async fn notice(&mut self, text: &str) {
+        let lines: Vec<String> = text.split("\r\n").map(one_line).collect();
         if self.interactive {
-            let body = text.replace("\r\n", "\r\n\x1b[7m share \x1b[0m ");
+            let body = lines.join("\r\n\x1b[7m share \x1b[0m ");
             // Consecutive notices stack without blank lines between them.
             let lead = if self.repaint_pending { "" } else { "\r\n" };
             let message = format!("{lead}\x1b[0m\x1b[7m share \x1b[0m {body}\r\n");
             self.out.write(message.into_bytes()).await;
             self.repaint_pending = true;
         } else {
-            for line in text.split("\r\n") {
+            for line in lines {
                 eprintln!("share: {line}");
             }
         }

@@ -30,12 +30,13 @@ use protocol::limits::{MAX_COLS, MAX_ROWS};
 use protocol::{HostHello, Links, Mode, ViewerCount};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until, timeout};
 use url::Url;
 
 use crate::cli::{HostArgs, HostTransportChoice};
 use crate::client::{
-    HostOptions, HostTransport, RelayPolicy, ShareEvent, ShareKeys, Sharing, Target,
+    HostOptions, HostTransport, NetError, RelayPolicy, ShareEvent, ShareKeys, Sharing, Target,
 };
 use crate::sync::emulator::Holding;
 use crate::sync::emulator_thread::{EmulatorThread, Fed};
@@ -134,6 +135,8 @@ struct Host {
     keys: Option<ShareKeys>,
     viewers: ViewerCount,
     warned_scrollback: bool,
+    /// The last share stopped, still saying goodbye to the relay (see [`Host::let_go`]).
+    leaving: Option<JoinHandle<()>>,
 }
 
 impl Host {
@@ -166,6 +169,7 @@ impl Host {
             keys: None,
             viewers: ViewerCount::default(),
             warned_scrollback: false,
+            leaving: None,
         }
     }
 
@@ -183,7 +187,9 @@ impl Host {
                     ..
                 }) => {
                     self.viewers = viewers;
-                    let links = self.welcomed(&session_id, &links);
+                    let links = self
+                        .welcomed(&session_id, &links)
+                        .map_err(|error| anyhow::anyhow!("cannot share: {error}"))?;
                     if transport == HostTransport::WebSocket {
                         eprintln!("share: {NO_UDP}");
                     }
@@ -228,16 +234,38 @@ impl Host {
 
     /// The relay welcomed the share into `session_id`: frames are sealed for it from now on
     /// (a resumed session keeps its sealer, and its frames never stopped). Returns the
-    /// relay's `links` with the share's keys in them.
-    fn welcomed(&mut self, session_id: &str, links: &Links) -> Links {
-        let Some(keys) = &mut self.keys else {
-            return links.clone();
-        };
+    /// relay's `links` with the share's keys in them, or why they cannot be shown.
+    fn welcomed(&mut self, session_id: &str, links: &Links) -> Result<Links, NetError> {
+        let keys = self.keys.as_mut().ok_or_else(no_share)?;
         if let Some(sealer) = keys.session(session_id) {
             self.encoder.seal_with(sealer);
             self.pacer.resend();
         }
         keys.links(links)
+    }
+
+    /// The relay sent what no honest relay does (links that are not the session's): the
+    /// share stops, and the user is told why.
+    async fn distrust(&mut self, error: NetError) {
+        if let Some(sharing) = self.sharing.take() {
+            self.let_go(sharing, "the relay handed out bad links");
+        }
+        self.unshared();
+        self.viewers = ViewerCount::default();
+        self.notice(&format!("sharing ended: {error}")).await;
+    }
+
+    /// Stops `sharing` in the background: its goodbye waits for the relay to close the
+    /// link (up to [`FAREWELL`]), which must not hold up the local terminal. Leaving
+    /// waits for it, so that viewers still hear that the host stopped.
+    fn let_go(&mut self, sharing: Sharing, reason: &'static str) {
+        let before = self.leaving.take();
+        self.leaving = Some(tokio::spawn(async move {
+            if let Some(before) = before {
+                let _ = before.await;
+            }
+            sharing.stop(reason, FAREWELL).await;
+        }));
     }
 
     /// The share is over: its keys go, and no frame is made until the next one's welcome.
@@ -399,7 +427,7 @@ impl Host {
                 let recorded = self.recording.stop(Some(Scope::Share));
                 match self.sharing.take() {
                     Some(sharing) => {
-                        sharing.stop("the host stopped sharing", FAREWELL).await;
+                        self.let_go(sharing, "the host stopped sharing");
                         self.unshared();
                         self.viewers = ViewerCount::default();
                         self.notice("sharing stopped").await;
@@ -444,7 +472,10 @@ impl Host {
                 transport,
             } => {
                 self.viewers = viewers;
-                let links = self.welcomed(&session_id, &links);
+                let links = match self.welcomed(&session_id, &links) {
+                    Ok(links) => links,
+                    Err(error) => return self.distrust(error).await,
+                };
                 if transport == HostTransport::WebSocket {
                     self.notice(NO_UDP).await;
                 }
@@ -455,11 +486,11 @@ impl Host {
                 }
             }
             ShareEvent::Links(links) => {
-                let links = self
-                    .keys
-                    .as_ref()
-                    .map_or(links.clone(), |k| k.links(&links));
-                self.show_links(&links).await;
+                let keys = self.keys.as_ref().ok_or_else(no_share);
+                match keys.and_then(|keys| keys.links(&links)) {
+                    Ok(links) => self.show_links(&links).await,
+                    Err(error) => self.distrust(error).await,
+                }
             }
             ShareEvent::Joined { mode, viewers } => {
                 self.viewers = viewers;
@@ -635,8 +666,16 @@ impl Host {
             let left = deadline.saturating_duration_since(Instant::now());
             sharing.stop("the host exited", left).await;
         }
+        if let Some(leaving) = self.leaving.take() {
+            let _ = tokio::time::timeout_at(deadline, leaving).await;
+        }
         self.relay.shutdown().await;
     }
+}
+
+/// Links or a welcome with no share under way: only a relay out of step sends them.
+fn no_share() -> NetError {
+    NetError::Protocol("the relay sent links for no share under way".into())
 }
 
 async fn timeout_at<T>(deadline: Instant, future: impl Future<Output = Option<T>>) -> Option<T> {
@@ -672,6 +711,8 @@ async fn next_event(sharing: &mut Option<Sharing>) -> Option<ShareEvent> {
 
 #[cfg(test)]
 mod tests {
+    mod hostile;
+
     use std::io::Write;
     use std::path::PathBuf;
 
@@ -769,21 +810,26 @@ mod tests {
         (terminal, keys, tokio::spawn(code))
     }
 
-    /// A host as [`host`] makes, recording the whole session into `record` if given; the
-    /// host is handed back when its session is over.
-    fn recorded_host(
-        collab: bool,
-        record: Option<PathBuf>,
-    ) -> (
+    /// The user's terminal, their keys, and the host's session: its exit code and the host.
+    type SpawnedHost = (
         Terminal,
         mpsc::Sender<Vec<u8>>,
         tokio::task::JoinHandle<(i32, Host)>,
-    ) {
+    );
+
+    /// A host as [`host`] makes, recording the whole session into `record` if given; the
+    /// host is handed back when its session is over.
+    fn recorded_host(collab: bool, record: Option<PathBuf>) -> SpawnedHost {
         let args = HostArgs {
             collab,
             command: vec!["sh".into()],
             ..HostArgs::default()
         };
+        spawn_host(args, record)
+    }
+
+    /// A host of `args` on a terminal of the test's, recording into `record` if given.
+    fn spawn_host(args: HostArgs, record: Option<PathBuf>) -> SpawnedHost {
         let (terminal, console) = Terminal::new();
         let mut host = Host::new(&args, RelayPolicy::default(), console, (80, 24));
         let (keys, typed) = mpsc::channel(16);

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use protocol::screen::attrs;
+use protocol::screen::{attrs, takes_a_cell};
 use protocol::{Color, Line, Screen, Style};
 
 /// Size of the terminal drawn on.
@@ -65,7 +65,7 @@ fn draw_line(out: &mut String, row: usize, line: &Line, max_cols: u16) {
         };
         for c in run.text.chars() {
             // Combining marks ride on the previous cell.
-            let cell_width = if is_combining(c) { 0 } else { width };
+            let cell_width = if takes_a_cell(c) { width } else { 0 };
             if cells + cell_width > max {
                 break;
             }
@@ -78,10 +78,6 @@ fn draw_line(out: &mut String, row: usize, line: &Line, max_cols: u16) {
     if cells < max {
         out.push_str("\x1b[K");
     }
-}
-
-fn is_combining(c: char) -> bool {
-    matches!(c, '\u{300}'..='\u{36f}' | '\u{200d}' | '\u{fe0f}' | '\u{20d0}'..='\u{20ff}')
 }
 
 /// The SGR sequence that sets `style` from scratch.
@@ -149,6 +145,19 @@ mod tests {
         let redrawn = copy.snapshot();
         assert_eq!(redrawn.lines, screen.lines);
         assert_eq!(redrawn.cursor, screen.cursor);
+    }
+
+    #[test]
+    fn zero_width_marks_outside_the_short_list_do_not_clip_a_row_that_fits() {
+        // 40 cells as the host counts them (unicode-width): each Arabic shadda, Hebrew
+        // point or Devanagari sign rides on the letter before it.
+        let text = "a\u{651}".repeat(40);
+        let line = Line::plain(&text);
+        assert_eq!(line.cells(), 40);
+        let mut screen = Screen::new(40, 1);
+        screen.lines[0] = line;
+        let out = String::from_utf8(full(&screen, Viewport { cols: 40, rows: 1 })).unwrap();
+        assert_eq!(out.matches('a').count(), 40, "{out:?}");
     }
 
     #[test]

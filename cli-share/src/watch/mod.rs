@@ -26,7 +26,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::time::{Instant, sleep, sleep_until};
 
 mod escapes;
-mod plain;
 
 use crate::cli::{TransportChoice, WatchArgs};
 use crate::client::{
@@ -35,11 +34,11 @@ use crate::client::{
 };
 use crate::sync::mirror::Mirror;
 use crate::term;
+use crate::term::printable::{one_line, printable};
 use crate::term::render::{self, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
 use escapes::unescape;
-use plain::printable;
 
 /// After the first keyframe, how long without news means `--dump` has caught up.
 const SETTLE: Duration = Duration::from_millis(200);
@@ -477,8 +476,10 @@ fn altered(error: &E2eError) -> i32 {
     }
 }
 
+/// Says why the watch stops. `why` often carries the relay's words (a close reason, its
+/// `/api/info` answer), which are printed without their control sequences.
 fn fail(code: i32, why: &str) -> i32 {
-    eprintln!("share watch: {why}");
+    eprintln!("share watch: {}", one_line(why));
     code
 }
 

@@ -252,7 +252,7 @@ impl Net {
                     session_id, links, ..
                 })) => {
                     let sealer = keys.session(&session_id).context("a new session")?;
-                    break (keys.links(&links).read, sealer);
+                    break (keys.links(&links)?.read, sealer);
                 }
                 Ok(Some(ShareEvent::Stopped(why))) => anyhow::bail!("host refused: {why}"),
                 Ok(Some(_)) => {}

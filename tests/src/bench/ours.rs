@@ -86,7 +86,7 @@ impl OurHost {
 
     /// The read-only link, with its key.
     pub fn read_link(&self) -> anyhow::Result<ShareUrl> {
-        Ok(ShareUrl::parse(&self.keys.links(&self.links).read)?)
+        Ok(ShareUrl::parse(&self.keys.links(&self.links)?.read)?)
     }
 }
 

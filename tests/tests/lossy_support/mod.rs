@@ -257,14 +257,14 @@ impl Host {
                 _ => None,
             })
             .await;
-        if resumed {
-            self.resumes += 1;
-        } else {
-            self.link = self.keys.links(&links).read;
-        }
         // As `share` does: frames sealed for the session, a new link starts from a keyframe.
         if let Some(sealer) = self.keys.session(&session_id) {
             self.encoder.seal_with(sealer);
+        }
+        if resumed {
+            self.resumes += 1;
+        } else {
+            self.link = self.keys.links(&links).expect("share links").read;
         }
         self.encoder.force_keyframe();
         resumed

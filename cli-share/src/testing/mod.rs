@@ -1,6 +1,8 @@
 //! What the unit tests that talk to a relay share: the relay library started in this
-//! process, a bound on every wait, a share's keys with frames that show a text, and a
-//! viewer that keeps the screen it is sent.
+//! process, a bound on every wait, a share's keys with frames that show a text, a viewer
+//! that keeps the screen it is sent, and a hostile relay the test plays ([`hostile_relay`]).
+
+pub mod hostile_relay;
 
 use std::time::Duration;
 
@@ -65,7 +67,7 @@ impl TestShare {
 
     /// The relay's read-only link with the read secret.
     pub fn read_link(&self, relay: &Links) -> String {
-        self.keys.links(relay).read
+        self.keys.links(relay).expect("share links").read
     }
 
     /// A sealed keyframe of a 40x5 screen showing `text`.

@@ -1,7 +1,8 @@
-//! The host's text as `share watch` prints it to the watcher's own terminal: without any
-//! control sequence or control character but the newline. The screen's cells come from the
-//! host (and the session's end message from the relay), and neither may move the watcher's
-//! cursor, retitle their window, write to their clipboard (OSC 52) or worse.
+//! Text from the other side as we print it to our own terminal: without any control
+//! sequence or control character but the newline. A screen's cells come from the host, and
+//! the relay's words (its end message, close reasons, refusals, the links it hands out,
+//! its `/api/info` answer) from a relay that may be hostile: none of it may move the
+//! user's cursor, retitle their window, write to their clipboard (OSC 52) or worse.
 
 /// `text` without escape sequences (CSI, OSC, DCS, SOS, PM and APC strings, in their 7-bit
 /// and 8-bit forms) and C0 and C1 controls, newlines kept.
@@ -58,6 +59,12 @@ pub fn printable(text: &str) -> String {
     out
 }
 
+/// [`printable`] on one line, newlines made spaces: for text printed after our own prefix
+/// (`share: `), where a line of its own could pass for one of ours.
+pub fn one_line(text: &str) -> String {
+    printable(text).replace('\n', " ")
+}
+
 enum Sequence {
     Csi,
     /// A control string, ended by ST (and by BEL too, for OSC).
@@ -97,6 +104,11 @@ mod tests {
     #[test]
     fn other_controls_are_removed() {
         assert_eq!(printable("a\rb\tc\x07d\x08e\x7ff\x00g"), "abcdefg");
+    }
+
+    #[test]
+    fn one_line_keeps_no_newline() {
+        assert_eq!(one_line("busy\nshare: fake\x1b[2K"), "busy share: fake");
     }
 
     #[test]
