@@ -35,7 +35,7 @@ use crate::client::{
 use crate::sync::mirror::Mirror;
 use crate::term;
 use crate::term::printable::{one_line, printable};
-use crate::term::render::{self, Viewport};
+use crate::term::render::{self, Drawn, Viewport};
 use crate::term::stdio::{LocalOut, spawn_stdin};
 use crate::term::tty::{self, RawMode};
 use escapes::unescape;
@@ -236,7 +236,7 @@ impl Session {
         out.write(b"\x1b[?1049h\x1b[H\x1b[2J".to_vec()).await;
         let mut stdin = spawn_stdin();
         let mut winch = signal(SignalKind::window_change())?;
-        let mut shown: Option<Screen> = None;
+        let mut shown: Option<Drawn> = None;
         // The input modes this terminal is in: the ones the host's program asked for.
         let mut modes = Modes::default();
         let code = loop {
@@ -262,7 +262,7 @@ impl Session {
                         drawn.extend(term::modes::switch(modes, screen.modes));
                         out.write(drawn).await;
                         modes = screen.modes;
-                        shown = Some(screen.clone());
+                        shown = Some(Drawn::of(screen));
                     }
                 }
             }
