@@ -58,9 +58,11 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), Wi
     // the declared length of every string and byte field, before allocating the field. A
     // limit of 8 bytes per byte of the message never refuses a message that is all there,
     // and refuses a field longer than the message before a byte of it is allocated.
-    // The limit is a type parameter, so it comes in steps, each 4 times the last.
+    // The limit is a type parameter, so it comes in steps, each 4 times the last, up to
+    // the limit of the largest message: no message is decoded under more than 4 times its
+    // own claim.
     type Decoder<T> = fn(&[u8]) -> Result<(T, usize), bincode::error::DecodeError>;
-    let steps: [(usize, Decoder<T>); 7] = [
+    let steps: [(usize, Decoder<T>); 9] = [
         (1 << 9, decode_within::<T, { 1 << 9 }>),
         (1 << 11, decode_within::<T, { 1 << 11 }>),
         (1 << 13, decode_within::<T, { 1 << 13 }>),
@@ -68,17 +70,26 @@ pub fn decode_prefix<T: DeserializeOwned>(bytes: &[u8]) -> Result<(T, usize), Wi
         (1 << 17, decode_within::<T, { 1 << 17 }>),
         (1 << 19, decode_within::<T, { 1 << 19 }>),
         (1 << 21, decode_within::<T, { 1 << 21 }>),
+        (1 << 23, decode_within::<T, { 1 << 23 }>),
+        (LARGEST_CLAIM, decode_within::<T, LARGEST_CLAIM>),
     ];
     let claimed = CLAIMED_PER_BYTE * bytes.len();
     let decode = steps
         .into_iter()
         .find_map(|(limit, decode)| (claimed <= limit).then_some(decode))
-        .unwrap_or(decode_within::<T, { CLAIMED_PER_BYTE * MAX_FRAME_BYTES }>);
+        .unwrap_or(decode_within::<T, LARGEST_CLAIM>);
     decode(bytes).map_err(|e| WireError::Malformed(e.to_string()))
 }
 
 /// Most bytes of its limit bincode counts per byte it reads: a u64 in a one-byte varint.
 const CLAIMED_PER_BYTE: usize = 8;
+
+/// The claim of the largest message, the last step.
+const LARGEST_CLAIM: usize = CLAIMED_PER_BYTE * MAX_FRAME_BYTES;
+
+// The last step is one step (4 times) above the one before it, so it too stays within 4
+// times a message's claim: a frame limit raised must add steps.
+const _: () = assert!(LARGEST_CLAIM <= 4 * (1 << 23));
 
 fn decode_within<T: DeserializeOwned, const LIMIT: usize>(
     bytes: &[u8],

@@ -83,3 +83,27 @@ fn scrollback_never_grows_past_its_limit_on_the_way() {
     assert_eq!(screen.scrollback.len(), limits::SCROLLBACK_LINES);
     assert!(screen.scrollback.capacity() < 2 * limits::SCROLLBACK_LINES);
 }
+
+/// Found by review, beyond the fuzzers' small inputs: messages over 256 KiB were decoded
+/// under the largest message's limit (32 MiB), so a 300 KB message declaring a 33 MB byte
+/// field had it allocated before the decoder found the message too short.
+#[test]
+fn a_field_many_times_a_large_message_is_refused_before_allocating() {
+    for len in [300_000, 1_000_000] {
+        for (kind, variant) in [("ViewerToRelay::Input", 0u8), ("HostToRelay::Bye", 3u8)] {
+            let mut bytes = vec![variant, 252];
+            bytes.extend_from_slice(&33_000_000u32.to_le_bytes());
+            bytes.resize(len, b'x');
+            let (decoded, peak) = peak_of(|| match variant {
+                0 => decode::<ViewerToRelay>(&bytes).map(|_| ()),
+                _ => decode::<HostToRelay>(&bytes).map(|_| ()),
+            });
+            assert!(decoded.is_err());
+            assert!(
+                peak <= bound(len),
+                "{kind}: decoding {len} bytes held {peak} bytes at once (bound {})",
+                bound(len)
+            );
+        }
+    }
+}
