@@ -3,7 +3,7 @@
 //! frames whatever node it is on, late joiners anywhere get the current screen, a collab
 //! viewer on another node types into the host, the host counts every node's viewers, and
 //! the owner publishes each frame once whatever the number of viewers. Redis restarting or
-//! stopping loses no session.
+//! stopping loses no session, nor does a node record lapsing for a moment.
 
 mod cluster_support;
 
@@ -409,4 +409,77 @@ async fn a_node_with_another_jwt_secret_is_reported() {
         .map(|n| n["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, ["a", "b"]);
+}
+
+/// Keeps deleting `key` from Redis, as a node record whose heartbeat is late (Redis slow,
+/// the node busy) lapses, until `until` completes; returns its output.
+async fn lapsing<F: std::future::Future>(redis: &str, key: &str, until: F) -> F::Output {
+    let deleting = async {
+        loop {
+            let status = tokio::process::Command::new("redis-cli")
+                .args(["-u", redis, "DEL", key])
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .status()
+                .await
+                .expect("redis-cli (Debian package redis-tools)");
+            assert!(status.success());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await; // deletion pace
+        }
+    };
+    tokio::select! {
+        output = until => output,
+        () = deleting => unreachable!(),
+    }
+}
+
+/// Two nodes, a host on A that sent a keyframe, and a viewer on B that got it.
+async fn a_host_on_a_watched_on_b() -> (Cluster, cli_share::client::HostConnection, ViewerLink) {
+    let cluster = Cluster::start(&["a", "b"]).await;
+    let mut host = cluster.node(0).host().await;
+    let (_, rest) = host.welcome.links.read.split_once("/s/").unwrap();
+    let link = format!("http://{}/s/{rest}", cluster.node(1).relay.http_addr());
+    let mut on_b = cluster
+        .node(1)
+        .joined(&link, ViewerTransport::WebSocket)
+        .await;
+    host_counts(&mut host, 1).await;
+    host.sender.send_raw(frame(0, true, b"k")).await.unwrap();
+    assert_eq!(next_frame(&mut on_b).await, frame(0, true, b"k"));
+    (cluster, host, on_b)
+}
+
+/// B's node record lapses for a moment, its subscription up: A forgets B's viewer, and
+/// publishes nothing for B. B reminds A of its viewer: A counts it again, and B gets what
+/// it missed and what follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_node_record_lapsed_for_a_moment_gets_the_frames_again() {
+    let (cluster, mut host, mut on_b) = a_host_on_a_watched_on_b().await;
+    lapsing(
+        &cluster.redis.url(),
+        "share:node:b",
+        host_counts(&mut host, 0),
+    )
+    .await;
+    host.sender
+        .send_raw(frame(1, false, b"while forgotten"))
+        .await
+        .unwrap();
+    host_counts(&mut host, 1).await;
+    host.sender
+        .send_raw(frame(2, false, b"after"))
+        .await
+        .unwrap();
+    let got = within("frame 2 on B", async {
+        let mut got = Vec::new();
+        while got.last() != Some(&frame(2, false, b"after")) {
+            got.push(next_frame(&mut on_b).await);
+        }
+        got
+    })
+    .await;
+    let missed = got
+        .iter()
+        .position(|f| *f == frame(1, false, b"while forgotten"));
+    assert!(missed.is_some(), "B's viewer never got frame 1: {got:?}");
 }

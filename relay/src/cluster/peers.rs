@@ -4,10 +4,13 @@
 //!
 //! The node its host is connected to owns the session ([`Owner`]): it publishes frames,
 //! host away and back, the viewer count and the end on the session's channel, once each
-//! whatever the number of viewers, and only while another node has viewers of it. Every
-//! other node with viewers holds a [`Replica`]: it applies the owner's updates in counter
-//! order and asks the owner for a snapshot when it starts, when the owner changes and when
-//! it finds a gap. Updates are stamped with the owner and its term, so that a replica never
+//! whatever the number of viewers, and only while another node has viewers of it; its
+//! counter advances for every update, published or not. Every other node with viewers holds
+//! a [`Replica`]: it applies the owner's updates in counter order and asks the owner for a
+//! snapshot when it starts, when the owner changes and when it finds a gap. It reminds the
+//! owner of its viewers every few seconds: an owner that forgot the node (its record was
+//! late in Redis) counts them and publishes again, and the replica, finding a gap, asks for
+//! a snapshot. Updates are stamped with the owner and its term, so that a replica never
 //! mixes the streams of two owners.
 
 use std::collections::{HashMap, HashSet};
@@ -24,6 +27,9 @@ use crate::notices::Change;
 
 /// How long a replica waits for a snapshot before asking again.
 const ASK_AGAIN: Duration = Duration::from_secs(1);
+
+/// How often a replica in step reminds its owner of its viewers.
+const REMIND: Duration = Duration::from_secs(2);
 
 #[derive(Default)]
 pub(crate) enum Peers {
@@ -50,6 +56,8 @@ pub(crate) struct Replica {
     /// The counter of the owner's next update; `None` until a snapshot came.
     next: Option<u64>,
     asked: Option<Instant>,
+    /// When the owner was last reminded of this node's viewers.
+    reminded: Option<Instant>,
     /// Viewers on the other nodes, as of the owner's last count.
     others: ViewerCount,
     host_online: bool,
@@ -110,6 +118,7 @@ impl Peers {
             owner,
             next: None,
             asked: None,
+            reminded: None,
             others: ViewerCount::default(),
             host_online: true,
             owner_lost: false,
@@ -147,28 +156,29 @@ impl Peers {
 
     /// A host frame, for the other nodes' viewers.
     pub fn frame(&mut self, message: &Bytes) {
-        if let Some(owner) = self.owner_mut().filter(|o| !o.remote.is_empty()) {
-            owner.publish(&Update::Frame, std::slice::from_ref(message));
+        if let Some(owner) = self.owner_mut()
+            && owner.publish_if_replicated(&Update::Frame, std::slice::from_ref(message))
+        {
             add(&owner.wire.metrics.frames_published, 1);
         }
     }
 
     /// The host came (`true`) or went.
     pub fn host(&mut self, online: bool) {
-        if let Some(owner) = self.owner_mut().filter(|o| !o.remote.is_empty()) {
+        if let Some(owner) = self.owner_mut() {
             let update = if online {
                 Update::HostBack
             } else {
                 Update::HostAway
             };
-            owner.publish(&update, &[]);
+            owner.publish_if_replicated(&update, &[]);
         }
     }
 
     /// The count of viewers on every node changed.
     pub fn viewers(&mut self, total: ViewerCount) {
-        if let Some(owner) = self.owner_mut().filter(|o| !o.remote.is_empty()) {
-            owner.publish(&Update::Viewers(total), &[]);
+        if let Some(owner) = self.owner_mut() {
+            owner.publish_if_replicated(&Update::Viewers(total), &[]);
         }
     }
 
@@ -218,6 +228,18 @@ impl Owner {
         };
         self.next += 1;
         self.wire.update(&self.sid, &stamp, update, tails);
+    }
+
+    /// Publishes `update` if another node replicates the session; true if it did. Its
+    /// number is used up either way: a node that replicates the session again after the
+    /// owner forgot it finds a gap, and asks for what it missed.
+    fn publish_if_replicated(&mut self, update: &Update, tails: &[Bytes]) -> bool {
+        if self.remote.is_empty() {
+            self.next += 1;
+            return false;
+        }
+        self.publish(update, tails);
+        true
     }
 
     fn others(&self) -> ViewerCount {
@@ -300,6 +322,21 @@ impl Replica {
                 viewers: local,
             });
         }
+    }
+
+    /// Reminds the owner of the viewers here (`local`), at most every [`REMIND`], while in
+    /// step (out of step, [`ask`](Self::ask) tells them).
+    pub fn remind(&mut self, local: ViewerCount, now: Instant) {
+        if self.next.is_none() || self.reminded.is_some_and(|at| now - at < REMIND) {
+            return;
+        }
+        self.reminded = Some(now);
+        self.note(|sid, from| Note::Viewers {
+            sid,
+            from,
+            viewers: local,
+            change: None,
+        });
     }
 
     /// Where an update goes; asks for a snapshot when it finds the replica out of step.
@@ -519,7 +556,10 @@ mod tests {
         let (channel, payload) = &sent[0];
         assert_eq!(channel, "share:session:s");
         let update = decode_update(payload.clone()).unwrap();
-        assert_eq!(update.stamp.n, 2);
+        assert_eq!(
+            update.stamp.n, 3,
+            "the frame nobody replicated used up a number"
+        );
         assert_eq!(update.tail, frame);
         let owner = peers.owner_mut().unwrap();
         owner.remote_viewers("b".into(), ViewerCount::default());
@@ -539,5 +579,28 @@ mod tests {
         assert!(matches!(&notes[0].1, Note::Input { message, .. } if message == b"typed"));
         assert!(matches!(&notes[1].1, Note::Viewers { viewers, .. } if *viewers == local));
         assert!(!Peers::Alone.input(&Bytes::new()));
+    }
+
+    #[test]
+    fn a_replica_in_step_reminds_its_owner_of_its_viewers_every_few_seconds() {
+        let b = wire("b");
+        let mut peers = Peers::replica(b.clone(), "s", Some(("a".into(), 1)));
+        let replica = peers.replica_mut().unwrap();
+        let local = ViewerCount { read: 2, collab: 0 };
+        let now = Instant::now();
+        replica.remind(local, now);
+        assert!(b.take_notes().is_empty(), "out of step, it asks instead");
+        step(replica, ("a", 1), 0, snapshot_for("b"), now);
+        replica.remind(local, now);
+        let notes = b.take_notes();
+        assert!(
+            matches!(&notes[..], [(to, Note::Viewers { viewers, change: None, .. })]
+                if to == "a" && *viewers == local),
+            "{notes:?}"
+        );
+        replica.remind(local, now + REMIND / 2);
+        assert!(b.take_notes().is_empty(), "not again so soon");
+        replica.remind(local, now + REMIND);
+        assert_eq!(b.take_notes().len(), 1, "again after a while");
     }
 }

@@ -227,7 +227,8 @@ impl Session {
     }
 
     /// The replica's view of its owner in Redis: `owner` and whether its node is alive.
-    /// Returns the generation a grace timer checks when the owner was just found lost.
+    /// Returns the generation a grace timer checks when the owner was just found lost. The
+    /// owner followed, alive, is reminded of the viewers here now and then.
     pub fn owner_is(
         &self,
         owner: Option<(String, u64)>,
@@ -241,11 +242,13 @@ impl Session {
         let (replica, local) = state.replica()?;
         match owner {
             Some(owner) if alive => {
+                let now = Instant::now();
                 if replica.owner() != Some(&owner) {
-                    replica.follow(owner, local, Instant::now());
+                    replica.follow(owner, local, now);
                     state.host_elsewhere(false, metrics);
                 } else {
-                    replica.ask(local, Instant::now());
+                    replica.ask(local, now);
+                    replica.remind(local, now);
                 }
                 None
             }
@@ -362,5 +365,145 @@ impl Session {
     /// A collab viewer's input here, for a host on another node; false if it cannot go.
     pub fn forward_input(&self, message: &Bytes) -> bool {
         self.lock().peers.input(message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use protocol::{HostToRelay, Mode, ScreenFrame, Transport};
+
+    use super::*;
+    use crate::cluster::Wire;
+    use crate::cluster::wire::{Note, decode_update};
+
+    fn frame(seq: u64, keyframe: bool) -> Bytes {
+        encoded(&HostToRelay::Frame(ScreenFrame {
+            seq,
+            keyframe,
+            payload: vec![1, 2, 3],
+        }))
+    }
+
+    /// A session owned by node A, whose host is online.
+    fn owned_by(a: &Arc<Wire>) -> Arc<Session> {
+        let session = Session::with_peers("s".into(), Peers::owner(a.clone(), "s", 5));
+        let host = crate::session::HostHandle {
+            conn: 1,
+            tx: tokio::sync::mpsc::channel(64).0,
+            stop: crate::stop::Stopper::default(),
+        };
+        assert!(
+            session
+                .attach_host(host, false, &Metrics::default())
+                .is_ok()
+        );
+        session
+    }
+
+    /// A replica on node B of A's session.
+    fn replica_on(b: &Arc<Wire>) -> Arc<Session> {
+        Session::with_peers(
+            "s".into(),
+            Peers::replica(b.clone(), "s", Some(("a".into(), 5))),
+        )
+    }
+
+    /// Carries B's notes to A and A's updates to B until neither has more to say; returns
+    /// how many updates A published.
+    fn exchange(a: &Arc<Wire>, owned: &Session, b: &Arc<Wire>, replica: &Session) -> usize {
+        let (metrics, cluster) = (Metrics::default(), ClusterMetrics::default());
+        let mut published = 0;
+        loop {
+            let notes = b.take_notes();
+            for (to, note) in &notes {
+                assert_eq!(to, "a");
+                match note.clone() {
+                    Note::Want { from, viewers, .. } => owned.want(from, viewers),
+                    Note::Viewers {
+                        from,
+                        viewers,
+                        change,
+                        ..
+                    } => {
+                        owned.remote_viewers(from, viewers, change, &metrics);
+                    }
+                    other => panic!("{other:?}"),
+                }
+            }
+            let updates = a.take_updates();
+            published += updates.len();
+            for (_, payload) in &updates {
+                let update = decode_update(payload.clone()).unwrap();
+                let _ = replica.replicated(update, &metrics, &cluster);
+            }
+            if notes.is_empty() && updates.is_empty() {
+                return published;
+            }
+        }
+    }
+
+    /// A in step with B: B asked, A answered with a snapshot that B installed.
+    fn in_step() -> (Arc<Wire>, Arc<Session>, Arc<Wire>, Arc<Session>) {
+        let (a, b) = (
+            Arc::new(Wire::new("a".into())),
+            Arc::new(Wire::new("b".into())),
+        );
+        let (owned, replica) = (owned_by(&a), replica_on(&b));
+        let metrics = Metrics::default();
+        owned.frame(frame(0, true), true, &metrics);
+        let joined = replica.join(1, Mode::Read, Transport::WebSocket, 8, &metrics);
+        assert!(joined.is_ok());
+        replica.ask();
+        assert!(exchange(&a, &owned, &b, &replica) >= 1, "a snapshot");
+        (a, owned, b, replica)
+    }
+
+    /// A's tick ran while B's node record had lapsed for a moment (a late heartbeat): A
+    /// forgot B and published nothing more for it. B's reminder brings it back, and the
+    /// gap in A's counter makes B ask for what it missed.
+    #[test]
+    fn a_replica_its_owner_forgot_for_a_tick_is_replicated_again() {
+        let metrics = Metrics::default();
+        let (a, owned, b, replica) = in_step();
+        owned.frame(frame(1, false), false, &metrics);
+        assert_eq!(exchange(&a, &owned, &b, &replica), 1, "in step: published");
+        let _ = owned.keep_nodes(&HashSet::from(["a".to_owned()]), &metrics);
+        owned.frame(frame(2, false), false, &metrics);
+        assert_eq!(a.take_updates().len(), 0, "B forgotten: nothing published");
+        // B's tick sees A alive, its owner as before: B reminds A of its viewers.
+        assert_eq!(
+            replica.owner_is(Some(("a".into(), 5)), true, &metrics),
+            None
+        );
+        let notes = b.take_notes();
+        assert!(
+            matches!(&notes[..], [(_, Note::Viewers { from, .. })] if from == "b"),
+            "{notes:?}"
+        );
+        let Note::Viewers {
+            from,
+            viewers,
+            change,
+            ..
+        } = notes[0].1.clone()
+        else {
+            unreachable!()
+        };
+        owned.remote_viewers(from, viewers, change, &metrics);
+        // A counts B's viewers again (published), B finds a gap and asks, A answers with
+        // a snapshot: every update B applies from now on is A's.
+        assert!(
+            exchange(&a, &owned, &b, &replica) >= 2,
+            "the count and a snapshot"
+        );
+        owned.frame(frame(3, false), false, &metrics);
+        assert_eq!(exchange(&a, &owned, &b, &replica), 1, "frame 3, for B");
+        assert_eq!(
+            replica.lock().retention.snapshot().0.len(),
+            4,
+            "B holds the keyframe and every diff after it"
+        );
     }
 }
