@@ -483,3 +483,23 @@ async fn a_replica_whose_node_record_lapsed_for_a_moment_gets_the_frames_again()
         .position(|f| *f == frame(1, false, b"while forgotten"));
     assert!(missed.is_some(), "B's viewer never got frame 1: {got:?}");
 }
+
+/// A's node record lapses for a moment, A and its host never went anywhere: B's viewer is
+/// told the host is away, then back, and gets the frames that follow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_owner_s_record_lapsed_for_a_moment_shows_the_host_back() {
+    let (cluster, mut host, mut on_b) = a_host_on_a_watched_on_b().await;
+    let away = recv_until(&mut on_b, "the host away", |m| {
+        matches!(m, RelayToViewer::HostAway).then_some(())
+    });
+    lapsing(&cluster.redis.url(), "share:node:a", away).await;
+    recv_until(&mut on_b, "the host back", |m| {
+        matches!(m, RelayToViewer::HostBack).then_some(())
+    })
+    .await;
+    host.sender.send_raw(frame(1, false, b"d")).await.unwrap();
+    recv_until(&mut on_b, "frame 1", |m| {
+        matches!(m, RelayToViewer::Frame(f) if f.seq == 1).then_some(())
+    })
+    .await;
+}

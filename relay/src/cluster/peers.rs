@@ -7,11 +7,12 @@
 //! whatever the number of viewers, and only while another node has viewers of it; its
 //! counter advances for every update, published or not. Every other node with viewers holds
 //! a [`Replica`]: it applies the owner's updates in counter order and asks the owner for a
-//! snapshot when it starts, when the owner changes and when it finds a gap. It reminds the
-//! owner of its viewers every few seconds: an owner that forgot the node (its record was
-//! late in Redis) counts them and publishes again, and the replica, finding a gap, asks for
-//! a snapshot. Updates are stamped with the owner and its term, so that a replica never
-//! mixes the streams of two owners.
+//! snapshot when it starts, when the owner changes, when it finds a gap and when the owner's
+//! node is seen alive again after being lost. It reminds the owner of its viewers every few
+//! seconds: an owner that forgot the node (its record was late in Redis) counts them and
+//! publishes again, and the replica, finding a gap, asks for a snapshot. Updates are
+//! stamped with the owner and its term, so that a replica never mixes the streams of two
+//! owners.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -414,6 +415,15 @@ impl Replica {
         !std::mem::replace(&mut self.owner_lost, true)
     }
 
+    /// The owner followed is seen alive. If its node had been lost, the updates and the
+    /// host's state may have been missed meanwhile: the replica is out of step, to ask for
+    /// a snapshot, and a later loss starts a grace period again.
+    pub fn owner_alive(&mut self) {
+        if std::mem::replace(&mut self.owner_lost, false) {
+            self.out_of_step();
+        }
+    }
+
     /// Whether the host is online; returns whether that changed.
     pub fn set_host_online(&mut self, online: bool) -> bool {
         std::mem::replace(&mut self.host_online, online) != online
@@ -602,5 +612,31 @@ mod tests {
         assert!(b.take_notes().is_empty(), "not again so soon");
         replica.remind(local, now + REMIND);
         assert_eq!(b.take_notes().len(), 1, "again after a while");
+    }
+
+    #[test]
+    fn an_owner_seen_alive_after_being_lost_is_asked_for_a_snapshot() {
+        let b = wire("b");
+        let mut peers = Peers::replica(b.clone(), "s", Some(("a".into(), 1)));
+        let replica = peers.replica_mut().unwrap();
+        let local = ViewerCount { read: 1, collab: 0 };
+        let now = Instant::now();
+        step(replica, ("a", 1), 0, snapshot_for("b"), now);
+        replica.owner_alive();
+        replica.ask(local, now);
+        assert!(
+            b.take_notes().is_empty(),
+            "in step, never lost: nothing to ask"
+        );
+        assert!(replica.lose_owner(), "lost: a grace period starts");
+        assert!(!replica.lose_owner(), "still lost: the same grace period");
+        replica.owner_alive();
+        replica.ask(local, now);
+        let notes = b.take_notes();
+        assert!(
+            matches!(&notes[..], [(to, Note::Want { .. })] if to == "a"),
+            "{notes:?}"
+        );
+        assert!(replica.lose_owner(), "lost again: another grace period");
     }
 }

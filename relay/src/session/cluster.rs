@@ -228,7 +228,8 @@ impl Session {
 
     /// The replica's view of its owner in Redis: `owner` and whether its node is alive.
     /// Returns the generation a grace timer checks when the owner was just found lost. The
-    /// owner followed, alive, is reminded of the viewers here now and then.
+    /// owner followed, alive, is reminded of the viewers here now and then, and asked for a
+    /// snapshot if it had been lost.
     pub fn owner_is(
         &self,
         owner: Option<(String, u64)>,
@@ -247,6 +248,8 @@ impl Session {
                     replica.follow(owner, local, now);
                     state.host_elsewhere(false, metrics);
                 } else {
+                    // Back after a lapse: a snapshot brings the host's state back.
+                    replica.owner_alive();
                     replica.ask(local, now);
                     replica.remind(local, now);
                 }
@@ -504,6 +507,40 @@ mod tests {
             replica.lock().retention.snapshot().0.len(),
             4,
             "B holds the keyframe and every diff after it"
+        );
+    }
+
+    /// A's node record lapsed for one of B's ticks, A and its host never went anywhere:
+    /// B asks A for a snapshot, which has the host online again.
+    #[test]
+    fn an_owner_back_after_a_missed_heartbeat_has_its_host_online_again() {
+        let metrics = Metrics::default();
+        let (a, owned, b, replica) = in_step();
+        let owner = Some(("a".to_owned(), 5));
+        assert!(replica.host_online());
+        assert!(replica.owner_is(owner.clone(), false, &metrics).is_some());
+        assert!(!replica.host_online(), "the owner lost: the host away");
+        assert_eq!(replica.owner_is(owner, true, &metrics), None);
+        assert!(exchange(&a, &owned, &b, &replica) >= 1, "a snapshot");
+        assert!(replica.host_online(), "the owner is back, its host with it");
+    }
+
+    /// After that lapse, A's node really dies: a grace period starts again.
+    #[test]
+    fn an_owner_lost_again_after_coming_back_starts_a_grace_period() {
+        let metrics = Metrics::default();
+        let (_a, _owned, _b, replica) = in_step();
+        let owner = Some(("a".to_owned(), 5));
+        assert!(replica.owner_is(owner.clone(), false, &metrics).is_some());
+        assert_eq!(
+            replica.owner_is(owner.clone(), false, &metrics),
+            None,
+            "still lost"
+        );
+        assert_eq!(replica.owner_is(owner.clone(), true, &metrics), None);
+        assert!(
+            replica.owner_is(owner, false, &metrics).is_some(),
+            "lost again: a grace period starts"
         );
     }
 }
