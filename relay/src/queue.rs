@@ -3,6 +3,15 @@
 //! viewer that cannot keep up is resynchronised from the retained keyframe instead of
 //! buffering without end.
 //!
+//! A viewer that joins, or whose queue overflows, catches up from a snapshot of the session
+//! (the count, the away state, the retained keyframe and diffs), which its own writer takes
+//! when it next sends ([`Next::CatchUp`]). An overflow only drops what is queued and marks
+//! the queue: building the snapshot in the host's frame handling cost a copy of every
+//! retained message's handle per stalled viewer per frame, under the session's lock. The
+//! snapshot goes straight into the writer's batch, so the queue's bounds count only live
+//! messages: a snapshot larger than them (a long scrollback, many retained diffs) no
+//! longer overflows the queue at the next push, which lost a joiner its welcome.
+//!
 //! A push to a viewer with nothing queued writes the message straight to its link (parked
 //! here by the writer), without waking the writer: the socket takes it at once unless the
 //! viewer is falling behind. Waking a writer task per viewer per frame cost more than the
@@ -54,12 +63,26 @@ pub(crate) struct Sent {
 pub(crate) enum Pushed {
     /// Queued; then what was queued went straight to the link, as far as it took it.
     Queued(Sent),
-    /// The queue is full: the caller replaces its content with [`ViewerQueue::resync`].
-    Full,
-    /// A diff for a viewer that waits for the next keyframe: dropped.
+    /// The queue was full: the messages it held (this many) were dropped, and the viewer's
+    /// writer catches up from a snapshot of the session when it next sends.
+    Overflowed(usize),
+    /// A frame the viewer does not get as it came: it waits for the next keyframe, or for
+    /// the snapshot its queue's overflow called for.
     Skipped,
+    /// A frame for a viewer that just joined and has yet to take its first snapshot, which
+    /// holds the frame (or a keyframe after it).
+    Deferred,
     /// The viewer is being closed.
     Closed,
+}
+
+/// Why a viewer's writer must take a snapshot of the session before it sends anything else.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CatchUp {
+    /// The viewer just joined: its welcome, queued first, is never dropped.
+    Join,
+    /// Its queue overflowed and was dropped.
+    Overflow,
 }
 
 /// Next thing the viewer's writer must do, with the link it takes back from the queue.
@@ -67,6 +90,9 @@ pub(crate) enum Next<L = LinkTx> {
     /// Send the batch [`ViewerQueue::next`] filled (possibly empty: only finish the flush
     /// of a message the link took in part).
     Send(L),
+    /// Take a snapshot of the session, which [`ViewerQueue::catch_up`] puts in the batch
+    /// after what was queued meanwhile, then send the batch.
+    CatchUp(L),
     Close {
         link: L,
         code: u16,
@@ -77,9 +103,13 @@ pub(crate) enum Next<L = LinkTx> {
 }
 
 struct Inner<L> {
+    /// Live messages, in order: the bounds apply to these (a snapshot never lands here).
     items: VecDeque<Bytes>,
     bytes: usize,
     awaiting_keyframe: bool,
+    /// The writer must take a snapshot of the session before anything else is sent; until
+    /// then frames are not queued (the snapshot holds them), control messages are.
+    catch_up: Option<CatchUp>,
     closing: Option<(u16, &'static str)>,
     /// The viewer's link, while its writer waits in [`ViewerQueue::next`].
     link: Option<L>,
@@ -100,6 +130,7 @@ impl<L> Default for Inner<L> {
             items: VecDeque::new(),
             bytes: 0,
             awaiting_keyframe: false,
+            catch_up: None,
             closing: None,
             link: None,
             unflushed: false,
@@ -112,32 +143,59 @@ impl<L> Default for Inner<L> {
 impl<L: DirectLink> Inner<L> {
     /// Whether the writer has something to do (other than wait for the close).
     fn writer_needed(&self) -> bool {
-        !self.items.is_empty() || self.unflushed || self.failed
+        !self.items.is_empty() || self.catch_up.is_some() || self.unflushed || self.failed
     }
 
-    /// Checks a message against the close and the wait for a keyframe, then queues it.
+    /// Checks a message against the close, the catch-up and the wait for a keyframe, then
+    /// queues it, or drops the queue if it is full.
     fn enqueue(&mut self, message: Bytes, keyframe: Option<bool>) -> Pushed {
         if self.closing.is_some() {
             return Pushed::Closed;
         }
-        match keyframe {
-            Some(false) if self.awaiting_keyframe => return Pushed::Skipped,
-            Some(true) => self.awaiting_keyframe = false,
+        match (keyframe, self.catch_up) {
+            // The session retained the frame before pushing it: the snapshot the writer
+            // takes next holds it, or a keyframe after it.
+            (Some(_), Some(CatchUp::Join)) => return Pushed::Deferred,
+            (Some(_), Some(CatchUp::Overflow)) => return Pushed::Skipped,
+            (Some(false), None) if self.awaiting_keyframe => return Pushed::Skipped,
+            (Some(true), None) => self.awaiting_keyframe = false,
             _ => {}
         }
         if self.bytes + message.len() > MAX_QUEUE_BYTES || self.items.len() >= MAX_QUEUE_MESSAGES {
-            return Pushed::Full;
+            return Pushed::Overflowed(self.overflow());
         }
         self.bytes += message.len();
         self.items.push_back(message);
         Pushed::Queued(Sent::default())
     }
 
+    /// Drops what is queued, but a welcome not yet sent, and has the writer catch up from a
+    /// snapshot; returns how many messages were dropped. Nothing here costs more than the
+    /// drop: the host's frame handling calls this, for every viewer that falls behind.
+    fn overflow(&mut self) -> usize {
+        let welcome = match self.catch_up {
+            Some(CatchUp::Join) => self.items.pop_front(),
+            _ => None,
+        };
+        let dropped = self.items.len();
+        self.items.clear();
+        self.bytes = 0;
+        if let Some(welcome) = welcome {
+            self.bytes = welcome.len();
+            self.items.push_back(welcome);
+        }
+        self.catch_up.get_or_insert(CatchUp::Overflow);
+        dropped
+    }
+
     /// Writes what is queued straight to the parked link, in order, until it takes no
     /// more; then the writer, if it has something left to do, is returned to be woken.
     fn send_queued(&mut self) -> (Sent, Option<Waker>) {
         let mut sent = Sent::default();
-        if let (Some(link), false, false) = (&mut self.link, self.unflushed, self.failed) {
+        // Not before a catch-up: the snapshot must come first (after a joiner's welcome).
+        if let (Some(link), false, false, None) =
+            (&mut self.link, self.unflushed, self.failed, self.catch_up)
+        {
             while let Some(message) = self.items.front() {
                 let outcome = link.try_send(message);
                 if outcome == TrySend::Busy {
@@ -187,24 +245,46 @@ impl<L: DirectLink> ViewerQueue<L> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Starts the new queue of a viewer that just joined: `welcome` first, then the
+    /// snapshot its writer takes (see [`catch_up`](Self::catch_up)).
+    pub fn join(&self, welcome: Bytes) {
+        let mut inner = self.lock();
+        debug_assert!(inner.items.is_empty() && inner.catch_up.is_none());
+        inner.bytes += welcome.len();
+        inner.items.push_back(welcome);
+        inner.catch_up = Some(CatchUp::Join);
+    }
+
     /// Queues a frame (`keyframe` known) or a control message (`None`) and sends it
     /// straight to the link if it is parked; otherwise the writer is woken for it.
     pub fn push(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
         let mut inner = self.lock();
-        let pushed = inner.enqueue(message, keyframe);
-        if !matches!(pushed, Pushed::Queued(_)) {
-            return pushed;
-        }
-        let (sent, writer) = inner.send_queued();
+        let (pushed, writer) = match inner.enqueue(message, keyframe) {
+            Pushed::Queued(_) => {
+                let (sent, writer) = inner.send_queued();
+                (Pushed::Queued(sent), writer)
+            }
+            overflowed @ Pushed::Overflowed(_) => (overflowed, inner.writer.take()),
+            other => (other, None),
+        };
         drop(inner);
         wake(writer);
-        Pushed::Queued(sent)
+        pushed
     }
 
-    /// Queues a message of a fan-out without sending it or waking anyone: the fan-out
-    /// calls [`send_queued`](Self::send_queued) next, outside the session's lock.
+    /// Queues a message of a fan-out without sending it: the fan-out calls
+    /// [`send_queued`](Self::send_queued) next, outside the session's lock. Only an
+    /// overflow wakes the writer, which the fan-out does not send to, for its catch-up.
     pub fn enqueue(&self, message: Bytes, keyframe: Option<bool>) -> Pushed {
-        self.lock().enqueue(message, keyframe)
+        let mut inner = self.lock();
+        let pushed = inner.enqueue(message, keyframe);
+        let writer = match pushed {
+            Pushed::Overflowed(_) => inner.writer.take(),
+            _ => None,
+        };
+        drop(inner);
+        wake(writer);
+        pushed
     }
 
     /// Sends what is queued straight to the link if it is parked, waking the writer for
@@ -215,21 +295,33 @@ impl<L: DirectLink> ViewerQueue<L> {
         sent
     }
 
-    /// Replaces the queue with a snapshot of the session; returns how many queued messages
-    /// were dropped. The snapshot shares the retained buffers, so it costs no copy.
-    pub fn resync(&self, snapshot: Vec<Bytes>, awaiting_keyframe: bool) -> usize {
+    /// Whether the writer has yet to take the snapshot a join or an overflow called for.
+    pub fn catching_up(&self) -> bool {
+        self.lock().catch_up.is_some()
+    }
+
+    /// Ends a catch-up with `snapshot`, taken under the session's lock so that every frame
+    /// is either in it or pushed after this: moves what was queued meanwhile (a joiner's
+    /// welcome, control messages), then the snapshot, into the writer's empty `batch`.
+    /// `awaiting_keyframe` says the snapshot has no keyframe: diffs are skipped until one
+    /// comes. The snapshot shares the session's retained buffers (bounded by
+    /// [`crate::retention`]) and is not counted against the queue's bounds, which are on
+    /// live messages: a viewer holds at most one snapshot, the one its writer is sending.
+    pub fn catch_up(
+        &self,
+        snapshot: Vec<Bytes>,
+        awaiting_keyframe: bool,
+        batch: &mut VecDeque<Bytes>,
+    ) {
         let mut inner = self.lock();
-        if inner.closing.is_some() {
-            return 0;
+        // Closed meanwhile: what is queued goes out with the close.
+        if inner.catch_up.take().is_none() {
+            return;
         }
-        let dropped = inner.items.len();
-        inner.bytes = snapshot.iter().map(Bytes::len).sum();
-        inner.items = snapshot.into();
+        batch.append(&mut inner.items);
+        inner.bytes = 0;
+        batch.extend(snapshot);
         inner.awaiting_keyframe = awaiting_keyframe;
-        let writer = inner.writer.take();
-        drop(inner);
-        wake(writer);
-        dropped
     }
 
     /// Skips diffs from now until a keyframe comes, keeping what is queued (a replica in a
@@ -238,18 +330,20 @@ impl<L: DirectLink> ViewerQueue<L> {
         self.lock().awaiting_keyframe = true;
     }
 
-    /// Queues `last` after what is queued (bounded as every push is), and then the close
-    /// with `code`: a viewer a frame behind still gets the final screen. The writer gives
-    /// a viewer that stopped reading a bounded time to take it all.
-    pub fn close(&self, last: Option<Bytes>, code: u16, reason: &'static str) {
+    /// Queues `last` after what is queued, and then the close with `code`: a viewer a frame
+    /// behind still gets the final screen (one yet to catch up gets it if the caller puts
+    /// a snapshot in `last`). The writer gives a viewer that stopped reading a bounded time
+    /// to take it all.
+    pub fn close(&self, last: impl IntoIterator<Item = Bytes>, code: u16, reason: &'static str) {
         let mut inner = self.lock();
         if inner.closing.is_some() {
             return;
         }
-        if let Some(last) = last {
+        for last in last {
             inner.bytes += last.len();
             inner.items.push_back(last);
         }
+        inner.catch_up = None;
         inner.closing = Some((code, reason));
         let writer = inner.writer.take();
         drop(inner);
@@ -259,8 +353,9 @@ impl<L: DirectLink> ViewerQueue<L> {
 
     /// Parks `link` here, where pushes write to it directly, until the writer has work:
     /// then moves everything queued, in order, into the empty `batch` (the writer sends it
-    /// with one flush) and hands the link back; or hands it back with the close once the
-    /// queue is drained. Swapping buffers with the writer keeps both allocations in use.
+    /// with one flush) and hands the link back; or hands it back for a catch-up; or with
+    /// the close once the queue is drained. Swapping buffers with the writer keeps both
+    /// allocations in use.
     ///
     /// If this future is dropped while waiting, the link stays parked: take it back with
     /// [`unpark`](Self::unpark).
@@ -275,6 +370,15 @@ impl<L: DirectLink> ViewerQueue<L> {
             if inner.failed {
                 inner.link = None;
                 return Poll::Ready(Next::Failed);
+            }
+            // The snapshot is the session's, whose lock comes before this one: the writer
+            // takes it with the link in hand.
+            if inner.catch_up.is_some() {
+                inner.unflushed = false;
+                return Poll::Ready(match inner.link.take() {
+                    Some(link) => Next::CatchUp(link),
+                    None => Next::Failed,
+                });
             }
             if inner.writer_needed() {
                 std::mem::swap(&mut inner.items, batch);
@@ -379,21 +483,127 @@ mod tests {
         })
     }
 
-    #[test]
-    fn full_queue_is_reported_and_resync_replaces_it() {
+    /// The queue of a viewer that just joined.
+    fn joining() -> ViewerQueue<Link> {
+        let q = queue();
+        q.join(Bytes::from_static(b"welcome"));
+        q
+    }
+
+    fn messages(names: &[&'static str]) -> Vec<Bytes> {
+        names
+            .iter()
+            .map(|m| Bytes::from_static(m.as_bytes()))
+            .collect()
+    }
+
+    /// Waits for the writer's next step, which must be a catch-up; hands the link back.
+    async fn next_is_catch_up(q: &ViewerQueue<Link>, batch: &mut VecDeque<Bytes>) -> Link {
+        match q.next(Link::answering(TrySend::Sent), batch).await {
+            Next::CatchUp(link) => link,
+            _ => panic!("expected a catch-up"),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_overflow_drops_the_queue_and_the_writer_catches_up_from_a_snapshot() {
         let q = queue();
         let big = Bytes::from(vec![0u8; MAX_QUEUE_BYTES / 2]);
         assert_eq!(q.push(big.clone(), Some(true)), queued(0));
         assert_eq!(q.push(big.clone(), Some(false)), queued(0));
-        assert_eq!(q.push(Bytes::from_static(b"x"), Some(false)), Pushed::Full);
-        assert_eq!(q.resync(vec![Bytes::from_static(b"k")], false), 2);
-        assert_eq!(q.queued_bytes(), 1);
+        assert_eq!(
+            q.push(Bytes::from_static(b"x"), Some(false)),
+            Pushed::Overflowed(2)
+        );
+        assert_eq!(q.queued_bytes(), 0);
+        // Until the writer catches up, frames are left to the snapshot (which holds them
+        // or a keyframe after them): no second overflow, whatever comes.
+        for _ in 0..2 * MAX_QUEUE_MESSAGES {
+            assert_eq!(q.push(big.clone(), Some(false)), Pushed::Skipped);
+        }
+        assert_eq!(
+            q.push(Bytes::from_static(b"k"), Some(true)),
+            Pushed::Skipped
+        );
+        assert_eq!(q.push(Bytes::from_static(b"c"), None), queued(0));
+        let mut batch = VecDeque::new();
+        next_is_catch_up(&q, &mut batch).await;
+        assert!(batch.is_empty(), "the writer takes the snapshot itself");
+        q.catch_up(messages(&["count", "k2", "d2"]), false, &mut batch);
+        assert_eq!(batch, messages(&["c", "count", "k2", "d2"]));
+        assert!(!q.catching_up());
+        // Live again.
+        assert_eq!(q.push(Bytes::from_static(b"d3"), Some(false)), queued(0));
+    }
+
+    #[tokio::test]
+    async fn a_snapshot_is_not_counted_against_the_bounds_of_live_messages() {
+        let q = joining();
+        let mut batch = VecDeque::new();
+        next_is_catch_up(&q, &mut batch).await;
+        // A keyframe and a scrollback over the byte bound, and more diffs than the count.
+        let mut snapshot = vec![Bytes::from(vec![0u8; MAX_QUEUE_BYTES + 1])];
+        snapshot.extend((0..MAX_QUEUE_MESSAGES + 1).map(|_| Bytes::from_static(b"d")));
+        q.catch_up(snapshot, false, &mut batch);
+        assert_eq!(batch.len(), MAX_QUEUE_MESSAGES + 3);
+        assert_eq!(batch[0], Bytes::from_static(b"welcome"));
+        assert_eq!(q.queued_bytes(), 0);
+        // The viewer's writer is busy sending it: live messages queue up to the bounds.
+        for _ in 0..MAX_QUEUE_MESSAGES {
+            assert_eq!(q.push(Bytes::from_static(b"l"), Some(false)), queued(0));
+        }
+        assert_eq!(
+            q.push(Bytes::from_static(b"l"), Some(false)),
+            Pushed::Overflowed(MAX_QUEUE_MESSAGES)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_overflow_before_the_first_catch_up_keeps_the_welcome() {
+        let q = joining();
+        // The joiner's first screen comes with the snapshot: frames are not skipped.
+        assert_eq!(
+            q.push(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Deferred
+        );
+        let mut pushed = queued(0);
+        while pushed == queued(0) {
+            pushed = q.push(Bytes::from_static(b"n"), None);
+        }
+        assert_eq!(pushed, Pushed::Overflowed(MAX_QUEUE_MESSAGES - 1));
+        let mut batch = VecDeque::new();
+        next_is_catch_up(&q, &mut batch).await;
+        // A snapshot without a keyframe: diffs wait for the next one.
+        q.catch_up(messages(&["count"]), true, &mut batch);
+        assert_eq!(batch, messages(&["welcome", "count"]));
+        assert_eq!(
+            q.push(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Skipped
+        );
+        assert_eq!(q.push(Bytes::from_static(b"k"), Some(true)), queued(0));
+    }
+
+    #[tokio::test]
+    async fn a_close_ends_a_catch_up_with_what_the_session_puts_last() {
+        let q = joining();
+        q.close(messages(&["k", "end"]), 4000, "ended");
+        assert!(!q.catching_up());
+        let mut batch = VecDeque::new();
+        let Next::Send(link) = q.next(Link::answering(TrySend::Sent), &mut batch).await else {
+            panic!("the backlog first");
+        };
+        assert_eq!(batch, messages(&["welcome", "k", "end"]));
+        batch.clear();
+        assert!(matches!(
+            q.next(link, &mut batch).await,
+            Next::Close { code: 4000, .. }
+        ));
     }
 
     #[test]
     fn awaiting_keyframe_skips_diffs_until_one_arrives() {
         let q = queue();
-        q.resync(Vec::new(), true);
+        q.skip_until_keyframe();
         assert_eq!(
             q.push(Bytes::from_static(b"d"), Some(false)),
             Pushed::Skipped
@@ -437,6 +647,11 @@ mod tests {
                     Next::Send(back) => {
                         link = back;
                         format!("send {}", batch.len())
+                    }
+                    Next::CatchUp(back) => {
+                        link = back;
+                        q.catch_up(Vec::new(), false, &mut batch);
+                        format!("catch up, send {}", batch.len())
                     }
                     Next::Close { code, .. } => format!("close {code}"),
                     Next::Failed => "failed".into(),
@@ -517,6 +732,26 @@ mod tests {
         assert_eq!(link.taken(), [b"k", b"d"].map(|m| Bytes::from_static(m)));
         assert!(q.lock().writer.is_some(), "the writer still waits");
         assert_eq!(closed(&q, writer).await, ["close 4000", "close 4000"]);
+    }
+
+    #[tokio::test]
+    async fn an_overflow_wakes_the_writer_to_catch_up() {
+        let (q, link, writer) = parked_writer(TrySend::Sent).await;
+        // A fan-out queues without waking anyone; the overflow must wake the writer, since
+        // the fan-out only sends to the queues that took the frame.
+        for _ in 0..MAX_QUEUE_MESSAGES {
+            assert_eq!(q.enqueue(Bytes::from_static(b"d"), Some(false)), queued(0));
+        }
+        assert_eq!(
+            q.enqueue(Bytes::from_static(b"d"), Some(false)),
+            Pushed::Overflowed(MAX_QUEUE_MESSAGES)
+        );
+        while q.catching_up() {
+            tokio::task::yield_now().await;
+        }
+        parked(&q).await;
+        assert_eq!(closed(&q, writer).await, ["catch up, send 0", "close 4000"]);
+        assert!(link.taken().is_empty(), "nothing went straight to the link");
     }
 
     #[tokio::test]

@@ -2,7 +2,7 @@
 //! retained for late joiners. All state sits behind one short-held lock that is never held
 //! across an await; pushing to viewers never waits for them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -84,6 +84,20 @@ pub(crate) enum JoinError {
 /// When [`Session::flush_notices`] must run next, if at all.
 pub(crate) type FlushAfter = Option<Duration>;
 
+/// Accounts for a push. A viewer whose queue overflowed is resynchronised by its own writer
+/// (see [`Session::catch_up`]), not here, in the host's frame handling.
+fn settle(pushed: Pushed, metrics: &Metrics) {
+    match pushed {
+        Pushed::Overflowed(dropped) => {
+            add(&metrics.frames_skipped, dropped as u64);
+            add(&metrics.viewer_resyncs, 1);
+        }
+        Pushed::Skipped => add(&metrics.frames_skipped, 1),
+        Pushed::Queued(sent) => fanout::count(metrics, sent),
+        Pushed::Deferred | Pushed::Closed => {}
+    }
+}
+
 impl State {
     /// Viewers on this node.
     fn count(&self) -> ViewerCount {
@@ -130,23 +144,7 @@ impl State {
         keyframe: Option<bool>,
         metrics: &Metrics,
     ) {
-        let pushed = queue.push(message.clone(), keyframe);
-        self.settle(queue, pushed, metrics);
-    }
-
-    /// Accounts for a push, and resynchronises a viewer whose queue was full.
-    fn settle(&self, queue: &ViewerQueue, pushed: Pushed, metrics: &Metrics) {
-        match pushed {
-            Pushed::Full => {
-                let (snapshot, waiting) = self.snapshot();
-                let dropped = queue.resync(snapshot, waiting);
-                add(&metrics.frames_skipped, dropped as u64);
-                add(&metrics.viewer_resyncs, 1);
-            }
-            Pushed::Skipped => add(&metrics.frames_skipped, 1),
-            Pushed::Queued(sent) => fanout::count(metrics, sent),
-            Pushed::Closed => {}
-        }
+        settle(queue.push(message.clone(), keyframe), metrics);
     }
 
     fn broadcast(&self, message: &Bytes, keyframe: Option<bool>, metrics: &Metrics) {
@@ -163,7 +161,7 @@ impl State {
             if let Pushed::Queued(_) = pushed {
                 queued.push(viewer.queue.clone());
             }
-            self.settle(&viewer.queue, pushed, metrics);
+            settle(pushed, metrics);
         }
         Queued(queued)
     }
@@ -285,8 +283,9 @@ impl Session {
     }
 
     /// Adds a viewer, unless the session already has `max_viewers`; its queue starts with
-    /// the welcome, the host state and the screen. The others hear of it through
-    /// [`Notices`]: call [`flush_notices`](Self::flush_notices) after the returned delay.
+    /// the welcome, and its writer then takes the host state and the screen (see
+    /// [`catch_up`](Self::catch_up)). The others hear of it through [`Notices`]: call
+    /// [`flush_notices`](Self::flush_notices) after the returned delay.
     pub fn join(
         &self,
         viewer: u64,
@@ -314,23 +313,34 @@ impl Session {
                 queue: queue.clone(),
             },
         );
-        let welcome = encoded(&RelayToViewer::Welcome(ViewerWelcome {
+        queue.join(encoded(&RelayToViewer::Welcome(ViewerWelcome {
             version: protocol::PROTOCOL_VERSION,
             session_id: self.id.clone(),
             mode,
             viewer,
             viewers: state.total(),
             host_online: state.host_online(),
-        }));
-        let (mut snapshot, waiting) = state.snapshot();
-        snapshot.insert(0, welcome);
-        queue.resync(snapshot, waiting);
+        })));
         let change = Change::Joined {
             viewer,
             mode,
             transport,
         };
         Ok((queue, state.changed(change, metrics)))
+    }
+
+    /// Gives a viewer's writer the snapshot its queue waits for, after a join or an
+    /// overflow (see [`ViewerQueue::catch_up`]): in `batch`, after what was queued
+    /// meanwhile. Built here, on the viewer's own task, at most once per batch it takes,
+    /// so that a viewer that stopped reading costs the host's frame handling nothing.
+    pub fn catch_up(&self, queue: &ViewerQueue, batch: &mut VecDeque<Bytes>) {
+        let state = self.lock();
+        // Closed meanwhile: the close brought what the viewer still gets.
+        if !queue.catching_up() {
+            return;
+        }
+        let (snapshot, waiting) = state.snapshot();
+        queue.catch_up(snapshot, waiting, batch);
     }
 
     pub fn leave(&self, viewer: u64, metrics: &Metrics) -> FlushAfter {
@@ -393,8 +403,15 @@ impl Session {
             close::GOING_AWAY => state.peers.host(false),
             _ => {}
         }
+        let mut snapshot = None;
         for viewer in state.viewers.values() {
-            viewer.queue.close(Some(last.clone()), code, reason);
+            // A viewer yet to catch up gets the final screen too, before the goodbye.
+            let mut final_messages = match viewer.queue.catching_up() {
+                true => snapshot.get_or_insert_with(|| state.snapshot().0).clone(),
+                false => Vec::new(),
+            };
+            final_messages.push(last.clone());
+            viewer.queue.close(final_messages, code, reason);
         }
         if let Some(host) = state.host.take() {
             host.stop.stop(host_last, code, reason);

@@ -68,7 +68,7 @@ pub(crate) async fn serve(
         .tracker
         .spawn(read(shared.clone(), session.clone(), viewer, mode, rx));
     tokio::select! {
-        _ = write(&shared, &queue, tx) => reader.abort(),
+        _ = write(&shared, &session, &queue, tx) => reader.abort(),
         _ = &mut reader => {}
     }
     let flush = session.leave(viewer, &shared.metrics);
@@ -115,7 +115,7 @@ async fn guarded(queue: &ViewerQueue, aborter: &Aborter, send: impl Future<Outpu
     }
 }
 
-async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut link: LinkTx) {
+async fn write(shared: &Shared, session: &Session, queue: &Arc<ViewerQueue>, mut link: LinkTx) {
     let aborter = link.aborter();
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
@@ -135,15 +135,12 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut link: LinkTx) {
                 continue;
             }
         };
-        link = match next {
-            Next::Send(mut tx) => {
-                add(&shared.metrics.messages_out, batch.len() as u64);
-                let bytes = batch.iter().map(Bytes::len).sum::<usize>();
-                add(&shared.metrics.bytes_out, bytes as u64);
-                let sent = async { tx.send_all(batch.drain(..)).await.is_ok() };
-                if !guarded(queue, &aborter, sent).await {
-                    return;
-                }
+        let mut tx = match next {
+            Next::Send(tx) => tx,
+            // A joiner's first screen, or a resync after the queue overflowed: built here,
+            // on this viewer's task, never in the host's frame handling.
+            Next::CatchUp(tx) => {
+                session.catch_up(queue, &mut batch);
                 tx
             }
             Next::Close { link, code, reason } => {
@@ -152,6 +149,14 @@ async fn write(shared: &Shared, queue: &Arc<ViewerQueue>, mut link: LinkTx) {
             }
             Next::Failed => return,
         };
+        add(&shared.metrics.messages_out, batch.len() as u64);
+        let bytes = batch.iter().map(Bytes::len).sum::<usize>();
+        add(&shared.metrics.bytes_out, bytes as u64);
+        let sent = async { tx.send_all(batch.drain(..)).await.is_ok() };
+        if !guarded(queue, &aborter, sent).await {
+            return;
+        }
+        link = tx;
     }
 }
 

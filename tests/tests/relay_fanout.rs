@@ -1,7 +1,9 @@
 //! Fan-out through a real relay: a QUIC host, WebSocket and WebTransport viewers get the
-//! same bytes; late joiners get the retained keyframe and diffs; a viewer that never reads
-//! neither delays another nor makes the relay buffer without bound; frames that arrive only
-//! in a host's datagrams are forwarded in order.
+//! same bytes; late joiners get their welcome, then the retained keyframe and diffs, even
+//! when those are more than a viewer's queue holds; a viewer that never reads neither
+//! delays another nor makes the relay buffer without bound, and is resynchronised once,
+//! not on every frame; frames that arrive only in a host's datagrams are forwarded in
+//! order.
 
 mod relay_support;
 
@@ -151,12 +153,135 @@ async fn a_viewer_that_never_reads_does_not_delay_others_and_stays_bounded() {
     wait_metric(&h, "relay_frames_received_total", |v| v >= 4000).await;
     let metrics = h.metrics().await;
     let queued_max = metric(&metrics, "relay_viewer_queued_bytes_max");
-    // A queue holds at most its cap of live frames, or a resync snapshot (a keyframe and
-    // at most 99 diffs here) plus a few control messages.
-    let snapshot = 100 * (big.len() as u64 + 32);
-    let bound = (MAX_QUEUE_BYTES as u64).max(snapshot) + 64 * 1024;
+    // A queue holds at most its cap of live messages: a resync's snapshot goes straight to
+    // the viewer's writer.
+    let bound = MAX_QUEUE_BYTES as u64;
     assert!(queued_max <= bound, "queued {queued_max} > bound {bound}");
     assert!(metric(&metrics, "relay_viewer_resyncs_total") > 0);
+}
+
+/// Reads `viewer`'s frames until `last`, checking they come in order, one after the other.
+async fn frames_until(viewer: &mut cli_share::client::ViewerLink, next: &mut u64, last: u64) {
+    while *next <= last {
+        let bytes = next_frame(viewer).await;
+        let header = protocol::FrameHeader::peek(&bytes).unwrap().unwrap();
+        assert_eq!(header.seq, *next, "frames in order, none lost or repeated");
+        *next += 1;
+    }
+}
+
+/// A viewer's queue holds 1,024 live messages and 1 MiB; what a joiner catches up from is
+/// not counted against that, however large: a spinner's thousand small diffs since the
+/// keyframe, or a long styled scrollback. The joiner gets its welcome first (the `Viewers`
+/// notice of its own join used to overflow its queue, whose refill had no welcome), then
+/// every retained frame once, in order, then the live ones.
+#[tokio::test]
+async fn a_joiner_whose_catch_up_is_over_the_queue_bounds_gets_its_welcome_and_every_frame() {
+    let h = start_default().await;
+    let mut received = 0;
+    // Over the count (a keyframe, its completion, 1,100 diffs) and over the bytes (a
+    // 1.5 MiB scrollback).
+    for (what, completion, diffs) in [("count", 40, 1100u64), ("bytes", 1536 * 1024, 10)] {
+        let mut host = h.host().await;
+        let link = host.welcome.links.read.clone();
+        host.sender
+            .send_raw(frame(0, true, b"screen"))
+            .await
+            .unwrap();
+        host.sender
+            .send_raw(frame(1, false, &vec![7u8; completion]))
+            .await
+            .unwrap();
+        for seq in 2..2 + diffs {
+            host.sender
+                .send_raw(frame(seq, false, &[1u8; 40]))
+                .await
+                .unwrap();
+        }
+        let live = 2 + diffs;
+        received += live;
+        wait_metric(&h, "relay_frames_received_total", |v| v >= received).await;
+        let mut viewers = Vec::new();
+        for transport in [ViewerTransport::WebSocket, ViewerTransport::WebTransport] {
+            // `joined` insists on the welcome first.
+            let mut viewer = h.joined(&link, transport).await;
+            let mut next = 0;
+            frames_until(&mut viewer, &mut next, live - 1).await;
+            viewers.push((transport, viewer, next));
+        }
+        host.sender
+            .send_raw(frame(live, false, b"live"))
+            .await
+            .unwrap();
+        for (transport, viewer, next) in &mut viewers {
+            eprintln!("over the {what} bound, {transport:?}: catch-up and a live frame");
+            frames_until(viewer, next, live).await;
+        }
+    }
+}
+
+/// Viewers that stop reading, in a session whose catch-up is over the queue's bounds: each
+/// is resynchronised once, when its queue overflows, and its snapshot is then left to its
+/// own writer, which takes it when it sends again (never, here). Before, every later frame
+/// found their queues full again and rebuilt the whole snapshot for each of them, under the
+/// session's lock, in the host's read task: the frames reached the healthy viewer late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_viewer_is_resynchronised_once_not_on_every_frame() {
+    const STALLED: usize = 16;
+    const FRAMES: u64 = 200;
+    const RESYNCS: &str = "relay_viewer_resyncs_total";
+    let h = start_default().await;
+    let mut host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    // A 1.5 MiB scrollback, more than a WebTransport stream's window, and 1,100 diffs.
+    host.sender
+        .send_raw(frame(0, true, b"screen"))
+        .await
+        .unwrap();
+    host.sender
+        .send_raw(frame(1, false, &vec![7u8; 1536 * 1024]))
+        .await
+        .unwrap();
+    let mut seq = 2;
+    let mut diffs = async |host: &mut cli_share::client::HostConnection, n: u64| {
+        for _ in 0..n {
+            host.sender
+                .send_raw(frame(seq, false, &[1u8; 24]))
+                .await
+                .unwrap();
+            seq += 1;
+        }
+        seq - 1
+    };
+    diffs(&mut host, 1100).await;
+    wait_metric(&h, "relay_frames_received_total", |v| v >= 1102).await;
+    // (The welcome is the previous test's: these read frames only, or nothing.)
+    let viewer = async |transport| h.viewer(&link, transport).await.expect("admitted");
+    let mut healthy = viewer(ViewerTransport::WebSocket).await;
+    let mut next = 0;
+    // Viewers that read nothing: their writers block on the catch-up.
+    let mut stalled = Vec::new();
+    for _ in 0..STALLED {
+        stalled.push(viewer(ViewerTransport::WebTransport).await);
+    }
+    // Live diffs, which the healthy viewer reads as they come, until every stalled queue
+    // has overflowed.
+    within("every stalled viewer resynchronised", async {
+        while metric(&h.metrics().await, RESYNCS) < STALLED as u64 {
+            let last = diffs(&mut host, 100).await;
+            frames_until(&mut healthy, &mut next, last).await;
+        }
+    })
+    .await;
+    let before = metric(&h.metrics().await, RESYNCS);
+    let last = diffs(&mut host, FRAMES).await;
+    frames_until(&mut healthy, &mut next, last).await;
+    let resyncs = metric(&h.metrics().await, RESYNCS) - before;
+    assert!(
+        resyncs <= STALLED as u64,
+        "{STALLED} stalled viewers were resynchronised {resyncs} times in {FRAMES} frames"
+    );
+    drop(stalled);
 }
 
 /// More viewers than one fan-out task writes to (`relay/src/fanout.rs`: 128), half of them
