@@ -10,7 +10,7 @@ use protocol::{
     EndReason, FrameHeader, HostHello, HostToRelay, HostWelcome, Mode, PROTOCOL_VERSION,
     RefusalReason, RelayToHost, close,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::admission::Limited;
 use crate::link::{LinkRx, LinkTx, Received};
@@ -204,6 +204,7 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx, o
     let conn = shared.next_id();
     let stop = Stopper::default();
     let (host_tx, host_rx) = mpsc::channel(HOST_QUEUE);
+    let keyframe = Arc::new(Notify::new());
     let handle = HostHandle {
         conn,
         tx: host_tx.clone(),
@@ -255,16 +256,19 @@ pub(crate) async fn serve(shared: Arc<Shared>, mut rx: LinkRx, mut tx: LinkTx, o
     rx.allow_frames();
     if recreated {
         add(&shared.metrics.keyframe_requests, 1);
-        let _ = host_tx.try_send(encoded(&RelayToHost::RequestKeyframe));
+        keyframe.notify_one();
     }
     tracing::info!(session = %session.id, resumed, recreated, "host connected");
     let datagrams = tx.quic_connection();
-    shared.tracker.spawn(write(tx, host_rx, stop.clone()));
+    shared
+        .tracker
+        .spawn(write(tx, host_rx, keyframe.clone(), stop.clone()));
     let link = HostLink {
         conn,
         rx,
         datagrams,
         host_tx,
+        keyframe,
     };
     read(&shared, &session, link, &stop).await;
 }
@@ -288,8 +292,14 @@ fn lost(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64) {
     }
 }
 
-/// Sends control messages to the host until told to stop.
-async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) {
+/// Sends control messages to the host until told to stop, and a keyframe request whenever
+/// `keyframe` was notified.
+async fn write(
+    mut tx: LinkTx,
+    mut queue: mpsc::Receiver<Bytes>,
+    keyframe: Arc<Notify>,
+    stop: Stopper,
+) {
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.reset();
     loop {
@@ -302,6 +312,8 @@ async fn write(mut tx: LinkTx, mut queue: mpsc::Receiver<Bytes>, stop: Stopper) 
                 tx.close(why.code, why.reason).await;
                 return;
             }
+            // Before the queued input: the screen of every late joiner waits for it.
+            () = keyframe.notified() => Some(encoded(&RelayToHost::RequestKeyframe)),
             message = queue.recv() => match message {
                 Some(message) => Some(message),
                 None => return,
@@ -330,6 +342,10 @@ struct HostLink {
     /// QUIC hosts also send small frames as datagrams (see [`crate::reorder`]).
     datagrams: Option<quinn::Connection>,
     host_tx: mpsc::Sender<Bytes>,
+    /// Asks the writer for a keyframe request. A flag, not a message in `host_tx`: the
+    /// session asks once until a keyframe comes, so a request that met a full queue (a
+    /// collab viewer's paste into a host that reads slowly) was never made again.
+    keyframe: Arc<Notify>,
 }
 
 /// The next datagram; never ready without a connection or once it has closed (the
@@ -358,9 +374,7 @@ async fn forward(
         queued.send(shared).await;
         if request {
             add(&shared.metrics.keyframe_requests, 1);
-            let _ = link
-                .host_tx
-                .try_send(encoded(&RelayToHost::RequestKeyframe));
+            link.keyframe.notify_one();
         }
     }
 }
