@@ -22,6 +22,7 @@ mod http;
 pub mod limits;
 mod link;
 mod link_status;
+pub mod logging;
 mod metrics;
 mod notices;
 mod peer;

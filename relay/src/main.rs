@@ -14,6 +14,7 @@ use relay::cli_docs::CliDocs;
 use relay::exposure::{Consent, Refusal};
 use relay::limits::*;
 use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
+use tracing_subscriber::prelude::*;
 
 /// Fans a host's terminal session out to viewers over WebTransport and WebSocket.
 #[derive(Parser, Debug)]
@@ -101,7 +102,10 @@ struct Args {
     /// File with one host key per line.
     #[arg(long, env = "RELAY_HOST_KEY_FILE")]
     host_key_file: Option<PathBuf>,
-    /// Log filter (tracing EnvFilter syntax).
+    /// Log filter (tracing EnvFilter syntax). wtransport, tungstenite and tokio_tungstenite
+    /// stay at info unless named here: at debug and trace they log secrets (a WebTransport
+    /// viewer's link token, WebSocket payloads such as a host's key), which naming them
+    /// (`debug,wtransport=debug`) lets into the log.
     #[arg(long, env = "RELAY_LOG", default_value = "info")]
     log: String,
     /// Serve /metrics on this address (plain HTTP). Without it, /metrics is served on the
@@ -352,9 +356,13 @@ async fn main() -> anyhow::Result<()> {
             .write(Args::command(), &mut std::io::stdout())
             .context("writing the documentation");
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&args.log).context("--log")?)
-        .with_writer(std::io::stderr)
+    let filter = relay::logging::filter(&args.log).context("--log")?;
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(filter),
+        )
         .init();
     let consent = args.consent();
     let config = args.into_config()?;

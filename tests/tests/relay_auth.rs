@@ -2,7 +2,8 @@
 //! for an unknown session with 404, on the WebSocket upgrade and on the WebTransport
 //! CONNECT alike, before any session data; the status endpoint tells a link's holder which
 //! it is (invalid, expired and when, unknown, ended and when); hosts are refused without a
-//! required key or with another protocol version.
+//! required key or with another protocol version; link tokens and host keys stay out of
+//! the relay's log, even at `--log trace`.
 
 mod relay_support;
 
@@ -410,5 +411,72 @@ async fn another_protocol_version_is_refused_with_version_mismatch() {
             assert_eq!(refusal.reason, RefusalReason::VersionMismatch)
         }
         other => panic!("expected a version refusal, got {other:?}"),
+    }
+}
+
+/// The `relay` binary at `--log trace`, what an operator sets to see why a link fails: a
+/// WebTransport viewer's link token, which rides in its CONNECT's path, and a WebSocket
+/// host's key, in its hello, stay out of the log. wtransport logs a CONNECT's headers at
+/// debug, tungstenite every WebSocket frame's payload at trace: the relay keeps both at
+/// info unless `--log` names them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn link_tokens_and_host_keys_stay_out_of_the_relays_trace_log() {
+    use cli_share::client::{
+        HostOptions, HostTransport, RelayPolicy, connect_host, connect_viewer, discover,
+    };
+    let key = "host-key-0123456789abcdef";
+    let mut command = std::process::Command::new(e2e::lab::workspace_binary("relay").unwrap());
+    command
+        .args(["--http", "127.0.0.1:0", "--quic", "127.0.0.1:0"])
+        .args(["--host-key", key, "--log", "trace"])
+        .env_clear();
+    let relay = e2e::lab::Watched::spawn("relay", command).unwrap();
+    let started = relay.wait_for("relay listening", T).await.unwrap();
+    let http = started
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("http="))
+        .expect("the HTTP address");
+    let base = url::Url::parse(http).unwrap();
+    let info = within("discovery", discover(&base, &RelayPolicy::default()))
+        .await
+        .unwrap();
+
+    let hello = protocol::HostHello {
+        host_key: Some(key.into()),
+        ..hello()
+    };
+    let options = HostOptions {
+        transport: Some(HostTransport::WebSocket),
+        ..HostOptions::default()
+    };
+    let host = within("host", connect_host(&info, &hello, &options))
+        .await
+        .expect("welcomed");
+    let link = host.welcome.links.read.clone();
+    let token = link.rsplit_once('#').expect("a token").1.to_owned();
+    let keyed = keyed(&link);
+    let viewer = connect_viewer(&info, &keyed, ViewerTransport::WebTransport);
+    let mut viewer = within("viewer", viewer).await.expect("admitted");
+    let welcome = within("welcome", viewer.recv()).await;
+    assert!(
+        matches!(welcome, Ok(RelayToViewer::Welcome(_))),
+        "{welcome:?}"
+    );
+    // The relay's own line for the join comes after the hello's and the CONNECT's.
+    relay.wait_for("viewer joined", T).await.unwrap();
+
+    let log = relay.lines();
+    assert!(log.iter().any(|line| line.contains("TRACE")), "a trace log");
+    let hex: String = key.bytes().map(|b| format!("{b:02x}")).collect();
+    for (what, secret) in [
+        ("link token", &token),
+        ("host key", &key.to_owned()),
+        ("host key in hex", &hex),
+    ] {
+        let found: Vec<&String> = log.iter().filter(|line| line.contains(secret)).collect();
+        assert!(
+            found.is_empty(),
+            "the {what} is in the relay's log: {found:#?}"
+        );
     }
 }
