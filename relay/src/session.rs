@@ -130,9 +130,12 @@ impl State {
         let (frames, waiting) = self.retention.snapshot();
         let mut out = Vec::with_capacity(frames.len() + 2);
         out.push(encoded(&RelayToViewer::Viewers(self.total())));
-        if !self.host_online() {
-            out.push(encoded(&RelayToViewer::HostAway));
-        }
+        // The host's state either way: a viewer resynchronised after its queue overflowed
+        // may have lost the HostBack that ended a HostAway it was shown.
+        out.push(encoded(match self.host_online() {
+            true => &RelayToViewer::HostBack,
+            false => &RelayToViewer::HostAway,
+        }));
         out.extend(frames);
         (out, waiting)
     }
@@ -586,5 +589,66 @@ impl Registry {
             session.gauges(&mut gauges);
         }
         gauges
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{HostToRelay, ScreenFrame};
+
+    use super::*;
+    use crate::queue::MAX_QUEUE_MESSAGES;
+
+    fn host(conn: u64) -> HostHandle {
+        HostHandle {
+            conn,
+            tx: mpsc::channel(64).0,
+            stop: Stopper::default(),
+        }
+    }
+
+    fn frame(seq: u64, keyframe: bool) -> Bytes {
+        encoded(&HostToRelay::Frame(ScreenFrame {
+            seq,
+            keyframe,
+            payload: vec![1, 2, 3],
+        }))
+    }
+
+    /// What the viewer's writer takes when it catches up.
+    fn caught_up(session: &Session, queue: &ViewerQueue) -> Vec<Bytes> {
+        let mut batch = VecDeque::new();
+        session.catch_up(queue, &mut batch);
+        batch.into()
+    }
+
+    #[test]
+    fn a_viewer_whose_queue_overflowed_while_the_host_came_back_is_told_it_is_back() {
+        let metrics = Metrics::default();
+        let back = encoded(&RelayToViewer::HostBack);
+        let session = Session::new("s".into());
+        assert!(session.attach_host(host(1), false, &metrics).is_ok());
+        let _ = session.frame(frame(0, true), true, &metrics);
+        let (queue, _) = session
+            .join(1, Mode::Read, Transport::WebSocket, 8, &metrics)
+            .unwrap();
+        assert!(caught_up(&session, &queue).contains(&back));
+        // The viewer stops reading: its queue takes HostAway, then HostBack, then frames
+        // until it overflows, which drops them all.
+        assert!(session.host_away(1, &metrics).is_some());
+        assert!(session.attach_host(host(2), false, &metrics).is_ok());
+        for seq in 1..=MAX_QUEUE_MESSAGES as u64 {
+            let _ = session.frame(frame(seq, false), false, &metrics);
+        }
+        assert!(queue.catching_up(), "the queue overflowed");
+        let resynced = caught_up(&session, &queue);
+        assert!(
+            resynced.contains(&back),
+            "the snapshot says the host is back"
+        );
+        assert_eq!(
+            resynced.last(),
+            Some(&frame(MAX_QUEUE_MESSAGES as u64, false))
+        );
     }
 }
