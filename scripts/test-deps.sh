@@ -28,7 +28,15 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "test-deps: installing ${missing[*]}"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  # Bookworm ships pebble-challtestsrv in the pebble package; later releases in its own.
+  packages=()
+  for package in "${missing[@]}"; do
+    if [ "$package" = pebble-challtestsrv ] && ! apt-cache show "$package" >/dev/null 2>&1; then
+      package=pebble
+    fi
+    packages+=("$package")
+  done
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${packages[@]}"
 fi
 
 # playwright-core has no install step and never downloads a browser.
