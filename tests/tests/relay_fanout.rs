@@ -9,7 +9,7 @@ mod relay_support;
 
 use std::time::Duration;
 
-use cli_share::client::ViewerTransport;
+use cli_share::client::{HostConnection, ViewerTransport};
 use protocol::{RelayToHost, RelayToViewer};
 use relay::queue::MAX_QUEUE_BYTES;
 use relay::{Limits, RelayConfig};
@@ -170,6 +170,14 @@ async fn frames_until(viewer: &mut cli_share::client::ViewerLink, next: &mut u64
     }
 }
 
+/// Sends frame `seq` (`payload`, a keyframe or not) from `host`.
+async fn send_frame(host: &mut HostConnection, seq: u64, keyframe: bool, payload: &[u8]) {
+    host.sender
+        .send_raw(frame(seq, keyframe, payload))
+        .await
+        .unwrap();
+}
+
 /// A viewer's queue holds 1,024 live messages and 1 MiB; what a joiner catches up from is
 /// not counted against that, however large: a spinner's thousand small diffs since the
 /// keyframe, or a long styled scrollback. The joiner gets its welcome first (the `Viewers`
@@ -184,19 +192,10 @@ async fn a_joiner_whose_catch_up_is_over_the_queue_bounds_gets_its_welcome_and_e
     for (what, completion, diffs) in [("count", 40, 1100u64), ("bytes", 1536 * 1024, 10)] {
         let mut host = h.host().await;
         let link = host.welcome.links.read.clone();
-        host.sender
-            .send_raw(frame(0, true, b"screen"))
-            .await
-            .unwrap();
-        host.sender
-            .send_raw(frame(1, false, &vec![7u8; completion]))
-            .await
-            .unwrap();
+        send_frame(&mut host, 0, true, b"screen").await;
+        send_frame(&mut host, 1, false, &vec![7u8; completion]).await;
         for seq in 2..2 + diffs {
-            host.sender
-                .send_raw(frame(seq, false, &[1u8; 40]))
-                .await
-                .unwrap();
+            send_frame(&mut host, seq, false, &[1u8; 40]).await;
         }
         let live = 2 + diffs;
         received += live;
@@ -209,10 +208,7 @@ async fn a_joiner_whose_catch_up_is_over_the_queue_bounds_gets_its_welcome_and_e
             frames_until(&mut viewer, &mut next, live - 1).await;
             viewers.push((transport, viewer, next));
         }
-        host.sender
-            .send_raw(frame(live, false, b"live"))
-            .await
-            .unwrap();
+        send_frame(&mut host, live, false, b"live").await;
         for (transport, viewer, next) in &mut viewers {
             eprintln!("over the {what} bound, {transport:?}: catch-up and a live frame");
             frames_until(viewer, next, live).await;
@@ -234,21 +230,12 @@ async fn a_stalled_viewer_is_resynchronised_once_not_on_every_frame() {
     let mut host = h.host().await;
     let link = host.welcome.links.read.clone();
     // A 1.5 MiB scrollback, more than a WebTransport stream's window, and 1,100 diffs.
-    host.sender
-        .send_raw(frame(0, true, b"screen"))
-        .await
-        .unwrap();
-    host.sender
-        .send_raw(frame(1, false, &vec![7u8; 1536 * 1024]))
-        .await
-        .unwrap();
+    send_frame(&mut host, 0, true, b"screen").await;
+    send_frame(&mut host, 1, false, &vec![7u8; 1536 * 1024]).await;
     let mut seq = 2;
-    let mut diffs = async |host: &mut cli_share::client::HostConnection, n: u64| {
+    let mut diffs = async |host: &mut HostConnection, n: u64| {
         for _ in 0..n {
-            host.sender
-                .send_raw(frame(seq, false, &[1u8; 24]))
-                .await
-                .unwrap();
+            send_frame(host, seq, false, &[1u8; 24]).await;
             seq += 1;
         }
         seq - 1
