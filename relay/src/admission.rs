@@ -154,6 +154,8 @@ pub(crate) struct Admission {
     pub accept_errors: AtomicU64,
     /// TCP peers dropped for stalling.
     pub stalls: Arc<Stalls>,
+    /// WebTransport viewers dropped for not reading (only writes are timed).
+    pub webtransport_stalls: Arc<Stalls>,
 }
 
 /// A QUIC handshake in progress, counted until dropped.
@@ -197,6 +199,7 @@ impl Admission {
             retries: AtomicU64::new(0),
             accept_errors: AtomicU64::new(0),
             stalls: Arc::default(),
+            webtransport_stalls: Arc::default(),
         })
     }
 
@@ -336,6 +339,11 @@ impl Admission {
             "# HELP relay_tcp_stalls_total TCP peers dropped for stalling, by what stalled.\n# TYPE relay_tcp_stalls_total counter\nrelay_tcp_stalls_total{{stalled=\"read\"}} {}\nrelay_tcp_stalls_total{{stalled=\"write\"}} {}",
             get(&self.stalls.idle),
             get(&self.stalls.write)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP relay_webtransport_stalls_total WebTransport viewers dropped for not reading.\n# TYPE relay_webtransport_stalls_total counter\nrelay_webtransport_stalls_total{{stalled=\"write\"}} {}",
+            get(&self.webtransport_stalls.write)
         );
     }
 }

@@ -2,7 +2,8 @@
 //! byte from the peer for the idle timeout, or a write blocked for the write timeout. It
 //! sits under hyper and stays under the WebSocket after an upgrade, so every response and
 //! every WebSocket is bounded, and a client that never reads is dropped instead of holding
-//! its socket and task forever.
+//! its socket and task forever. A WebTransport viewer's send stream gets the write timeout
+//! the same way (QUIC's keep-alives already tell a dead peer, not one that stopped reading).
 
 use std::io;
 use std::pin::Pin;
@@ -83,6 +84,10 @@ impl<I> Deadline<I> {
             write: Timer::new(write),
             stalls,
         }
+    }
+
+    pub fn into_inner(self) -> I {
+        self.inner
     }
 }
 

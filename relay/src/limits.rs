@@ -42,7 +42,8 @@ pub struct Limits {
     /// How long a TCP connection may go without a byte from its peer (WebSocket peers
     /// answer the relay's pings every 20 s, so only dead or hostile ones hit this).
     pub idle_timeout: Duration,
-    /// How long a write to a TCP peer may stay blocked (a peer that never reads).
+    /// How long a write to a TCP peer or a WebTransport viewer may stay blocked (a peer that
+    /// never reads).
     pub write_timeout: Duration,
 }
 

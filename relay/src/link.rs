@@ -13,6 +13,7 @@ use futures::{Sink, SinkExt, StreamExt};
 use protocol::LengthCodec;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
+use crate::deadline::Deadline;
 use crate::queue::{DirectLink, TrySend};
 
 /// How long a closing link may take to deliver its last message.
@@ -44,7 +45,8 @@ pub(crate) enum LinkTx {
     },
     WebTransport {
         conn: wtransport::Connection,
-        send: FramedWrite<wtransport::SendStream, LengthCodec>,
+        /// Bounded by the write timeout: a viewer that stops reading is dropped.
+        send: FramedWrite<Deadline<wtransport::SendStream>, LengthCodec>,
     },
     WebSocket(SplitSink<WebSocket, Message>),
 }
@@ -147,7 +149,7 @@ impl LinkTx {
                 conn.close(quinn::VarInt::from_u32(code.into()), reason.as_bytes());
             }
             LinkTx::WebTransport { conn, send } => {
-                let mut stream = send.into_inner();
+                let mut stream = send.into_inner().into_inner();
                 // A browser acknowledges stream data before the page has read it, and a
                 // connection close discards what is unread: closing on the acknowledgement
                 // can lose the final `Ended`. The page closes the session once it has read

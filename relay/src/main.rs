@@ -166,7 +166,8 @@ struct LimitArgs {
     /// How long a TCP connection may go without a byte from its peer.
     #[arg(long, env = "RELAY_IDLE_TIMEOUT", default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
-    /// How long a write to a TCP peer may stay blocked (a peer that does not read).
+    /// How long a write to a TCP peer or a WebTransport viewer may stay blocked (a peer that
+    /// does not read).
     #[arg(long, env = "RELAY_WRITE_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     write_timeout: Duration,
 }

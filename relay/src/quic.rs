@@ -16,6 +16,7 @@ use wtransport::endpoint::IncomingSessionFuture;
 use crate::RelayError;
 use crate::admission::{Handshaking, Limited, Slot};
 use crate::auth::{Denied, admit};
+use crate::deadline::Deadline;
 use crate::host::{MAX_HELLO_BYTES, Origin};
 use crate::link::{LinkRx, LinkTx};
 use crate::metrics::add;
@@ -376,6 +377,13 @@ async fn webtransport(
         recv,
         LengthCodec::with_max(MAX_VIEWER_MESSAGE),
     ));
+    let limits = &shared.config.limits;
+    let send = Deadline::new(
+        send,
+        limits.idle_timeout,
+        limits.write_timeout,
+        shared.admission.webtransport_stalls.clone(),
+    );
     let tx = LinkTx::WebTransport {
         conn,
         send: FramedWrite::new(send, LengthCodec::default()),

@@ -212,6 +212,40 @@ async fn a_websocket_viewer_that_never_reads_is_dropped_after_the_write_timeout(
 }
 
 #[tokio::test]
+async fn a_webtransport_viewer_that_never_reads_is_dropped_after_the_write_timeout() {
+    let h = start(config(Limits {
+        write_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    }))
+    .await;
+    let mut host = h.host().await;
+    let link = host.welcome.links.read.clone();
+    // Joined, then never read: the relay's writes block once the stream's flow-control
+    // window is used up.
+    let _never_read = h
+        .viewer(&link, ViewerTransport::WebTransport)
+        .await
+        .expect("admitted");
+    let viewers = "relay_viewers{transport=\"webtransport\",mode=\"read\"}";
+    until(&h, viewers, |n| n == 1).await;
+    let stalled = "relay_webtransport_stalls_total{stalled=\"write\"}";
+    let keyframe = vec![b'x'; 256 * 1024];
+    within("the viewer dropped", async {
+        for seq in 0.. {
+            if sample(&h, stalled) >= 1 {
+                return;
+            }
+            host.sender
+                .send_raw(frame(seq, true, &keyframe))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    until(&h, viewers, |n| n == 0).await;
+}
+
+#[tokio::test]
 async fn metrics_stay_off_a_public_http_port_and_serve_on_their_own_address() {
     // An HTTP port reachable from elsewhere: no /metrics there.
     let public = start(RelayConfig {
