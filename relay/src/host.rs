@@ -399,16 +399,14 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
         };
         let message = match received {
             Received::Message(message) => message,
+            // Only a `Bye` ends the session for good: a link that ends without one (its
+            // stream finished, or a WebSocket closed, on some error path of the host's)
+            // is a lost host, which may still resume, as viewers are told.
             Received::Finished => {
-                shared.end_session(session, EndReason::HostEnded);
-                return;
+                let why = "the link ended without a goodbye";
+                return link_lost(shared, session, conn, stop, why);
             }
-            Received::Lost(why) => {
-                tracing::debug!(session = %session.id, %why, "host connection lost");
-                stop.stop(None, close::GOING_AWAY, "connection lost");
-                lost(shared, session, conn);
-                return;
-            }
+            Received::Lost(why) => return link_lost(shared, session, conn, stop, &why),
         };
         // `peek` only answers for frames; anything else (including bytes that merely fail
         // to look like a frame header) is decoded in full.
@@ -435,6 +433,12 @@ async fn read(shared: &Arc<Shared>, session: &Arc<Session>, mut link: HostLink, 
             }
         }
     }
+}
+
+fn link_lost(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64, stop: &Stopper, why: &str) {
+    tracing::debug!(session = %session.id, %why, "host connection lost");
+    stop.stop(None, close::GOING_AWAY, "connection lost");
+    lost(shared, session, conn);
 }
 
 fn protocol_error(shared: &Arc<Shared>, session: &Arc<Session>, conn: u64, stop: &Stopper) {

@@ -8,9 +8,11 @@ mod relay_support;
 use std::time::Duration;
 
 use cli_share::client::{NetError, ViewerTransport};
-use protocol::{EndReason, HostHello, RelayToHost, RelayToViewer};
+use futures::{SinkExt, StreamExt};
+use protocol::{EndReason, HostHello, HostToRelay, RelayToHost, RelayToViewer};
 use relay::RelayConfig;
 use relay_support::*;
+use tokio_tungstenite::tungstenite::Message;
 
 /// Waits for `Ended` and the close that must follow it.
 async fn ended(viewer: &mut cli_share::client::ViewerLink) -> EndReason {
@@ -83,6 +85,49 @@ async fn viewers_get_every_frame_sent_before_the_host_exits_then_the_end() {
         }
         assert_eq!(next, LAST + 1, "{name}: every frame came before the end");
     }
+}
+
+/// A host link that ends without a `Bye` (here a WebSocket closed cleanly, as a host's
+/// error path might) is a lost host: viewers are told it is away, and it may resume. Only
+/// the goodbye ends a session for good.
+#[tokio::test]
+async fn a_host_link_closed_without_a_goodbye_is_lost_not_ended() {
+    let h = start(RelayConfig {
+        grace: Duration::from_secs(60),
+        ..RelayConfig::loopback()
+    })
+    .await;
+    let url = format!("ws://{}/ws/host", h.relay.http_addr());
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    let said = protocol::encode(&HostToRelay::Hello(hello())).unwrap();
+    ws.send(Message::Binary(said.into())).await.unwrap();
+    let welcome = within("the welcome", async {
+        loop {
+            if let Some(Ok(Message::Binary(bytes))) = ws.next().await
+                && let Ok(RelayToHost::Welcome(welcome)) = protocol::decode(&bytes)
+            {
+                return welcome;
+            }
+        }
+    })
+    .await;
+    let mut viewer = h
+        .joined(&welcome.links.read, ViewerTransport::WebSocket)
+        .await;
+    ws.close(None).await.unwrap();
+    recv_until(&mut viewer, "host away", |m| {
+        matches!(m, RelayToViewer::HostAway).then_some(())
+    })
+    .await;
+    wait_metric(&h, "relay_hosts_away", |n| n == 1).await;
+    let back = h
+        .host_with(&HostHello {
+            resume: Some(welcome.host_token),
+            ..hello()
+        })
+        .await
+        .expect("the session is still there to resume");
+    assert!(back.welcome.resumed);
 }
 
 #[tokio::test]
