@@ -192,23 +192,8 @@ async fn a_websocket_viewer_that_never_reads_is_dropped_after_the_write_timeout(
         link.token
     );
     let (_never_read, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    let viewers = "relay_viewers{transport=\"websocket\",mode=\"read\"}";
-    until(&h, viewers, |n| n == 1).await;
     let stalled = "relay_tcp_stalls_total{stalled=\"write\"}";
-    let keyframe = vec![b'x'; 256 * 1024];
-    within("the viewer dropped", async {
-        for seq in 0.. {
-            if sample(&h, stalled) >= 1 {
-                return;
-            }
-            host.sender
-                .send_raw(frame(seq, true, &keyframe))
-                .await
-                .unwrap();
-        }
-    })
-    .await;
-    until(&h, viewers, |n| n == 0).await;
+    keyframes_until_dropped(&h, &mut host, "websocket", stalled).await;
 }
 
 #[tokio::test]
@@ -226,13 +211,24 @@ async fn a_webtransport_viewer_that_never_reads_is_dropped_after_the_write_timeo
         .viewer(&link, ViewerTransport::WebTransport)
         .await
         .expect("admitted");
-    let viewers = "relay_viewers{transport=\"webtransport\",mode=\"read\"}";
-    until(&h, viewers, |n| n == 1).await;
     let stalled = "relay_webtransport_stalls_total{stalled=\"write\"}";
+    keyframes_until_dropped(&h, &mut host, "webtransport", stalled).await;
+}
+
+/// With one read-only viewer over `transport` that never reads, sends 256 KiB keyframes
+/// until the `stalled` counter counts it, then waits for the viewer to be gone.
+async fn keyframes_until_dropped(
+    h: &Harness,
+    host: &mut HostConnection,
+    transport: &str,
+    stalled: &str,
+) {
+    let viewers = format!("relay_viewers{{transport=\"{transport}\",mode=\"read\"}}");
+    until(h, &viewers, |n| n == 1).await;
     let keyframe = vec![b'x'; 256 * 1024];
     within("the viewer dropped", async {
         for seq in 0.. {
-            if sample(&h, stalled) >= 1 {
+            if sample(h, stalled) >= 1 {
                 return;
             }
             host.sender
@@ -242,7 +238,7 @@ async fn a_webtransport_viewer_that_never_reads_is_dropped_after_the_write_timeo
         }
     })
     .await;
-    until(&h, viewers, |n| n == 0).await;
+    until(h, &viewers, |n| n == 0).await;
 }
 
 #[tokio::test]
