@@ -382,8 +382,10 @@ async fn every_node_tells_a_link_s_status_live_on_another_node_or_ended() {
     }
 }
 
+/// A node with another JWT secret is reported, and not listed for clients to fail over to:
+/// it would refuse their links and host tokens.
 #[tokio::test]
-async fn a_node_with_another_jwt_secret_is_reported() {
+async fn a_node_with_another_jwt_secret_is_reported_and_not_listed() {
     let redis = e2e::redis::RedisServer::start().await.unwrap();
     let a = start(node_config(&redis, "a")).await;
     let b = start(RelayConfig {
@@ -399,16 +401,20 @@ async fn a_node_with_another_jwt_secret_is_reported() {
         })
         .await;
     }
-    let (_, info) = a.get("/api/info").await;
+    assert_eq!(listed(&a).await, ["a"]);
+    assert_eq!(listed(&b).await, ["b"]);
+}
+
+/// The ids of the nodes a node lists in `/api/info`.
+async fn listed(node: &Harness) -> Vec<String> {
+    let (_, info) = node.get("/api/info").await;
     let info: serde_json::Value = serde_json::from_str(&info).unwrap();
-    assert_eq!(info["node"], "a");
-    let ids: Vec<&str> = info["nodes"]
+    info["nodes"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|n| n["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["a", "b"]);
+        .map(|n| n["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// Keeps deleting `key` from Redis, as a node record whose heartbeat is late (Redis slow,
@@ -502,4 +508,163 @@ async fn a_replica_whose_owner_s_record_lapsed_for_a_moment_shows_the_host_back(
         matches!(m, RelayToViewer::Frame(f) if f.seq == 1).then_some(())
     })
     .await;
+}
+
+/// A connection to the cluster's Redis, for writing as something that is not a node.
+async fn redis_connection(cluster: &Cluster) -> redis::aio::MultiplexedConnection {
+    let client = redis::Client::open(cluster.redis.url()).unwrap();
+    client.get_multiplexed_async_connection().await.unwrap()
+}
+
+/// Polls Redis until `ok` holds for the value at `key`.
+async fn wait_value(
+    redis: &mut redis::aio::MultiplexedConnection,
+    key: &str,
+    ok: impl Fn(Option<&str>) -> bool,
+) {
+    within(key, async {
+        loop {
+            let value: Option<String> =
+                redis::cmd("GET").arg(key).query_async(redis).await.unwrap();
+            if ok(value.as_deref()) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await; // poll interval, not synchronisation
+        }
+    })
+    .await
+}
+
+/// Whoever writes to Redis without being a node (nodes sign with a key derived from their
+/// JWT secret) cannot list a node of its own, where clients would take their tokens, nor
+/// feed frames to another node's viewers: a node record copied under another id and URL is
+/// not listed, and a frame update with the next stamp but another update's signature does
+/// not reach the viewer, whose next frame is the host's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_no_node_signed_in_redis_is_ignored() {
+    use futures::StreamExt;
+
+    let (cluster, host, mut on_b) = a_host_on_a_watched_on_b().await;
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let mut redis = redis_connection(&cluster).await;
+    let channel = format!("share:session:{}", host.welcome.session_id);
+    let mut subscriber = redis::Client::open(cluster.redis.url())
+        .unwrap()
+        .get_async_pubsub()
+        .await
+        .unwrap();
+    subscriber.subscribe(&channel).await.unwrap();
+    let mut host = host;
+    host.sender.send_raw(frame(1, false, b"one")).await.unwrap();
+    let published = within("frame 1 in Redis", subscriber.on_message().next())
+        .await
+        .unwrap()
+        .get_payload_bytes()
+        .to_vec();
+    assert_eq!(next_frame(&mut on_b).await, frame(1, false, b"one"));
+
+    // The update's header is (stamp: (owner, term, n), update); `Frame` is variant 0.
+    let (body, signature) = published.split_at(published.len() - 32);
+    let len = u32::from_be_bytes(body[..4].try_into().unwrap()) as usize;
+    let ((owner, term, n), variant): ((String, u64, u64), u32) =
+        protocol::decode(&body[4..4 + len]).unwrap();
+    assert_eq!((owner.as_str(), variant), ("a", 0));
+    let header = protocol::encode(&((owner, term, n + 1), 0u32)).unwrap();
+    let mut forged = (header.len() as u32).to_be_bytes().to_vec();
+    forged.extend_from_slice(&header);
+    forged.extend_from_slice(&frame(2, false, b"forged"));
+    forged.extend_from_slice(signature);
+    let forged_before = metric(&b.metrics().await, "relay_cluster_forged_total");
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(forged)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    wait_metric(b, "relay_cluster_forged_total", |n| n > forged_before).await;
+    host.sender
+        .send_raw(frame(2, false, b"real"))
+        .await
+        .unwrap();
+    assert_eq!(next_frame(&mut on_b).await, frame(2, false, b"real"));
+
+    // A's record, signature and all, under another id and URL.
+    let record: String = redis::cmd("GET")
+        .arg("share:node:a")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let (signature, json) = record.split_once(' ').unwrap();
+    let mut json: serde_json::Value = serde_json::from_str(json).unwrap();
+    json["id"] = "evil".into();
+    json["url"] = "https://relay.evil.example".into();
+    let forged_before = metric(&a.metrics().await, "relay_cluster_forged_total");
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg("share:node:evil")
+        .arg(format!("{signature} {json}"))
+        .arg("EX")
+        .arg(60)
+        .ignore()
+        .cmd("SADD")
+        .arg("share:nodes")
+        .arg("evil")
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    wait_metric(a, "relay_cluster_forged_total", |n| n > forged_before).await;
+    assert_eq!(listed(a).await, ["a", "b"]);
+    assert_eq!(metric(&a.metrics().await, "relay_cluster_nodes"), 2);
+}
+
+/// A forged owner (naming another node) and a forged tombstone for a live session: the
+/// owner rewrites its key, another node still finds the session live there, and the host
+/// resumes it (the forged tombstone is deleted), where they would have moved and ended it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_owners_and_tombstones_neither_take_nor_end_a_session() {
+    let cluster = Cluster::start(&["a", "b"]).await;
+    let (a, b) = (cluster.node(0), cluster.node(1));
+    let host = a.host().await;
+    let sid = host.welcome.session_id.clone();
+    let read = host.welcome.links.read.clone();
+    let token = read.split_once('#').unwrap().1.to_owned();
+    let mut redis = redis_connection(&cluster).await;
+    let (owner_key, ended_key) = (format!("share:owner:{sid}"), format!("share:ended:{sid}"));
+    let no_signature = "0".repeat(64);
+    let forged_owner = format!("{no_signature} b 7");
+    let forged_tombstone = format!("{no_signature} 1700000000 host_ended");
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(&owner_key)
+        .arg(&forged_owner)
+        .ignore()
+        .cmd("SET")
+        .arg(&ended_key)
+        .arg(&forged_tombstone)
+        .ignore()
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // "<signature> a <term>": A's own value again.
+    wait_value(&mut redis, &owner_key, |v| {
+        v.is_some_and(|v| v != forged_owner && v.contains(" a "))
+    })
+    .await;
+    let (code, answer) = status_on(b, &sid, &token).await;
+    assert_eq!((code, &answer["status"]), (200, &"live".into()), "{answer}");
+
+    let welcome = host.welcome.clone();
+    host.sender.abort();
+    let back = a
+        .host_with(&protocol::HostHello {
+            resume: Some(welcome.host_token.clone()),
+            ..hello()
+        })
+        .await
+        .expect("resumed");
+    assert!(back.welcome.resumed);
+    assert_eq!(back.welcome.session_id, sid);
+    wait_value(&mut redis, &ended_key, |v| v.is_none()).await;
+    assert!(metric(&a.metrics().await, "relay_cluster_forged_total") >= 2);
 }

@@ -2,7 +2,9 @@
 //! refreshes), which sessions ended (so that no node revives one from its host token),
 //! and which nodes are alive (each refreshes its record every second, and a record that
 //! expires means the node is gone). Every command is bounded by a timeout, so a Redis that
-//! hangs slows the cluster's bookkeeping, never a session.
+//! hangs slows the cluster's bookkeeping, never a session. Every value is signed
+//! (`signing.rs`); one that does not verify counts as absent, and the scripts replace it
+//! when asked to.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -14,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::cluster::keys;
 use crate::cluster::metrics::ClusterMetrics;
+use crate::cluster::signing::{Signer, unverified_text};
 use crate::metrics::add;
 
 /// How long one Redis command may take.
@@ -26,24 +29,28 @@ pub const NODE_TTL: Duration = Duration::from_secs(3);
 /// Owner keys refreshed in one script call.
 const REFRESH_CHUNK: usize = 256;
 
-/// Takes a session: refused (`!ended`) if it ended, otherwise sets the owner and returns
-/// the previous one ("" if none).
+/// Takes a session: refused (`!ended <tombstone>`) if it ended, otherwise sets the owner
+/// and returns the previous one ("" if none). A tombstone equal to `ARGV[3]` (one that did
+/// not verify) is deleted instead.
 const CLAIM: &str = r"
-if redis.call('EXISTS', KEYS[2]) == 1 then return '!ended' end
+local ended = redis.call('GET', KEYS[2])
+if ended and ended ~= ARGV[3] then return '!ended ' .. ended end
+if ended then redis.call('DEL', KEYS[2]) end
 local previous = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if previous then return previous end
 return ''";
 
 /// Refreshes each owner key that is this node's (or that expired, as after a Redis
-/// restart); returns, per key, "" or the other owner's value.
+/// restart, or that holds the value given to replace: one that did not verify); returns,
+/// per key, "" or the other owner's value.
 const REFRESH: &str = r"
 local out = {}
 for i, key in ipairs(KEYS) do
-  local value = ARGV[2 * i - 1]
+  local value = ARGV[3 * i - 2]
   local current = redis.call('GET', key)
-  if (not current) or current == value then
-    redis.call('SET', key, value, 'PX', ARGV[2 * i])
+  if (not current) or current == value or current == ARGV[3 * i] then
+    redis.call('SET', key, value, 'PX', ARGV[3 * i - 1])
     out[i] = ''
   else
     out[i] = current
@@ -74,6 +81,16 @@ pub struct NodeRecord {
     pub instance: u64,
 }
 
+/// The nodes listed in Redis.
+#[derive(Debug, Default)]
+pub struct Nodes {
+    /// Live nodes by id: their records verified.
+    pub live: HashMap<String, NodeRecord>,
+    /// Records that did not verify, for telling the operator why such a node is not used:
+    /// another JWT secret, an older version, or a record that no node wrote.
+    pub unverified: Vec<NodeRecord>,
+}
+
 /// Why Redis could not answer.
 #[derive(Debug, thiserror::Error)]
 #[error("Redis: {0}")]
@@ -96,6 +113,7 @@ pub enum Claim {
 
 pub(crate) struct Directory {
     redis: ConnectionManager,
+    signer: Signer,
     claim: redis::Script,
     refresh: redis::Script,
     end: redis::Script,
@@ -103,9 +121,10 @@ pub(crate) struct Directory {
 }
 
 impl Directory {
-    pub fn new(redis: ConnectionManager) -> Directory {
+    pub fn new(redis: ConnectionManager, signer: Signer) -> Directory {
         Directory {
             redis,
+            signer,
             claim: redis::Script::new(CLAIM),
             refresh: redis::Script::new(REFRESH),
             end: redis::Script::new(END),
@@ -144,7 +163,8 @@ impl Directory {
         result
     }
 
-    /// Makes `owner` (`"<node> <term>"`) the owner of `sid` for `ttl`.
+    /// Makes `owner` (`"<node> <term>"`) the owner of `sid` for `ttl`. A tombstone that
+    /// does not verify is no tombstone: the claim is made again, replacing it.
     pub async fn claim(
         &self,
         sid: &str,
@@ -152,19 +172,61 @@ impl Directory {
         ttl: Duration,
         metrics: &ClusterMetrics,
     ) -> Result<Claim, Unreachable> {
-        let mut redis = self.redis.clone();
-        let mut invocation = self.claim.key(keys::owner(sid));
-        invocation
-            .key(keys::ended(sid))
-            .arg(owner)
-            .arg(ttl.as_millis() as u64);
-        let previous: String = self
-            .run_within(CLAIM_TIMEOUT, metrics, invocation.invoke_async(&mut redis))
-            .await?;
-        Ok(match previous.as_str() {
-            "!ended" => Claim::Ended,
-            other => Claim::Taken(keys::parse_owner(other)),
-        })
+        let owner = self.signer.sign_text(&keys::owner(sid), owner);
+        let mut forged = String::new();
+        // Twice at most: a second tombstone that does not verify means someone keeps
+        // writing them, and the claim waits for the next attempt.
+        for _ in 0..2 {
+            let mut redis = self.redis.clone();
+            let mut invocation = self.claim.key(keys::owner(sid));
+            invocation
+                .key(keys::ended(sid))
+                .arg(&owner)
+                .arg(ttl.as_millis() as u64)
+                .arg(&forged);
+            let answer: String = self
+                .run_within(CLAIM_TIMEOUT, metrics, invocation.invoke_async(&mut redis))
+                .await?;
+            let Some(tombstone) = answer.strip_prefix("!ended ") else {
+                return Ok(Claim::Taken(self.owner(sid, &answer, metrics)));
+            };
+            if self.tombstone(sid, tombstone, metrics).is_some() {
+                return Ok(Claim::Ended);
+            }
+            forged = tombstone.to_owned();
+        }
+        Err(Unreachable::new(
+            "a tombstone that does not verify keeps coming back",
+        ))
+    }
+
+    /// The owner in `value`, read from `sid`'s owner key; `None` when there is none or its
+    /// signature does not verify.
+    fn owner(&self, sid: &str, value: &str, metrics: &ClusterMetrics) -> Option<(String, u64)> {
+        if value.is_empty() {
+            return None;
+        }
+        let place = keys::owner(sid);
+        let verified = self.signer.verify_text(&place, value);
+        if verified.is_none() {
+            metrics.forged(&place);
+        }
+        keys::parse_owner(verified?)
+    }
+
+    /// The text of `sid`'s tombstone `value`; `None` when its signature does not verify.
+    fn tombstone<'a>(
+        &self,
+        sid: &str,
+        value: &'a str,
+        metrics: &ClusterMetrics,
+    ) -> Option<&'a str> {
+        let place = keys::ended(sid);
+        let verified = self.signer.verify_text(&place, value);
+        if verified.is_none() {
+            metrics.forged(&place);
+        }
+        verified
     }
 
     /// Refreshes the owner keys of `owned` (session id, owner value); returns the sessions
@@ -177,21 +239,42 @@ impl Directory {
     ) -> Result<Vec<(String, (String, u64))>, Unreachable> {
         let mut taken = Vec::new();
         for chunk in owned.chunks(REFRESH_CHUNK) {
-            let mut invocation = self.refresh.prepare_invoke();
-            for (sid, value) in chunk {
-                invocation
-                    .key(keys::owner(sid))
-                    .arg(value)
-                    .arg(ttl.as_millis() as u64);
-            }
-            let mut redis = self.redis.clone();
-            let answers: Vec<String> = self
-                .run(metrics, invocation.invoke_async(&mut redis))
-                .await?;
-            for ((sid, _), answer) in chunk.iter().zip(answers) {
-                if let Some(other) = keys::parse_owner(&answer) {
-                    taken.push((sid.clone(), other));
+            // (sid, signed value, a value that did not verify, to replace)
+            let mut pending: Vec<(&str, String, String)> = chunk
+                .iter()
+                .map(|(sid, value)| {
+                    let signed = self.signer.sign_text(&keys::owner(sid), value);
+                    (sid.as_str(), signed, String::new())
+                })
+                .collect();
+            // Twice at most, as in `claim`: the second time replaces what did not verify.
+            for _ in 0..2 {
+                if pending.is_empty() {
+                    break;
                 }
+                let mut invocation = self.refresh.prepare_invoke();
+                for (sid, value, forged) in &pending {
+                    invocation
+                        .key(keys::owner(sid))
+                        .arg(value)
+                        .arg(ttl.as_millis() as u64)
+                        .arg(forged);
+                }
+                let mut redis = self.redis.clone();
+                let answers: Vec<String> = self
+                    .run(metrics, invocation.invoke_async(&mut redis))
+                    .await?;
+                let mut again = Vec::new();
+                for ((sid, value, _), answer) in pending.into_iter().zip(answers) {
+                    if answer.is_empty() {
+                        continue;
+                    }
+                    match self.owner(sid, &answer, metrics) {
+                        Some(other) => taken.push((sid.to_owned(), other)),
+                        None => again.push((sid, value, answer)),
+                    }
+                }
+                pending = again;
             }
         }
         Ok(taken)
@@ -213,13 +296,14 @@ impl Directory {
                 redis::cmd("MGET").arg(&keys).query_async(&mut redis).await
             })
             .await?;
-        Ok(values
-            .into_iter()
-            .map(|v| v.as_deref().and_then(keys::parse_owner))
+        Ok(sids
+            .iter()
+            .zip(values)
+            .map(|(sid, v)| self.owner(sid, v.as_deref()?, metrics))
             .collect())
     }
 
-    /// The owner of `sid` and its tombstone's value, in one round trip.
+    /// The owner of `sid` and its tombstone's text, in one round trip.
     pub async fn lookup(
         &self,
         sid: &str,
@@ -232,10 +316,13 @@ impl Directory {
                 redis::cmd("MGET").arg(&keys).query_async(&mut redis).await
             })
             .await?;
-        Ok((owner.as_deref().and_then(keys::parse_owner), tombstone))
+        let owner = owner.and_then(|owner| self.owner(sid, &owner, metrics));
+        let tombstone = tombstone.and_then(|t| self.tombstone(sid, &t, metrics).map(str::to_owned));
+        Ok((owner, tombstone))
     }
 
-    /// Marks `sid` ended with `tombstone`, dropping its owner key if `owner` still holds it.
+    /// Marks `sid` ended with `tombstone`, dropping its owner key if `owner` still holds it
+    /// (`""`: whoever holds it).
     pub async fn end(
         &self,
         sid: &str,
@@ -244,6 +331,11 @@ impl Directory {
         remember: Duration,
         metrics: &ClusterMetrics,
     ) -> Result<(), Unreachable> {
+        let owner = match owner {
+            "" => String::new(),
+            owner => self.signer.sign_text(&keys::owner(sid), owner),
+        };
+        let tombstone = self.signer.sign_text(&keys::ended(sid), tombstone);
         let mut redis = self.redis.clone();
         let mut invocation = self.end.key(keys::owner(sid));
         invocation
@@ -262,11 +354,13 @@ impl Directory {
         record: &NodeRecord,
         metrics: &ClusterMetrics,
     ) -> Result<(), Unreachable> {
-        let value = serde_json::to_string(record).unwrap_or_default();
+        let key = keys::node(&record.id);
+        let json = serde_json::to_string(record).unwrap_or_default();
+        let value = self.signer.sign_text(&key, &json);
         let mut redis = self.redis.clone();
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
-            .arg(keys::node(&record.id))
+            .arg(key)
             .arg(value)
             .arg("PX")
             .arg(NODE_TTL.as_millis() as u64)
@@ -280,10 +374,7 @@ impl Directory {
 
     /// The records of the live nodes (this one included, once it has a heartbeat), by id;
     /// forgets the ids whose record expired.
-    pub async fn nodes(
-        &self,
-        metrics: &ClusterMetrics,
-    ) -> Result<HashMap<String, NodeRecord>, Unreachable> {
+    pub async fn nodes(&self, metrics: &ClusterMetrics) -> Result<Nodes, Unreachable> {
         let mut redis = self.redis.clone();
         let ids: Vec<String> = self
             .run(metrics, async {
@@ -294,7 +385,7 @@ impl Directory {
             })
             .await?;
         if ids.is_empty() {
-            return Ok(HashMap::new());
+            return Ok(Nodes::default());
         }
         let node_keys: Vec<String> = ids.iter().map(|id| keys::node(id)).collect();
         let values: Vec<Option<String>> = self
@@ -305,13 +396,21 @@ impl Directory {
                     .await
             })
             .await?;
-        let mut live = HashMap::new();
+        let mut nodes = Nodes::default();
         let mut gone = Vec::new();
         for (id, value) in ids.into_iter().zip(values) {
-            match value.and_then(|v| serde_json::from_str::<NodeRecord>(&v).ok()) {
-                Some(record) if record.id == id => {
-                    live.insert(id, record);
+            let Some(value) = value else {
+                gone.push(id);
+                continue;
+            };
+            let place = keys::node(&id);
+            let verified = self.signer.verify_text(&place, &value);
+            let text = verified.unwrap_or_else(|| unverified_text(&value));
+            match serde_json::from_str::<NodeRecord>(text) {
+                Ok(record) if record.id == id && verified.is_some() => {
+                    nodes.live.insert(id, record);
                 }
+                Ok(record) if record.id == id => nodes.unverified.push(record),
                 _ => gone.push(id),
             }
         }
@@ -326,7 +425,7 @@ impl Directory {
                 })
                 .await;
         }
-        Ok(live)
+        Ok(nodes)
     }
 
     /// Takes this node out of the cluster at once (a graceful shutdown).

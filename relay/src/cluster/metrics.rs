@@ -25,6 +25,8 @@ pub struct ClusterMetrics {
     pub dropped: AtomicU64,
     /// Messages from Redis that did not decode.
     pub malformed: AtomicU64,
+    /// Values and messages from Redis whose signature did not verify.
+    pub forged: AtomicU64,
     /// Redis commands that failed or timed out.
     pub redis_errors: AtomicU64,
     /// Viewers turned away (503) because Redis could not be asked where their session is.
@@ -44,6 +46,17 @@ pub struct ClusterGauges {
 }
 
 impl ClusterMetrics {
+    /// Counts a value or message at `place` whose signature did not verify; the first one
+    /// is also logged.
+    pub fn forged(&self, place: &str) {
+        if self.forged.fetch_add(1, Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                place,
+                "Redis holds a value at {place} that no node with this JWT secret signed: it is ignored, and so is every other one like it (relay_cluster_forged_total counts them). Either a node runs an older version (upgrade every node), or something else writes to Redis: keep it private, with a password"
+            );
+        }
+    }
+
     pub fn render(&self, gauges: &ClusterGauges, out: &mut String) {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
@@ -88,7 +101,7 @@ impl ClusterMetrics {
             "Live nodes that serve another certificate than this node.",
             gauges.other_certificate,
         );
-        let counters: [(&str, &str, &AtomicU64); 13] = [
+        let counters: [(&str, &str, &AtomicU64); 14] = [
             (
                 "relay_cluster_frames_published_total",
                 "Host frames published to Redis for other nodes' viewers (once per frame).",
@@ -143,6 +156,11 @@ impl ClusterMetrics {
                 "relay_cluster_malformed_total",
                 "Messages from Redis that did not decode.",
                 &self.malformed,
+            ),
+            (
+                "relay_cluster_forged_total",
+                "Values and messages read from Redis whose signature did not verify (written by something that is not a node with this JWT secret), ignored.",
+                &self.forged,
             ),
             (
                 "relay_cluster_redis_errors_total",

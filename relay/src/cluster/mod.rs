@@ -14,6 +14,7 @@ pub(crate) mod keys;
 pub(crate) mod metrics;
 mod outbox;
 mod peers;
+mod signing;
 mod subscriber;
 pub(crate) mod wire;
 
@@ -32,10 +33,11 @@ use crate::metrics::add;
 use crate::session::{Replicated, Role, Session};
 use crate::shared::Shared;
 pub(crate) use directory::Unreachable;
-use directory::{Claim, Directory, NodeRecord};
+use directory::{Claim, Directory, NodeRecord, Nodes};
 use metrics::{ClusterGauges, ClusterMetrics};
 use outbox::Outbox;
 pub(crate) use peers::{Peers, Replica, Step};
+pub(crate) use signing::Signer;
 use subscriber::{Listener, Subscriptions};
 use wire::{Note, Stamp, Update};
 
@@ -68,42 +70,54 @@ pub struct ClusterConfig {
     pub advertise: Option<Url>,
 }
 
-/// What a session publishes, and how: the node's name, its outbox and its counters.
+/// What a session publishes, and how: the node's name, its outbox, its signing key and its
+/// counters.
 pub(crate) struct Wire {
     pub node: String,
     outbox: Outbox,
+    signer: Signer,
     pub metrics: ClusterMetrics,
 }
 
 impl Wire {
-    pub fn new(node: String) -> Wire {
+    pub fn new(node: String, signer: Signer) -> Wire {
         Wire {
             node,
             outbox: Outbox::default(),
+            signer,
             metrics: ClusterMetrics::default(),
         }
     }
 
     /// Publishes `update` on session `sid`'s channel.
     pub fn update(&self, sid: &str, stamp: &Stamp, update: &Update, tails: &[Bytes]) {
-        let payload = Bytes::from(wire::encode_update(stamp, update, tails));
+        let channel = keys::session_channel(sid);
+        let payload = self
+            .signer
+            .seal(&channel, wire::encode_update(stamp, update, tails));
         self.outbox
-            .publish(keys::session_channel(sid), payload, &self.metrics);
+            .publish(channel, Bytes::from(payload), &self.metrics);
     }
 
     /// Sends `note` to node `to`.
     pub fn note(&self, to: &str, note: &Note) {
-        let payload = Bytes::from(wire::encode_note(note));
-        self.outbox.publish(keys::inbox(to), payload, &self.metrics);
+        let channel = keys::inbox(to);
+        let payload = self.signer.seal(&channel, wire::encode_note(note));
+        self.outbox
+            .publish(channel, Bytes::from(payload), &self.metrics);
     }
 
-    /// What was published on session channels since the last call (tests).
+    /// What was published on session channels since the last call, opened (tests).
     #[cfg(test)]
     pub fn take_updates(&self) -> Vec<(String, Bytes)> {
         self.outbox
             .take()
             .into_iter()
             .filter(|(channel, _)| keys::session_of(channel).is_some())
+            .map(|(channel, payload)| {
+                let opened = self.signer.open(&channel, payload).expect("signed");
+                (channel, opened)
+            })
             .collect()
     }
 
@@ -115,7 +129,8 @@ impl Wire {
             .into_iter()
             .filter_map(|(channel, payload)| {
                 let to = channel.strip_prefix("share:inbox:")?.to_owned();
-                Some((to, wire::decode_note(&payload).ok()?))
+                let opened = self.signer.open(&channel, payload).expect("signed");
+                Some((to, wire::decode_note(&opened).ok()?))
             })
             .collect()
     }
@@ -204,6 +219,7 @@ impl Cluster {
             );
         }
         let (subscriptions, commands) = subscriber::channel();
+        let signer = Signer::new(secret);
         let record = NodeRecord {
             id: config.node_id.clone(),
             url: advertise.as_str().trim_end_matches('/').to_owned(),
@@ -213,8 +229,8 @@ impl Cluster {
             instance: rand::random(),
         };
         Ok(Cluster {
-            wire: Arc::new(Wire::new(config.node_id.clone())),
-            directory: Directory::new(connection_manager(&client)?),
+            wire: Arc::new(Wire::new(config.node_id.clone(), signer.clone())),
+            directory: Directory::new(connection_manager(&client)?, signer),
             publisher: connection_manager(&client)?,
             client,
             subscriptions,
@@ -363,7 +379,8 @@ impl Cluster {
         }
         // A node that joined since the last tick is not in the list yet.
         let alive = self.live().contains_key(&owner.0)
-            || (self.directory.nodes(metrics).await).is_ok_and(|live| live.contains_key(&owner.0));
+            || (self.directory.nodes(metrics).await)
+                .is_ok_and(|nodes| nodes.live.contains_key(&owner.0));
         let replica = || {
             let peers = Peers::replica(self.wire.clone(), sid, Some(owner.clone()));
             Session::with_peers(sid.to_owned(), peers)
@@ -425,8 +442,8 @@ impl Cluster {
     pub async fn elsewhere(&self, sid: &str) -> Result<Elsewhere, Unreachable> {
         let (owner, tombstone) = self.directory.lookup(sid, &self.wire.metrics).await?;
         Ok(match (owner, tombstone) {
-            // Only a node of another layout writes a tombstone this one cannot read: the
-            // session ended, by now at the latest.
+            // A signed tombstone this node cannot read comes from a node of another layout:
+            // the session ended, by now at the latest.
             (_, Some(tombstone)) => {
                 Elsewhere::Ended(keys::parse_tombstone(&tombstone).unwrap_or(Ending {
                     at: SystemTime::now(),
@@ -446,7 +463,7 @@ impl Cluster {
             return Verdict::End;
         }
         let metrics = &self.wire.metrics;
-        let (Ok(owners), Ok(live)) = (
+        let (Ok(owners), Ok(nodes)) = (
             self.directory
                 .owners(std::slice::from_ref(&session.id), metrics)
                 .await,
@@ -455,7 +472,9 @@ impl Cluster {
             return Verdict::LetGo;
         };
         match owners.into_iter().next().flatten() {
-            Some((node, _)) if live.contains_key(&node) && node != self.node() => Verdict::Keep,
+            Some((node, _)) if nodes.live.contains_key(&node) && node != self.node() => {
+                Verdict::Keep
+            }
             _ => Verdict::End,
         }
     }
@@ -533,10 +552,13 @@ impl Cluster {
         let metrics = &self.wire.metrics;
         let _ = self.directory.heartbeat(&self.record, metrics).await;
         let live = match self.directory.nodes(metrics).await {
-            Ok(mut live) => {
+            Ok(Nodes {
+                mut live,
+                unverified,
+            }) => {
                 live.entry(self.record.id.clone())
                     .or_insert_with(|| self.record.clone());
-                self.compare(&live);
+                self.compare(&live, &unverified);
                 *self.nodes.lock().unwrap_or_else(|e| e.into_inner()) = live.clone();
                 Some(live)
             }
@@ -600,11 +622,18 @@ impl Cluster {
     }
 
     /// Says, once per node, what differs between this node and another that must not, and
-    /// keeps count of the nodes that differ (`/metrics`).
-    fn compare(&self, live: &HashMap<String, NodeRecord>) {
+    /// keeps count of the nodes that differ (`/metrics`). `unverified`: records whose
+    /// signature did not verify, which are not used: their node has another JWT secret, or
+    /// it did not write them.
+    fn compare(&self, live: &HashMap<String, NodeRecord>, unverified: &[NodeRecord]) {
         let me = &self.record;
-        let others = live.values().filter(|r| r.id != me.id);
-        let secrets = others.clone().filter(|r| r.secret != me.secret).count();
+        let (forged, other_secret): (Vec<&NodeRecord>, Vec<&NodeRecord>) =
+            unverified.iter().partition(|r| r.secret == me.secret);
+        for record in forged {
+            self.wire.metrics.forged(&keys::node(&record.id));
+        }
+        let secrets = other_secret.len();
+        let others = live.values().chain(other_secret).filter(|r| r.id != me.id);
         let certificates = others
             .clone()
             .filter(|r| r.certificate != me.certificate)
@@ -629,7 +658,7 @@ impl Cluster {
             if other.secret != me.secret {
                 tracing::error!(
                     node = %other.id,
-                    "node {} ({}) signs links with another JWT secret: each node refuses the other's links and host tokens, so viewers and hosts cannot move between them. Give every node the same --jwt-secret-file",
+                    "node {} ({}) signs links with another JWT secret: each node refuses the other's links and host tokens, and what it writes to Redis, so viewers and hosts cannot move between them. Give every node the same --jwt-secret-file",
                     other.id,
                     other.url
                 );
@@ -719,6 +748,10 @@ impl Listener for Dispatch {
         let metrics = &cluster.wire.metrics;
         add(&metrics.received, 1);
         add(&metrics.received_bytes, payload.len() as u64);
+        let Some(payload) = cluster.wire.signer.open(channel, payload) else {
+            metrics.forged(channel);
+            return;
+        };
         if let Some(sid) = keys::session_of(channel) {
             let Ok(published) = wire::decode_update(payload) else {
                 add(&metrics.malformed, 1);

@@ -441,7 +441,10 @@ mod tests {
     use crate::cluster::wire::decode_update;
 
     fn wire(node: &str) -> Arc<Wire> {
-        Arc::new(Wire::new(node.to_owned()))
+        Arc::new(Wire::new(
+            node.to_owned(),
+            crate::cluster::Signer::new(b"secret"),
+        ))
     }
 
     fn published(owner: &str, term: u64, n: u64, update: Update) -> Published {

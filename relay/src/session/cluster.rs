@@ -378,8 +378,8 @@ mod tests {
     use protocol::{HostToRelay, Mode, ScreenFrame, Transport};
 
     use super::*;
-    use crate::cluster::Wire;
     use crate::cluster::wire::{Note, decode_update};
+    use crate::cluster::{Signer, Wire};
 
     fn frame(seq: u64, keyframe: bool) -> Bytes {
         encoded(&HostToRelay::Frame(ScreenFrame {
@@ -450,8 +450,8 @@ mod tests {
     /// A in step with B: B asked, A answered with a snapshot that B installed.
     fn in_step() -> (Arc<Wire>, Arc<Session>, Arc<Wire>, Arc<Session>) {
         let (a, b) = (
-            Arc::new(Wire::new("a".into())),
-            Arc::new(Wire::new("b".into())),
+            Arc::new(Wire::new("a".into(), Signer::new(b"secret"))),
+            Arc::new(Wire::new("b".into(), Signer::new(b"secret"))),
         );
         let (owned, replica) = (owned_by(&a), replica_on(&b));
         let metrics = Metrics::default();
