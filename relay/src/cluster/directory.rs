@@ -206,12 +206,7 @@ impl Directory {
         if value.is_empty() {
             return None;
         }
-        let place = keys::owner(sid);
-        let verified = self.signer.verify_text(&place, value);
-        if verified.is_none() {
-            metrics.forged(&place);
-        }
-        keys::parse_owner(verified?)
+        keys::parse_owner(self.verified(&keys::owner(sid), value, metrics)?)
     }
 
     /// The text of `sid`'s tombstone `value`; `None` when its signature does not verify.
@@ -221,10 +216,19 @@ impl Directory {
         value: &'a str,
         metrics: &ClusterMetrics,
     ) -> Option<&'a str> {
-        let place = keys::ended(sid);
-        let verified = self.signer.verify_text(&place, value);
+        self.verified(&keys::ended(sid), value, metrics)
+    }
+
+    /// The text of `value`, read at `place`, if its signature verifies; counted otherwise.
+    fn verified<'a>(
+        &self,
+        place: &str,
+        value: &'a str,
+        metrics: &ClusterMetrics,
+    ) -> Option<&'a str> {
+        let verified = self.signer.verify_text(place, value);
         if verified.is_none() {
-            metrics.forged(&place);
+            metrics.forged(place);
         }
         verified
     }
