@@ -538,8 +538,9 @@ async fn wait_value(
 /// Whoever writes to Redis without being a node (nodes sign with a key derived from their
 /// JWT secret) cannot list a node of its own, where clients would take their tokens, nor
 /// feed frames to another node's viewers: a node record copied under another id and URL is
-/// not listed, and a frame update with the next stamp but another update's signature does
-/// not reach the viewer, whose next frame is the host's.
+/// not listed, a message over the largest update is dropped unread, and a frame update with
+/// the next stamp but another update's signature does not reach the viewer, whose next
+/// frame is the host's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_no_node_signed_in_redis_is_ignored() {
     use futures::StreamExt;
@@ -574,7 +575,24 @@ async fn what_no_node_signed_in_redis_is_ignored() {
     forged.extend_from_slice(&header);
     forged.extend_from_slice(&frame(2, false, b"forged"));
     forged.extend_from_slice(signature);
-    let forged_before = metric(&b.metrics().await, "relay_cluster_forged_total");
+    // Over the largest update: dropped as malformed, before any signature is computed.
+    let before = b.metrics().await;
+    let (malformed_before, forged_before) = (
+        metric(&before, "relay_cluster_malformed_total"),
+        metric(&before, "relay_cluster_forged_total"),
+    );
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg(&channel)
+        .arg(vec![0u8; 17 * 1024 * 1024])
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    wait_metric(b, "relay_cluster_malformed_total", |n| n > malformed_before).await;
+    assert_eq!(
+        metric(&b.metrics().await, "relay_cluster_forged_total"),
+        forged_before
+    );
+
     let _: i64 = redis::cmd("PUBLISH")
         .arg(&channel)
         .arg(forged)

@@ -748,6 +748,15 @@ impl Listener for Dispatch {
         let metrics = &cluster.wire.metrics;
         add(&metrics.received, 1);
         add(&metrics.received_bytes, payload.len() as u64);
+        // Bounded before the signature is computed over it.
+        let most = match keys::session_of(channel) {
+            Some(_) => wire::MAX_UPDATE,
+            None => wire::MAX_NOTE,
+        };
+        if payload.len() > most + signing::SIGNATURE {
+            add(&metrics.malformed, 1);
+            return;
+        }
         let Some(payload) = cluster.wire.signer.open(channel, payload) else {
             metrics.forged(channel);
             return;

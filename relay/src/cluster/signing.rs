@@ -59,6 +59,9 @@ impl Signer {
     /// it is not one or its signature does not verify.
     pub fn verify_text<'a>(&self, place: &str, signed: &'a str) -> Option<&'a str> {
         let (signature, text) = signed.split_once(' ')?;
+        if signature.len() != 2 * SIGNATURE {
+            return None;
+        }
         let signature = hex::decode(signature).ok()?;
         hmac::verify(&self.key_for(place), text.as_bytes(), &signature).ok()?;
         Some(text)

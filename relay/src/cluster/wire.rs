@@ -18,7 +18,7 @@ const MAX_HEADER: usize = 64 * 1024;
 /// Largest update: a snapshot (a keyframe and the diffs retained after it) with room to spare.
 pub const MAX_UPDATE: usize = 16 * 1024 * 1024;
 /// Largest note: an input of [`protocol::limits::MAX_INPUT_BYTES`] and its envelope.
-const MAX_NOTE: usize = protocol::limits::MAX_INPUT_BYTES + 1024;
+pub const MAX_NOTE: usize = protocol::limits::MAX_INPUT_BYTES + 1024;
 
 /// Who published an update, and where it stands in the owner's sequence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
