@@ -40,13 +40,13 @@ async fn answer(State(state): State<Http01>, Path(token): Path<String>) -> Respo
     }
 }
 
-/// The same path on the public URL; the request's Host header is not trusted.
+/// The same path on the public URL; neither the request's Host header nor its path can
+/// name another host (joining a path of `//evil.example` would).
 async fn to_https(State(state): State<Http01>, uri: Uri) -> Response {
-    let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    match state.public_url.join(path) {
-        Ok(target) => Redirect::permanent(target.as_str()).into_response(),
-        Err(_) => StatusCode::BAD_REQUEST.into_response(),
-    }
+    let mut target = state.public_url;
+    target.set_path(uri.path());
+    target.set_query(uri.query());
+    Redirect::permanent(target.as_str()).into_response()
 }
 
 #[cfg(test)]
@@ -91,5 +91,17 @@ mod tests {
         let (status, _, location) = get(&router, "/s/abc?x=1").await;
         assert_eq!(status, StatusCode::PERMANENT_REDIRECT);
         assert_eq!(location.as_deref(), Some("https://relay.example/s/abc?x=1"));
+        for (path, kept) in [
+            (
+                "//evil.example/login",
+                "https://relay.example//evil.example/login",
+            ),
+            ("///evil.example", "https://relay.example///evil.example"),
+            ("/%5Cevil.example", "https://relay.example/%5Cevil.example"),
+        ] {
+            let (status, _, location) = get(&router, path).await;
+            assert_eq!(status, StatusCode::PERMANENT_REDIRECT, "{path}");
+            assert_eq!(location.as_deref(), Some(kept), "{path}");
+        }
     }
 }
