@@ -20,6 +20,8 @@ pub struct RedisServer {
     netns: Option<String>,
     dir: tempfile::TempDir,
     process: Option<Watched>,
+    /// Users added besides the default one, made again at each start.
+    users: Vec<String>,
 }
 
 impl RedisServer {
@@ -42,6 +44,7 @@ impl RedisServer {
             netns,
             dir: tempfile::tempdir()?,
             process: None,
+            users: Vec::new(),
         };
         server.run().await?;
         Ok(server)
@@ -62,6 +65,10 @@ impl RedisServer {
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path());
+        for user in &self.users {
+            // redis-server joins the words after `--user` into one configuration line.
+            command.arg("--user").args(user_rule(user).split(' '));
+        }
         let process = Watched::spawn("redis-server", command).context(
             "redis-server (Debian package redis-server; scripts/test-deps.sh installs it)",
         )?;
@@ -75,6 +82,27 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Adds `name`, a user who may do anything (its password is its name), so that a test
+    /// can take rights from one client, a cluster node, and not from the others.
+    pub async fn add_user(&mut self, name: &str) -> anyhow::Result<()> {
+        let mut redis = redis::Client::open(self.url())?
+            .get_multiplexed_async_connection()
+            .await?;
+        let mut acl = redis::cmd("ACL");
+        acl.arg("SETUSER");
+        for word in user_rule(name).split(' ') {
+            acl.arg(word);
+        }
+        acl.query_async::<()>(&mut redis).await?;
+        self.users.push(name.to_owned());
+        Ok(())
+    }
+
+    /// `redis://NAME:NAME@127.0.0.1:PORT`, for a user [added](Self::add_user).
+    pub fn url_as(&self, name: &str) -> String {
+        format!("redis://{name}:{name}@127.0.0.1:{}", self.port)
     }
 
     pub fn pid(&self) -> Option<u32> {
@@ -94,4 +122,9 @@ impl RedisServer {
         self.stop().await?;
         self.run().await
     }
+}
+
+/// An ACL rule: user `name`, password `name`, every key, channel and command.
+fn user_rule(name: &str) -> String {
+    format!("{name} on >{name} ~* &* +@all")
 }

@@ -417,26 +417,22 @@ async fn listed(node: &Harness) -> Vec<String> {
         .collect()
 }
 
-/// Keeps deleting `key` from Redis, as a node record whose heartbeat is late (Redis slow,
-/// the node busy) lapses, until `until` completes; returns its output.
-async fn lapsing<F: std::future::Future>(redis: &str, key: &str, until: F) -> F::Output {
-    let deleting = async {
-        loop {
-            let status = tokio::process::Command::new("redis-cli")
-                .args(["-u", redis, "DEL", key])
-                .stdout(std::process::Stdio::null())
-                .kill_on_drop(true)
-                .status()
-                .await
-                .expect("redis-cli (Debian package redis-tools)");
-            assert!(status.success());
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await; // deletion pace
-        }
-    };
-    tokio::select! {
-        output = until => output,
-        () = deleting => unreachable!(),
-    }
+/// Keeps node `id`'s record out of Redis until `until` completes, as a record lapses whose
+/// heartbeat is late (Redis slow, the node busy): the node's Redis user loses `SET`, so
+/// its heartbeats are refused, and the record is deleted; then its next heartbeat writes
+/// the record again. Returns `until`'s output.
+async fn lapsing<F: std::future::Future>(cluster: &Cluster, id: &str, until: F) -> F::Output {
+    let mut redis = redis_connection(cluster).await;
+    let set = |rule: &str| redis::cmd("ACL").arg("SETUSER").arg(id).arg(rule).clone();
+    set("-set").query_async::<()>(&mut redis).await.unwrap();
+    redis::cmd("DEL")
+        .arg(format!("share:node:{id}"))
+        .query_async::<()>(&mut redis)
+        .await
+        .unwrap();
+    let output = until.await;
+    set("+set").query_async::<()>(&mut redis).await.unwrap();
+    output
 }
 
 /// Two nodes, a host on A that sent a keyframe, and a viewer on B that got it.
@@ -461,12 +457,7 @@ async fn a_host_on_a_watched_on_b() -> (Cluster, cli_share::client::HostConnecti
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_whose_node_record_lapsed_for_a_moment_gets_the_frames_again() {
     let (cluster, mut host, mut on_b) = a_host_on_a_watched_on_b().await;
-    lapsing(
-        &cluster.redis.url(),
-        "share:node:b",
-        host_counts(&mut host, 0),
-    )
-    .await;
+    lapsing(&cluster, "b", host_counts(&mut host, 0)).await;
     host.sender
         .send_raw(frame(1, false, b"while forgotten"))
         .await
@@ -498,7 +489,7 @@ async fn a_replica_whose_owner_s_record_lapsed_for_a_moment_shows_the_host_back(
     let away = recv_until(&mut on_b, "the host away", |m| {
         matches!(m, RelayToViewer::HostAway).then_some(())
     });
-    lapsing(&cluster.redis.url(), "share:node:a", away).await;
+    lapsing(&cluster, "a", away).await;
     recv_until(&mut on_b, "the host back", |m| {
         matches!(m, RelayToViewer::HostBack).then_some(())
     })

@@ -42,12 +42,18 @@ impl Cluster {
         Cluster::start_with(ids, |config| config).await
     }
 
-    /// Like [`start`](Self::start), each node's configuration passed through `adjust`.
+    /// Like [`start`](Self::start), each node's configuration passed through `adjust`. Each
+    /// node is a Redis user of its own, named by its id.
     pub async fn start_with(ids: &[&str], adjust: impl Fn(RelayConfig) -> RelayConfig) -> Cluster {
-        let redis = RedisServer::start().await.expect("redis-server starts");
+        let mut redis = RedisServer::start().await.expect("redis-server starts");
         let mut nodes = Vec::new();
         for id in ids {
-            nodes.push(start(adjust(node_config(&redis, id))).await);
+            redis.add_user(id).await.expect("a Redis user for the node");
+            let mut config = node_config(&redis, id);
+            if let Some(cluster) = config.cluster.as_mut() {
+                cluster.redis = redis.url_as(id);
+            }
+            nodes.push(start(adjust(config)).await);
         }
         let cluster = Cluster { redis, nodes };
         for node in &cluster.nodes {
