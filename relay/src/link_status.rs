@@ -16,8 +16,8 @@
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::body::Body;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, post};
@@ -53,16 +53,21 @@ enum LinkStatus {
     Unavailable,
 }
 
-/// The endpoint's route, with its body bound.
+/// The endpoint's route.
 pub(crate) fn route() -> MethodRouter<Arc<Shared>> {
-    post(status).layer(DefaultBodyLimit::max(MAX_BODY))
+    post(status)
 }
 
-async fn status(
-    State(shared): State<Arc<Shared>>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> Response {
+async fn status(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Body) -> Response {
+    // The idle timeout restarts with every byte: a body trickled a byte at a time would
+    // hold the connection for hours. It has the headers' time to arrive whole.
+    let within = shared.config.limits.header_timeout;
+    let body = match tokio::time::timeout(within, axum::body::to_bytes(body, MAX_BODY)).await {
+        Ok(Ok(body)) => body,
+        // Over the bound, or the client went away mid-body (then nobody reads the answer).
+        Ok(Err(_)) => return StatusCode::PAYLOAD_TOO_LARGE.into_response(),
+        Err(_) => return StatusCode::REQUEST_TIMEOUT.into_response(),
+    };
     let token = std::str::from_utf8(&body).unwrap_or_default().trim();
     let (code, answer) = match judge(&shared, &id, token).await {
         LinkStatus::Live { mode, host_online } => (

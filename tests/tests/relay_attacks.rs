@@ -90,6 +90,50 @@ async fn a_thousand_slow_header_connections_are_dropped_and_harm_no_one() {
     probe.assert_lossless();
 }
 
+/// A status request whose body comes a byte at a time (each byte restarting the idle
+/// timeout) is answered 408 once the header timeout has passed, not held for as long as
+/// the bytes keep coming.
+#[tokio::test]
+async fn a_trickled_request_body_is_cut_off_at_the_header_timeout() {
+    let header_timeout = Duration::from_secs(1);
+    let h = start(relay::RelayConfig {
+        limits: Limits {
+            header_timeout,
+            ..Limits::default()
+        },
+        ..relay::RelayConfig::loopback()
+    })
+    .await;
+    let stream = tokio::net::TcpStream::connect(h.relay.http_addr())
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let opened = Instant::now();
+    writer
+        .write_all(
+            b"POST /api/sessions/AAAAAAAAAAAAAAAAAAAAAA/status HTTP/1.1\r\n\
+              Host: relay\r\nContent-Length: 4096\r\n\r\n",
+        )
+        .await
+        .unwrap();
+    let trickle = async {
+        // A byte well within the idle timeout each time, until the relay stops reading.
+        while writer.write_all(b"x").await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(200)).await; // the trickle's pace
+        }
+        std::future::pending::<()>().await
+    };
+    let mut answer = [0u8; 12];
+    tokio::select! {
+        read = within("the relay's answer", reader.read_exact(&mut answer)) => {
+            read.unwrap();
+        }
+        () = trickle => {}
+    }
+    assert_eq!(&answer, b"HTTP/1.1 408");
+    assert!(opened.elapsed() >= header_timeout - Duration::from_millis(100));
+}
+
 #[tokio::test]
 async fn connections_past_the_per_address_cap_are_refused_with_429_and_counted() {
     let cap = 24;
