@@ -122,7 +122,7 @@ impl TokenKey {
         self.sign(&Claims {
             sid: sid.to_owned(),
             mode,
-            exp: iat + ttl.as_secs().max(1),
+            exp: iat.saturating_add(ttl.as_secs().max(1)),
             iat,
             jti: random_id(12),
         })

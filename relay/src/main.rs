@@ -190,6 +190,10 @@ impl From<LimitArgs> for Limits {
     }
 }
 
+/// The longest duration a flag takes: timers and token lifetimes are added to clocks,
+/// where a longer one could overflow.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -210,7 +214,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
             ));
         }
     };
-    Ok(Duration::from_secs(number.saturating_mul(scale)))
+    let duration = Duration::from_secs(number.saturating_mul(scale));
+    if duration > MAX_DURATION {
+        return Err(format!(
+            "{text} is over a year (366d), the longest any setting takes"
+        ));
+    }
+    Ok(duration)
 }
 
 fn parse_keep_alive(text: &str) -> Result<Duration, String> {
@@ -417,6 +427,10 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("1w").is_err());
         assert!(parse_duration("x").is_err());
+        assert_eq!(parse_duration("366d"), Ok(MAX_DURATION));
+        let refused = parse_duration("367d").unwrap_err();
+        assert!(refused.contains("over a year"), "{refused}");
+        assert!(parse_duration("5000000000000000000d").is_err());
     }
 
     #[test]
