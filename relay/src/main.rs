@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::{CommandFactory, Parser};
 use relay::cli_docs::CliDocs;
-use relay::exposure::{Consent, Refusal};
+use relay::exposure::Consent;
 use relay::limits::*;
 use relay::{AcmeConfig, Limits, Relay, RelayConfig, read_secret_file};
 use tracing_subscriber::prelude::*;
@@ -332,7 +332,7 @@ impl Args {
 }
 
 /// Exits with status 2, as clap does for a usage error.
-fn refuse(refusal: &Refusal) -> ! {
+fn refuse(refusal: &dyn std::fmt::Display) -> ! {
     eprintln!("relay: error: {refusal}");
     std::process::exit(2)
 }
@@ -367,7 +367,8 @@ async fn main() -> anyhow::Result<()> {
             .write(Args::command(), &mut std::io::stdout())
             .context("writing the documentation");
     }
-    let filter = relay::logging::filter(&args.log).context("--log")?;
+    let filter = relay::logging::filter(&args.log)
+        .unwrap_or_else(|error| refuse(&format!("--log: {error:#}")));
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
@@ -376,7 +377,11 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let consent = args.consent();
-    let config = args.into_config()?;
+    // A configuration refused is not worth restarting for (the unit's
+    // RestartPreventExitStatus=2): it says why and exits 2, as a refused flag does.
+    let config = args
+        .into_config()
+        .unwrap_or_else(|error| refuse(&format!("{error:#}")));
     match relay::exposure::check(&config, consent) {
         Ok(warnings) => {
             for warning in warnings {

@@ -115,3 +115,17 @@ fn off_loopback_the_relay_starts_only_with_consent_and_says_so() {
     ]);
     assert!(both.contains("cannot be used with"), "{both}");
 }
+
+/// A configuration refused after the flags parsed (a short secret, a secret file others
+/// may read) exits 2 as a refused flag does, which the systemd unit does not restart.
+#[test]
+fn refused_secrets_exit_2_with_the_fix() {
+    let short = refused(&["--jwt-secret", "short"]);
+    assert!(short.contains("at least 16 bytes"), "{short}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("secret");
+    std::fs::write(&path, "a secret of more than sixteen bytes").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    let readable = refused(&["--jwt-secret-file", path.to_str().unwrap()]);
+    assert!(readable.contains("chmod 600"), "{readable}");
+}
