@@ -63,14 +63,29 @@ fn served(
         .first()
         .ok_or_else(|| RelayError::Cert("empty certificate chain".into()))?;
     let fingerprint = certs::fingerprint_hex(leaf);
+    Ok(Served {
+        key: Arc::new(certified_key(chain, key).map_err(RelayError::Cert)?),
+        fingerprint,
+    })
+}
+
+/// `chain` with the signer of `key`, refused when the key is not the leaf's: served, such
+/// a pair fails every handshake.
+pub(crate) fn certified_key(
+    chain: Vec<rustls_pki_types::CertificateDer<'static>>,
+    key: &rustls_pki_types::PrivateKeyDer<'static>,
+) -> Result<CertifiedKey, String> {
     let signer = provider()
         .key_provider
         .load_private_key(key.clone_key())
-        .map_err(|e| RelayError::Cert(e.to_string()))?;
-    Ok(Served {
-        key: Arc::new(CertifiedKey::new(chain, signer)),
-        fingerprint,
-    })
+        .map_err(|e| e.to_string())?;
+    let certified = CertifiedKey::new(chain, signer);
+    match certified.keys_match() {
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {
+            Ok(certified)
+        }
+        Err(_) => Err("the private key is not the certificate's".into()),
+    }
 }
 
 fn generate(

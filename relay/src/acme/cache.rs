@@ -46,6 +46,9 @@ impl Issued {
             certs::validity(leaf).map_err(|e| bad(&format!("unreadable leaf: {e}")))?;
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
             .map_err(|e| bad(&format!("the key is not PEM: {e}")))?;
+        // A cache written halfway (the key saved, then the chain not) pairs a new key with
+        // the old chain.
+        crate::tls::certified_key(chain.clone(), &key).map_err(|e| bad(&e))?;
         Ok(Parsed {
             chain,
             key,
@@ -216,5 +219,19 @@ mod tests {
         assert_eq!(parsed.chain, vec![leaf.cert_der.clone()]);
         assert!(parsed.not_after > parsed.not_before);
         assert!(!dir.join("relay.example.key.tmp").exists());
+
+        // The key of a later order saved, and its chain not: unusable, ordered again.
+        let later = certs::webtransport_cert(
+            &["relay.example".to_owned()],
+            std::time::Duration::from_secs(3600),
+        )
+        .unwrap();
+        write(&dir.join("relay.example.key.pem"), later.key_pem.as_bytes()).unwrap();
+        let halfway = again.certificate("relay.example").unwrap().expect("cached");
+        let refused = halfway.parse().err().expect("a key without its chain");
+        assert!(
+            refused.to_string().contains("not the certificate's"),
+            "{refused}"
+        );
     }
 }

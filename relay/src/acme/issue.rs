@@ -18,6 +18,10 @@ use super::{AcmeConfig, AcmeError, chain};
 /// How long the CA may take to validate the challenge, then to issue.
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(90);
 const ISSUANCE_TIMEOUT: Duration = Duration::from_secs(90);
+/// How long a whole order may take, requests included: the ACME client has no timeout of
+/// its own, and a CA that accepts a connection and never answers would otherwise stop
+/// renewals for good, without a word, until the certificate expired.
+const ORDER_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Orders certificates for one domain, with one account.
 pub(crate) struct Issuer {
@@ -83,8 +87,19 @@ impl Issuer {
         }
     }
 
-    /// Orders a certificate and waits until it is issued.
+    /// Orders a certificate and waits until it is issued, at most [`ORDER_TIMEOUT`].
     pub async fn issue(&mut self) -> Result<Issued, AcmeError> {
+        tokio::time::timeout(ORDER_TIMEOUT, self.order())
+            .await
+            .unwrap_or_else(|_| {
+                Err(AcmeError::Protocol(format!(
+                    "no answer from the CA within {} s",
+                    ORDER_TIMEOUT.as_secs()
+                )))
+            })
+    }
+
+    async fn order(&mut self) -> Result<Issued, AcmeError> {
         let account = self.account().await?;
         let domain = self.config.domain.clone();
         let identifiers = [Identifier::Dns(domain.clone())];
@@ -148,4 +163,44 @@ async fn validation_problem(order: &mut Order) -> String {
         }
     }
     "the order became invalid".into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A CA that accepts connections and never answers ends the order with an error after
+    /// [`ORDER_TIMEOUT`], which the renewer backs off from and retries, instead of an order
+    /// that waits forever.
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_ca_times_the_order_out() {
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let directory = url::Url::parse(&format!(
+            "https://{}/directory",
+            silent.local_addr().unwrap()
+        ))
+        .unwrap();
+        let held = tokio::spawn(async move {
+            let mut accepted = Vec::new();
+            while let Ok((stream, _)) = silent.accept().await {
+                accepted.push(stream);
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Arc::new(Cache::open(dir.path(), &directory).unwrap());
+        let config = AcmeConfig {
+            directory,
+            ..AcmeConfig::new("relay.example", dir.path())
+        };
+        let mut issuer = Issuer::new(config, cache, Arc::new(Challenges::default()));
+        let started = tokio::time::Instant::now();
+        let error = tokio::time::timeout(ORDER_TIMEOUT * 2, issuer.issue())
+            .await
+            .expect("the order ends by itself")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("no answer from the CA"), "{error}");
+        assert_eq!(started.elapsed(), ORDER_TIMEOUT);
+        held.abort();
+    }
 }
