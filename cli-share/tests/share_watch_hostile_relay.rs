@@ -29,6 +29,10 @@ enum Relay {
     BusyClose,
     /// Refuses the viewer (403); its link status says the link expired in the year 10000.
     ExpiredInYear10000,
+    /// Answers `/api/info` with a chunked body that never ends.
+    EndlessInfo,
+    /// Takes the viewer, then says the session ended, with a message of several lines.
+    EndedWithLines,
 }
 
 #[test]
@@ -53,6 +57,27 @@ fn a_date_past_the_year_9999_is_no_answer_and_no_crash() {
         stderr.contains("the link is invalid or has expired"),
         "{stderr}"
     );
+}
+
+/// An answer without a length is read up to the bound, not buffered until the request
+/// times out (10 s, gigabytes on a fast link).
+#[test]
+fn an_endless_info_answer_is_refused_at_the_bound() {
+    let output = watch_hostile(Relay::EndlessInfo);
+    assert!(!output.status.success(), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("answer too large"), "{stderr}");
+}
+
+#[test]
+fn an_ending_message_stays_on_the_ending_line() {
+    let output = watch_hostile(Relay::EndedWithLines);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("Session ended: the host stopped sharing (bye share watch: fake)"),
+        "{output:?}"
+    );
+    assert_shows_no_controls(&output, "");
 }
 
 fn assert_shows_no_controls(output: &Output, expected: &str) {
@@ -89,11 +114,18 @@ async fn answer(mut tcp: TcpStream, addr: SocketAddr, relay: Relay) {
     let Ok(n) = tcp.peek(&mut start).await else {
         return;
     };
-    if start[..n].starts_with(b"GET /ws/") && matches!(relay, Relay::BusyClose) {
-        return close_busy(tcp).await;
+    if start[..n].starts_with(b"GET /ws/") {
+        match relay {
+            Relay::BusyClose => return close_busy(tcp).await,
+            Relay::EndedWithLines => return end_with_lines(tcp).await,
+            _ => {}
+        }
     }
     if read_request(&mut tcp).await.is_none() {
         return;
+    }
+    if start[..n].starts_with(b"GET /api/info") && matches!(relay, Relay::EndlessInfo) {
+        return endless(tcp).await;
     }
     let (status, body) = match &start[..n] {
         s if s.starts_with(b"GET /api/info") => {
@@ -126,6 +158,17 @@ async fn answer(mut tcp: TcpStream, addr: SocketAddr, relay: Relay) {
     let _ = tcp.write_all(answer.as_bytes()).await;
 }
 
+/// A chunked answer of 16 KiB chunks, until the client goes away.
+async fn endless(mut tcp: TcpStream) {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                transfer-encoding: chunked\r\n\r\n";
+    if tcp.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    let chunk = format!("4000\r\n{}\r\n", " ".repeat(0x4000));
+    while tcp.write_all(chunk.as_bytes()).await.is_ok() {}
+}
+
 /// Reads a request's head and body (by its content-length).
 async fn read_request(tcp: &mut TcpStream) -> Option<()> {
     let mut request = Vec::new();
@@ -154,11 +197,10 @@ async fn read_request(tcp: &mut TcpStream) -> Option<()> {
     Some(())
 }
 
-/// Takes the viewer's WebSocket, then closes it as busy, with a reason that would retitle
-/// the window and print a line of its own.
+/// Takes the viewer's WebSocket.
 // The handshake callback's error type is tungstenite's, large or not.
 #[allow(clippy::result_large_err)]
-async fn close_busy(tcp: TcpStream) {
+async fn accept_viewer(tcp: TcpStream) -> Option<tokio_tungstenite::WebSocketStream<TcpStream>> {
     let agree = |_: &Request, mut response: Response| {
         let protocol = HeaderValue::from_static(protocol::WS_PROTOCOL);
         response
@@ -166,7 +208,28 @@ async fn close_busy(tcp: TcpStream) {
             .insert("Sec-WebSocket-Protocol", protocol);
         Ok(response)
     };
-    let Ok(mut ws) = tokio_tungstenite::accept_hdr_async(tcp, agree).await else {
+    tokio_tungstenite::accept_hdr_async(tcp, agree).await.ok()
+}
+
+/// Says the session ended, with a message that would print a line of its own.
+async fn end_with_lines(tcp: TcpStream) {
+    let Some(mut ws) = accept_viewer(tcp).await else {
+        return;
+    };
+    let ended = protocol::RelayToViewer::Ended {
+        reason: protocol::EndReason::HostEnded,
+        message: "bye\nshare watch: fake".into(),
+    };
+    let _ = ws
+        .send(Message::Binary(protocol::encode(&ended).unwrap().into()))
+        .await;
+    while let Some(Ok(_)) = futures::StreamExt::next(&mut ws).await {}
+}
+
+/// Takes the viewer's WebSocket, then closes it as busy, with a reason that would retitle
+/// the window and print a line of its own.
+async fn close_busy(tcp: TcpStream) {
+    let Some(mut ws) = accept_viewer(tcp).await else {
         return;
     };
     let frame = CloseFrame {

@@ -91,7 +91,7 @@ pub(crate) fn http_client(trust: &Trust) -> Result<reqwest::Client, NetError> {
 }
 
 /// The body of an answer of the relay's HTTP API, refused beyond [`MAX_ANSWER_BYTES`].
-pub(crate) async fn answer_body(response: reqwest::Response) -> Result<bytes::Bytes, NetError> {
+pub(crate) async fn answer_body(mut response: reqwest::Response) -> Result<bytes::Bytes, NetError> {
     let too_large = || NetError::Discovery("answer too large".into());
     if response
         .content_length()
@@ -99,14 +99,20 @@ pub(crate) async fn answer_body(response: reqwest::Response) -> Result<bytes::By
     {
         return Err(too_large());
     }
-    let body = response
-        .bytes()
+    // Read piece by piece: a chunked answer declares no length, and one that never ends
+    // would otherwise be buffered whole until the request's timeout.
+    let mut body = bytes::BytesMut::new();
+    while let Some(chunk) = response
+        .chunk()
         .await
-        .map_err(|e| NetError::from_http(&e))?;
-    if body.len() > MAX_ANSWER_BYTES {
-        return Err(too_large());
+        .map_err(|e| NetError::from_http(&e))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
     }
-    Ok(body)
+    Ok(body.freeze())
 }
 
 #[cfg(test)]

@@ -459,7 +459,8 @@ fn ended(reason: EndReason, message: &str) -> i32 {
     if message.is_empty() {
         println!("Session ended: {why}");
     } else {
-        println!("Session ended: {why} ({})", printable(message));
+        // The relay passes the message on: on one line, it cannot print one of ours.
+        println!("Session ended: {why} ({})", one_line(message));
     }
     EXIT_ENDED
 }
