@@ -135,6 +135,8 @@ struct Host {
     keys: Option<ShareKeys>,
     viewers: ViewerCount,
     warned_scrollback: bool,
+    /// Collaborators' input dropped because the child left 1 MiB of input unread.
+    dropped_input: u64,
     /// The last share stopped, still saying goodbye to the relay (see [`Host::let_go`]).
     leaving: Option<JoinHandle<()>>,
 }
@@ -169,6 +171,7 @@ impl Host {
             keys: None,
             viewers: ViewerCount::default(),
             warned_scrollback: false,
+            dropped_input: 0,
             leaving: None,
         }
     }
@@ -529,7 +532,14 @@ impl Host {
             return;
         };
         match keys.open(sealed) {
-            Ok(keys) => input.write(keys),
+            Ok(keys) => {
+                if !input.write_from_viewer(keys) {
+                    self.dropped_input += 1;
+                    if self.dropped_input == 1 {
+                        self.notice("a collaborator's input was dropped: the program has not read the 1 MiB of input before it").await;
+                    }
+                }
+            }
             Err(error) => {
                 tracing::debug!(%error, "viewer input refused");
                 if keys.refused() == 1 {

@@ -11,6 +11,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -117,16 +118,37 @@ enum PtyOp {
     Resize(u16, u16),
 }
 
-/// The child's input: writes and resizes, queued for the writer task.
-pub struct PtyInput(mpsc::UnboundedSender<PtyOp>);
+/// The most collaborators' input queued for a child that does not read it: past it, their
+/// input is dropped, not kept (the host loop cannot wait for the child, which may itself
+/// wait for its output to be read).
+pub const MAX_QUEUED_VIEWER_INPUT: usize = 1 << 20;
+
+/// The child's input: writes and resizes, queued for the writer task, with the bytes
+/// waiting counted.
+pub struct PtyInput {
+    ops: mpsc::UnboundedSender<PtyOp>,
+    queued: Arc<AtomicUsize>,
+}
 
 impl PtyInput {
+    /// Queues the local user's keystrokes.
     pub fn write(&self, bytes: Vec<u8>) {
-        let _ = self.0.send(PtyOp::Write(bytes));
+        self.queued.fetch_add(bytes.len(), Ordering::Relaxed);
+        let _ = self.ops.send(PtyOp::Write(bytes));
+    }
+
+    /// Queues a collaborator's input unless [`MAX_QUEUED_VIEWER_INPUT`] bytes already wait
+    /// (false: dropped).
+    pub fn write_from_viewer(&self, bytes: Vec<u8>) -> bool {
+        if self.queued.load(Ordering::Relaxed) + bytes.len() > MAX_QUEUED_VIEWER_INPUT {
+            return false;
+        }
+        self.write(bytes);
+        true
     }
 
     pub fn resize(&self, cols: u16, rows: u16) {
-        let _ = self.0.send(PtyOp::Resize(cols, rows));
+        let _ = self.ops.send(PtyOp::Resize(cols, rows));
     }
 }
 
@@ -167,22 +189,29 @@ pub fn spawn(command: &[OsString], cols: u16, rows: u16) -> anyhow::Result<Spawn
             .context("cannot watch the pseudo-terminal")?;
     let master = Arc::new(master);
     let (input, ops) = mpsc::unbounded_channel();
-    tokio::spawn(write_in_order(master.clone(), ops));
+    let queued = Arc::new(AtomicUsize::new(0));
+    tokio::spawn(write_in_order(master.clone(), ops, queued.clone()));
     Ok(Spawned {
         reader: PtyOutput {
             master,
             last_output: None,
         },
-        input: PtyInput(input),
+        input: PtyInput { ops: input, queued },
         child,
     })
 }
 
-async fn write_in_order(master: Arc<AsyncFd<OwnedFd>>, mut ops: mpsc::UnboundedReceiver<PtyOp>) {
+async fn write_in_order(
+    master: Arc<AsyncFd<OwnedFd>>,
+    mut ops: mpsc::UnboundedReceiver<PtyOp>,
+    queued: Arc<AtomicUsize>,
+) {
     while let Some(op) = ops.recv().await {
         match op {
             PtyOp::Write(bytes) => {
-                if write_all(&master, &bytes).await.is_err() {
+                let written = write_all(&master, &bytes).await;
+                queued.fetch_sub(bytes.len(), Ordering::Relaxed);
+                if written.is_err() {
                     break;
                 }
             }
@@ -254,6 +283,45 @@ mod tests {
 
     fn sh(script: &str) -> Spawned {
         spawn(&["sh", "-c", script].map(OsString::from), 80, 24).unwrap()
+    }
+
+    /// A child that reads no input: collaborators' input queues up to the bound, then is
+    /// dropped; once the child reads, the queue drains and input is taken again.
+    #[tokio::test]
+    async fn viewer_input_a_child_does_not_read_is_bounded() {
+        let Spawned {
+            mut reader,
+            input,
+            mut child,
+        } = sh("read go; cat > /dev/null");
+        let piece = vec![b'x'; 16 * 1024];
+        // No await here: the writer task has not run, and the child has read nothing.
+        let taken = (0..MAX_QUEUED_VIEWER_INPUT / piece.len() + 2)
+            .take_while(|_| input.write_from_viewer(piece.clone()))
+            .count()
+            * piece.len();
+        assert_eq!(
+            taken, MAX_QUEUED_VIEWER_INPUT,
+            "taken up to the bound, not past it"
+        );
+        // The local user's keystrokes still go (behind the queue): `read` ends at the
+        // first line, and `cat` reads the rest.
+        input.write(b"\n".to_vec());
+        let drained = async {
+            while !input.write_from_viewer(piece.clone()) {
+                let mut buf = [0u8; 4096];
+                // The PTY echoes what it takes: read it, or the echo fills and stops it.
+                let _ = tokio::time::timeout(
+                    Duration::from_millis(50),
+                    read_more(&mut reader, &mut buf),
+                )
+                .await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), drained)
+            .await
+            .expect("the queue drains once the child reads");
+        let _ = child.start_kill();
     }
 
     #[tokio::test]
