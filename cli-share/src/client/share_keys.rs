@@ -16,6 +16,8 @@ pub struct ShareKeys {
     /// Opens collaborators' input: with a write secret, once the session is named.
     input: Option<InputOpener>,
     refused: u64,
+    /// The relay was reached over HTTPS: its links must be `https` too.
+    https_only: bool,
 }
 
 impl ShareKeys {
@@ -26,7 +28,15 @@ impl ShareKeys {
             session_id: None,
             input: None,
             refused: 0,
+            https_only: false,
         }
+    }
+
+    /// Keys for a share on the relay at `base`: from an `https` relay, only `https` links
+    /// are shown.
+    pub fn for_relay(mut self, base: &url::Url) -> ShareKeys {
+        self.https_only = base.scheme() == "https";
+        self
     }
 
     /// The user asked for collab (`/share --collab` after a read-only share): a write
@@ -75,7 +85,7 @@ impl ShareKeys {
         ];
         for (kind, link) in kinds {
             if let Some(link) = link {
-                ShareUrl::check_handed_out(link, session_id).map_err(|why| {
+                ShareUrl::check_handed_out(link, session_id, self.https_only).map_err(|why| {
                     NetError::Protocol(format!(
                         "the relay handed out a {kind} link that cannot be shown: {why}"
                     ))

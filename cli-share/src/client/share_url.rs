@@ -55,17 +55,28 @@ impl ShareUrl {
     }
 
     /// Checks a link the relay handed out for session `session_id` (its keys appended)
-    /// before the host shows it: an `http(s)` share link of that session, with no control
-    /// character or blank in it. A hostile relay could otherwise put escape sequences on
-    /// the user's terminal, or hand out a link to another session or another place. The
-    /// error names neither the link nor its keys.
-    pub fn check_handed_out(link: &str, session_id: &str) -> Result<(), String> {
+    /// before the host shows it: an `http(s)` share link of that session (`https` only from
+    /// a relay reached over HTTPS: `https_only`), with no control character, blank or user
+    /// name in it. A hostile relay could otherwise put escape sequences on the user's
+    /// terminal, hand out a link to another session, a plain-HTTP link whose page anyone
+    /// on the path could rewrite to read the keys, or one that looks like the relay's
+    /// (`https://relay.example@evil.example/...`). The error names neither the link nor
+    /// its keys.
+    pub fn check_handed_out(link: &str, session_id: &str, https_only: bool) -> Result<(), String> {
         if link.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err("it holds control characters or blanks".into());
         }
         let parsed = ShareUrl::parse(link).map_err(|_| "it is not a share link".to_owned())?;
-        if !matches!(parsed.base.scheme(), "https" | "http") {
-            return Err("it is not an http(s) link".into());
+        match parsed.base.scheme() {
+            "https" => {}
+            "http" if https_only => {
+                return Err("it is a plain http:// link from a relay reached over https://".into());
+            }
+            "http" => {}
+            _ => return Err("it is not an http(s) link".into()),
+        }
+        if !parsed.base.username().is_empty() || parsed.base.password().is_some() {
+            return Err("it names a user before the relay's host".into());
         }
         if parsed.session_id != session_id {
             return Err("it opens another session".into());
@@ -111,7 +122,16 @@ mod tests {
     fn only_share_links_of_the_session_are_handed_out() {
         let keyed = |relay_link: &str| ShareSecrets::generate(false).read_link(relay_link);
         let good = keyed("https://relay.example/s/abc#x.y.z");
-        assert_eq!(ShareUrl::check_handed_out(&good, "abc"), Ok(()));
+        assert_eq!(ShareUrl::check_handed_out(&good, "abc", true), Ok(()));
+        // A plain-HTTP relay (the embedded one, or one allowed with --insecure) hands out
+        // plain-HTTP links.
+        let plain = keyed("http://127.0.0.1:8080/s/abc#x.y.z");
+        assert_eq!(ShareUrl::check_handed_out(&plain, "abc", false), Ok(()));
+        assert!(
+            ShareUrl::check_handed_out(&plain, "abc", true)
+                .unwrap_err()
+                .contains("plain http:// link from a relay reached over https://")
+        );
         for (link, session, why) in [
             (
                 keyed("\x1b]52;c;aGk=\x07https://relay.example/s/abc#x.y.z"),
@@ -140,12 +160,22 @@ mod tests {
             ),
             (keyed("ftp://relay.example/s/abc#x.y.z"), "abc", "http(s)"),
             (
+                keyed("https://relay.example@evil.example/s/abc#x.y.z"),
+                "abc",
+                "names a user",
+            ),
+            (
+                keyed("https://relay.example:pw@evil.example/s/abc#x.y.z"),
+                "abc",
+                "names a user",
+            ),
+            (
                 "https://relay.example/s/abc#x.y.z".to_owned(),
                 "abc",
                 "not a share link",
             ),
         ] {
-            let refused = ShareUrl::check_handed_out(&link, session).unwrap_err();
+            let refused = ShareUrl::check_handed_out(&link, session, false).unwrap_err();
             assert!(refused.contains(why), "{refused}");
         }
     }

@@ -223,7 +223,7 @@ impl Host {
             ..HostHello::new(cols, rows)
         };
         self.encoder.stop_sealing();
-        self.keys = Some(ShareKeys::generate(collab));
+        self.keys = Some(ShareKeys::generate(collab).for_relay(&base));
         let target = Target {
             base,
             policy: self.policy.clone(),

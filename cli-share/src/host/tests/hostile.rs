@@ -89,6 +89,27 @@ async fn links_with_control_sequences_end_the_share_unshown() {
     );
 }
 
+/// A link that shows the relay's name where a user name goes, and leads elsewhere
+/// (`http://relay.example@HOST/...`), ends the share unshown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_that_name_a_user_end_the_share_unshown() {
+    let mut relay = HostileRelay::start().await;
+    let (mut terminal, keys, _session) = host_through(&relay);
+    type_keys(&keys, "/share\r").await;
+    let (mut link, _) = within("the host's link", relay.next_link()).await;
+    let mut welcome = relay.welcome(A, false);
+    if let RelayToHost::Welcome(welcome) = &mut welcome {
+        welcome.links.read = welcome
+            .links
+            .read
+            .replacen("http://", "http://relay.example@", 1);
+    }
+    link.send(&welcome).await;
+    let told = terminal.until("before the relay's host").await;
+    assert!(told.contains("sharing ended"), "{told:?}");
+    assert!(!told.contains("relay.example@"), "{told:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_relays_close_reason_reaches_the_terminal_without_control_sequences() {
     let mut relay = HostileRelay::start().await;
