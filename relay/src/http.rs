@@ -46,15 +46,21 @@ const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 /// the maximum message size), only in reads of this size.
 const WS_BUFFER: usize = 4 * 1024;
 
-/// The routes of the HTTP port; `/metrics` among them only if `with_metrics`.
-pub(crate) fn router(shared: Arc<Shared>, with_metrics: bool) -> Router {
+/// How long a browser that saw the relay over HTTPS keeps to HTTPS for it (a year, the
+/// usual value): a later `http://` link, or a network that strips the redirect of
+/// `--acme-http`, cannot bring it back to plain HTTP.
+const HSTS: &str = "max-age=31536000";
+
+/// The routes of the HTTP port; `/metrics` among them only if `with_metrics`; every answer
+/// over `https` says to keep to HTTPS (HSTS).
+pub(crate) fn router(shared: Arc<Shared>, with_metrics: bool, https: bool) -> Router {
     let router = Router::new();
     let router = if with_metrics {
         router.route("/metrics", get(metrics))
     } else {
         router
     };
-    router
+    let router = router
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/info", get(info))
         .route(crate::link_status::PATH, crate::link_status::route())
@@ -62,7 +68,19 @@ pub(crate) fn router(shared: Arc<Shared>, with_metrics: bool) -> Router {
         .route("/assets/{name}", get(asset))
         .route("/ws/sessions/{id}", get(ws_viewer))
         .route("/ws/host", get(ws_host))
-        .with_state(shared)
+        .with_state(shared);
+    if !https {
+        return router;
+    }
+    router.layer(axum::middleware::map_response(
+        |mut response: Response| async move {
+            let hsts = header::HeaderValue::from_static(HSTS);
+            response
+                .headers_mut()
+                .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+            response
+        },
+    ))
 }
 
 /// The routes of the `--metrics` address.

@@ -247,7 +247,7 @@ impl Relay {
             let served = http::serve(shared.clone(), listener, tls, router, admit);
             shared.tracker.spawn(served);
         };
-        let router = http::router(shared.clone(), metrics_here);
+        let router = http::router(shared.clone(), metrics_here, tls.is_some());
         serve(listener, tls, router, http::Admit::Limited);
         let metrics_addr = metrics_listener.map(|(listener, addr)| {
             let router = http::metrics_router(shared.clone());

@@ -170,6 +170,18 @@ async fn a_real_certificate_serves_https_quic_and_webtransport() {
         matches!(info.trust, Trust::Roots(_)),
         "a real certificate is not pinned"
     );
+    // Browsers that saw it over HTTPS keep to HTTPS.
+    let page = e2e::lab::https::get(relay.http_addr(), "localhost", "/healthz", &[ca.ca_der()])
+        .await
+        .expect("GET over HTTPS");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.head
+            .to_ascii_lowercase()
+            .contains("strict-transport-security: max-age=31536000"),
+        "{}",
+        page.head
+    );
     let h = Harness { relay, info };
     let mut host = h.host().await;
     let link = host.welcome.links.read.clone();

@@ -35,6 +35,8 @@ pub fn server_name(name: &str) -> anyhow::Result<ServerName<'static>> {
 #[derive(Debug)]
 pub struct Fetched {
     pub status: u16,
+    /// The status line and the headers, as sent.
+    pub head: String,
     pub body: String,
     pub chain: Vec<CertificateDer<'static>>,
 }
@@ -96,6 +98,7 @@ pub async fn get(
         .with_context(|| format!("no status in {head:?}"))?;
     Ok(Fetched {
         status,
+        head: head.to_owned(),
         body: body.to_owned(),
         chain,
     })
