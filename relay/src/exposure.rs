@@ -5,7 +5,7 @@
 //! [`crate::Relay::start`] does not check: tests and `share`'s embedded loopback relay use
 //! the library directly.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::RelayConfig;
 
@@ -65,7 +65,23 @@ pub fn check(config: &RelayConfig, consent: Consent) -> Result<Vec<String>, Refu
             "open relay on {addr} (--open): anyone who reaches it may create sessions"
         ));
     }
+    if let Some(metrics) = config.metrics.filter(|addr| !private(addr.ip())) {
+        warnings.push(format!(
+            "metrics on {metrics}, which is not a loopback or private address: whoever \
+             reaches it reads how busy the relay is and whom it refuses, and its connections \
+             are not limited. Bind --metrics to 127.0.0.1 or to a private network's address"
+        ));
+    }
     Ok(warnings)
+}
+
+/// Loopback, or an address private networks use (RFC 1918, IPv6 unique local, link
+/// local): not one every interface listens on, and not a public one.
+fn private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unique_local() || v6.is_unicast_link_local(),
+    }
 }
 
 #[cfg(test)]
@@ -92,6 +108,24 @@ mod tests {
         insecure_http: true,
         open: true,
     };
+
+    #[test]
+    fn metrics_off_private_networks_are_warned_of() {
+        let mut relay = config("127.0.0.1:8080", "127.0.0.1:4433");
+        for private in ["127.0.0.1:9100", "10.0.0.5:9100", "[fd00::5]:9100"] {
+            relay.metrics = Some(private.parse().unwrap());
+            assert_eq!(check(&relay, Consent::default()), Ok(vec![]), "{private}");
+        }
+        for public in ["0.0.0.0:9100", "203.0.113.7:9100", "[::]:9100"] {
+            relay.metrics = Some(public.parse().unwrap());
+            let warnings = check(&relay, Consent::default()).unwrap();
+            assert_eq!(warnings.len(), 1, "{public}");
+            assert!(
+                warnings[0].contains("Bind --metrics to 127.0.0.1"),
+                "{public}"
+            );
+        }
+    }
 
     #[test]
     fn loopback_needs_no_consent() {
