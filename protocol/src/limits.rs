@@ -16,3 +16,8 @@ pub const MAX_ROWS: u16 = 500;
 
 /// Longest string field (title, reason, token, link) accepted anywhere.
 pub const MAX_TEXT_BYTES: usize = 8 * 1024;
+
+/// The most characters of no width a viewer shows after a character (or at a row's start);
+/// the host keeps no more on a cell. Terminals cap them too: a browser lays out a cluster
+/// of N marks in time that grows as N², and 40,000 on one cell held a tab for seconds.
+pub const MAX_ZERO_WIDTH: usize = 16;

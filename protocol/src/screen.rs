@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use unicode_width::UnicodeWidthChar;
 
 use crate::bounded;
+pub use crate::limits::MAX_ZERO_WIDTH;
 use crate::limits::{MAX_COLS, MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES};
 
 /// A colour: the terminal default, one of the 256 indexed colours (0-15 are the 16 named
@@ -63,6 +64,30 @@ pub struct Line {
 /// out rows by this rule, as [`Line::cells`] counts them.
 pub fn takes_a_cell(c: char) -> bool {
     c.width() != Some(0)
+}
+
+/// Whether `c` is a bidirectional control (ALM, LRM, RLM, the embeddings and overrides,
+/// the isolates): viewers drop them, so that no text is shown in another order than its
+/// cells' ("Trojan Source"). They take no cell.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The characters of `text` a viewer shows: no bidirectional control, and at most
+/// [`MAX_ZERO_WIDTH`] characters of no width in a row. The cells they cover are the same.
+pub fn shown(text: &str) -> impl Iterator<Item = char> + '_ {
+    let mut zero_width = 0;
+    text.chars().filter(move |&c| {
+        if is_bidi_control(c) {
+            return false;
+        }
+        if takes_a_cell(c) {
+            zero_width = 0;
+            return true;
+        }
+        zero_width += 1;
+        zero_width <= MAX_ZERO_WIDTH
+    })
 }
 
 impl Line {

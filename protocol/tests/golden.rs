@@ -250,6 +250,7 @@ fn limits_json() -> Value {
         "MAX_COLS": limits::MAX_COLS,
         "MAX_ROWS": limits::MAX_ROWS,
         "MAX_TEXT_BYTES": limits::MAX_TEXT_BYTES,
+        "MAX_ZERO_WIDTH": limits::MAX_ZERO_WIDTH,
     })
 }
 

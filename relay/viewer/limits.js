@@ -22,3 +22,6 @@ export const MAX_ROWS = 500;
 
 /** Longest title accepted. */
 export const MAX_TEXT_BYTES = 8 * 1024;
+
+/** The most characters of no width shown after a character (or at a row's start). */
+export const MAX_ZERO_WIDTH = 16;

@@ -7,7 +7,7 @@
 // Lines are the decoded objects themselves; a row that did not change keeps the same
 // object, which is how the renderer finds the rows it must redraw.
 
-import { MAX_COLS, MAX_ROWS, MAX_TEXT_BYTES, SCROLLBACK_LINES } from './limits.js';
+import { MAX_COLS, MAX_ROWS, MAX_TEXT_BYTES, MAX_ZERO_WIDTH, SCROLLBACK_LINES } from './limits.js';
 
 /** @typedef {import('./messages.js').Line} Line */
 /** @typedef {import('./messages.js').ScreenState} ScreenState */
@@ -84,8 +84,36 @@ export function lineCells(line, limit = Infinity) {
   return cells;
 }
 
+/** Bidirectional controls (protocol::screen::is_bidi_control): never shown. */
+const BIDI_CONTROL = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u;
+
 /**
- * A row from the network fits the screen: at most `cols` runs and `cols` cells.
+ * The text of a run as the page shows it (protocol::screen::shown): without bidirectional
+ * controls, which would show text in another order than its cells, and with at most
+ * MAX_ZERO_WIDTH characters of no width in a row, whose layout grows as their count
+ * squared. The cells it covers are the same.
+ * @param {string} text
+ */
+export function shown(text) {
+  if (text.length <= MAX_ZERO_WIDTH && !BIDI_CONTROL.test(text)) return text;
+  /** @type {string[]} */
+  const kept = [];
+  let zeroWidth = 0;
+  for (const c of text) {
+    if (BIDI_CONTROL.test(c)) continue;
+    if (!isZeroWidth(c)) {
+      zeroWidth = 0;
+    } else if (++zeroWidth > MAX_ZERO_WIDTH) {
+      continue;
+    }
+    kept.push(c);
+  }
+  return kept.join('');
+}
+
+/**
+ * A row from the network fits the screen (at most `cols` runs and `cols` cells); its runs'
+ * text becomes what is shown of it.
  * @param {Line} line
  * @param {number} cols
  */
@@ -96,6 +124,7 @@ function checkWidth(line, cols) {
   if (lineCells(line, cols) > cols) {
     throw new ScreenError(`a row is wider than the screen's ${cols} columns`);
   }
+  for (const run of line.runs) run.text = shown(run.text);
 }
 
 /** @param {string} title */

@@ -3,8 +3,10 @@
 // (more rows than any screen, rows wider than the screen, 4 MiB of wide characters, a
 // scroll count no number holds, bytes that are no update). The page must show the error
 // banner, keep the last good screen, and stay responsive: it answers an evaluate within
-// RESPONSIVE_MS throughout. A valid but heavy keyframe (410,000 runs) must render without
-// holding the page either.
+// RESPONSIVE_MS throughout. A valid but heavy keyframe (410,000 runs, or 200,000 combining
+// marks on one cell, which a browser lays out in time that grows as their count squared)
+// must render without holding the page either, and bidirectional text is drawn in the
+// order of its cells.
 
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -174,6 +176,55 @@ describe('viewer page in Chromium against a hostile host', () => {
     for (const [i, start] of layout.starts.entries()) {
       assert.ok(Math.abs(start - 2 * i) <= 0.2, `wide character ${i} starts at cell ${start}`);
     }
+    host.close();
+    await context.close();
+  });
+
+  test('200,000 combining marks on one cell render without holding the page', async () => {
+    const { host, page, context } = await watchedHostileSession('ws');
+    // As `cat` of a hostile file would make them: each mark rides on the `a`.
+    await host.sendUpdate(keyframe({ lines: [line([`a${'\u0301'.repeat(200_000)}b`]), line(['marks-after'])] }));
+    await page.waitForFunction(() => document.getElementById('term').innerText.includes('marks-after'), null, {
+      timeout: TIMEOUT,
+    });
+    await assertResponsive(page, 'after the marks');
+    const first = await page.evaluate(() => document.querySelector('#term .row').textContent);
+    assert.equal(first, `a${'\u0301'.repeat(16)}b`);
+    assert.equal(await page.locator('#banner').isVisible(), false);
+    assert.deepEqual(page.problems, []);
+    host.close();
+    await context.close();
+  });
+
+  test('bidirectional text is shown in the order of its cells', async () => {
+    const { host, page, context } = await watchedHostileSession('webtransport');
+    // An override that would show `exe.png # done` (the next run reversed with it), and
+    // Hebrew letters, which a browser would lay out right to left.
+    await host.sendUpdate(keyframe({ lines: [line(['echo \u202egnp.exe'], [' # done', attrs.BOLD]), line(['\u05d0\u05d1 ab'])] }));
+    await page.waitForFunction(() => document.getElementById('term').innerText.includes('done'), null, {
+      timeout: TIMEOUT,
+    });
+    // Where each character is drawn, left to right on screen.
+    const order = await page.evaluate(() =>
+      [...document.querySelectorAll('#term .row')].slice(0, 2).map((row) => {
+        const placed = [];
+        const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+          for (let i = 0; i < node.data.length; i++) {
+            const range = document.createRange();
+            range.setStart(node, i);
+            range.setEnd(node, i + 1);
+            placed.push([range.getBoundingClientRect().left, node.data[i]]);
+          }
+        }
+        return placed
+          .sort((a, b) => a[0] - b[0])
+          .map(([, c]) => c)
+          .join('');
+      }),
+    );
+    assert.deepEqual(order, ['echo gnp.exe # done', '\u05d0\u05d1 ab']);
+    assert.deepEqual(page.problems, []);
     host.close();
     await context.close();
   });

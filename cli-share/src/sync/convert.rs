@@ -4,7 +4,7 @@ use alacritty_terminal::grid::Row;
 use alacritty_terminal::index::Column;
 use alacritty_terminal::term::cell::{Cell, Flags};
 use alacritty_terminal::vte::ansi::{Color as EmuColor, NamedColor};
-use protocol::screen::attrs;
+use protocol::screen::{MAX_ZERO_WIDTH, attrs};
 use protocol::{Color, Line, Run, Style};
 
 /// The cell flags that make a style, and the attribute each sets.
@@ -64,7 +64,8 @@ pub fn line(row: &Row<Cell>, cols: usize) -> Line {
             .expect("a run was opened for the first cell");
         run.text.push(cell.c);
         if let Some(zerowidth) = cell.zerowidth() {
-            run.text.extend(zerowidth);
+            // The emulator keeps every mark written on a cell; viewers show no more than these.
+            run.text.extend(zerowidth.iter().take(MAX_ZERO_WIDTH));
         }
     }
     let wrapped = cols > 0 && row[Column(cols - 1)].flags.contains(Flags::WRAPLINE);

@@ -516,6 +516,19 @@ mod tests {
     }
 
     #[test]
+    fn a_cell_carries_at_most_the_cap_of_marks_to_viewers() {
+        let marks = "\u{301}".repeat(10_000);
+        let screen = screen_after(20, 2, format!("a{marks}b").as_bytes());
+        let text = &screen.lines[0].runs[0].text;
+        assert_eq!(
+            text.matches('\u{301}').count(),
+            protocol::screen::MAX_ZERO_WIDTH
+        );
+        assert!(text.starts_with('a') && text.ends_with('b'), "{text:?}");
+        assert_eq!(screen.lines[0].cells(), 2);
+    }
+
+    #[test]
     fn colours_and_attributes() {
         let screen = screen_after(
             20,

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use protocol::screen::{attrs, takes_a_cell};
+use protocol::screen::{attrs, shown, takes_a_cell};
 use protocol::{Color, Line, Screen, Style};
 
 /// Size of the terminal drawn on.
@@ -82,7 +82,7 @@ fn draw_line(out: &mut String, row: usize, line: &Line, max_cols: u16) {
         } else {
             1
         };
-        for c in run.text.chars() {
+        for c in shown(&run.text) {
             // Combining marks ride on the previous cell.
             let cell_width = if takes_a_cell(c) { width } else { 0 };
             if cells + cell_width > max {
@@ -135,6 +135,7 @@ fn push_color(out: &mut String, color: Color, base: u8, bright: u8, extended: u8
 #[cfg(test)]
 mod tests {
     use protocol::Run;
+    use protocol::screen::MAX_ZERO_WIDTH;
 
     use super::*;
     use crate::sync::emulator::Emulator;
@@ -177,6 +178,23 @@ mod tests {
         screen.lines[0] = line;
         let out = String::from_utf8(full(&screen, Viewport { cols: 40, rows: 1 })).unwrap();
         assert_eq!(out.matches('a').count(), 40, "{out:?}");
+    }
+
+    #[test]
+    fn a_watcher_sees_no_bidi_control_and_at_most_the_cap_of_marks() {
+        // What a hostile host could send: 100,000 marks on one cell, and an override that
+        // would show `exe.png` for `gnp.exe` on a terminal that does bidi.
+        let mut screen = Screen::new(40, 2);
+        screen.lines[0] = Line::plain(&format!("a{}b", "\u{301}".repeat(100_000)));
+        screen.lines[1] = Line::plain("echo \u{202e}gnp.exe \u{2066}x\u{2069}");
+        let out = String::from_utf8(full(&screen, Viewport { cols: 40, rows: 2 })).unwrap();
+        assert_eq!(out.matches('\u{301}').count(), MAX_ZERO_WIDTH);
+        assert!(out.contains('b'), "the cell after the marks is drawn");
+        assert!(out.contains("echo gnp.exe x"), "{out:?}");
+        assert!(
+            !out.chars().any(protocol::screen::is_bidi_control),
+            "{out:?}"
+        );
     }
 
     #[test]

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { decode } from '../bincode.js';
-import { SCROLLBACK_LINES } from '../limits.js';
+import { MAX_ZERO_WIDTH, SCROLLBACK_LINES } from '../limits.js';
 import { types } from '../messages.js';
-import { applyDiff, attrs, BLANK, lineCells, lineText, Screen, ScreenError } from '../screen.js';
+import { applyDiff, attrs, BLANK, lineCells, lineText, Screen, ScreenError, shown } from '../screen.js';
 import { fromHex, vector } from './golden.mjs';
 
 const vectorUpdate = (name) => decode(types.ScreenUpdate, fromHex(vector(name).hex));
@@ -157,4 +157,23 @@ test('rows wider than the screen are refused, in keyframes and diffs', () => {
     assert.throws(() => applyDiff(s, d), ScreenError);
     assert.deepEqual(s, before);
   }
+});
+
+test('shown text has no bidi control and at most the cap of zero-width characters in a row', () => {
+  assert.equal(shown('plain text'), 'plain text');
+  assert.equal(shown('echo \u202egnp.exe \u2066x\u2069'), 'echo gnp.exe x');
+  const capped = shown(`a${'\u0301'.repeat(200_000)}b${'\u0301'.repeat(3)}`);
+  assert.equal(capped, `a${'\u0301'.repeat(MAX_ZERO_WIDTH)}b${'\u0301'.repeat(3)}`);
+  // Marks at a row's start count too.
+  assert.equal(shown('\u0301'.repeat(100)), '\u0301'.repeat(MAX_ZERO_WIDTH));
+});
+
+test('keyframes and diffs keep only what is shown of their rows', () => {
+  const marks = `a${'\u0301'.repeat(100_000)}`;
+  const screen = new Screen();
+  screen.applyUpdate({ Keyframe: { ...blankScreen(4, 2), lines: [plain(marks), plain('\u202eab')] } });
+  assert.equal(screen.state.lines[0].runs[0].text.length, 1 + MAX_ZERO_WIDTH);
+  assert.equal(screen.state.lines[1].runs[0].text, 'ab');
+  screen.applyUpdate({ Diff: diff({ lines: [[1, plain(marks)]] }) });
+  assert.equal(screen.state.lines[1].runs[0].text.length, 1 + MAX_ZERO_WIDTH);
 });
