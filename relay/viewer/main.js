@@ -233,8 +233,9 @@ function onMessage(bytes) {
   } else if ('Viewers' in message) {
     showViewers(message.Viewers);
   } else if ('Ended' in message) {
-    const { reason, message: text } = message.Ended;
-    const why = text || (reason === 'HostLost' ? 'the host did not come back' : 'the host stopped sharing');
+    // The page's own words by the reason: the message is the relay's, whose text could pass
+    // for the page's (or fill the screen), and says no more than the reason.
+    const why = message.Ended.reason === 'HostLost' ? 'the host did not come back' : 'the host stopped sharing';
     stop('Session ended', `Session ended: ${why}`);
   }
 }
@@ -296,7 +297,12 @@ function hexBytes(hex) {
 async function fetchInfo(origin) {
   const response = await fetch(`${origin}/api/info`, { cache: 'no-store' });
   if (!response.ok) throw new Error(`relay answered ${response.status}`);
-  return response.json();
+  const info = await response.json();
+  // Anything else (null, a list, a string) is no answer: tried again, as a relay not reached.
+  if (info === null || typeof info !== 'object' || Array.isArray(info)) {
+    throw new Error('the relay answered something that is not its info');
+  }
+  return info;
 }
 
 /**
@@ -310,7 +316,8 @@ function endpoints(info, origin, id, token) {
   const node = new URL(origin);
   const wsScheme = node.protocol === 'https:' ? 'wss:' : 'ws:';
   const wtBase = String(info.webtransport ?? '').replace(/\/+$/, '');
-  const hashes = info.self_signed ? (info.fingerprints ?? []).map(hexBytes).filter((h) => h !== null) : [];
+  const fingerprints = Array.isArray(info.fingerprints) ? info.fingerprints : [];
+  const hashes = info.self_signed ? fingerprints.map(hexBytes).filter((h) => h !== null) : [];
   return {
     token,
     wsUrl: `${wsScheme}//${node.host}/ws/sessions/${id}`,
@@ -578,4 +585,8 @@ async function main() {
   }
 }
 
-main();
+// Whatever went wrong that nothing above foresaw is said, not left at "Connecting…".
+main().catch((error) => {
+  console.error('share:', error);
+  stop('Error', `This page stopped on an error it did not expect (${error instanceof Error ? error.message : error}). Reload to try again.`);
+});

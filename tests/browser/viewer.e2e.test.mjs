@@ -160,6 +160,30 @@ describe('viewer page in Chromium against a real relay and share host', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'viewer-invalid-link.png') });
   });
 
+  test('an /api/info answer that is not an object is retried, not a page stuck on Connecting', async () => {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems = [];
+    page.on('pageerror', (error) => problems.push(error.message));
+    let answered = 0;
+    await page.route('**/api/info', (route) => {
+      answered += 1;
+      return route.fulfill({ status: 200, contentType: 'application/json', body: 'null' });
+    });
+    await page.goto(host.readLink);
+    const banner = page.locator('#banner');
+    await banner.waitFor({ state: 'visible', timeout: TIMEOUT });
+    assert.match(await banner.textContent(), /Cannot reach the relay; retrying/);
+    // The relay's real answer again: the page connects.
+    await page.unroute('**/api/info');
+    await page.waitForFunction(() => document.getElementById('state').textContent === 'Connected', null, {
+      timeout: TIMEOUT,
+    });
+    assert.ok(answered >= 1);
+    assert.deepEqual(problems, []);
+    await context.close();
+  });
+
   test("the host's exit shows Session ended and the screen stays readable", async () => {
     const watchers = [];
     for (const transport of Object.keys(TRANSPORTS)) {
