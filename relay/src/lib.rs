@@ -98,6 +98,16 @@ fn url_host(url: &Url) -> Result<String, RelayError> {
     }
 }
 
+/// Whether `url` names this machine (`localhost`, a loopback address).
+fn names_this_machine(url: &Url) -> bool {
+    match url.host() {
+        Some(Host::Domain(name)) => name == "localhost" || name.ends_with(".localhost"),
+        Some(Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(Host::Ipv6(ip)) => ip.is_loopback(),
+        None => true,
+    }
+}
+
 /// Names an ephemeral certificate covers: loopback plus the public host.
 fn ephemeral_sans(public_url: &Url) -> Vec<String> {
     let mut sans: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).to_vec();
@@ -247,7 +257,10 @@ impl Relay {
             let served = http::serve(shared.clone(), listener, tls, router, admit);
             shared.tracker.spawn(served);
         };
-        let router = http::router(shared.clone(), metrics_here, tls.is_some());
+        // A developer's relay on this machine sends no HSTS: it would hold every later
+        // plain-HTTP server on `localhost` to HTTPS for a year.
+        let hsts = tls.is_some() && !names_this_machine(&shared.public_url);
+        let router = http::router(shared.clone(), metrics_here, hsts);
         serve(listener, tls, router, http::Admit::Limited);
         let metrics_addr = metrics_listener.map(|(listener, addr)| {
             let router = http::metrics_router(shared.clone());
