@@ -136,6 +136,7 @@ fn a_watchers_terminal_takes_the_programs_input_modes_and_its_keys_go_through() 
         .output
         .wait_for("the modes and the program", |text| {
             text.contains("\x1b[?1h")
+                && text.contains("\x1b[?7l")
                 && text.contains("\x1b=")
                 && text.contains("\x1b[?2004h")
                 && text.contains("ready-2")
@@ -157,9 +158,9 @@ fn a_watchers_terminal_takes_the_programs_input_modes_and_its_keys_go_through() 
     assert_eq!(wait_child(&mut watcher), 0);
     terminal
         .output
-        .wait_for("the modes reset", |text| text.contains("\x1b[?2004l"));
+        .wait_for("the terminal put back", |text| text.contains("\x1b[?1049l"));
     let reset = terminal.output.tail(terminal.output.len() - before);
-    for sequence in ["\x1b[?1l", "\x1b>", "\x1b[?2004l"] {
+    for sequence in ["\x1b[?1l", "\x1b>", "\x1b[?2004l", "\x1b[?7h"] {
         assert!(reset.contains(sequence), "{sequence:?} in {reset:?}");
     }
 }
