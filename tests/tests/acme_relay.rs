@@ -241,6 +241,38 @@ async fn renewal_swaps_the_certificate_under_live_connections() {
     assert_ne!(api["fingerprints"][0], first.as_str(), "/api/info follows");
 }
 
+/// A certificate already due for renewal when it arrives (the CA issues for a second here;
+/// in the field, a clock set far ahead) is served, and the next order waits for the
+/// backoff instead of following at once, again and again, until the CA's limit on
+/// duplicate certificates stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs root: network namespaces, pebble, port 443"]
+async fn a_certificate_due_on_arrival_is_not_ordered_again_at_once() {
+    let lab = within("the lab", AcmeLab::start(Some(Duration::from_secs(1))))
+        .await
+        .unwrap();
+    let relay = lab.start_relay(&[]).await.unwrap();
+    relay
+        .process
+        .wait_for("already due for renewal by this machine's clock", T)
+        .await
+        .unwrap();
+    assert!(
+        relay
+            .process
+            .count(|l| l.contains("already due") && l.contains("retry_in_secs=120"))
+            == 1,
+        "the first backoff, two minutes"
+    );
+    assert_eq!(
+        relay
+            .process
+            .count(|l| l.contains("ordering a certificate")),
+        1,
+        "one order, not a loop"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs root: network namespaces, pebble, port 443"]
 async fn a_restart_serves_the_cached_certificate_without_asking_the_ca() {

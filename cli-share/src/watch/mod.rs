@@ -236,7 +236,8 @@ impl Session {
         // Autowrap off: a row the terminal finds wider than the host did (a character it
         // draws wider than unicode-width counts, e.g. an emoji and its variation selector)
         // is cut at the edge instead of wrapping and, on the last row, scrolling the view.
-        out.write(b"\x1b[?1049h\x1b[?7l\x1b[H\x1b[2J".to_vec()).await;
+        out.write(b"\x1b[?1049h\x1b[?7l\x1b[H\x1b[2J".to_vec())
+            .await;
         let mut stdin = spawn_stdin();
         let mut winch = signal(SignalKind::window_change())?;
         let mut shown: Option<Drawn> = None;
@@ -272,7 +273,8 @@ impl Session {
         };
         out.write(term::modes::switch(modes, Modes::default()))
             .await;
-        out.write(b"\x1b[0m\x1b[?25h\x1b[?7h\x1b[?1049l".to_vec()).await;
+        out.write(b"\x1b[0m\x1b[?25h\x1b[?7h\x1b[?1049l".to_vec())
+            .await;
         out.finish();
         drop(raw_mode);
         drop(stdin);

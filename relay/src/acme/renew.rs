@@ -47,8 +47,23 @@ impl Renewer {
             };
             match issued.and_then(|issued| self.install(&issued)) {
                 Ok(installed) => {
-                    backoff.succeeded();
                     validity = Some(installed);
+                    if renewal_time(installed.0, installed.1) > SystemTime::now() {
+                        backoff.succeeded();
+                    } else {
+                        // Due already by this clock (set far ahead, or a CA issuing for
+                        // minutes): ordering again at once would loop until the CA's limit
+                        // on duplicate certificates stopped it.
+                        let delay = backoff.failed();
+                        tracing::warn!(
+                            domain = %self.domain,
+                            retry_in_secs = delay.as_secs(),
+                            "the new certificate is already due for renewal by this machine's clock (is it right?); serving it, and ordering again later"
+                        );
+                        if !wait_until(SystemTime::now() + delay, &shutdown).await {
+                            return;
+                        }
+                    }
                 }
                 Err(e) => {
                     let delay = backoff.failed();
