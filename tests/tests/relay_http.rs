@@ -140,14 +140,9 @@ async fn webtransport_can_have_its_own_port() {
 #[tokio::test]
 async fn a_real_certificate_serves_https_quic_and_webtransport() {
     let ca = certs::DevCa::new().unwrap();
-    let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
-    let dir = std::env::temp_dir().join(format!("relay-cert-{}", protocol::token::random_id(8)));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&cert_path, &leaf.cert_pem).unwrap();
-    std::fs::write(&key_path, &leaf.key_pem).unwrap();
+    let (leaf, _dir, cert) = certificate_files(&ca);
     let relay = relay::Relay::start(RelayConfig {
-        cert: Some((cert_path, key_path)),
+        cert: Some(cert),
         ..RelayConfig::loopback()
     })
     .await
@@ -182,7 +177,23 @@ async fn a_real_certificate_serves_https_quic_and_webtransport() {
     host.sender.send_raw(sent.clone()).await.unwrap();
     assert_eq!(next_frame(&mut wss).await, sent);
     assert_eq!(next_frame(&mut wt).await, sent);
-    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A leaf of `ca` for this machine's names, written as PEM files in a directory that lasts
+/// as long as the `TempDir`: the leaf, the directory, (certificate, key) paths.
+fn certificate_files(
+    ca: &certs::DevCa,
+) -> (
+    certs::CertifiedKey,
+    tempfile::TempDir,
+    (std::path::PathBuf, std::path::PathBuf),
+) {
+    let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let paths = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&paths.0, &leaf.cert_pem).unwrap();
+    std::fs::write(&paths.1, &leaf.key_pem).unwrap();
+    (leaf, dir, paths)
 }
 
 /// The `Strict-Transport-Security` header of `relay`'s `/healthz` over HTTPS, if any.
@@ -204,13 +215,9 @@ async fn hsts(relay: &relay::RunningRelay, ca: &certs::DevCa) -> Option<String> 
 #[tokio::test]
 async fn an_https_relay_tells_browsers_to_keep_to_https() {
     let ca = certs::DevCa::new().unwrap();
-    let leaf = ca.issue_leaf(&certs::localhost_sans()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert_path, &leaf.cert_pem).unwrap();
-    std::fs::write(&key_path, &leaf.key_pem).unwrap();
+    let (_, _dir, cert) = certificate_files(&ca);
     let relay = relay::Relay::start(RelayConfig {
-        cert: Some((cert_path, key_path)),
+        cert: Some(cert),
         public_url: Some(url::Url::parse("https://relay.example").unwrap()),
         ..RelayConfig::loopback()
     })

@@ -3,7 +3,7 @@
 //! shown, a resume into another session ends the share (it could replay a collaborator's
 //! input), and neither a silent relay nor absurd counts hold up or kill the host loop.
 
-use protocol::{Mode, RelayToHost, Transport};
+use protocol::{Links, Mode, RelayToHost, Transport};
 
 use super::*;
 use crate::testing::hostile_relay::{HostLink, HostileRelay};
@@ -68,19 +68,31 @@ async fn a_resume_into_another_session_ends_the_share_before_input_can_be_replay
     assert_eq!(code, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn links_with_control_sequences_end_the_share_unshown() {
+/// `/share` typed, then a welcome whose links `change` made: what the terminal was told
+/// up to `until`.
+async fn told_of_links(change: impl FnOnce(&HostileRelay, &mut Links), until: &str) -> String {
     let mut relay = HostileRelay::start().await;
     let (mut terminal, keys, _session) = host_through(&relay);
     type_keys(&keys, "/share\r").await;
     let (mut link, _) = within("the host's link", relay.next_link()).await;
     let mut welcome = relay.welcome(A, false);
     if let RelayToHost::Welcome(welcome) = &mut welcome {
-        // OSC 52 sets the clipboard in many terminals; the line erase hides the real link.
-        welcome.links = relay.links(A, "\x1b]52;c;Y3VybCBldmlsIHwgc2gK\x07\x1b[2K\r");
+        change(&relay, &mut welcome.links);
     }
     link.send(&welcome).await;
-    let told = terminal.until("or blanks").await;
+    terminal.until(until).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_with_control_sequences_end_the_share_unshown() {
+    let told = told_of_links(
+        |relay, links| {
+            // OSC 52 sets the clipboard in many terminals; the line erase hides the real link.
+            *links = relay.links(A, "\x1b]52;c;Y3VybCBldmlsIHwgc2gK\x07\x1b[2K\r");
+        },
+        "or blanks",
+    )
+    .await;
     assert!(told.contains("sharing ended"), "{told:?}");
     assert!(told.contains("read-only link"), "{told:?}");
     assert!(
@@ -93,19 +105,11 @@ async fn links_with_control_sequences_end_the_share_unshown() {
 /// (`http://relay.example@HOST/...`), ends the share unshown.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn links_that_name_a_user_end_the_share_unshown() {
-    let mut relay = HostileRelay::start().await;
-    let (mut terminal, keys, _session) = host_through(&relay);
-    type_keys(&keys, "/share\r").await;
-    let (mut link, _) = within("the host's link", relay.next_link()).await;
-    let mut welcome = relay.welcome(A, false);
-    if let RelayToHost::Welcome(welcome) = &mut welcome {
-        welcome.links.read = welcome
-            .links
-            .read
-            .replacen("http://", "http://relay.example@", 1);
-    }
-    link.send(&welcome).await;
-    let told = terminal.until("before the relay's host").await;
+    let told = told_of_links(
+        |_, links| links.read = links.read.replacen("http://", "http://relay.example@", 1),
+        "before the relay's host",
+    )
+    .await;
     assert!(told.contains("sharing ended"), "{told:?}");
     assert!(!told.contains("relay.example@"), "{told:?}");
 }
