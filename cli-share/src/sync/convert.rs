@@ -1,5 +1,7 @@
 //! Conversion of the emulator's cells into the protocol's rows of styled runs.
 
+use std::borrow::Cow;
+
 use alacritty_terminal::grid::Row;
 use alacritty_terminal::index::Column;
 use alacritty_terminal::term::cell::{Cell, Flags};
@@ -34,7 +36,11 @@ const STYLE_MASK: Flags = {
 const SPACERS: Flags = Flags::WIDE_CHAR_SPACER.union(Flags::LEADING_WIDE_CHAR_SPACER);
 
 /// Converts one emulator row: wide-character spacers are skipped (the WIDE attribute
-/// implies them) and trailing blanks in the default style are trimmed.
+/// implies them) and trailing blanks in the default style are trimmed. A wide character
+/// whose spacer is gone, or a spacer without its wide character (the emulator leaves them
+/// so when an erase or a delete hits half of the pair), is shown as a blank cell, as a
+/// terminal shows it: counted as two cells, it made the row wider than the screen, which
+/// every viewer refuses, the retained keyframe included.
 pub fn line(row: &Row<Cell>, cols: usize) -> Line {
     let cells = &row[..Column(cols)];
     let kept = cells
@@ -43,15 +49,32 @@ pub fn line(row: &Row<Cell>, cols: usize) -> Line {
         .map_or(0, |last| last + 1);
     let mut runs: Vec<Run> = Vec::new();
     // The cell whose look the last run has: a style is worked out only when it changes.
-    let mut last_look: Option<&Cell> = None;
-    for cell in &cells[..kept] {
-        if cell.flags.intersects(SPACERS) {
+    let mut last_look: Option<Cow<'_, Cell>> = None;
+    for (i, cell) in cells[..kept].iter().enumerate() {
+        let spacer_follows = || {
+            cells
+                .get(i + 1)
+                .is_some_and(|next| next.flags.contains(Flags::WIDE_CHAR_SPACER))
+        };
+        let wide_before = || i > 0 && cells[i - 1].flags.contains(Flags::WIDE_CHAR);
+        let broken = (cell.flags.contains(Flags::WIDE_CHAR) && !spacer_follows())
+            || (cell.flags.contains(Flags::WIDE_CHAR_SPACER) && !wide_before());
+        let cell = if broken {
+            let mut blank = cell.clone();
+            blank.flags.remove(SPACERS);
+            blank.clear_wide();
+            Cow::Owned(blank)
+        } else if cell.flags.intersects(SPACERS) {
             continue;
-        }
-        let same_look = last_look.is_some_and(|last| looks_alike(last, cell));
+        } else {
+            Cow::Borrowed(cell)
+        };
+        let same_look = last_look
+            .as_ref()
+            .is_some_and(|last| looks_alike(last, &cell));
         if !same_look {
-            last_look = Some(cell);
-            let style = style(cell);
+            last_look = Some(cell.clone());
+            let style = style(&cell);
             if runs.last().is_none_or(|run| run.style != style) {
                 runs.push(Run {
                     text: String::new(),

@@ -515,6 +515,32 @@ mod tests {
         emulator.snapshot().clone()
     }
 
+    /// Half of a wide character erased or deleted (the emulator keeps the other half) is
+    /// a blank cell: the row stays within the screen, which every viewer checks.
+    #[test]
+    fn a_wide_character_cut_in_half_leaves_a_row_within_the_screen() {
+        let full_row = "x".repeat(79);
+        for output in [
+            "中\x1b[D\x1b[41m\x1b[K\x1b[m\r\n".to_owned(),
+            "中\r\x1b[C\x1b[41m\x1b[P\x1b[m\r\n".to_owned(),
+            format!("中{full_row}\r\x1b[C\x1b[X\r\n"),
+            "ab中cd\r\x1b[3C\x1b[@\r\n".to_owned(),
+        ] {
+            let screen = screen_after(80, 3, output.as_bytes());
+            assert_eq!(
+                screen.validate(),
+                Ok(()),
+                "{output:?}: {:?}",
+                screen.lines[0]
+            );
+            assert!(screen.lines[0].cells() <= 80, "{output:?}");
+        }
+        // An erase of the first half: the spacer left is a blank too, the row's cells line up.
+        let screen = screen_after(20, 2, "中ab\r\x1b[X".as_bytes());
+        assert_eq!(screen.lines[0].cells(), 4);
+        assert_eq!(screen.lines[0].text(), "  ab");
+    }
+
     #[test]
     fn a_cell_carries_at_most_the_cap_of_marks_to_viewers() {
         let marks = "\u{301}".repeat(10_000);
