@@ -28,6 +28,7 @@ use protocol::{Cursor, Line, Modes, Screen};
 
 use crate::sync::convert;
 use crate::sync::encoder::FLOOD_HISTORY_ROWS;
+use crate::sync::osc_cap::OscCap;
 use crate::sync::skipping::Skip;
 
 /// Rows the emulator may scroll between two snapshots and still be counted exactly.
@@ -77,6 +78,8 @@ impl Dimensions for Size {
 pub struct Emulator {
     term: Term<Listener>,
     parser: Processor<StdSyncHandler>,
+    /// What the parser is fed: the output with long OSCs cut.
+    osc_cap: OscCap,
     listener: Listener,
     screen: Screen,
     /// Tail of the previous chunk, to find a scrollback clear split across two reads.
@@ -152,6 +155,7 @@ impl Emulator {
         Emulator {
             term,
             parser: Processor::new(),
+            osc_cap: OscCap::default(),
             listener,
             screen: Screen::new(cols.max(1), rows.max(1)),
             tail: Vec::new(),
@@ -185,7 +189,8 @@ impl Emulator {
     }
 
     fn parse(&mut self, bytes: &[u8]) {
-        self.parser.advance(&mut self.term, bytes);
+        let (parser, term) = (&mut self.parser, &mut self.term);
+        self.osc_cap.pass(bytes, |part| parser.advance(term, part));
         self.track_scrollback_clears(bytes);
     }
 
@@ -505,6 +510,8 @@ fn truncate_to_boundary(text: &mut String, max: usize) {
 #[cfg(test)]
 mod tests {
     use protocol::screen::attrs;
+
+    use crate::sync::osc_cap::MAX_OSC;
     use protocol::{Color, Style};
 
     use super::*;
@@ -513,6 +520,23 @@ mod tests {
         let mut emulator = Emulator::new(cols, rows);
         emulator.feed(output);
         emulator.snapshot().clone()
+    }
+
+    /// A 1 MiB title pushed onto the title stack (4,096 pushes of it took 4 GiB in the
+    /// emulator as it was): the emulator keeps 8 KiB of the OSC, so its title is cut
+    /// before it is stored and copied.
+    #[test]
+    fn a_huge_title_is_cut_before_the_emulator_keeps_it() {
+        let mut emulator = Emulator::new(80, 24);
+        let title = "A".repeat(1 << 20);
+        emulator.feed(format!("\x1b]0;{title}\x07").as_bytes());
+        emulator.feed("\x1b[22t".repeat(64).as_bytes());
+        emulator.feed(b"after");
+        let screen = emulator.snapshot();
+        // The OSC's first 8 KiB are `0;` and the title: cut there, not only when the
+        // snapshot takes it (which would keep 8 KiB of the title itself).
+        assert_eq!(screen.title.len(), MAX_OSC - 2);
+        assert!(screen.lines[0].text().starts_with("after"));
     }
 
     /// Half of a wide character erased or deleted (the emulator keeps the other half) is
